@@ -1,0 +1,33 @@
+//! Live events: what happened, addressed by shop, conversation and the people entitled to see it.
+//!
+//! Handlers publish an [`Event`] after the change is committed; an [`EventSink`] delivers it. The
+//! single-node sink is the WebSocket hub in kefu-http; a multi-node deployment puts a bus (NATS) in
+//! between, which is why events carry everything needed to address them and nothing borrowed.
+
+use crate::model::{AgentStatus, Conversation, Id, Message, SenderType};
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    MessageCreated { conversation: Arc<Conversation>, message: Arc<Message> },
+    ConversationCreated { conversation: Arc<Conversation> },
+    /// `previous_assignee` lets an agent who just lost the conversation drop it from view.
+    ConversationUpdated { conversation: Arc<Conversation>, previous_assignee: Option<Id> },
+    Typing { conversation: Arc<Conversation>, sender_type: SenderType, sender_name: String },
+    Read { conversation: Arc<Conversation>, reader_type: SenderType, seq: i64 },
+    /// The shopper's place in the waiting queue changed (0 = assigned).
+    QueuePosition { shop_id: Id, customer_id: Id, conversation_id: Id, position: i64 },
+    AgentStatus { shop_id: Id, agent_id: Id, status: AgentStatus },
+}
+
+/// Where events go once a change is durable.
+pub trait EventSink: Send + Sync {
+    fn publish(&self, event: Event);
+}
+
+/// A sink that drops everything (CLI commands that run without a server).
+pub struct NoEvents;
+
+impl EventSink for NoEvents {
+    fn publish(&self, _event: Event) {}
+}

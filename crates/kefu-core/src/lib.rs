@@ -1,0 +1,16 @@
+//! kefu-core: the domain of kefu — types, rules and the ports (traits) that adapters implement.
+//!
+//! It owns what a shop, an agent, a shopper, a conversation and a message *are*, the rules that
+//! decide routing, and the [`store::Store`] and [`events::EventSink`] traits. It must not depend on
+//! axum, sqlx or any other adapter: the storage crates and the HTTP crate depend on it, never the
+//! other way round.
+
+pub mod error;
+pub mod events;
+pub mod model;
+pub mod routing;
+pub mod store;
+pub mod time;
+pub mod token;
+
+pub use error::{Error, ErrorCode, Result};

@@ -1,0 +1,357 @@
+//! The domain types. Ids are `i64` (database-assigned); times are [`Millis`].
+//!
+//! The serialized form of these types is the public API (see docs/API.md), so renaming a field
+//! here is an API change.
+
+use crate::time::Millis;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub type Id = i64;
+
+/// The longest message body accepted, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 5000;
+/// The longest client message id accepted, in bytes.
+pub const MAX_CLIENT_MSG_ID: usize = 64;
+/// The concurrency cap a new agent gets unless the shop says otherwise.
+pub const DEFAULT_MAX_CONCURRENT: i64 = 8;
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+            /// Parses the stored/wire form; an unknown value is a validation error.
+            pub fn parse(s: &str) -> Result<Self> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(Error::validation(format!(
+                        concat!("unknown ", stringify!($name), " '{}'"), other
+                    ))),
+                }
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// What an account may do: admins run the shop, supervisors see and steer every conversation,
+    /// agents work their own and the unassigned ones.
+    Role { Admin => "admin", Supervisor => "supervisor", Agent => "agent" }
+);
+string_enum!(
+    /// An agent's availability; only `online` agents receive new conversations.
+    AgentStatus { Online => "online", Away => "away", Offline => "offline" }
+);
+string_enum!(
+    /// Where a conversation stands. `open` conversations count toward an agent's cap.
+    ConversationStatus { Open => "open", Pending => "pending", Resolved => "resolved" }
+);
+string_enum!(
+    /// Who wrote a message.
+    SenderType { Customer => "customer", Agent => "agent", Bot => "bot", System => "system" }
+);
+
+impl Role {
+    /// Admins and supervisors see every conversation of the shop.
+    pub fn sees_whole_shop(self) -> bool {
+        matches!(self, Role::Admin | Role::Supervisor)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Shop {
+    pub id: Id,
+    pub slug: String,
+    pub name: String,
+    #[serde(skip)]
+    pub settings: ShopSettings,
+}
+
+/// Per-shop settings an admin edits in the console.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ShopSettings {
+    /// The greeting (欢迎语) sent to a shopper at the start of a conversation; empty = none.
+    pub greeting: String,
+    /// Shown (and stored as a system message) when a shopper writes while no agent is online.
+    pub offline_message: String,
+    /// The concurrency cap of agents that have none of their own.
+    pub default_max_concurrent: i64,
+}
+
+impl Default for ShopSettings {
+    fn default() -> Self {
+        Self {
+            greeting: "您好，欢迎光临！请问有什么可以帮您？".into(),
+            offline_message: "客服暂时不在线，您的留言已收到，我们上线后会第一时间回复您。".into(),
+            default_max_concurrent: DEFAULT_MAX_CONCURRENT,
+        }
+    }
+}
+
+impl ShopSettings {
+    pub fn validate(&self) -> Result<()> {
+        if self.greeting.chars().count() > 1000 || self.offline_message.chars().count() > 1000 {
+            return Err(Error::validation("greeting and offline_message are limited to 1000 characters"));
+        }
+        if !(1..=100).contains(&self.default_max_concurrent) {
+            return Err(Error::validation("default_max_concurrent must be between 1 and 100"));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct TeamRef {
+    pub id: Id,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Team {
+    pub id: Id,
+    pub name: String,
+    pub is_default: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct User {
+    pub id: Id,
+    #[serde(skip)]
+    pub shop_id: Id,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    pub status: AgentStatus,
+    pub team: Option<TeamRef>,
+    /// This agent's own cap; `None` means the shop default.
+    pub max_concurrent: Option<i64>,
+}
+
+/// An agent as listed for assignment: with their current load.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AgentSummary {
+    #[serde(flatten)]
+    pub user: User,
+    pub open_count: i64,
+}
+
+pub struct NewUser {
+    pub shop_id: Id,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub team_id: Option<Id>,
+    pub password_hash: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CustomerRef {
+    pub id: Id,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewCustomer {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub external_id: Option<String>,
+}
+
+/// A shopper authenticated by a visitor token.
+#[derive(Debug, Clone)]
+pub struct Visitor {
+    pub shop_id: Id,
+    pub customer_id: Id,
+    pub customer_name: String,
+    pub blocked: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Conversation {
+    pub id: Id,
+    #[serde(skip)]
+    pub shop_id: Id,
+    pub status: ConversationStatus,
+    pub assignee_id: Option<Id>,
+    pub assignee_name: Option<String>,
+    pub team: Option<TeamRef>,
+    pub customer: CustomerRef,
+    pub last_seq: i64,
+    pub last_message_at: Millis,
+    pub last_message_preview: String,
+    /// Shopper messages the agents have not read yet.
+    pub unread_count: i64,
+    /// The highest seq the shopper has read.
+    pub customer_read_seq: i64,
+    /// The highest seq an agent has read.
+    pub agent_read_seq: i64,
+    /// 1-based place in the shop's waiting queue; `None` when assigned or not open.
+    pub queue_position: Option<i64>,
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Message {
+    pub id: Id,
+    pub conversation_id: Id,
+    pub seq: i64,
+    pub sender_type: SenderType,
+    pub sender_id: Option<Id>,
+    pub sender_name: String,
+    pub body: String,
+    pub private: bool,
+    pub client_msg_id: Option<String>,
+    pub created_at: Millis,
+}
+
+/// What `append_*_message` did.
+#[derive(Debug, Clone)]
+pub struct Appended {
+    /// The message asked for (the original one when this was a retry).
+    pub message: Message,
+    /// Other messages stored in the same commit (greeting before it, offline notice after it).
+    pub companions: Vec<Message>,
+    pub conversation: Conversation,
+    /// The conversation was created (or reopened) by this message.
+    pub conversation_started: bool,
+    /// A retry: nothing new was stored.
+    pub duplicate: bool,
+}
+
+/// A shopper's message as it arrives.
+pub struct CustomerMessage<'a> {
+    pub shop_id: Id,
+    pub customer_id: Id,
+    pub body: &'a str,
+    pub client_msg_id: &'a str,
+    /// Stored as a `bot` message before the first message of a new conversation.
+    pub greeting: Option<&'a str>,
+    /// Stored as a `system` message when the conversation starts while no agent is online.
+    pub offline_notice: Option<&'a str>,
+}
+
+/// An agent's message or internal note as it arrives.
+pub struct AgentMessage<'a> {
+    pub shop_id: Id,
+    pub conversation_id: Id,
+    pub agent: &'a User,
+    pub body: &'a str,
+    pub client_msg_id: &'a str,
+    pub private: bool,
+}
+
+/// Which conversations a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    Me,
+    Unassigned,
+    All,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ConversationQuery {
+    pub status: Option<ConversationStatus>,
+    pub assignee: AssigneeFilter,
+    /// The viewer; agents (not admins/supervisors) see only their own and unassigned ones.
+    pub viewer_id: Id,
+    pub viewer_role: Role,
+    pub limit: i64,
+}
+
+/// A conversation that routing just assigned.
+#[derive(Debug, Clone)]
+pub struct RoutedConversation {
+    pub conversation: Conversation,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Product {
+    pub id: Id,
+    pub sku: String,
+    pub name: String,
+    pub price_cents: i64,
+    pub currency: String,
+    pub image_url: String,
+    pub description: String,
+}
+
+pub struct NewProduct {
+    pub sku: String,
+    pub name: String,
+    pub price_cents: i64,
+    pub currency: String,
+    pub image_url: String,
+    pub description: String,
+}
+
+/// Validates a message body: non-blank and at most [`MAX_MESSAGE_CHARS`] characters.
+pub fn validate_body(body: &str) -> Result<()> {
+    if body.trim().is_empty() {
+        return Err(Error::validation("body must not be empty"));
+    }
+    if body.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(Error::validation(format!(
+            "body must be at most {MAX_MESSAGE_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Validates a client message id: 1–64 printable ASCII characters.
+pub fn validate_client_msg_id(id: &str) -> Result<()> {
+    if id.is_empty() || id.len() > MAX_CLIENT_MSG_ID || !id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::validation(
+            "client_msg_id must be 1-64 printable ASCII characters",
+        ));
+    }
+    Ok(())
+}
+
+/// The preview shown in conversation lists: the first line, at most 80 characters.
+pub fn preview(body: &str) -> String {
+    body.lines().next().unwrap_or("").chars().take(80).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_rules() {
+        assert!(validate_body("  ").is_err());
+        assert!(validate_body("你好").is_ok());
+        assert!(validate_body(&"字".repeat(MAX_MESSAGE_CHARS)).is_ok());
+        assert!(validate_body(&"字".repeat(MAX_MESSAGE_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn client_msg_id_rules() {
+        assert!(validate_client_msg_id("").is_err());
+        assert!(validate_client_msg_id("a b").is_err());
+        assert!(validate_client_msg_id(&"a".repeat(65)).is_err());
+        assert!(validate_client_msg_id("3f1c-9a").is_ok());
+    }
+
+    #[test]
+    fn enums_round_trip() {
+        for s in ["open", "pending", "resolved"] {
+            assert_eq!(ConversationStatus::parse(s).unwrap().as_str(), s);
+        }
+        assert_eq!(ConversationStatus::parse("closed").unwrap_err().code, crate::ErrorCode::ValidationFailed);
+    }
+
+    #[test]
+    fn preview_takes_first_line() {
+        assert_eq!(preview("第一行\n第二行"), "第一行");
+        assert_eq!(preview(&"x".repeat(100)).len(), 80);
+    }
+}

@@ -1,0 +1,60 @@
+//! Time as kefu stores it: milliseconds since the Unix epoch (`i64`), the same in both databases,
+//! shown to clients as RFC 3339 strings.
+
+use serde::{Serialize, Serializer};
+
+/// A point in time, in milliseconds since the Unix epoch (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Millis(pub i64);
+
+impl Millis {
+    pub fn now() -> Self {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        Millis(now)
+    }
+
+    /// RFC 3339 with millisecond precision, e.g. `2026-11-23T10:00:00.123Z`.
+    pub fn to_rfc3339(self) -> String {
+        let nanos = i128::from(self.0) * 1_000_000;
+        match ::time::OffsetDateTime::from_unix_timestamp_nanos(nanos) {
+            Ok(t) => {
+                let fmt = ::time::macros::format_description!(
+                    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+                );
+                t.format(&fmt).unwrap_or_default()
+            }
+            Err(_) => String::new(),
+        }
+    }
+}
+
+impl Serialize for Millis {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_rfc3339())
+    }
+}
+
+impl utoipa::PartialSchema for Millis {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::DateTime,
+            )))
+            .into()
+    }
+}
+impl utoipa::ToSchema for Millis {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn formats_rfc3339_with_millis() {
+        assert_eq!(Millis(0).to_rfc3339(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(Millis(1_700_000_000_123).to_rfc3339(), "2023-11-14T22:13:20.123Z");
+    }
+}

@@ -1,0 +1,250 @@
+//! The live hub: every connected WebSocket, and the fan-out of [`Event`]s to those entitled to them.
+//!
+//! Each connection owns a bounded queue of ready-to-send text frames. Publishing serializes an event
+//! once per audience (agents, shopper) and `try_send`s the shared frame to each entitled connection;
+//! a connection whose queue is full is a slow or dead client and is dropped, so one bad socket can
+//! never hold up the rest. Agents are indexed by shop, shoppers by customer, so a shopper's message
+//! touches only their own sockets and their shop's agents.
+
+use kefu_core::events::{Event, EventSink};
+use kefu_core::model::{Conversation, Id, Role, SenderType};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use tokio::sync::mpsc;
+
+/// A serialized text frame, shared by every connection it goes to.
+pub type Frame = Arc<str>;
+
+/// Frames a connection may have waiting before it counts as too slow and is dropped.
+pub const CONNECTION_QUEUE: usize = 512;
+
+struct AgentConn {
+    conn_id: u64,
+    user_id: Id,
+    role: Role,
+    tx: mpsc::Sender<Frame>,
+}
+
+struct VisitorConn {
+    conn_id: u64,
+    tx: mpsc::Sender<Frame>,
+}
+
+#[derive(Default)]
+struct Connections {
+    agents_by_shop: HashMap<Id, Vec<AgentConn>>,
+    visitors_by_customer: HashMap<Id, Vec<VisitorConn>>,
+}
+
+#[derive(Default)]
+pub struct Hub {
+    connections: RwLock<Connections>,
+    next_conn_id: AtomicU64,
+}
+
+/// Removes its connection from the hub when dropped (the socket task ends).
+pub struct Registration {
+    hub: Arc<Hub>,
+    conn_id: u64,
+    key: Key,
+}
+
+#[derive(Clone, Copy)]
+enum Key {
+    Agent { shop_id: Id },
+    Visitor { customer_id: Id },
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.hub.remove(self.key, self.conn_id);
+    }
+}
+
+impl Hub {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Hub::default())
+    }
+
+    pub fn register_agent(
+        self: &Arc<Self>,
+        shop_id: Id,
+        user_id: Id,
+        role: Role,
+    ) -> (Registration, mpsc::Receiver<Frame>) {
+        let (tx, rx) = mpsc::channel(CONNECTION_QUEUE);
+        let conn_id = self.next_conn_id.fetch_add(1, Ordering::Relaxed);
+        self.write()
+            .agents_by_shop
+            .entry(shop_id)
+            .or_default()
+            .push(AgentConn { conn_id, user_id, role, tx });
+        (Registration { hub: self.clone(), conn_id, key: Key::Agent { shop_id } }, rx)
+    }
+
+    pub fn register_visitor(self: &Arc<Self>, customer_id: Id) -> (Registration, mpsc::Receiver<Frame>) {
+        let (tx, rx) = mpsc::channel(CONNECTION_QUEUE);
+        let conn_id = self.next_conn_id.fetch_add(1, Ordering::Relaxed);
+        self.write()
+            .visitors_by_customer
+            .entry(customer_id)
+            .or_default()
+            .push(VisitorConn { conn_id, tx });
+        (Registration { hub: self.clone(), conn_id, key: Key::Visitor { customer_id } }, rx)
+    }
+
+    /// Live connections (agents, shoppers), for metrics and tests.
+    pub fn counts(&self) -> (usize, usize) {
+        let c = self.read();
+        (
+            c.agents_by_shop.values().map(Vec::len).sum(),
+            c.visitors_by_customer.values().map(Vec::len).sum(),
+        )
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Connections> {
+        self.connections.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Connections> {
+        self.connections.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn remove(&self, key: Key, conn_id: u64) {
+        let mut c = self.write();
+        match key {
+            Key::Agent { shop_id } => {
+                if let Some(list) = c.agents_by_shop.get_mut(&shop_id) {
+                    list.retain(|a| a.conn_id != conn_id);
+                    if list.is_empty() {
+                        c.agents_by_shop.remove(&shop_id);
+                    }
+                }
+            }
+            Key::Visitor { customer_id } => {
+                if let Some(list) = c.visitors_by_customer.get_mut(&customer_id) {
+                    list.retain(|v| v.conn_id != conn_id);
+                    if list.is_empty() {
+                        c.visitors_by_customer.remove(&customer_id);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends `frame` to the shop's agents for whom `entitled(user_id, role)` holds.
+    fn to_agents(&self, shop_id: Id, frame: &Frame, entitled: impl Fn(Id, Role) -> bool) {
+        let mut slow = Vec::new();
+        if let Some(list) = self.read().agents_by_shop.get(&shop_id) {
+            for a in list.iter().filter(|a| entitled(a.user_id, a.role)) {
+                if a.tx.try_send(frame.clone()).is_err() {
+                    slow.push(a.conn_id);
+                }
+            }
+        }
+        for conn_id in slow {
+            tracing::warn!(conn_id, "dropping a slow agent connection");
+            self.remove(Key::Agent { shop_id }, conn_id);
+        }
+    }
+
+    fn to_visitor(&self, customer_id: Id, frame: &Frame) {
+        let mut slow = Vec::new();
+        if let Some(list) = self.read().visitors_by_customer.get(&customer_id) {
+            for v in list {
+                if v.tx.try_send(frame.clone()).is_err() {
+                    slow.push(v.conn_id);
+                }
+            }
+        }
+        for conn_id in slow {
+            tracing::warn!(conn_id, "dropping a slow shopper connection");
+            self.remove(Key::Visitor { customer_id }, conn_id);
+        }
+    }
+}
+
+/// Whether an agent may see a conversation: admins and supervisors see the whole shop, agents see
+/// their own and the unassigned ones.
+pub fn agent_sees(conversation: &Conversation, user_id: Id, role: Role) -> bool {
+    role.sees_whole_shop() || conversation.assignee_id.is_none() || conversation.assignee_id == Some(user_id)
+}
+
+fn frame(value: serde_json::Value) -> Frame {
+    Arc::from(value.to_string())
+}
+
+/// What shoppers may know of their conversation (no internal fields).
+fn shopper_view(c: &Conversation) -> serde_json::Value {
+    json!({"id": c.id, "status": c.status, "assignee_name": c.assignee_name, "queue_position": c.queue_position})
+}
+
+impl EventSink for Hub {
+    fn publish(&self, event: Event) {
+        match event {
+            Event::MessageCreated { conversation, message } => {
+                let f = frame(json!({
+                    "type": "message.created",
+                    "conversation_id": conversation.id,
+                    "message": &*message,
+                }));
+                self.to_agents(conversation.shop_id, &f, |u, r| agent_sees(&conversation, u, r));
+                if !message.private {
+                    self.to_visitor(conversation.customer.id, &f);
+                }
+            }
+            Event::ConversationCreated { conversation } => {
+                let f = frame(json!({"type": "conversation.created", "conversation": &*conversation}));
+                self.to_agents(conversation.shop_id, &f, |u, r| agent_sees(&conversation, u, r));
+            }
+            Event::ConversationUpdated { conversation, previous_assignee } => {
+                let f = frame(json!({"type": "conversation.updated", "conversation": &*conversation}));
+                self.to_agents(conversation.shop_id, &f, |u, r| {
+                    agent_sees(&conversation, u, r) || previous_assignee == Some(u)
+                });
+                let f = frame(json!({"type": "conversation.updated", "conversation": shopper_view(&conversation)}));
+                self.to_visitor(conversation.customer.id, &f);
+            }
+            Event::Typing { conversation, sender_type, sender_name } => {
+                let f = frame(json!({
+                    "type": "typing",
+                    "conversation_id": conversation.id,
+                    "sender_type": sender_type,
+                    "sender_name": sender_name,
+                }));
+                if sender_type == SenderType::Customer {
+                    self.to_agents(conversation.shop_id, &f, |u, r| agent_sees(&conversation, u, r));
+                } else {
+                    self.to_visitor(conversation.customer.id, &f);
+                }
+            }
+            Event::Read { conversation, reader_type, seq } => {
+                let f = frame(json!({
+                    "type": "read",
+                    "conversation_id": conversation.id,
+                    "reader_type": reader_type,
+                    "seq": seq,
+                }));
+                if reader_type == SenderType::Customer {
+                    self.to_agents(conversation.shop_id, &f, |u, r| agent_sees(&conversation, u, r));
+                } else {
+                    self.to_visitor(conversation.customer.id, &f);
+                }
+            }
+            Event::QueuePosition { customer_id, conversation_id, position, .. } => {
+                let f = frame(json!({
+                    "type": "queue.position",
+                    "conversation_id": conversation_id,
+                    "position": position,
+                }));
+                self.to_visitor(customer_id, &f);
+            }
+            Event::AgentStatus { shop_id, agent_id, status } => {
+                let f = frame(json!({"type": "agent.status", "agent_id": agent_id, "status": status}));
+                self.to_agents(shop_id, &f, |_, _| true);
+            }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! kefu-http: the HTTP and WebSocket face of kefu (axum).
+//!
+//! It owns routing of requests, authentication extractors, the live [`hub::Hub`], the mapping of
+//! domain errors to HTTP ([`error`]) and the OpenAPI document ([`openapi`]). Business flows that
+//! span several store calls and events live in [`chat`]; handlers stay thin. It talks to storage
+//! only through `kefu_core::store::Store` and never names a database.
+
+pub mod auth;
+pub mod chat;
+pub mod error;
+pub mod hub;
+pub mod openapi;
+pub mod ratelimit;
+pub mod routes;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use kefu_core::store::Store;
+use ratelimit::RateLimiter;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// The largest request body accepted (JSON API).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Limits for the endpoints anyone can reach. Defaults suit a public shop; load tests raise them.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Login attempts per client address and minute.
+    pub login_per_minute: u32,
+    /// New shopper sessions per client address and minute.
+    pub sessions_per_minute: u32,
+    /// Messages per shopper and minute.
+    pub visitor_messages_per_minute: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { login_per_minute: 10, sessions_per_minute: 60, visitor_messages_per_minute: 120 }
+    }
+}
+
+/// Everything a handler needs, built once in the composition root and passed as axum state.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub hub: Arc<hub::Hub>,
+    pub limits: Arc<RateLimits>,
+    /// Send the session cookie only over HTTPS.
+    pub secure_cookies: bool,
+}
+
+pub struct RateLimits {
+    pub login: RateLimiter<IpAddr>,
+    pub sessions: RateLimiter<IpAddr>,
+    pub visitor_messages: RateLimiter<i64>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, limits: &Limits) -> Self {
+        let l = limits;
+        AppState {
+            store,
+            hub: hub::Hub::new(),
+            limits: Arc::new(RateLimits {
+                login: RateLimiter::per_minute(l.login_per_minute, l.login_per_minute),
+                sessions: RateLimiter::per_minute(l.sessions_per_minute, l.sessions_per_minute),
+                visitor_messages: RateLimiter::per_minute(
+                    l.visitor_messages_per_minute.div_ceil(4).max(10),
+                    l.visitor_messages_per_minute,
+                ),
+            }),
+            secure_cookies: false,
+        }
+    }
+}
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    routes::api(state.clone())
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .merge(routes::web::router())
+        .with_state(state)
+}

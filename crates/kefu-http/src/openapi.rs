@@ -1,0 +1,40 @@
+//! The OpenAPI 3 document, generated from the handlers' annotations (served at
+//! `/api/v1/openapi.json`; a test checks every route is in it).
+
+use crate::error::{ErrorBody, ErrorDetail};
+use crate::routes::{agent, widget, ws};
+use kefu_core::model::*;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "kefu API", version = "1", description = "Customer service for e-commerce shops: agents, shoppers, live chat."),
+    paths(
+        crate::routes::healthz,
+        agent::login, agent::logout, agent::me, agent::set_my_status, agent::list_agents, agent::list_teams,
+        agent::list_conversations, agent::get_conversation, agent::list_messages, agent::send_message,
+        agent::assign, agent::set_status, agent::mark_read, agent::get_settings, agent::put_settings,
+        widget::config, widget::products, widget::create_session, widget::send, widget::history, widget::read,
+        ws::agent_ws, ws::visitor_ws,
+    ),
+    components(schemas(ErrorBody, ErrorDetail, User, Role, AgentStatus, Team, TeamRef, Conversation, ConversationStatus,
+        Message, SenderType, CustomerRef, Shop, ShopSettings, Product, AgentSummary)),
+    modifiers(&SecurityAddon),
+)]
+struct ApiDoc;
+
+struct SecurityAddon;
+
+impl utoipa::Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let bearer = || SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build());
+        components.add_security_scheme("bearer", bearer());
+        components.add_security_scheme("visitor", bearer());
+    }
+}
+
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}

@@ -1,0 +1,241 @@
+//! Shopper-facing (public) endpoints used by the embeddable widget and the demo shop page.
+//! Everything here is reachable without an account, so it is rate-limited and shop-scoped by the
+//! visitor token: a shopper only ever sees their own conversation, and never private notes.
+
+use crate::AppState;
+use crate::auth::{ClientIp, Shopper, optional_bearer, visitor_from_token};
+use crate::error::{ApiJson, ApiQuery, ApiResult, ErrorBody};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use kefu_core::model::*;
+use kefu_core::{Error, ErrorCode, token};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Deserialize, IntoParams)]
+pub struct ShopQuery {
+    /// The shop's slug (default: `default`).
+    pub shop: Option<String>,
+}
+
+async fn shop_for(state: &AppState, slug: Option<&str>) -> Result<Shop, Error> {
+    let slug = slug.filter(|s| !s.is_empty()).unwrap_or("default");
+    state.store.shop_by_slug(slug).await?.ok_or_else(|| Error::not_found("shop"))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WidgetShop {
+    pub slug: String,
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WidgetConfig {
+    pub shop: WidgetShop,
+    pub greeting: String,
+    pub offline_message: String,
+    pub agents_online: bool,
+}
+
+#[utoipa::path(get, path = "/api/v1/widget/config", tag = "widget", params(ShopQuery),
+    responses((status = 200, body = WidgetConfig), (status = 404, body = ErrorBody)))]
+pub async fn config(State(state): State<AppState>, ApiQuery(q): ApiQuery<ShopQuery>) -> ApiResult<Json<WidgetConfig>> {
+    let shop = shop_for(&state, q.shop.as_deref()).await?;
+    let agents_online = state.store.any_agent_online(shop.id).await?;
+    Ok(Json(WidgetConfig {
+        shop: WidgetShop { slug: shop.slug, name: shop.name },
+        greeting: shop.settings.greeting,
+        offline_message: shop.settings.offline_message,
+        agents_online,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProductsResponse {
+    pub products: Vec<Product>,
+}
+
+#[utoipa::path(get, path = "/api/v1/widget/products", tag = "widget", params(ShopQuery),
+    responses((status = 200, body = ProductsResponse), (status = 404, body = ErrorBody)))]
+pub async fn products(State(state): State<AppState>, ApiQuery(q): ApiQuery<ShopQuery>) -> ApiResult<Json<ProductsResponse>> {
+    let shop = shop_for(&state, q.shop.as_deref()).await?;
+    Ok(Json(ProductsResponse { products: state.store.list_products(shop.id).await? }))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+pub struct SessionRequest {
+    pub shop: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub external_id: Option<String>,
+    /// A returning shopper's token (also accepted as `Authorization: Bearer`).
+    pub visitor_token: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionResponse {
+    pub visitor_token: String,
+    pub customer_id: Id,
+}
+
+fn clean(field: &str, value: &Option<String>, max: usize) -> Result<Option<String>, Error> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) if v.chars().count() > max => Err(Error::validation(format!("{field} must be at most {max} characters"))),
+        Some(v) => Ok(Some(v.to_owned())),
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/widget/sessions", tag = "widget", request_body = SessionRequest,
+    responses((status = 201, body = SessionResponse), (status = 200, description = "a returning shopper", body = SessionResponse),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn create_session(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    // The body is optional: an anonymous shopper of the default shop may send nothing at all.
+    let req: SessionRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        SessionRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => Error::validation(e.to_string()),
+            _ => Error::bad_request("malformed JSON"),
+        })?
+    };
+    let contact = NewCustomer {
+        name: clean("name", &req.name, 100)?,
+        email: clean("email", &req.email, 200)?,
+        phone: clean("phone", &req.phone, 40)?,
+        external_id: clean("external_id", &req.external_id, 200)?,
+    };
+    if contact.email.as_deref().is_some_and(|e| !e.contains('@')) {
+        return Err(Error::validation("email is not an e-mail address").into());
+    }
+    let shop = shop_for(&state, req.shop.as_deref()).await?;
+    // A returning shopper keeps their customer record and history.
+    if let Some(existing) = optional_bearer(&headers).or(req.visitor_token.clone()) {
+        if let Ok(visitor) = visitor_from_token(&state, &existing).await {
+            if visitor.shop_id == shop.id {
+                state.store.update_customer(shop.id, visitor.customer_id, &contact).await?;
+                let body = SessionResponse { visitor_token: existing, customer_id: visitor.customer_id };
+                return Ok((StatusCode::OK, Json(body)).into_response());
+            }
+        }
+    }
+    if !state.limits.sessions.check(&ip) {
+        return Err(Error::new(ErrorCode::RateLimited, "too many new sessions; try again later").into());
+    }
+    let mut contact = contact;
+    if contact.name.is_none() {
+        contact.name = Some(format!("访客{:04}", rand_suffix()));
+    }
+    let customer = state.store.create_customer(shop.id, &contact).await?;
+    let visitor_token = token::generate("kfv_");
+    state.store.create_visitor_token(&token::hash(&visitor_token), shop.id, customer.id).await?;
+    Ok((StatusCode::CREATED, Json(SessionResponse { visitor_token, customer_id: customer.id })).into_response())
+}
+
+fn rand_suffix() -> u32 {
+    // Four digits from a fresh token: good enough to tell anonymous shoppers apart at a glance.
+    let t = token::generate("");
+    u32::from_str_radix(&t[..4], 16).unwrap_or(0) % 10_000
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ShopperSendRequest {
+    pub body: String,
+    pub client_msg_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ShopperSendResponse {
+    pub id: Id,
+    pub conversation_id: Id,
+    pub seq: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: kefu_core::time::Millis,
+}
+
+#[utoipa::path(post, path = "/api/v1/widget/messages", tag = "widget", request_body = ShopperSendRequest,
+    responses((status = 201, body = ShopperSendResponse), (status = 200, description = "a retry", body = ShopperSendResponse),
+        (status = 401, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)),
+    security(("visitor" = [])))]
+pub async fn send(
+    State(state): State<AppState>,
+    Shopper(visitor): Shopper,
+    ApiJson(req): ApiJson<ShopperSendRequest>,
+) -> ApiResult<Response> {
+    if !state.limits.visitor_messages.check(&visitor.customer_id) {
+        return Err(Error::new(ErrorCode::RateLimited, "sending too fast; slow down").into());
+    }
+    let sent = state.shopper_message(&visitor, &req.body, &req.client_msg_id).await?;
+    let m = sent.message;
+    let body = ShopperSendResponse { id: m.id, conversation_id: m.conversation_id, seq: m.seq, created_at: m.created_at };
+    let status = if sent.duplicate { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((status, Json(body)).into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct ShopperMessagesQuery {
+    pub after_seq: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ShopperMessagesResponse {
+    pub conversation_id: Option<Id>,
+    /// The highest seq an agent has read (for read marks).
+    pub agent_read_seq: i64,
+    pub queue_position: Option<i64>,
+    pub status: Option<ConversationStatus>,
+    pub messages: Vec<Message>,
+}
+
+#[utoipa::path(get, path = "/api/v1/widget/messages", tag = "widget", params(ShopperMessagesQuery),
+    responses((status = 200, body = ShopperMessagesResponse), (status = 401, body = ErrorBody)), security(("visitor" = [])))]
+pub async fn history(
+    State(state): State<AppState>,
+    Shopper(visitor): Shopper,
+    ApiQuery(q): ApiQuery<ShopperMessagesQuery>,
+) -> ApiResult<Json<ShopperMessagesResponse>> {
+    let Some(c) = state.store.customer_conversation(visitor.shop_id, visitor.customer_id).await? else {
+        return Ok(Json(ShopperMessagesResponse {
+            conversation_id: None,
+            agent_read_seq: 0,
+            queue_position: None,
+            status: None,
+            messages: vec![],
+        }));
+    };
+    let after = q.after_seq.unwrap_or(0).max(0);
+    let limit = q.limit.unwrap_or(200).clamp(1, 1000);
+    let messages = state.store.messages(visitor.shop_id, c.id, after, limit, false).await?;
+    Ok(Json(ShopperMessagesResponse {
+        conversation_id: Some(c.id),
+        agent_read_seq: c.agent_read_seq,
+        queue_position: c.queue_position,
+        status: Some(c.status),
+        messages,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ShopperReadRequest {
+    pub seq: i64,
+}
+
+#[utoipa::path(post, path = "/api/v1/widget/read", tag = "widget", request_body = ShopperReadRequest,
+    responses((status = 204), (status = 401, body = ErrorBody)), security(("visitor" = [])))]
+pub async fn read(
+    State(state): State<AppState>,
+    Shopper(visitor): Shopper,
+    ApiJson(req): ApiJson<ShopperReadRequest>,
+) -> ApiResult<StatusCode> {
+    state.shopper_read(&visitor, req.seq).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

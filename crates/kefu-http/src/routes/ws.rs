@@ -1,0 +1,146 @@
+//! The WebSocket endpoints. Each socket gets a writer task draining its bounded hub queue and a
+//! reader loop for the client's own frames (`typing`, `read`). Authentication is by `?token=`
+//! because browsers cannot set headers on a WebSocket handshake.
+
+use crate::AppState;
+use crate::auth::{agent_from_token, visitor_from_token};
+use crate::error::{ApiQuery, ApiResult};
+use crate::hub::{Frame, Registration};
+use axum::extract::State;
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use kefu_core::model::{User, Visitor};
+use serde::Deserialize;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    pub token: String,
+}
+
+/// A frame a client may send.
+#[derive(Deserialize)]
+struct ClientFrame {
+    #[serde(rename = "type")]
+    kind: String,
+    conversation_id: Option<i64>,
+    seq: Option<i64>,
+}
+
+/// The most client frames handled per second per socket; more are ignored (typing storms).
+const CLIENT_FRAMES_PER_SEC: u32 = 20;
+const PING_EVERY: Duration = Duration::from_secs(25);
+
+#[utoipa::path(get, path = "/api/v1/ws", tag = "live", params(("token" = String, Query, description = "agent token")),
+    responses((status = 101, description = "WebSocket of JSON events"), (status = 401)))]
+pub async fn agent_ws(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<TokenQuery>,
+    upgrade: WebSocketUpgrade,
+) -> ApiResult<Response> {
+    let user = agent_from_token(&state, &q.token).await?;
+    let (registration, rx) = state.hub.register_agent(user.shop_id, user.id, user.role);
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        run(socket, rx, registration, |frame| {
+            let state = state.clone();
+            let user = user.clone();
+            async move { handle_agent_frame(&state, &user, frame).await }
+        })
+        .await
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/widget/ws", tag = "live", params(("token" = String, Query, description = "visitor token")),
+    responses((status = 101, description = "WebSocket of JSON events"), (status = 401)))]
+pub async fn visitor_ws(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<TokenQuery>,
+    upgrade: WebSocketUpgrade,
+) -> ApiResult<Response> {
+    let visitor = visitor_from_token(&state, &q.token).await?;
+    let (registration, rx) = state.hub.register_visitor(visitor.customer_id);
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        run(socket, rx, registration, |frame| {
+            let state = state.clone();
+            let visitor = visitor.clone();
+            async move { handle_visitor_frame(&state, &visitor, frame).await }
+        })
+        .await
+    }))
+}
+
+async fn handle_agent_frame(state: &AppState, user: &User, frame: ClientFrame) {
+    let Some(conversation_id) = frame.conversation_id else { return };
+    let result = match frame.kind.as_str() {
+        "typing" => state.agent_typing(user, conversation_id).await,
+        "read" => state.agent_read(user, conversation_id, frame.seq.unwrap_or(i64::MAX)).await.map(drop),
+        _ => Ok(()),
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "agent frame ignored");
+    }
+}
+
+async fn handle_visitor_frame(state: &AppState, visitor: &Visitor, frame: ClientFrame) {
+    let result = match frame.kind.as_str() {
+        "typing" => state.shopper_typing(visitor).await,
+        "read" => state.shopper_read(visitor, frame.seq.unwrap_or(i64::MAX)).await,
+        _ => Ok(()),
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "shopper frame ignored");
+    }
+}
+
+async fn run<F, Fut>(socket: WebSocket, mut rx: mpsc::Receiver<Frame>, registration: Registration, on_frame: F)
+where
+    F: Fn(ClientFrame) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (mut sink, mut stream) = socket.split();
+    // The writer ends when the hub drops this connection (queue full) or the reader ends.
+    let writer = tokio::spawn(async move {
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.tick().await;
+        loop {
+            tokio::select! {
+                frame = rx.recv() => match frame {
+                    Some(text) => {
+                        if sink.send(WsMessage::Text(text.as_ref().into())).await.is_err() { break; }
+                    }
+                    None => { let _ = sink.send(WsMessage::Close(None)).await; break; }
+                },
+                _ = ping.tick() => {
+                    if sink.send(WsMessage::Ping(Default::default())).await.is_err() { break; }
+                }
+            }
+        }
+    });
+    let mut window = Instant::now();
+    let mut in_window = 0u32;
+    while let Some(Ok(message)) = stream.next().await {
+        let text = match message {
+            WsMessage::Text(t) => t,
+            WsMessage::Close(_) => break,
+            _ => continue,
+        };
+        if window.elapsed() >= Duration::from_secs(1) {
+            window = Instant::now();
+            in_window = 0;
+        }
+        in_window += 1;
+        if in_window > CLIENT_FRAMES_PER_SEC || text.len() > 4096 {
+            continue;
+        }
+        if let Ok(frame) = serde_json::from_str::<ClientFrame>(text.as_str()) {
+            on_frame(frame).await;
+        }
+        if writer.is_finished() {
+            break;
+        }
+    }
+    drop(registration);
+    writer.abort();
+}

@@ -1,0 +1,280 @@
+//! The `kefu` binary: command line, configuration, the composition root that wires a store, the
+//! live hub and the HTTP router together, and graceful shutdown. No business rules live here.
+
+mod demo;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use kefu_core::model::{NewUser, Role};
+use kefu_core::store::Store;
+use kefu_http::{AppState, Limits};
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "kefu", version, about = "kefu — customer service for e-commerce shops")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct StoreArgs {
+    /// Where kefu keeps its data (the SQLite database, later uploads and the search index).
+    #[arg(long, env = "KEFU_DATA_DIR", default_value = "./kefu-data")]
+    data_dir: PathBuf,
+    /// `sqlite://PATH` (default: kefu.db inside the data dir) or `postgres://…`.
+    #[arg(long, env = "KEFU_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Args, Clone)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "KEFU_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Login attempts allowed per client address and minute.
+    #[arg(long, env = "KEFU_LOGIN_PER_MINUTE", default_value_t = Limits::default().login_per_minute)]
+    login_per_minute: u32,
+    /// New shopper sessions allowed per client address and minute.
+    #[arg(long, env = "KEFU_SESSIONS_PER_MINUTE", default_value_t = Limits::default().sessions_per_minute)]
+    sessions_per_minute: u32,
+    /// Messages allowed per shopper and minute.
+    #[arg(long, env = "KEFU_VISITOR_MESSAGES_PER_MINUTE", default_value_t = Limits::default().visitor_messages_per_minute)]
+    visitor_messages_per_minute: u32,
+    /// Mark the session cookie Secure (serve behind HTTPS).
+    #[arg(long, env = "KEFU_SECURE_COOKIES")]
+    secure_cookies: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
+    /// Run the server with a demo shop (agents, products, shoppers, past conversations).
+    Demo {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
+    /// Run the database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Manage shops (tenants).
+    Shop {
+        #[command(subcommand)]
+        command: ShopCommand,
+    },
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ShopCommand {
+    /// Add a shop.
+    Create {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add an account; the password is read from standard input (never from the command line).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// admin, supervisor or agent
+        #[arg(long)]
+        role: String,
+        /// The shop's slug (default: the default shop).
+        #[arg(long)]
+        shop: Option<String>,
+        /// The team's name inside the shop.
+        #[arg(long)]
+        team: Option<String>,
+        /// Read the password from standard input (required).
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KEFU_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve { store, serve } => {
+            let store = open_store(&store).await?;
+            store.ensure_default_shop().await?;
+            serve_http(store, serve, None).await
+        }
+        Command::Demo { store, serve } => {
+            let store = open_store(&store).await?;
+            store.ensure_default_shop().await?;
+            let banner = demo::seed(store.as_ref(), serve.listen).await?;
+            serve_http(store, serve, Some(banner)).await
+        }
+        Command::Migrate { store } => {
+            let store = open_store(&store).await?;
+            println!("migrations applied ({})", store.backend());
+            Ok(())
+        }
+        Command::Shop { command: ShopCommand::Create { slug, name, store } } => {
+            validate_slug(&slug)?;
+            let store = open_store(&store).await?;
+            store.ensure_default_shop().await?;
+            let shop = store.create_shop(&slug, name.trim()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("created shop {} ({}) id={}", shop.slug, shop.name, shop.id);
+            Ok(())
+        }
+        Command::User { command: UserCommand::Create { email, name, role, shop, team, password_stdin, store } } => {
+            if !password_stdin {
+                bail!("pass --password-stdin and send the password on standard input");
+            }
+            let role = Role::parse(&role).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut password = String::new();
+            std::io::stdin().read_to_string(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            if password.chars().count() < 8 {
+                bail!("the password must have at least 8 characters");
+            }
+            if !email.contains('@') {
+                bail!("'{email}' is not an e-mail address");
+            }
+            let store = open_store(&store).await?;
+            let default = store.ensure_default_shop().await?;
+            let shop = match shop {
+                Some(slug) => store.shop_by_slug(&slug).await?.with_context(|| format!("no shop '{slug}'"))?,
+                None => default,
+            };
+            let team_id = match team {
+                Some(name) => Some(
+                    store.list_teams(shop.id).await?.into_iter().find(|t| t.name == name)
+                        .with_context(|| format!("no team '{name}' in shop '{}'", shop.slug))?
+                        .id,
+                ),
+                None => None,
+            };
+            let password_hash = kefu_http::auth::hash_password(password).await?;
+            let user = store
+                .create_user(NewUser { shop_id: shop.id, email, name, role, team_id, password_hash })
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("created {} {} <{}> in shop {}", user.role.as_str(), user.name, user.email, shop.slug);
+            Ok(())
+        }
+    }
+}
+
+fn validate_slug(slug: &str) -> Result<()> {
+    let ok = !slug.is_empty()
+        && slug.len() <= 40
+        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !ok {
+        bail!("a slug is 1-40 characters of a-z, 0-9 and '-'");
+    }
+    Ok(())
+}
+
+/// Picks the backend from the database URL: PostgreSQL for `postgres://`, SQLite otherwise.
+async fn open_store(args: &StoreArgs) -> Result<Arc<dyn Store>> {
+    let url = args
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", args.data_dir.join("kefu.db").display()));
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = kefu_store_postgres::PostgresStore::open(&url).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(Arc::new(store))
+    } else if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&args.data_dir)
+            .with_context(|| format!("cannot create data dir {}", args.data_dir.display()))?;
+        let store = kefu_store_sqlite::SqliteStore::open(&url).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(Arc::new(store))
+    } else {
+        bail!("unsupported database URL (use sqlite://… or postgres://…)")
+    }
+}
+
+async fn serve_http(store: Arc<dyn Store>, args: ServeArgs, banner: Option<String>) -> Result<()> {
+    let limits = Limits {
+        login_per_minute: args.login_per_minute,
+        sessions_per_minute: args.sessions_per_minute,
+        visitor_messages_per_minute: args.visitor_messages_per_minute,
+    };
+    let backend = store.backend();
+    let mut state = AppState::new(store, &limits);
+    state.secure_cookies = args.secure_cookies;
+    let app = kefu_http::router(state);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, backend, console = kefu_web::has_console(), "kefu is listening");
+    if let Some(banner) = banner {
+        println!("{banner}");
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        });
+    let mut stop_rx = stop_rx;
+    tokio::select! {
+        result = server => result?,
+        _ = async {
+            // Live sockets would hold a graceful shutdown open forever: give them a few seconds.
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        } => tracing::info!("closing remaining connections"),
+    }
+    tracing::info!("kefu stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
