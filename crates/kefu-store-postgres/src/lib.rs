@@ -576,18 +576,14 @@ async fn route_shop(conn: &mut PgConnection, shop_id: Id) -> Result<Vec<Conversa
     }
     // Lock the online agents before counting their load, so a concurrent manual assignment either
     // is counted or commits after this routing.
-    sqlx::query("SELECT id FROM users WHERE shop_id = $1 AND status = 'online' ORDER BY id FOR NO KEY UPDATE")
-        .bind(shop_id)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    // Lock the online agents before counting their load, so a concurrent manual assignment either
-    // is counted or commits after this routing.
-    sqlx::query("SELECT id FROM users WHERE shop_id = $1 AND status = 'online' ORDER BY id FOR NO KEY UPDATE")
-        .bind(shop_id)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
+    sqlx::query(
+        "SELECT id FROM users WHERE shop_id = $1 AND status = 'online' ORDER BY id \
+         FOR NO KEY UPDATE",
+    )
+    .bind(shop_id)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
     let rows: Vec<(Id, Option<Id>, i64, i64, i64)> = sqlx::query_as(
         "SELECT u.id, u.team_id, COALESCE(u.max_concurrent, s.default_max_concurrent), \
          u.last_assigned_at, \
@@ -900,14 +896,17 @@ impl Store for PostgresStore {
         expires_at: Millis,
     ) -> Result<()> {
         write_tx!(self, |conn| async move {
-            sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-                    .bind(token_hash)
-                    .bind(user_id)
-                    .bind(Millis::now().0)
-                    .bind(expires_at.0)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db_err)?;
+            sqlx::query(
+                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(Millis::now().0)
+            .bind(expires_at.0)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
             Ok(())
         })
     }
