@@ -9,15 +9,40 @@ use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub enum Event {
-    MessageCreated { conversation: Arc<Conversation>, message: Arc<Message> },
-    ConversationCreated { conversation: Arc<Conversation> },
+    MessageCreated {
+        conversation: Arc<Conversation>,
+        message: Arc<Message>,
+    },
+    ConversationCreated {
+        conversation: Arc<Conversation>,
+    },
     /// `previous_assignee` lets an agent who just lost the conversation drop it from view.
-    ConversationUpdated { conversation: Arc<Conversation>, previous_assignee: Option<Id> },
-    Typing { conversation: Arc<Conversation>, sender_type: SenderType, sender_name: String },
-    Read { conversation: Arc<Conversation>, reader_type: SenderType, seq: i64 },
+    ConversationUpdated {
+        conversation: Arc<Conversation>,
+        previous_assignee: Option<Id>,
+    },
+    Typing {
+        conversation: Arc<Conversation>,
+        sender_type: SenderType,
+        sender_name: String,
+    },
+    Read {
+        conversation: Arc<Conversation>,
+        reader_type: SenderType,
+        seq: i64,
+    },
     /// The shopper's place in the waiting queue changed (0 = assigned).
-    QueuePosition { shop_id: Id, customer_id: Id, conversation_id: Id, position: i64 },
-    AgentStatus { shop_id: Id, agent_id: Id, status: AgentStatus },
+    QueuePosition {
+        shop_id: Id,
+        customer_id: Id,
+        conversation_id: Id,
+        position: i64,
+    },
+    AgentStatus {
+        shop_id: Id,
+        agent_id: Id,
+        status: AgentStatus,
+    },
 }
 
 /// Where events go once a change is durable.

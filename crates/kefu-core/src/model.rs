@@ -99,10 +99,14 @@ impl Default for ShopSettings {
 impl ShopSettings {
     pub fn validate(&self) -> Result<()> {
         if self.greeting.chars().count() > 1000 || self.offline_message.chars().count() > 1000 {
-            return Err(Error::validation("greeting and offline_message are limited to 1000 characters"));
+            return Err(Error::validation(
+                "greeting and offline_message are limited to 1000 characters",
+            ));
         }
         if !(1..=100).contains(&self.default_max_concurrent) {
-            return Err(Error::validation("default_max_concurrent must be between 1 and 100"));
+            return Err(Error::validation(
+                "default_max_concurrent must be between 1 and 100",
+            ));
         }
         Ok(())
     }
@@ -346,7 +350,10 @@ mod tests {
         for s in ["open", "pending", "resolved"] {
             assert_eq!(ConversationStatus::parse(s).unwrap().as_str(), s);
         }
-        assert_eq!(ConversationStatus::parse("closed").unwrap_err().code, crate::ErrorCode::ValidationFailed);
+        assert_eq!(
+            ConversationStatus::parse("closed").unwrap_err().code,
+            crate::ErrorCode::ValidationFailed
+        );
     }
 
     #[test]

@@ -31,7 +31,9 @@ pub fn pick_agent(candidates: &[Candidate]) -> Option<Id> {
 pub fn plan_assignments(queue: &[Id], candidates: &mut [Candidate], now: i64) -> Vec<(Id, Id)> {
     let mut plan = Vec::new();
     for &conversation in queue {
-        let Some(agent) = pick_agent(candidates) else { break };
+        let Some(agent) = pick_agent(candidates) else {
+            break;
+        };
         if let Some(c) = candidates.iter_mut().find(|c| c.agent_id == agent) {
             c.open_count += 1;
             c.last_assigned_at = now;
@@ -46,7 +48,12 @@ mod tests {
     use super::*;
 
     fn cand(agent_id: Id, open_count: i64, max: i64, last: i64) -> Candidate {
-        Candidate { agent_id, open_count, max_concurrent: max, last_assigned_at: last }
+        Candidate {
+            agent_id,
+            open_count,
+            max_concurrent: max,
+            last_assigned_at: last,
+        }
     }
 
     #[test]

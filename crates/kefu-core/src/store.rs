@@ -32,10 +32,12 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_email(&self, email: &str) -> Result<Option<(User, String)>>;
     async fn user_by_id(&self, shop_id: Id, id: Id) -> Result<Option<User>>;
     async fn list_agents(&self, shop_id: Id) -> Result<Vec<AgentSummary>>;
-    async fn set_agent_status(&self, shop_id: Id, user_id: Id, status: AgentStatus) -> Result<User>;
+    async fn set_agent_status(&self, shop_id: Id, user_id: Id, status: AgentStatus)
+    -> Result<User>;
     /// Whether any agent of the shop is online.
     async fn any_agent_online(&self, shop_id: Id) -> Result<bool>;
-    async fn create_session(&self, token_hash: &str, user_id: Id, expires_at: Millis) -> Result<()>;
+    async fn create_session(&self, token_hash: &str, user_id: Id, expires_at: Millis)
+    -> Result<()>;
     /// The user owning an unexpired session.
     async fn session_user(&self, token_hash: &str, now: Millis) -> Result<Option<User>>;
     async fn delete_session(&self, token_hash: &str) -> Result<()>;
@@ -43,8 +45,18 @@ pub trait Store: Send + Sync + 'static {
     // ---- shoppers ----
     async fn create_customer(&self, shop_id: Id, customer: &NewCustomer) -> Result<CustomerRef>;
     /// Fills contact fields the shopper gave later (only where given).
-    async fn update_customer(&self, shop_id: Id, customer_id: Id, customer: &NewCustomer) -> Result<()>;
-    async fn create_visitor_token(&self, token_hash: &str, shop_id: Id, customer_id: Id) -> Result<()>;
+    async fn update_customer(
+        &self,
+        shop_id: Id,
+        customer_id: Id,
+        customer: &NewCustomer,
+    ) -> Result<()>;
+    async fn create_visitor_token(
+        &self,
+        token_hash: &str,
+        shop_id: Id,
+        customer_id: Id,
+    ) -> Result<()>;
     async fn visitor(&self, token_hash: &str) -> Result<Option<Visitor>>;
 
     // ---- conversations and messages ----
@@ -64,8 +76,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Appended>;
     async fn conversation(&self, shop_id: Id, id: Id) -> Result<Option<Conversation>>;
     /// The shopper's current (latest) conversation, if any.
-    async fn customer_conversation(&self, shop_id: Id, customer_id: Id) -> Result<Option<Conversation>>;
-    async fn list_conversations(&self, shop_id: Id, query: ConversationQuery) -> Result<Vec<Conversation>>;
+    async fn customer_conversation(
+        &self,
+        shop_id: Id,
+        customer_id: Id,
+    ) -> Result<Option<Conversation>>;
+    async fn list_conversations(
+        &self,
+        shop_id: Id,
+        query: ConversationQuery,
+    ) -> Result<Vec<Conversation>>;
     async fn messages(
         &self,
         shop_id: Id,
@@ -75,12 +95,32 @@ pub trait Store: Send + Sync + 'static {
         include_private: bool,
     ) -> Result<Vec<Message>>;
     /// Assigns to an agent of the shop (and their team) or hands to a team's queue (`agent = None`).
-    async fn assign(&self, shop_id: Id, conversation_id: Id, agent_id: Option<Id>, team_id: Option<Id>)
-    -> Result<Conversation>;
-    async fn set_status(&self, shop_id: Id, conversation_id: Id, status: ConversationStatus) -> Result<Conversation>;
+    async fn assign(
+        &self,
+        shop_id: Id,
+        conversation_id: Id,
+        agent_id: Option<Id>,
+        team_id: Option<Id>,
+    ) -> Result<Conversation>;
+    async fn set_status(
+        &self,
+        shop_id: Id,
+        conversation_id: Id,
+        status: ConversationStatus,
+    ) -> Result<Conversation>;
     /// Agents read up to `seq`: clears the unread count.
-    async fn mark_read_by_agent(&self, shop_id: Id, conversation_id: Id, seq: i64) -> Result<Conversation>;
-    async fn mark_read_by_customer(&self, shop_id: Id, conversation_id: Id, seq: i64) -> Result<Conversation>;
+    async fn mark_read_by_agent(
+        &self,
+        shop_id: Id,
+        conversation_id: Id,
+        seq: i64,
+    ) -> Result<Conversation>;
+    async fn mark_read_by_customer(
+        &self,
+        shop_id: Id,
+        conversation_id: Id,
+        seq: i64,
+    ) -> Result<Conversation>;
 
     // ---- routing ----
     /// Assigns the shop's waiting conversations to free online agents ([`crate::routing`]) in one

@@ -55,6 +55,9 @@ mod tests {
     #[test]
     fn formats_rfc3339_with_millis() {
         assert_eq!(Millis(0).to_rfc3339(), "1970-01-01T00:00:00.000Z");
-        assert_eq!(Millis(1_700_000_000_123).to_rfc3339(), "2023-11-14T22:13:20.123Z");
+        assert_eq!(
+            Millis(1_700_000_000_123).to_rfc3339(),
+            "2023-11-14T22:13:20.123Z"
+        );
     }
 }

@@ -21,11 +21,19 @@ impl AppState {
     }
 
     /// A shopper's message: stored (creating or reopening the conversation), published, routed.
-    pub async fn shopper_message(&self, visitor: &Visitor, body: &str, client_msg_id: &str) -> Result<Sent> {
+    pub async fn shopper_message(
+        &self,
+        visitor: &Visitor,
+        body: &str,
+        client_msg_id: &str,
+    ) -> Result<Sent> {
         validate_body(body)?;
         validate_client_msg_id(client_msg_id)?;
         if visitor.blocked {
-            return Err(Error::new(kefu_core::ErrorCode::Blocked, "this shopper may not start chats"));
+            return Err(Error::new(
+                kefu_core::ErrorCode::Blocked,
+                "this shopper may not start chats",
+            ));
         }
         let shop = self
             .store
@@ -45,22 +53,33 @@ impl AppState {
             })
             .await?;
         if appended.duplicate {
-            return Ok(Sent { message: appended.message, duplicate: true });
+            return Ok(Sent {
+                message: appended.message,
+                duplicate: true,
+            });
         }
         let conversation = Arc::new(appended.conversation);
         if appended.conversation_started {
-            self.publish(Event::ConversationCreated { conversation: conversation.clone() });
+            self.publish(Event::ConversationCreated {
+                conversation: conversation.clone(),
+            });
         }
         let mut stored: Vec<Message> = appended.companions;
         stored.push(appended.message.clone());
         stored.sort_by_key(|m| m.seq);
         for message in stored {
-            self.publish(Event::MessageCreated { conversation: conversation.clone(), message: Arc::new(message) });
+            self.publish(Event::MessageCreated {
+                conversation: conversation.clone(),
+                message: Arc::new(message),
+            });
         }
         if appended.conversation_started {
             self.route(shop.id, Some(&conversation)).await?;
         }
-        Ok(Sent { message: appended.message, duplicate: false })
+        Ok(Sent {
+            message: appended.message,
+            duplicate: false,
+        })
     }
 
     /// An agent's reply or internal note.
@@ -93,11 +112,18 @@ impl AppState {
                 message: Arc::new(appended.message.clone()),
             });
         }
-        Ok(Sent { message: appended.message, duplicate: appended.duplicate })
+        Ok(Sent {
+            message: appended.message,
+            duplicate: appended.duplicate,
+        })
     }
 
     /// The conversation if this agent may see it; otherwise `not_found` (never a hint it exists).
-    pub async fn visible_conversation(&self, agent: &User, conversation_id: Id) -> Result<Conversation> {
+    pub async fn visible_conversation(
+        &self,
+        agent: &User,
+        conversation_id: Id,
+    ) -> Result<Conversation> {
         let conversation = self
             .store
             .conversation(agent.shop_id, conversation_id)
@@ -120,9 +146,15 @@ impl AppState {
     ) -> Result<Conversation> {
         let before = self.visible_conversation(by, conversation_id).await?;
         if let Some(agent_id) = agent_id {
-            self.store.user_by_id(by.shop_id, agent_id).await?.ok_or_else(|| Error::not_found("agent"))?;
+            self.store
+                .user_by_id(by.shop_id, agent_id)
+                .await?
+                .ok_or_else(|| Error::not_found("agent"))?;
         }
-        let after = self.store.assign(by.shop_id, conversation_id, agent_id, team_id).await?;
+        let after = self
+            .store
+            .assign(by.shop_id, conversation_id, agent_id, team_id)
+            .await?;
         let target = match (&after.assignee_name, &after.team) {
             (Some(agent), _) => agent.clone(),
             (None, Some(team)) => format!("{} 组", team.name),
@@ -132,9 +164,15 @@ impl AppState {
         if let Some(note) = note.map(str::trim).filter(|n| !n.is_empty()) {
             text.push_str(&format!("：{note}"));
         }
-        let noted = self.store.append_system_message(by.shop_id, conversation_id, &text, true).await?;
+        let noted = self
+            .store
+            .append_system_message(by.shop_id, conversation_id, &text, true)
+            .await?;
         let conversation = Arc::new(noted.conversation);
-        self.publish(Event::MessageCreated { conversation: conversation.clone(), message: Arc::new(noted.message) });
+        self.publish(Event::MessageCreated {
+            conversation: conversation.clone(),
+            message: Arc::new(noted.message),
+        });
         self.publish(Event::ConversationUpdated {
             conversation: conversation.clone(),
             previous_assignee: before.assignee_id,
@@ -144,45 +182,101 @@ impl AppState {
         } else {
             self.publish_queue(by.shop_id).await?;
         }
-        Ok(self.store.conversation(by.shop_id, conversation_id).await?.unwrap_or((*conversation).clone()))
+        Ok(self
+            .store
+            .conversation(by.shop_id, conversation_id)
+            .await?
+            .unwrap_or((*conversation).clone()))
     }
 
     /// Marks a conversation open / pending / resolved. Closing frees the agent's slot.
-    pub async fn set_status(&self, by: &User, conversation_id: Id, status: ConversationStatus) -> Result<Conversation> {
+    pub async fn set_status(
+        &self,
+        by: &User,
+        conversation_id: Id,
+        status: ConversationStatus,
+    ) -> Result<Conversation> {
         let before = self.visible_conversation(by, conversation_id).await?;
-        let after = Arc::new(self.store.set_status(by.shop_id, conversation_id, status).await?);
-        self.publish(Event::ConversationUpdated { conversation: after.clone(), previous_assignee: before.assignee_id });
+        let after = Arc::new(
+            self.store
+                .set_status(by.shop_id, conversation_id, status)
+                .await?,
+        );
+        self.publish(Event::ConversationUpdated {
+            conversation: after.clone(),
+            previous_assignee: before.assignee_id,
+        });
         if before.status != status {
             self.route(by.shop_id, Some(&after)).await?;
         }
-        Ok(self.store.conversation(by.shop_id, conversation_id).await?.unwrap_or((*after).clone()))
+        Ok(self
+            .store
+            .conversation(by.shop_id, conversation_id)
+            .await?
+            .unwrap_or((*after).clone()))
     }
 
-    pub async fn agent_read(&self, agent: &User, conversation_id: Id, seq: i64) -> Result<Conversation> {
+    pub async fn agent_read(
+        &self,
+        agent: &User,
+        conversation_id: Id,
+        seq: i64,
+    ) -> Result<Conversation> {
         self.visible_conversation(agent, conversation_id).await?;
-        let c = Arc::new(self.store.mark_read_by_agent(agent.shop_id, conversation_id, seq).await?);
-        self.publish(Event::Read { conversation: c.clone(), reader_type: SenderType::Agent, seq: c.agent_read_seq });
-        self.publish(Event::ConversationUpdated { conversation: c.clone(), previous_assignee: None });
+        let c = Arc::new(
+            self.store
+                .mark_read_by_agent(agent.shop_id, conversation_id, seq)
+                .await?,
+        );
+        self.publish(Event::Read {
+            conversation: c.clone(),
+            reader_type: SenderType::Agent,
+            seq: c.agent_read_seq,
+        });
+        self.publish(Event::ConversationUpdated {
+            conversation: c.clone(),
+            previous_assignee: None,
+        });
         Ok((*c).clone())
     }
 
     pub async fn shopper_read(&self, visitor: &Visitor, seq: i64) -> Result<()> {
-        let Some(c) = self.store.customer_conversation(visitor.shop_id, visitor.customer_id).await? else {
+        let Some(c) = self
+            .store
+            .customer_conversation(visitor.shop_id, visitor.customer_id)
+            .await?
+        else {
             return Ok(());
         };
-        let c = Arc::new(self.store.mark_read_by_customer(visitor.shop_id, c.id, seq).await?);
-        self.publish(Event::Read { conversation: c.clone(), reader_type: SenderType::Customer, seq: c.customer_read_seq });
+        let c = Arc::new(
+            self.store
+                .mark_read_by_customer(visitor.shop_id, c.id, seq)
+                .await?,
+        );
+        self.publish(Event::Read {
+            conversation: c.clone(),
+            reader_type: SenderType::Customer,
+            seq: c.customer_read_seq,
+        });
         Ok(())
     }
 
     pub async fn agent_typing(&self, agent: &User, conversation_id: Id) -> Result<()> {
         let c = self.visible_conversation(agent, conversation_id).await?;
-        self.publish(Event::Typing { conversation: Arc::new(c), sender_type: SenderType::Agent, sender_name: agent.name.clone() });
+        self.publish(Event::Typing {
+            conversation: Arc::new(c),
+            sender_type: SenderType::Agent,
+            sender_name: agent.name.clone(),
+        });
         Ok(())
     }
 
     pub async fn shopper_typing(&self, visitor: &Visitor) -> Result<()> {
-        if let Some(c) = self.store.customer_conversation(visitor.shop_id, visitor.customer_id).await? {
+        if let Some(c) = self
+            .store
+            .customer_conversation(visitor.shop_id, visitor.customer_id)
+            .await?
+        {
             self.publish(Event::Typing {
                 conversation: Arc::new(c),
                 sender_type: SenderType::Customer,
@@ -193,8 +287,15 @@ impl AppState {
     }
 
     pub async fn set_agent_status(&self, agent: &User, status: AgentStatus) -> Result<User> {
-        let user = self.store.set_agent_status(agent.shop_id, agent.id, status).await?;
-        self.publish(Event::AgentStatus { shop_id: agent.shop_id, agent_id: agent.id, status });
+        let user = self
+            .store
+            .set_agent_status(agent.shop_id, agent.id, status)
+            .await?;
+        self.publish(Event::AgentStatus {
+            shop_id: agent.shop_id,
+            agent_id: agent.id,
+            status,
+        });
         if status == AgentStatus::Online {
             self.route(agent.shop_id, None).await?;
         }
@@ -221,24 +322,34 @@ impl AppState {
         if !assigned.is_empty() {
             // Everyone behind moved up.
             self.publish_queue(shop_id).await?;
-        } else if let Some(c) = changed {
-            if let Some(fresh) = self.store.conversation(shop_id, c.id).await? {
-                if let Some(position) = fresh.queue_position {
-                    self.publish(Event::QueuePosition {
-                        shop_id,
-                        customer_id: fresh.customer.id,
-                        conversation_id: fresh.id,
-                        position,
-                    });
-                }
-            }
+        } else if let Some(c) = changed
+            && let Some(fresh) = self.store.conversation(shop_id, c.id).await?
+            && let Some(position) = fresh.queue_position
+        {
+            self.publish(Event::QueuePosition {
+                shop_id,
+                customer_id: fresh.customer.id,
+                conversation_id: fresh.id,
+                position,
+            });
         }
         Ok(())
     }
 
     async fn publish_queue(&self, shop_id: Id) -> Result<()> {
-        for (index, (conversation_id, customer_id)) in self.store.waiting_queue(shop_id).await?.into_iter().enumerate() {
-            self.publish(Event::QueuePosition { shop_id, customer_id, conversation_id, position: index as i64 + 1 });
+        for (index, (conversation_id, customer_id)) in self
+            .store
+            .waiting_queue(shop_id)
+            .await?
+            .into_iter()
+            .enumerate()
+        {
+            self.publish(Event::QueuePosition {
+                shop_id,
+                customer_id,
+                conversation_id,
+                position: index as i64 + 1,
+            });
         }
         Ok(())
     }

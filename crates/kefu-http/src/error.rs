@@ -38,8 +38,14 @@ pub struct ErrorDetail {
 }
 
 pub fn error_response(code: ErrorCode, message: impl Into<String>) -> Response {
-    let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = ErrorBody { error: ErrorDetail { code: code.as_str().to_owned(), message: message.into() } };
+    let status =
+        StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: code.as_str().to_owned(),
+            message: message.into(),
+        },
+    };
     (status, axum::Json(body)).into_response()
 }
 

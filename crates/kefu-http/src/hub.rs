@@ -80,11 +80,26 @@ impl Hub {
             .agents_by_shop
             .entry(shop_id)
             .or_default()
-            .push(AgentConn { conn_id, user_id, role, tx });
-        (Registration { hub: self.clone(), conn_id, key: Key::Agent { shop_id } }, rx)
+            .push(AgentConn {
+                conn_id,
+                user_id,
+                role,
+                tx,
+            });
+        (
+            Registration {
+                hub: self.clone(),
+                conn_id,
+                key: Key::Agent { shop_id },
+            },
+            rx,
+        )
     }
 
-    pub fn register_visitor(self: &Arc<Self>, customer_id: Id) -> (Registration, mpsc::Receiver<Frame>) {
+    pub fn register_visitor(
+        self: &Arc<Self>,
+        customer_id: Id,
+    ) -> (Registration, mpsc::Receiver<Frame>) {
         let (tx, rx) = mpsc::channel(CONNECTION_QUEUE);
         let conn_id = self.next_conn_id.fetch_add(1, Ordering::Relaxed);
         self.write()
@@ -92,7 +107,14 @@ impl Hub {
             .entry(customer_id)
             .or_default()
             .push(VisitorConn { conn_id, tx });
-        (Registration { hub: self.clone(), conn_id, key: Key::Visitor { customer_id } }, rx)
+        (
+            Registration {
+                hub: self.clone(),
+                conn_id,
+                key: Key::Visitor { customer_id },
+            },
+            rx,
+        )
     }
 
     /// Live connections (agents, shoppers), for metrics and tests.
@@ -169,7 +191,9 @@ impl Hub {
 /// Whether an agent may see a conversation: admins and supervisors see the whole shop, agents see
 /// their own and the unassigned ones.
 pub fn agent_sees(conversation: &Conversation, user_id: Id, role: Role) -> bool {
-    role.sees_whole_shop() || conversation.assignee_id.is_none() || conversation.assignee_id == Some(user_id)
+    role.sees_whole_shop()
+        || conversation.assignee_id.is_none()
+        || conversation.assignee_id == Some(user_id)
 }
 
 fn frame(value: serde_json::Value) -> Frame {
@@ -184,30 +208,48 @@ fn shopper_view(c: &Conversation) -> serde_json::Value {
 impl EventSink for Hub {
     fn publish(&self, event: Event) {
         match event {
-            Event::MessageCreated { conversation, message } => {
+            Event::MessageCreated {
+                conversation,
+                message,
+            } => {
                 let f = frame(json!({
                     "type": "message.created",
                     "conversation_id": conversation.id,
                     "message": &*message,
                 }));
-                self.to_agents(conversation.shop_id, &f, |u, r| agent_sees(&conversation, u, r));
+                self.to_agents(conversation.shop_id, &f, |u, r| {
+                    agent_sees(&conversation, u, r)
+                });
                 if !message.private {
                     self.to_visitor(conversation.customer.id, &f);
                 }
             }
             Event::ConversationCreated { conversation } => {
-                let f = frame(json!({"type": "conversation.created", "conversation": &*conversation}));
-                self.to_agents(conversation.shop_id, &f, |u, r| agent_sees(&conversation, u, r));
+                let f =
+                    frame(json!({"type": "conversation.created", "conversation": &*conversation}));
+                self.to_agents(conversation.shop_id, &f, |u, r| {
+                    agent_sees(&conversation, u, r)
+                });
             }
-            Event::ConversationUpdated { conversation, previous_assignee } => {
-                let f = frame(json!({"type": "conversation.updated", "conversation": &*conversation}));
+            Event::ConversationUpdated {
+                conversation,
+                previous_assignee,
+            } => {
+                let f =
+                    frame(json!({"type": "conversation.updated", "conversation": &*conversation}));
                 self.to_agents(conversation.shop_id, &f, |u, r| {
                     agent_sees(&conversation, u, r) || previous_assignee == Some(u)
                 });
-                let f = frame(json!({"type": "conversation.updated", "conversation": shopper_view(&conversation)}));
+                let f = frame(
+                    json!({"type": "conversation.updated", "conversation": shopper_view(&conversation)}),
+                );
                 self.to_visitor(conversation.customer.id, &f);
             }
-            Event::Typing { conversation, sender_type, sender_name } => {
+            Event::Typing {
+                conversation,
+                sender_type,
+                sender_name,
+            } => {
                 let f = frame(json!({
                     "type": "typing",
                     "conversation_id": conversation.id,
@@ -215,12 +257,18 @@ impl EventSink for Hub {
                     "sender_name": sender_name,
                 }));
                 if sender_type == SenderType::Customer {
-                    self.to_agents(conversation.shop_id, &f, |u, r| agent_sees(&conversation, u, r));
+                    self.to_agents(conversation.shop_id, &f, |u, r| {
+                        agent_sees(&conversation, u, r)
+                    });
                 } else {
                     self.to_visitor(conversation.customer.id, &f);
                 }
             }
-            Event::Read { conversation, reader_type, seq } => {
+            Event::Read {
+                conversation,
+                reader_type,
+                seq,
+            } => {
                 let f = frame(json!({
                     "type": "read",
                     "conversation_id": conversation.id,
@@ -228,12 +276,19 @@ impl EventSink for Hub {
                     "seq": seq,
                 }));
                 if reader_type == SenderType::Customer {
-                    self.to_agents(conversation.shop_id, &f, |u, r| agent_sees(&conversation, u, r));
+                    self.to_agents(conversation.shop_id, &f, |u, r| {
+                        agent_sees(&conversation, u, r)
+                    });
                 } else {
                     self.to_visitor(conversation.customer.id, &f);
                 }
             }
-            Event::QueuePosition { customer_id, conversation_id, position, .. } => {
+            Event::QueuePosition {
+                customer_id,
+                conversation_id,
+                position,
+                ..
+            } => {
                 let f = frame(json!({
                     "type": "queue.position",
                     "conversation_id": conversation_id,
@@ -241,8 +296,13 @@ impl EventSink for Hub {
                 }));
                 self.to_visitor(customer_id, &f);
             }
-            Event::AgentStatus { shop_id, agent_id, status } => {
-                let f = frame(json!({"type": "agent.status", "agent_id": agent_id, "status": status}));
+            Event::AgentStatus {
+                shop_id,
+                agent_id,
+                status,
+            } => {
+                let f =
+                    frame(json!({"type": "agent.status", "agent_id": agent_id, "status": status}));
                 self.to_agents(shop_id, &f, |_, _| true);
             }
         }

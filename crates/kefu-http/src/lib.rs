@@ -36,7 +36,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { login_per_minute: 10, sessions_per_minute: 60, visitor_messages_per_minute: 120 }
+        Self {
+            login_per_minute: 10,
+            sessions_per_minute: 60,
+            visitor_messages_per_minute: 120,
+        }
     }
 }
 

@@ -32,10 +32,13 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if buckets.len() >= MAX_KEYS {
             let (cap, rate) = (self.capacity, self.refill_per_sec);
-            buckets.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < cap);
+            buckets.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * rate < cap
+            });
         }
         let (tokens, at) = buckets.entry(key.clone()).or_insert((self.capacity, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.refill_per_sec).min(self.capacity);
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.refill_per_sec)
+            .min(self.capacity);
         *at = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;

@@ -13,7 +13,9 @@ use kefu_core::routing::{Candidate, plan_assignments};
 use kefu_core::store::Store;
 use kefu_core::time::Millis;
 use kefu_core::{Error, Result};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 // Dynamic SQL here is only ever our own constant fragments joined together, never input.
 use sqlx::{AssertSqlSafe, ConnectOptions, Row, SqliteConnection, SqlitePool};
 use std::path::Path;
@@ -58,14 +60,20 @@ impl SqliteStore {
             .pragma("cache_size", "-32768")
             .pragma("temp_store", "memory");
         let mut write_conn = options.connect().await.map_err(Error::internal)?;
-        MIGRATOR.run(&mut write_conn).await.map_err(Error::internal)?;
+        MIGRATOR
+            .run(&mut write_conn)
+            .await
+            .map_err(Error::internal)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(1)
             .connect_with(options.read_only(true))
             .await
             .map_err(Error::internal)?;
-        Ok(Self { reader, writer: Writer::start(write_conn) })
+        Ok(Self {
+            reader,
+            writer: Writer::start(write_conn),
+        })
     }
 
     /// Opens the database file `kefu.db` inside `dir`.
@@ -114,7 +122,10 @@ fn user_from_row(r: &SqliteRow) -> Result<User> {
         email: r.get("email"),
         role: Role::parse(r.get("role"))?,
         status: AgentStatus::parse(r.get("status"))?,
-        team: team_id.map(|id| TeamRef { id, name: r.get("team_name") }),
+        team: team_id.map(|id| TeamRef {
+            id,
+            name: r.get("team_name"),
+        }),
         max_concurrent: r.get("max_concurrent"),
     })
 }
@@ -141,8 +152,14 @@ fn conversation_from_row(r: &SqliteRow) -> Result<Conversation> {
         status: ConversationStatus::parse(r.get("status"))?,
         assignee_id: r.get("assignee_id"),
         assignee_name: r.get("assignee_name"),
-        team: team_id.map(|id| TeamRef { id, name: r.get("team_name") }),
-        customer: CustomerRef { id: r.get("customer_id"), name: r.get("customer_name") },
+        team: team_id.map(|id| TeamRef {
+            id,
+            name: r.get("team_name"),
+        }),
+        customer: CustomerRef {
+            id: r.get("customer_id"),
+            name: r.get("customer_name"),
+        },
         last_seq: r.get("last_seq"),
         last_message_at: Millis(r.get("last_message_at")),
         last_message_preview: r.get("last_message_preview"),
@@ -172,7 +189,11 @@ fn message_from_row(r: &SqliteRow) -> Result<Message> {
     })
 }
 
-async fn load_conversation(conn: &mut SqliteConnection, shop_id: Id, id: Id) -> Result<Conversation> {
+async fn load_conversation(
+    conn: &mut SqliteConnection,
+    shop_id: Id,
+    id: Id,
+) -> Result<Conversation> {
     let sql = format!("{CONVERSATION_SELECT} WHERE c.id = $1 AND c.shop_id = $2");
     let row = sqlx::query(AssertSqlSafe(sql))
         .bind(id)
@@ -197,7 +218,12 @@ async fn load_shop(conn: &mut SqliteConnection, shop_id: Id) -> Result<Shop> {
 
 async fn load_user(conn: &mut SqliteConnection, shop_id: Id, id: Id) -> Result<Option<User>> {
     let sql = format!("{USER_SELECT} WHERE u.id = $1 AND u.shop_id = $2");
-    let row = sqlx::query(AssertSqlSafe(sql)).bind(id).bind(shop_id).fetch_optional(&mut *conn).await.map_err(db_err)?;
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(id)
+        .bind(shop_id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?;
     row.as_ref().map(user_from_row).transpose()
 }
 
@@ -298,7 +324,9 @@ struct OwnedCustomerMessage {
 
 async fn append_customer(conn: &mut SqliteConnection, m: OwnedCustomerMessage) -> Result<Appended> {
     let now = Millis::now().0;
-    if let Some(original) = find_retry(conn, SenderType::Customer, m.customer_id, &m.client_msg_id).await? {
+    if let Some(original) =
+        find_retry(conn, SenderType::Customer, m.customer_id, &m.client_msg_id).await?
+    {
         let conversation = load_conversation(conn, m.shop_id, original.conversation_id).await?;
         return Ok(Appended {
             message: original,
@@ -308,13 +336,14 @@ async fn append_customer(conn: &mut SqliteConnection, m: OwnedCustomerMessage) -
             duplicate: true,
         });
     }
-    let customer_name: String = sqlx::query_scalar("SELECT name FROM customers WHERE id = $1 AND shop_id = $2")
-        .bind(m.customer_id)
-        .bind(m.shop_id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| Error::not_found("customer"))?;
+    let customer_name: String =
+        sqlx::query_scalar("SELECT name FROM customers WHERE id = $1 AND shop_id = $2")
+            .bind(m.customer_id)
+            .bind(m.shop_id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| Error::not_found("customer"))?;
     let latest: Option<(Id, String)> = sqlx::query_as(
         "SELECT id, status FROM conversations WHERE customer_id = $1 ORDER BY id DESC LIMIT 1",
     )
@@ -365,40 +394,47 @@ async fn append_customer(conn: &mut SqliteConnection, m: OwnedCustomerMessage) -
                     .await
                     .map_err(db_err)?;
                 companions.push(
-                    insert_message(conn, Insert {
-                        shop_id: m.shop_id,
-                        conversation_id: id,
-                        sender_type: SenderType::Bot,
-                        sender_id: None,
-                        sender_name: &shop_name,
-                        body: greeting,
-                        private: false,
-                        client_msg_id: None,
-                        now,
-                    })
+                    insert_message(
+                        conn,
+                        Insert {
+                            shop_id: m.shop_id,
+                            conversation_id: id,
+                            sender_type: SenderType::Bot,
+                            sender_id: None,
+                            sender_name: &shop_name,
+                            body: greeting,
+                            private: false,
+                            client_msg_id: None,
+                            now,
+                        },
+                    )
                     .await?,
                 );
             }
             (id, true)
         }
     };
-    let message = insert_message(conn, Insert {
-        shop_id: m.shop_id,
-        conversation_id,
-        sender_type: SenderType::Customer,
-        sender_id: Some(m.customer_id),
-        sender_name: &customer_name,
-        body: &m.body,
-        private: false,
-        client_msg_id: Some(&m.client_msg_id),
-        now,
-    })
+    let message = insert_message(
+        conn,
+        Insert {
+            shop_id: m.shop_id,
+            conversation_id,
+            sender_type: SenderType::Customer,
+            sender_id: Some(m.customer_id),
+            sender_name: &customer_name,
+            body: &m.body,
+            private: false,
+            client_msg_id: Some(&m.client_msg_id),
+            now,
+        },
+    )
     .await?;
     let mut trailing = None;
-    if started {
-        if let Some(notice) = m.offline_notice.as_deref().filter(|n| !n.trim().is_empty()) {
-            trailing = Some(
-                insert_message(conn, Insert {
+    if started && let Some(notice) = m.offline_notice.as_deref().filter(|n| !n.trim().is_empty()) {
+        trailing = Some(
+            insert_message(
+                conn,
+                Insert {
                     shop_id: m.shop_id,
                     conversation_id,
                     sender_type: SenderType::System,
@@ -408,14 +444,20 @@ async fn append_customer(conn: &mut SqliteConnection, m: OwnedCustomerMessage) -
                     private: false,
                     client_msg_id: None,
                     now,
-                })
-                .await?,
-            );
-        }
+                },
+            )
+            .await?,
+        );
     }
     companions.extend(trailing);
     let conversation = load_conversation(conn, m.shop_id, conversation_id).await?;
-    Ok(Appended { message, companions, conversation, conversation_started: started, duplicate: false })
+    Ok(Appended {
+        message,
+        companions,
+        conversation,
+        conversation_started: started,
+        duplicate: false,
+    })
 }
 
 async fn route_shop(conn: &mut SqliteConnection, shop_id: Id) -> Result<Vec<Conversation>> {
@@ -451,11 +493,20 @@ async fn route_shop(conn: &mut SqliteConnection, shop_id: Id) -> Result<Vec<Conv
     teams.sort();
     teams.dedup();
     for team in teams {
-        let team_queue: Vec<Id> = queue.iter().filter(|(_, t)| *t == team).map(|(id, _)| *id).collect();
+        let team_queue: Vec<Id> = queue
+            .iter()
+            .filter(|(_, t)| *t == team)
+            .map(|(id, _)| *id)
+            .collect();
         let mut candidates: Vec<Candidate> = rows
             .iter()
             .filter(|r| team.is_none() || r.1 == team)
-            .map(|r| Candidate { agent_id: r.0, max_concurrent: r.2, last_assigned_at: r.3, open_count: r.4 })
+            .map(|r| Candidate {
+                agent_id: r.0,
+                max_concurrent: r.2,
+                last_assigned_at: r.3,
+                open_count: r.4,
+            })
             .collect();
         for (conversation_id, agent_id) in plan_assignments(&team_queue, &mut candidates, now) {
             sqlx::query(
@@ -495,9 +546,10 @@ impl Store for SqliteStore {
         }
         match self.create_shop("default", "默认店铺").await {
             Ok(shop) => Ok(shop),
-            Err(e) if e.code == kefu_core::ErrorCode::Conflict => {
-                self.shop_by_slug("default").await?.ok_or_else(|| Error::not_found("shop"))
-            }
+            Err(e) if e.code == kefu_core::ErrorCode::Conflict => self
+                .shop_by_slug("default")
+                .await?
+                .ok_or_else(|| Error::not_found("shop")),
             Err(e) => Err(e),
         }
     }
@@ -535,13 +587,21 @@ impl Store for SqliteStore {
 
     async fn shop_by_slug(&self, slug: &str) -> Result<Option<Shop>> {
         let sql = format!("SELECT {SHOP_COLUMNS} FROM shops WHERE slug = $1");
-        let row = sqlx::query(AssertSqlSafe(sql)).bind(slug).fetch_optional(&self.reader).await.map_err(db_err)?;
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(slug)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?;
         Ok(row.as_ref().map(shop_from_row))
     }
 
     async fn shop_by_id(&self, id: Id) -> Result<Option<Shop>> {
         let sql = format!("SELECT {SHOP_COLUMNS} FROM shops WHERE id = $1");
-        let row = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_optional(&self.reader).await.map_err(db_err)?;
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?;
         Ok(row.as_ref().map(shop_from_row))
     }
 
@@ -599,7 +659,14 @@ impl Store for SqliteStore {
                 .fetch_all(&self.reader)
                 .await
                 .map_err(db_err)?;
-        Ok(rows.into_iter().map(|(id, name, is_default)| Team { id, name, is_default }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, is_default)| Team {
+                id,
+                name,
+                is_default,
+            })
+            .collect())
     }
 
     async fn create_user(&self, user: NewUser) -> Result<User> {
@@ -656,10 +723,12 @@ impl Store for SqliteStore {
     }
 
     async fn list_agents(&self, shop_id: Id) -> Result<Vec<AgentSummary>> {
-        let sql = format!(
-            "{USER_SELECT} WHERE u.shop_id = $1 ORDER BY u.id"
-        );
-        let rows = sqlx::query(AssertSqlSafe(sql)).bind(shop_id).fetch_all(&self.reader).await.map_err(db_err)?;
+        let sql = format!("{USER_SELECT} WHERE u.shop_id = $1 ORDER BY u.id");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(shop_id)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
         let counts: Vec<(Id, i64)> = sqlx::query_as(
             "SELECT assignee_id, COUNT(*) FROM conversations WHERE shop_id = $1 AND status = 'open' \
              AND assignee_id IS NOT NULL GROUP BY assignee_id",
@@ -671,41 +740,59 @@ impl Store for SqliteStore {
         rows.iter()
             .map(|r| {
                 let user = user_from_row(r)?;
-                let open_count = counts.iter().find(|(id, _)| *id == user.id).map_or(0, |c| c.1);
+                let open_count = counts
+                    .iter()
+                    .find(|(id, _)| *id == user.id)
+                    .map_or(0, |c| c.1);
                 Ok(AgentSummary { user, open_count })
             })
             .collect()
     }
 
-    async fn set_agent_status(&self, shop_id: Id, user_id: Id, status: AgentStatus) -> Result<User> {
+    async fn set_agent_status(
+        &self,
+        shop_id: Id,
+        user_id: Id,
+        status: AgentStatus,
+    ) -> Result<User> {
         self.write(move |conn| {
             Box::pin(async move {
-                let done = sqlx::query("UPDATE users SET status = $1 WHERE id = $2 AND shop_id = $3")
-                    .bind(status.as_str())
-                    .bind(user_id)
-                    .bind(shop_id)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db_err)?;
+                let done =
+                    sqlx::query("UPDATE users SET status = $1 WHERE id = $2 AND shop_id = $3")
+                        .bind(status.as_str())
+                        .bind(user_id)
+                        .bind(shop_id)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db_err)?;
                 if done.rows_affected() == 0 {
                     return Err(Error::not_found("user"));
                 }
-                load_user(conn, shop_id, user_id).await?.ok_or_else(|| Error::not_found("user"))
+                load_user(conn, shop_id, user_id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("user"))
             })
         })
         .await
     }
 
     async fn any_agent_online(&self, shop_id: Id) -> Result<bool> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE shop_id = $1 AND status = 'online'")
-            .bind(shop_id)
-            .fetch_one(&self.reader)
-            .await
-            .map_err(db_err)?;
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM users WHERE shop_id = $1 AND status = 'online'",
+        )
+        .bind(shop_id)
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db_err)?;
         Ok(n > 0)
     }
 
-    async fn create_session(&self, token_hash: &str, user_id: Id, expires_at: Millis) -> Result<()> {
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: Id,
+        expires_at: Millis,
+    ) -> Result<()> {
         let token_hash = token_hash.to_owned();
         self.write(move |conn| {
             Box::pin(async move {
@@ -775,7 +862,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn update_customer(&self, shop_id: Id, customer_id: Id, customer: &NewCustomer) -> Result<()> {
+    async fn update_customer(
+        &self,
+        shop_id: Id,
+        customer_id: Id,
+        customer: &NewCustomer,
+    ) -> Result<()> {
         let c = customer.clone();
         self.write(move |conn| {
             Box::pin(async move {
@@ -799,7 +891,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn create_visitor_token(&self, token_hash: &str, shop_id: Id, customer_id: Id) -> Result<()> {
+    async fn create_visitor_token(
+        &self,
+        token_hash: &str,
+        shop_id: Id,
+        customer_id: Id,
+    ) -> Result<()> {
         let token_hash = token_hash.to_owned();
         self.write(move |conn| {
             Box::pin(async move {
@@ -828,12 +925,14 @@ impl Store for SqliteStore {
         .fetch_optional(&self.reader)
         .await
         .map_err(db_err)?;
-        Ok(row.map(|(shop_id, customer_id, customer_name, blocked)| Visitor {
-            shop_id,
-            customer_id,
-            customer_name,
-            blocked,
-        }))
+        Ok(
+            row.map(|(shop_id, customer_id, customer_name, blocked)| Visitor {
+                shop_id,
+                customer_id,
+                customer_name,
+                blocked,
+            }),
+        )
     }
 
     async fn append_customer_message(&self, msg: CustomerMessage<'_>) -> Result<Appended> {
@@ -845,7 +944,8 @@ impl Store for SqliteStore {
             greeting: msg.greeting.map(str::to_owned),
             offline_notice: msg.offline_notice.map(str::to_owned),
         };
-        self.write(move |conn| Box::pin(append_customer(conn, owned))).await
+        self.write(move |conn| Box::pin(append_customer(conn, owned)))
+            .await
     }
 
     async fn append_agent_message(&self, msg: AgentMessage<'_>) -> Result<Appended> {
@@ -895,25 +995,40 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn append_system_message(&self, shop_id: Id, conversation_id: Id, body: &str, private: bool) -> Result<Appended> {
+    async fn append_system_message(
+        &self,
+        shop_id: Id,
+        conversation_id: Id,
+        body: &str,
+        private: bool,
+    ) -> Result<Appended> {
         let body = body.to_owned();
         self.write(move |conn| {
             Box::pin(async move {
                 load_conversation(conn, shop_id, conversation_id).await?;
-                let message = insert_message(conn, Insert {
-                    shop_id,
-                    conversation_id,
-                    sender_type: SenderType::System,
-                    sender_id: None,
-                    sender_name: "",
-                    body: &body,
-                    private,
-                    client_msg_id: None,
-                    now: Millis::now().0,
-                })
+                let message = insert_message(
+                    conn,
+                    Insert {
+                        shop_id,
+                        conversation_id,
+                        sender_type: SenderType::System,
+                        sender_id: None,
+                        sender_name: "",
+                        body: &body,
+                        private,
+                        client_msg_id: None,
+                        now: Millis::now().0,
+                    },
+                )
                 .await?;
                 let conversation = load_conversation(conn, shop_id, conversation_id).await?;
-                Ok(Appended { message, companions: vec![], conversation, conversation_started: false, duplicate: false })
+                Ok(Appended {
+                    message,
+                    companions: vec![],
+                    conversation,
+                    conversation_started: false,
+                    duplicate: false,
+                })
             })
         })
         .await
@@ -928,8 +1043,14 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn customer_conversation(&self, shop_id: Id, customer_id: Id) -> Result<Option<Conversation>> {
-        let sql = format!("{CONVERSATION_SELECT} WHERE c.customer_id = $1 AND c.shop_id = $2 ORDER BY c.id DESC LIMIT 1");
+    async fn customer_conversation(
+        &self,
+        shop_id: Id,
+        customer_id: Id,
+    ) -> Result<Option<Conversation>> {
+        let sql = format!(
+            "{CONVERSATION_SELECT} WHERE c.customer_id = $1 AND c.shop_id = $2 ORDER BY c.id DESC LIMIT 1"
+        );
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(customer_id)
             .bind(shop_id)
@@ -939,7 +1060,11 @@ impl Store for SqliteStore {
         row.as_ref().map(conversation_from_row).transpose()
     }
 
-    async fn list_conversations(&self, shop_id: Id, q: ConversationQuery) -> Result<Vec<Conversation>> {
+    async fn list_conversations(
+        &self,
+        shop_id: Id,
+        q: ConversationQuery,
+    ) -> Result<Vec<Conversation>> {
         // $1 shop, $2 status (NULL = any), $3 viewer, $4 assignee filter, $5 agent-only visibility, $6 limit
         let sql = format!(
             "{CONVERSATION_SELECT} WHERE c.shop_id = $1 AND ($2 IS NULL OR c.status = $2) \
@@ -966,7 +1091,14 @@ impl Store for SqliteStore {
         rows.iter().map(conversation_from_row).collect()
     }
 
-    async fn messages(&self, shop_id: Id, conversation_id: Id, after_seq: i64, limit: i64, include_private: bool) -> Result<Vec<Message>> {
+    async fn messages(
+        &self,
+        shop_id: Id,
+        conversation_id: Id,
+        after_seq: i64,
+        limit: i64,
+        include_private: bool,
+    ) -> Result<Vec<Message>> {
         let sql = format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND shop_id = $2 \
              AND seq > $3 AND ($4 OR NOT private) ORDER BY seq LIMIT $5"
@@ -983,7 +1115,13 @@ impl Store for SqliteStore {
         rows.iter().map(message_from_row).collect()
     }
 
-    async fn assign(&self, shop_id: Id, conversation_id: Id, agent_id: Option<Id>, team_id: Option<Id>) -> Result<Conversation> {
+    async fn assign(
+        &self,
+        shop_id: Id,
+        conversation_id: Id,
+        agent_id: Option<Id>,
+        team_id: Option<Id>,
+    ) -> Result<Conversation> {
         self.write(move |conn| {
             Box::pin(async move {
                 let current = load_conversation(conn, shop_id, conversation_id).await?;
@@ -1031,7 +1169,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn set_status(&self, shop_id: Id, conversation_id: Id, status: ConversationStatus) -> Result<Conversation> {
+    async fn set_status(
+        &self,
+        shop_id: Id,
+        conversation_id: Id,
+        status: ConversationStatus,
+    ) -> Result<Conversation> {
         self.write(move |conn| {
             Box::pin(async move {
                 let current = load_conversation(conn, shop_id, conversation_id).await?;
@@ -1052,7 +1195,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn mark_read_by_agent(&self, shop_id: Id, conversation_id: Id, seq: i64) -> Result<Conversation> {
+    async fn mark_read_by_agent(
+        &self,
+        shop_id: Id,
+        conversation_id: Id,
+        seq: i64,
+    ) -> Result<Conversation> {
         self.write(move |conn| {
             Box::pin(async move {
                 let current = load_conversation(conn, shop_id, conversation_id).await?;
@@ -1074,7 +1222,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn mark_read_by_customer(&self, shop_id: Id, conversation_id: Id, seq: i64) -> Result<Conversation> {
+    async fn mark_read_by_customer(
+        &self,
+        shop_id: Id,
+        conversation_id: Id,
+        seq: i64,
+    ) -> Result<Conversation> {
         self.write(move |conn| {
             Box::pin(async move {
                 sqlx::query(
@@ -1094,7 +1247,8 @@ impl Store for SqliteStore {
     }
 
     async fn route_waiting(&self, shop_id: Id) -> Result<Vec<Conversation>> {
-        self.write(move |conn| Box::pin(route_shop(conn, shop_id))).await
+        self.write(move |conn| Box::pin(route_shop(conn, shop_id)))
+            .await
     }
 
     async fn waiting_queue(&self, shop_id: Id) -> Result<Vec<(Id, Id)>> {
@@ -1109,8 +1263,14 @@ impl Store for SqliteStore {
     }
 
     async fn upsert_product(&self, shop_id: Id, p: &NewProduct) -> Result<Product> {
-        let (sku, name, currency, image_url, description, price) =
-            (p.sku.clone(), p.name.clone(), p.currency.clone(), p.image_url.clone(), p.description.clone(), p.price_cents);
+        let (sku, name, currency, image_url, description, price) = (
+            p.sku.clone(),
+            p.name.clone(),
+            p.currency.clone(),
+            p.image_url.clone(),
+            p.description.clone(),
+            p.price_cents,
+        );
         self.write(move |conn| {
             Box::pin(async move {
                 let id: Id = sqlx::query_scalar(
@@ -1148,15 +1308,17 @@ impl Store for SqliteStore {
         .map_err(db_err)?;
         Ok(rows
             .into_iter()
-            .map(|(id, sku, name, price_cents, currency, image_url, description)| Product {
-                id,
-                sku,
-                name,
-                price_cents,
-                currency,
-                image_url,
-                description,
-            })
+            .map(
+                |(id, sku, name, price_cents, currency, image_url, description)| Product {
+                    id,
+                    sku,
+                    name,
+                    price_cents,
+                    currency,
+                    image_url,
+                    description,
+                },
+            )
             .collect())
     }
 }

@@ -54,11 +54,18 @@ impl Writer {
                     };
                     let _ = tx.send(result);
                 };
-                (ok, Box::new(finish) as Box<dyn FnOnce(Option<&sqlx::Error>) + Send>)
+                (
+                    ok,
+                    Box::new(finish) as Box<dyn FnOnce(Option<&sqlx::Error>) + Send>,
+                )
             })
         });
-        self.jobs.send(job).await.map_err(|_| Error::internal("the writer has stopped"))?;
-        rx.await.map_err(|_| Error::internal("the writer dropped a job"))?
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| Error::internal("the writer has stopped"))?;
+        rx.await
+            .map_err(|_| Error::internal("the writer dropped a job"))?
     }
 }
 

@@ -23,13 +23,21 @@ pub struct Asset {
 /// The embedded file at `path` (no leading slash), if any.
 pub fn get(path: &str) -> Option<Asset> {
     let file = Dist::get(path)?;
-    let content_type = mime_guess::from_path(path).first_or_octet_stream().essence_str().to_owned();
-    let content_type = if content_type.starts_with("text/") || content_type == "application/javascript" {
-        format!("{content_type}; charset=utf-8")
-    } else {
-        content_type
-    };
-    Some(Asset { bytes: file.data, content_type, immutable: path.starts_with("assets/") })
+    let content_type = mime_guess::from_path(path)
+        .first_or_octet_stream()
+        .essence_str()
+        .to_owned();
+    let content_type =
+        if content_type.starts_with("text/") || content_type == "application/javascript" {
+            format!("{content_type}; charset=utf-8")
+        } else {
+            content_type
+        };
+    Some(Asset {
+        bytes: file.data,
+        content_type,
+        immutable: path.starts_with("assets/"),
+    })
 }
 
 /// Whether the console has been built into this binary.

@@ -17,34 +17,97 @@ struct DemoUser {
 }
 
 const USERS: &[DemoUser] = &[
-    DemoUser { email: "wang.dian@demo.kefu", name: "王店长", role: Role::Admin, team: None },
-    DemoUser { email: "zhou.jun@demo.kefu", name: "周主管", role: Role::Supervisor, team: None },
-    DemoUser { email: "li.na@demo.kefu", name: "李娜", role: Role::Agent, team: Some("售前") },
-    DemoUser { email: "zhang.wei@demo.kefu", name: "张伟", role: Role::Agent, team: Some("售前") },
-    DemoUser { email: "chen.jing@demo.kefu", name: "陈静", role: Role::Agent, team: Some("售后") },
+    DemoUser {
+        email: "wang.dian@demo.kefu",
+        name: "王店长",
+        role: Role::Admin,
+        team: None,
+    },
+    DemoUser {
+        email: "zhou.jun@demo.kefu",
+        name: "周主管",
+        role: Role::Supervisor,
+        team: None,
+    },
+    DemoUser {
+        email: "li.na@demo.kefu",
+        name: "李娜",
+        role: Role::Agent,
+        team: Some("售前"),
+    },
+    DemoUser {
+        email: "zhang.wei@demo.kefu",
+        name: "张伟",
+        role: Role::Agent,
+        team: Some("售前"),
+    },
+    DemoUser {
+        email: "chen.jing@demo.kefu",
+        name: "陈静",
+        role: Role::Agent,
+        team: Some("售后"),
+    },
 ];
 
 /// (sku, name, price in fen, description, picture colour)
 const PRODUCTS: &[(&str, &str, i64, &str, &str)] = &[
-    ("XMF-EAR-01", "降噪蓝牙耳机 Pro", 59900, "主动降噪，续航 30 小时，支持无线充电", "#4f7cff"),
-    ("XMF-WATCH-02", "运动智能手表 S2", 89900, "心率血氧监测，50 米防水，14 天续航", "#1fb58f"),
-    ("XMF-PB-03", "20000mAh 快充移动电源", 14900, "双向 65W 快充，可带上飞机", "#ff8a3d"),
-    ("XMF-KB-04", "静音机械键盘 K87", 32900, "红轴静音，三模连接，热插拔", "#8a5cf6"),
+    (
+        "XMF-EAR-01",
+        "降噪蓝牙耳机 Pro",
+        59900,
+        "主动降噪，续航 30 小时，支持无线充电",
+        "#4f7cff",
+    ),
+    (
+        "XMF-WATCH-02",
+        "运动智能手表 S2",
+        89900,
+        "心率血氧监测，50 米防水，14 天续航",
+        "#1fb58f",
+    ),
+    (
+        "XMF-PB-03",
+        "20000mAh 快充移动电源",
+        14900,
+        "双向 65W 快充，可带上飞机",
+        "#ff8a3d",
+    ),
+    (
+        "XMF-KB-04",
+        "静音机械键盘 K87",
+        32900,
+        "红轴静音，三模连接，热插拔",
+        "#8a5cf6",
+    ),
 ];
 
 /// Past dialogues written for the demo: (shopper name, phone, [(from shopper?, text)], resolved?)
-type Dialogue = (&'static str, &'static str, &'static [(bool, &'static str)], bool);
+type Dialogue = (
+    &'static str,
+    &'static str,
+    &'static [(bool, &'static str)],
+    bool,
+);
 const DIALOGUES: &[Dialogue] = &[
     (
         "林小雨",
         "13800001111",
         &[
             (true, "你好，降噪耳机 Pro 戴眼镜会不会压耳朵？"),
-            (false, "您好～这款耳机是入耳式的，不压耳廓，戴眼镜完全不受影响哦。"),
+            (
+                false,
+                "您好～这款耳机是入耳式的，不压耳廓，戴眼镜完全不受影响哦。",
+            ),
             (true, "那降噪效果怎么样，地铁上能用吗？"),
-            (false, "地铁、飞机这类低频噪音是它最擅长的，开启深度降噪后基本听不到车厢的轰鸣声。"),
+            (
+                false,
+                "地铁、飞机这类低频噪音是它最擅长的，开启深度降噪后基本听不到车厢的轰鸣声。",
+            ),
             (true, "好的，我下单了"),
-            (false, "感谢支持！今天下午 4 点前付款当天发货，有任何问题随时找我们～"),
+            (
+                false,
+                "感谢支持！今天下午 4 点前付款当天发货，有任何问题随时找我们～",
+            ),
         ],
         true,
     ),
@@ -53,9 +116,15 @@ const DIALOGUES: &[Dialogue] = &[
         "13900002222",
         &[
             (true, "手表收到了，但是充电器好像接触不良，充不进去"),
-            (false, "非常抱歉给您带来不便！麻烦您拍一张充电底座和手表背面的照片，我帮您看一下。"),
+            (
+                false,
+                "非常抱歉给您带来不便！麻烦您拍一张充电底座和手表背面的照片，我帮您看一下。",
+            ),
             (true, "照片发了，你看下"),
-            (false, "看到了，是底座触点有氧化。我们马上给您补发一个新的充电底座，单号稍后发您。"),
+            (
+                false,
+                "看到了，是底座触点有氧化。我们马上给您补发一个新的充电底座，单号稍后发您。",
+            ),
         ],
         false,
     ),
@@ -64,7 +133,10 @@ const DIALOGUES: &[Dialogue] = &[
         "",
         &[
             (true, "Hi, do you ship the power bank to Hong Kong?"),
-            (false, "Hi Emily! Yes, we ship to Hong Kong via SF Express, usually 2-3 days."),
+            (
+                false,
+                "Hi Emily! Yes, we ship to Hong Kong via SF Express, usually 2-3 days.",
+            ),
         ],
         true,
     ),
@@ -94,12 +166,16 @@ pub async fn seed(store: &dyn Store, listen: SocketAddr) -> Result<String> {
 async fn seed_new(store: &dyn Store) -> Result<()> {
     let shop = store.create_shop("demo", "小蜜蜂数码旗舰店").await?;
     let mut settings = shop.settings.clone();
-    settings.greeting = "您好，欢迎光临小蜜蜂数码旗舰店！我是您的专属客服，请问有什么可以帮您？".into();
+    settings.greeting =
+        "您好，欢迎光临小蜜蜂数码旗舰店！我是您的专属客服，请问有什么可以帮您？".into();
     store.update_shop_settings(shop.id, &settings).await?;
     // create_shop made the default team 售前; add the after-sale team.
     let after_sale = store.create_team(shop.id, "售后", false).await?;
     let teams = store.list_teams(shop.id).await?;
-    let pre_sale = teams.iter().find(|t| t.name == "售前").ok_or_else(|| anyhow!("no 售前 team"))?;
+    let pre_sale = teams
+        .iter()
+        .find(|t| t.name == "售前")
+        .ok_or_else(|| anyhow!("no 售前 team"))?;
     let hash = kefu_http::auth::hash_password(DEMO_PASSWORD.to_owned()).await?;
     let mut agent_ids = Vec::new();
     for u in USERS {
@@ -122,25 +198,31 @@ async fn seed_new(store: &dyn Store) -> Result<()> {
     }
     for (sku, name, price, description, colour) in PRODUCTS {
         store
-            .upsert_product(shop.id, &NewProduct {
-                sku: (*sku).into(),
-                name: (*name).into(),
-                price_cents: *price,
-                currency: "CNY".into(),
-                image_url: format!("color:{colour}"),
-                description: (*description).into(),
-            })
+            .upsert_product(
+                shop.id,
+                &NewProduct {
+                    sku: (*sku).into(),
+                    name: (*name).into(),
+                    price_cents: *price,
+                    currency: "CNY".into(),
+                    image_url: format!("color:{colour}"),
+                    description: (*description).into(),
+                },
+            )
             .await?;
     }
     let li_na = &agent_ids[2];
     let chen_jing = &agent_ids[4];
     for (i, (name, phone, turns, resolved)) in DIALOGUES.iter().enumerate() {
         let customer = store
-            .create_customer(shop.id, &NewCustomer {
-                name: Some((*name).into()),
-                phone: (!phone.is_empty()).then(|| (*phone).into()),
-                ..Default::default()
-            })
+            .create_customer(
+                shop.id,
+                &NewCustomer {
+                    name: Some((*name).into()),
+                    phone: (!phone.is_empty()).then(|| (*phone).into()),
+                    ..Default::default()
+                },
+            )
             .await?;
         let agent = if i == 1 { chen_jing } else { li_na };
         for (n, (from_shopper, text)) in turns.iter().enumerate() {
@@ -158,7 +240,9 @@ async fn seed_new(store: &dyn Store) -> Result<()> {
                     .await?;
                 if appended.conversation_started {
                     let team = if i == 1 { Some(after_sale.id) } else { None };
-                    store.assign(shop.id, appended.conversation.id, Some(agent.id), team).await?;
+                    store
+                        .assign(shop.id, appended.conversation.id, Some(agent.id), team)
+                        .await?;
                 }
             } else {
                 let conversation = store
@@ -182,7 +266,9 @@ async fn seed_new(store: &dyn Store) -> Result<()> {
                 .customer_conversation(shop.id, customer.id)
                 .await?
                 .ok_or_else(|| anyhow!("demo conversation missing"))?;
-            store.set_status(shop.id, conversation.id, ConversationStatus::Resolved).await?;
+            store
+                .set_status(shop.id, conversation.id, ConversationStatus::Resolved)
+                .await?;
         }
     }
     Ok(())

@@ -15,7 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "kefu", version, about = "kefu — customer service for e-commerce shops")]
+#[command(
+    name = "kefu",
+    version,
+    about = "kefu — customer service for e-commerce shops"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -129,7 +133,10 @@ fn main() -> Result<()> {
         )
         .init();
     let cli = Cli::parse();
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(cli))
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(cli))
 }
 
 async fn run(cli: Cli) -> Result<()> {
@@ -150,15 +157,31 @@ async fn run(cli: Cli) -> Result<()> {
             println!("migrations applied ({})", store.backend());
             Ok(())
         }
-        Command::Shop { command: ShopCommand::Create { slug, name, store } } => {
+        Command::Shop {
+            command: ShopCommand::Create { slug, name, store },
+        } => {
             validate_slug(&slug)?;
             let store = open_store(&store).await?;
             store.ensure_default_shop().await?;
-            let shop = store.create_shop(&slug, name.trim()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let shop = store
+                .create_shop(&slug, name.trim())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("created shop {} ({}) id={}", shop.slug, shop.name, shop.id);
             Ok(())
         }
-        Command::User { command: UserCommand::Create { email, name, role, shop, team, password_stdin, store } } => {
+        Command::User {
+            command:
+                UserCommand::Create {
+                    email,
+                    name,
+                    role,
+                    shop,
+                    team,
+                    password_stdin,
+                    store,
+                },
+        } => {
             if !password_stdin {
                 bail!("pass --password-stdin and send the password on standard input");
             }
@@ -175,12 +198,19 @@ async fn run(cli: Cli) -> Result<()> {
             let store = open_store(&store).await?;
             let default = store.ensure_default_shop().await?;
             let shop = match shop {
-                Some(slug) => store.shop_by_slug(&slug).await?.with_context(|| format!("no shop '{slug}'"))?,
+                Some(slug) => store
+                    .shop_by_slug(&slug)
+                    .await?
+                    .with_context(|| format!("no shop '{slug}'"))?,
                 None => default,
             };
             let team_id = match team {
                 Some(name) => Some(
-                    store.list_teams(shop.id).await?.into_iter().find(|t| t.name == name)
+                    store
+                        .list_teams(shop.id)
+                        .await?
+                        .into_iter()
+                        .find(|t| t.name == name)
                         .with_context(|| format!("no team '{name}' in shop '{}'", shop.slug))?
                         .id,
                 ),
@@ -188,10 +218,23 @@ async fn run(cli: Cli) -> Result<()> {
             };
             let password_hash = kefu_http::auth::hash_password(password).await?;
             let user = store
-                .create_user(NewUser { shop_id: shop.id, email, name, role, team_id, password_hash })
+                .create_user(NewUser {
+                    shop_id: shop.id,
+                    email,
+                    name,
+                    role,
+                    team_id,
+                    password_hash,
+                })
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("created {} {} <{}> in shop {}", user.role.as_str(), user.name, user.email, shop.slug);
+            println!(
+                "created {} {} <{}> in shop {}",
+                user.role.as_str(),
+                user.name,
+                user.email,
+                shop.slug
+            );
             Ok(())
         }
     }
@@ -200,7 +243,9 @@ async fn run(cli: Cli) -> Result<()> {
 fn validate_slug(slug: &str) -> Result<()> {
     let ok = !slug.is_empty()
         && slug.len() <= 40
-        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if !ok {
         bail!("a slug is 1-40 characters of a-z, 0-9 and '-'");
     }
@@ -214,12 +259,16 @@ async fn open_store(args: &StoreArgs) -> Result<Arc<dyn Store>> {
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}", args.data_dir.join("kefu.db").display()));
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = kefu_store_postgres::PostgresStore::open(&url).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let store = kefu_store_postgres::PostgresStore::open(&url)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Arc::new(store))
     } else if url.starts_with("sqlite:") {
         std::fs::create_dir_all(&args.data_dir)
             .with_context(|| format!("cannot create data dir {}", args.data_dir.display()))?;
-        let store = kefu_store_sqlite::SqliteStore::open(&url).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let store = kefu_store_sqlite::SqliteStore::open(&url)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Arc::new(store))
     } else {
         bail!("unsupported database URL (use sqlite://… or postgres://…)")
@@ -245,11 +294,14 @@ async fn serve_http(store: Arc<dyn Store>, args: ServeArgs, banner: Option<Strin
         println!("{banner}");
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            let _ = stop_tx.send(true);
-        });
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
     let mut stop_rx = stop_rx;
     tokio::select! {
         result = server => result?,
@@ -269,7 +321,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
@@ -277,4 +330,25 @@ async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    /// Both backends must carry the same migration version numbers, so a deployment can move
+    /// between them and the conformance suite compares like with like.
+    #[test]
+    fn migration_versions_match_across_backends() {
+        assert_eq!(
+            kefu_store_sqlite::migration_versions(),
+            kefu_store_postgres::migration_versions()
+        );
+    }
+
+    #[test]
+    fn slugs_are_validated() {
+        assert!(super::validate_slug("acme-2").is_ok());
+        assert!(super::validate_slug("").is_err());
+        assert!(super::validate_slug("Acme").is_err());
+        assert!(super::validate_slug("a b").is_err());
+    }
 }

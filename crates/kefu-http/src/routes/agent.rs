@@ -34,10 +34,16 @@ pub async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
     if !state.limits.login.check(&ip) {
-        return Err(Error::new(ErrorCode::RateLimited, "too many login attempts; try again later").into());
+        return Err(Error::new(
+            ErrorCode::RateLimited,
+            "too many login attempts; try again later",
+        )
+        .into());
     }
     let found = state.store.user_by_email(req.email.trim()).await?;
-    let hash = found.as_ref().map_or(DUMMY_HASH.to_owned(), |(_, h)| h.clone());
+    let hash = found
+        .as_ref()
+        .map_or(DUMMY_HASH.to_owned(), |(_, h)| h.clone());
     let ok = verify_password(req.password, hash).await;
     let user = match found {
         Some((user, _)) if ok => user,
@@ -46,7 +52,11 @@ pub async fn login(
     let token = token::generate("kfa_");
     state
         .store
-        .create_session(&token::hash(&token), user.id, Millis(Millis::now().0 + SESSION_TTL_MS))
+        .create_session(
+            &token::hash(&token),
+            user.id,
+            Millis(Millis::now().0 + SESSION_TTL_MS),
+        )
         .await?;
     let secure = if state.secure_cookies { "; Secure" } else { "" };
     let cookie = format!(
@@ -62,7 +72,10 @@ pub async fn login(
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "agents", responses((status = 204)), security(("bearer" = [])))]
 pub async fn logout(State(state): State<AppState>, agent: Agent) -> ApiResult<Response> {
-    state.store.delete_session(&token::hash(&agent.token)).await?;
+    state
+        .store
+        .delete_session(&token::hash(&agent.token))
+        .await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     if let Ok(v) = HeaderValue::from_str(&cookie) {
@@ -79,8 +92,15 @@ pub struct MeResponse {
 
 #[utoipa::path(get, path = "/api/v1/me", tag = "agents", responses((status = 200, body = MeResponse), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn me(State(state): State<AppState>, agent: Agent) -> ApiResult<Json<MeResponse>> {
-    let shop = state.store.shop_by_id(agent.user.shop_id).await?.ok_or_else(|| Error::not_found("shop"))?;
-    Ok(Json(MeResponse { user: agent.user, shop }))
+    let shop = state
+        .store
+        .shop_by_id(agent.user.shop_id)
+        .await?
+        .ok_or_else(|| Error::not_found("shop"))?;
+    Ok(Json(MeResponse {
+        user: agent.user,
+        shop,
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -111,8 +131,13 @@ pub struct AgentsResponse {
 }
 
 #[utoipa::path(get, path = "/api/v1/agents", tag = "agents", responses((status = 200, body = AgentsResponse)), security(("bearer" = [])))]
-pub async fn list_agents(State(state): State<AppState>, agent: Agent) -> ApiResult<Json<AgentsResponse>> {
-    Ok(Json(AgentsResponse { agents: state.store.list_agents(agent.user.shop_id).await? }))
+pub async fn list_agents(
+    State(state): State<AppState>,
+    agent: Agent,
+) -> ApiResult<Json<AgentsResponse>> {
+    Ok(Json(AgentsResponse {
+        agents: state.store.list_agents(agent.user.shop_id).await?,
+    }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -121,8 +146,13 @@ pub struct TeamsResponse {
 }
 
 #[utoipa::path(get, path = "/api/v1/teams", tag = "agents", responses((status = 200, body = TeamsResponse)), security(("bearer" = [])))]
-pub async fn list_teams(State(state): State<AppState>, agent: Agent) -> ApiResult<Json<TeamsResponse>> {
-    Ok(Json(TeamsResponse { teams: state.store.list_teams(agent.user.shop_id).await? }))
+pub async fn list_teams(
+    State(state): State<AppState>,
+    agent: Agent,
+) -> ApiResult<Json<TeamsResponse>> {
+    Ok(Json(TeamsResponse {
+        teams: state.store.list_teams(agent.user.shop_id).await?,
+    }))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -148,12 +178,19 @@ pub async fn list_conversations(
     agent: Agent,
     ApiQuery(q): ApiQuery<ConversationListQuery>,
 ) -> ApiResult<Json<ConversationsResponse>> {
-    let status = q.status.as_deref().filter(|s| !s.is_empty()).map(ConversationStatus::parse).transpose()?;
+    let status = q
+        .status
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(ConversationStatus::parse)
+        .transpose()?;
     let assignee = match q.assignee.as_deref().unwrap_or("all") {
         "me" => AssigneeFilter::Me,
         "unassigned" => AssigneeFilter::Unassigned,
         "all" | "" => AssigneeFilter::All,
-        other => return Err(Error::validation(format!("unknown assignee filter '{other}'")).into()),
+        other => {
+            return Err(Error::validation(format!("unknown assignee filter '{other}'")).into());
+        }
     };
     let query = ConversationQuery {
         status,
@@ -162,7 +199,10 @@ pub async fn list_conversations(
         viewer_role: agent.user.role,
         limit: q.limit.unwrap_or(100).clamp(1, 500),
     };
-    let conversations = state.store.list_conversations(agent.user.shop_id, query).await?;
+    let conversations = state
+        .store
+        .list_conversations(agent.user.shop_id, query)
+        .await?;
     Ok(Json(ConversationsResponse { conversations }))
 }
 
@@ -179,7 +219,9 @@ pub async fn get_conversation(
     agent: Agent,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<Json<ConversationResponse>> {
-    Ok(Json(ConversationResponse { conversation: state.visible_conversation(&agent.user, id).await? }))
+    Ok(Json(ConversationResponse {
+        conversation: state.visible_conversation(&agent.user, id).await?,
+    }))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -207,7 +249,10 @@ pub async fn list_messages(
     state.visible_conversation(&agent.user, id).await?;
     let after = q.after_seq.unwrap_or(0).max(0);
     let limit = q.limit.unwrap_or(200).clamp(1, 1000);
-    let messages = state.store.messages(agent.user.shop_id, id, after, limit, true).await?;
+    let messages = state
+        .store
+        .messages(agent.user.shop_id, id, after, limit, true)
+        .await?;
     Ok(Json(MessagesResponse { messages }))
 }
 
@@ -231,8 +276,14 @@ pub async fn send_message(
     ApiPath(id): ApiPath<Id>,
     ApiJson(req): ApiJson<SendRequest>,
 ) -> ApiResult<Response> {
-    let sent = state.agent_message(&agent.user, id, &req.body, &req.client_msg_id, req.private).await?;
-    let status = if sent.duplicate { StatusCode::OK } else { StatusCode::CREATED };
+    let sent = state
+        .agent_message(&agent.user, id, &req.body, &req.client_msg_id, req.private)
+        .await?;
+    let status = if sent.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
     Ok((status, Json(sent.message)).into_response())
 }
 
@@ -259,20 +310,35 @@ pub async fn assign(
 ) -> ApiResult<Json<ConversationResponse>> {
     let team_id = match &req.team {
         None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::Number(n)) => Some(n.as_i64().ok_or_else(|| Error::validation("team must be an id or a name"))?),
+        Some(serde_json::Value::Number(n)) => Some(
+            n.as_i64()
+                .ok_or_else(|| Error::validation("team must be an id or a name"))?,
+        ),
         Some(serde_json::Value::String(name)) => {
             let teams = state.store.list_teams(agent.user.shop_id).await?;
-            Some(teams.into_iter().find(|t| &t.name == name).ok_or_else(|| Error::not_found("team"))?.id)
+            Some(
+                teams
+                    .into_iter()
+                    .find(|t| &t.name == name)
+                    .ok_or_else(|| Error::not_found("team"))?
+                    .id,
+            )
         }
         Some(_) => return Err(Error::validation("team must be an id or a name").into()),
     };
     if req.agent_id.is_none() && team_id.is_none() {
         return Err(Error::validation("give agent_id or team").into());
     }
-    if req.note.as_deref().is_some_and(|n| n.chars().count() > 1000) {
+    if req
+        .note
+        .as_deref()
+        .is_some_and(|n| n.chars().count() > 1000)
+    {
         return Err(Error::validation("note must be at most 1000 characters").into());
     }
-    let conversation = state.assign(&agent.user, id, req.agent_id, team_id, req.note.as_deref()).await?;
+    let conversation = state
+        .assign(&agent.user, id, req.agent_id, team_id, req.note.as_deref())
+        .await?;
     Ok(Json(ConversationResponse { conversation }))
 }
 
@@ -311,8 +377,15 @@ pub async fn mark_read(
 
 #[utoipa::path(get, path = "/api/v1/shop/settings", tag = "shop",
     responses((status = 200, body = ShopSettings)), security(("bearer" = [])))]
-pub async fn get_settings(State(state): State<AppState>, agent: Agent) -> ApiResult<Json<ShopSettings>> {
-    let shop = state.store.shop_by_id(agent.user.shop_id).await?.ok_or_else(|| Error::not_found("shop"))?;
+pub async fn get_settings(
+    State(state): State<AppState>,
+    agent: Agent,
+) -> ApiResult<Json<ShopSettings>> {
+    let shop = state
+        .store
+        .shop_by_id(agent.user.shop_id)
+        .await?
+        .ok_or_else(|| Error::not_found("shop"))?;
     Ok(Json(shop.settings))
 }
 
@@ -328,7 +401,10 @@ pub async fn put_settings(
         return Err(Error::forbidden("only admins change shop settings").into());
     }
     settings.validate()?;
-    let shop = state.store.update_shop_settings(agent.user.shop_id, &settings).await?;
+    let shop = state
+        .store
+        .update_shop_settings(agent.user.shop_id, &settings)
+        .await?;
     // A higher cap may free agents for waiting shoppers.
     state.route(shop.id, None).await?;
     Ok(Json(shop.settings))

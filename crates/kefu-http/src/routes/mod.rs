@@ -15,7 +15,10 @@ use kefu_core::ErrorCode;
 pub fn api(_state: AppState) -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/api/v1/openapi.json", get(|| async { Json(crate::openapi::document()) }))
+        .route(
+            "/api/v1/openapi.json",
+            get(|| async { Json(crate::openapi::document()) }),
+        )
         .route("/api/v1/auth/login", post(agent::login))
         .route("/api/v1/auth/logout", post(agent::logout))
         .route("/api/v1/me", get(agent::me))
@@ -24,15 +27,24 @@ pub fn api(_state: AppState) -> Router<AppState> {
         .route("/api/v1/teams", get(agent::list_teams))
         .route("/api/v1/conversations", get(agent::list_conversations))
         .route("/api/v1/conversations/{id}", get(agent::get_conversation))
-        .route("/api/v1/conversations/{id}/messages", get(agent::list_messages).post(agent::send_message))
+        .route(
+            "/api/v1/conversations/{id}/messages",
+            get(agent::list_messages).post(agent::send_message),
+        )
         .route("/api/v1/conversations/{id}/assign", post(agent::assign))
         .route("/api/v1/conversations/{id}/status", post(agent::set_status))
         .route("/api/v1/conversations/{id}/read", post(agent::mark_read))
-        .route("/api/v1/shop/settings", get(agent::get_settings).put(agent::put_settings))
+        .route(
+            "/api/v1/shop/settings",
+            get(agent::get_settings).put(agent::put_settings),
+        )
         .route("/api/v1/widget/config", get(widget::config))
         .route("/api/v1/widget/products", get(widget::products))
         .route("/api/v1/widget/sessions", post(widget::create_session))
-        .route("/api/v1/widget/messages", get(widget::history).post(widget::send))
+        .route(
+            "/api/v1/widget/messages",
+            get(widget::history).post(widget::send),
+        )
         .route("/api/v1/widget/read", post(widget::read))
         .route("/api/v1/ws", get(ws::agent_ws))
         .route("/api/v1/widget/ws", get(ws::visitor_ws))

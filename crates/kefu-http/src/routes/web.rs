@@ -7,12 +7,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/demo/shop", get(demo_shop)).fallback(get(asset))
+    Router::new()
+        .route("/demo/shop", get(demo_shop))
+        .fallback(get(asset))
 }
 
 fn serve(path: &str) -> Option<Response> {
     let asset = kefu_web::get(path)?;
-    let cache = if asset.immutable { "public, max-age=31536000, immutable" } else { "no-cache" };
+    let cache = if asset.immutable {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
     Some(
         (
             [
@@ -27,7 +33,8 @@ fn serve(path: &str) -> Option<Response> {
 }
 
 async fn demo_shop() -> Response {
-    serve("demo/shop.html").unwrap_or_else(|| (StatusCode::NOT_FOUND, "the web assets are not built").into_response())
+    serve("demo/shop.html")
+        .unwrap_or_else(|| (StatusCode::NOT_FOUND, "the web assets are not built").into_response())
 }
 
 async fn asset(uri: Uri) -> Response {
@@ -39,10 +46,10 @@ async fn asset(uri: Uri) -> Response {
         return found;
     }
     // Unknown non-file paths are console routes (history mode): hand them the SPA.
-    if !path.contains('.') {
-        if let Some(index) = serve("index.html") {
-            return index;
-        }
+    if !path.contains('.')
+        && let Some(index) = serve("index.html")
+    {
+        return index;
     }
     (StatusCode::NOT_FOUND, "not found").into_response()
 }

@@ -22,7 +22,11 @@ pub struct ShopQuery {
 
 async fn shop_for(state: &AppState, slug: Option<&str>) -> Result<Shop, Error> {
     let slug = slug.filter(|s| !s.is_empty()).unwrap_or("default");
-    state.store.shop_by_slug(slug).await?.ok_or_else(|| Error::not_found("shop"))
+    state
+        .store
+        .shop_by_slug(slug)
+        .await?
+        .ok_or_else(|| Error::not_found("shop"))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -41,11 +45,17 @@ pub struct WidgetConfig {
 
 #[utoipa::path(get, path = "/api/v1/widget/config", tag = "widget", params(ShopQuery),
     responses((status = 200, body = WidgetConfig), (status = 404, body = ErrorBody)))]
-pub async fn config(State(state): State<AppState>, ApiQuery(q): ApiQuery<ShopQuery>) -> ApiResult<Json<WidgetConfig>> {
+pub async fn config(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ShopQuery>,
+) -> ApiResult<Json<WidgetConfig>> {
     let shop = shop_for(&state, q.shop.as_deref()).await?;
     let agents_online = state.store.any_agent_online(shop.id).await?;
     Ok(Json(WidgetConfig {
-        shop: WidgetShop { slug: shop.slug, name: shop.name },
+        shop: WidgetShop {
+            slug: shop.slug,
+            name: shop.name,
+        },
         greeting: shop.settings.greeting,
         offline_message: shop.settings.offline_message,
         agents_online,
@@ -59,9 +69,14 @@ pub struct ProductsResponse {
 
 #[utoipa::path(get, path = "/api/v1/widget/products", tag = "widget", params(ShopQuery),
     responses((status = 200, body = ProductsResponse), (status = 404, body = ErrorBody)))]
-pub async fn products(State(state): State<AppState>, ApiQuery(q): ApiQuery<ShopQuery>) -> ApiResult<Json<ProductsResponse>> {
+pub async fn products(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ShopQuery>,
+) -> ApiResult<Json<ProductsResponse>> {
     let shop = shop_for(&state, q.shop.as_deref()).await?;
-    Ok(Json(ProductsResponse { products: state.store.list_products(shop.id).await? }))
+    Ok(Json(ProductsResponse {
+        products: state.store.list_products(shop.id).await?,
+    }))
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -84,7 +99,9 @@ pub struct SessionResponse {
 fn clean(field: &str, value: &Option<String>, max: usize) -> Result<Option<String>, Error> {
     match value.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
-        Some(v) if v.chars().count() > max => Err(Error::validation(format!("{field} must be at most {max} characters"))),
+        Some(v) if v.chars().count() > max => Err(Error::validation(format!(
+            "{field} must be at most {max} characters"
+        ))),
         Some(v) => Ok(Some(v.to_owned())),
     }
 }
@@ -118,17 +135,26 @@ pub async fn create_session(
     }
     let shop = shop_for(&state, req.shop.as_deref()).await?;
     // A returning shopper keeps their customer record and history.
-    if let Some(existing) = optional_bearer(&headers).or(req.visitor_token.clone()) {
-        if let Ok(visitor) = visitor_from_token(&state, &existing).await {
-            if visitor.shop_id == shop.id {
-                state.store.update_customer(shop.id, visitor.customer_id, &contact).await?;
-                let body = SessionResponse { visitor_token: existing, customer_id: visitor.customer_id };
-                return Ok((StatusCode::OK, Json(body)).into_response());
-            }
-        }
+    if let Some(existing) = optional_bearer(&headers).or(req.visitor_token.clone())
+        && let Ok(visitor) = visitor_from_token(&state, &existing).await
+        && visitor.shop_id == shop.id
+    {
+        state
+            .store
+            .update_customer(shop.id, visitor.customer_id, &contact)
+            .await?;
+        let body = SessionResponse {
+            visitor_token: existing,
+            customer_id: visitor.customer_id,
+        };
+        return Ok((StatusCode::OK, Json(body)).into_response());
     }
     if !state.limits.sessions.check(&ip) {
-        return Err(Error::new(ErrorCode::RateLimited, "too many new sessions; try again later").into());
+        return Err(Error::new(
+            ErrorCode::RateLimited,
+            "too many new sessions; try again later",
+        )
+        .into());
     }
     let mut contact = contact;
     if contact.name.is_none() {
@@ -136,8 +162,18 @@ pub async fn create_session(
     }
     let customer = state.store.create_customer(shop.id, &contact).await?;
     let visitor_token = token::generate("kfv_");
-    state.store.create_visitor_token(&token::hash(&visitor_token), shop.id, customer.id).await?;
-    Ok((StatusCode::CREATED, Json(SessionResponse { visitor_token, customer_id: customer.id })).into_response())
+    state
+        .store
+        .create_visitor_token(&token::hash(&visitor_token), shop.id, customer.id)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SessionResponse {
+            visitor_token,
+            customer_id: customer.id,
+        }),
+    )
+        .into_response())
 }
 
 fn rand_suffix() -> u32 {
@@ -173,10 +209,21 @@ pub async fn send(
     if !state.limits.visitor_messages.check(&visitor.customer_id) {
         return Err(Error::new(ErrorCode::RateLimited, "sending too fast; slow down").into());
     }
-    let sent = state.shopper_message(&visitor, &req.body, &req.client_msg_id).await?;
+    let sent = state
+        .shopper_message(&visitor, &req.body, &req.client_msg_id)
+        .await?;
     let m = sent.message;
-    let body = ShopperSendResponse { id: m.id, conversation_id: m.conversation_id, seq: m.seq, created_at: m.created_at };
-    let status = if sent.duplicate { StatusCode::OK } else { StatusCode::CREATED };
+    let body = ShopperSendResponse {
+        id: m.id,
+        conversation_id: m.conversation_id,
+        seq: m.seq,
+        created_at: m.created_at,
+    };
+    let status = if sent.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
     Ok((status, Json(body)).into_response())
 }
 
@@ -203,7 +250,11 @@ pub async fn history(
     Shopper(visitor): Shopper,
     ApiQuery(q): ApiQuery<ShopperMessagesQuery>,
 ) -> ApiResult<Json<ShopperMessagesResponse>> {
-    let Some(c) = state.store.customer_conversation(visitor.shop_id, visitor.customer_id).await? else {
+    let Some(c) = state
+        .store
+        .customer_conversation(visitor.shop_id, visitor.customer_id)
+        .await?
+    else {
         return Ok(Json(ShopperMessagesResponse {
             conversation_id: None,
             agent_read_seq: 0,
@@ -214,7 +265,10 @@ pub async fn history(
     };
     let after = q.after_seq.unwrap_or(0).max(0);
     let limit = q.limit.unwrap_or(200).clamp(1, 1000);
-    let messages = state.store.messages(visitor.shop_id, c.id, after, limit, false).await?;
+    let messages = state
+        .store
+        .messages(visitor.shop_id, c.id, after, limit, false)
+        .await?;
     Ok(Json(ShopperMessagesResponse {
         conversation_id: Some(c.id),
         agent_read_seq: c.agent_read_seq,

@@ -72,10 +72,15 @@ pub async fn visitor_ws(
 }
 
 async fn handle_agent_frame(state: &AppState, user: &User, frame: ClientFrame) {
-    let Some(conversation_id) = frame.conversation_id else { return };
+    let Some(conversation_id) = frame.conversation_id else {
+        return;
+    };
     let result = match frame.kind.as_str() {
         "typing" => state.agent_typing(user, conversation_id).await,
-        "read" => state.agent_read(user, conversation_id, frame.seq.unwrap_or(i64::MAX)).await.map(drop),
+        "read" => state
+            .agent_read(user, conversation_id, frame.seq.unwrap_or(i64::MAX))
+            .await
+            .map(drop),
         _ => Ok(()),
     };
     if let Err(e) = result {
@@ -86,7 +91,11 @@ async fn handle_agent_frame(state: &AppState, user: &User, frame: ClientFrame) {
 async fn handle_visitor_frame(state: &AppState, visitor: &Visitor, frame: ClientFrame) {
     let result = match frame.kind.as_str() {
         "typing" => state.shopper_typing(visitor).await,
-        "read" => state.shopper_read(visitor, frame.seq.unwrap_or(i64::MAX)).await,
+        "read" => {
+            state
+                .shopper_read(visitor, frame.seq.unwrap_or(i64::MAX))
+                .await
+        }
         _ => Ok(()),
     };
     if let Err(e) = result {
@@ -94,8 +103,12 @@ async fn handle_visitor_frame(state: &AppState, visitor: &Visitor, frame: Client
     }
 }
 
-async fn run<F, Fut>(socket: WebSocket, mut rx: mpsc::Receiver<Frame>, registration: Registration, on_frame: F)
-where
+async fn run<F, Fut>(
+    socket: WebSocket,
+    mut rx: mpsc::Receiver<Frame>,
+    registration: Registration,
+    on_frame: F,
+) where
     F: Fn(ClientFrame) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {

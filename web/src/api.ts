@@ -1,0 +1,88 @@
+import type { Agent, Conversation, ConvStatus, Message, Shop, Team, User, ShopSettings, AgentStatus } from './types'
+
+const TOKEN_KEY = 'kefu_token'
+
+export class ApiError extends Error {
+  constructor(public status: number, public code: string, message: string) {
+    super(message)
+  }
+}
+
+let unauthorizedHandler: (() => void) | null = null
+export function onUnauthorized(fn: () => void) {
+  unauthorizedHandler = fn
+}
+
+export function getToken(): string | null {
+  return localStorage.getItem(TOKEN_KEY)
+}
+export function setToken(token: string | null) {
+  if (token) localStorage.setItem(TOKEN_KEY, token)
+  else localStorage.removeItem(TOKEN_KEY)
+}
+
+export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' }
+  const token = getToken()
+  if (token) headers.Authorization = `Bearer ${token}`
+  if (body !== undefined) headers['Content-Type'] = 'application/json'
+  let res: Response
+  try {
+    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+  } catch (e) {
+    throw new ApiError(0, 'network', String(e))
+  }
+  if (res.status === 204) return undefined as T
+  let data: any = null
+  const text = await res.text()
+  if (text) {
+    try {
+      data = JSON.parse(text)
+    } catch {
+      data = null
+    }
+  }
+  if (!res.ok) {
+    const code = data?.error?.code || (res.status === 401 ? 'unauthorized' : 'unknown')
+    const err = new ApiError(res.status, code, data?.error?.message || res.statusText)
+    if (res.status === 401 && !path.endsWith('/auth/login')) unauthorizedHandler?.()
+    throw err
+  }
+  return data as T
+}
+
+const enc = encodeURIComponent
+
+export const api = {
+  login: (email: string, password: string) =>
+    request<{ token: string; user: User }>('POST', '/api/v1/auth/login', { email, password }),
+  logout: () => request<void>('POST', '/api/v1/auth/logout'),
+  me: () => request<{ user: User; shop: Shop }>('GET', '/api/v1/me'),
+  setStatus: (status: AgentStatus) => request<{ user: User }>('PUT', '/api/v1/me/status', { status }),
+  agents: () => request<{ agents: Agent[] }>('GET', '/api/v1/agents'),
+  teams: () => request<{ teams: Team[] }>('GET', '/api/v1/teams'),
+  conversations: (status: ConvStatus, assignee: string) =>
+    request<{ conversations: Conversation[] }>(
+      'GET',
+      `/api/v1/conversations?status=${enc(status)}&assignee=${enc(assignee)}`,
+    ),
+  conversation: (id: number) => request<{ conversation: Conversation }>('GET', `/api/v1/conversations/${id}`),
+  messages: (id: number, afterSeq = 0, limit = 1000) =>
+    request<{ messages: Message[] }>('GET', `/api/v1/conversations/${id}/messages?after_seq=${afterSeq}&limit=${limit}`),
+  send: (id: number, body: string, clientMsgId: string, isPrivate: boolean) =>
+    request<Message>('POST', `/api/v1/conversations/${id}/messages`, {
+      body,
+      client_msg_id: clientMsgId,
+      private: isPrivate,
+    }),
+  assign: (id: number, target: { agent_id: number } | { team: number | string }, note?: string) =>
+    request<{ conversation: Conversation }>('POST', `/api/v1/conversations/${id}/assign`, {
+      ...target,
+      ...(note ? { note } : {}),
+    }),
+  setConvStatus: (id: number, status: ConvStatus) =>
+    request<{ conversation: Conversation }>('POST', `/api/v1/conversations/${id}/status`, { status }),
+  read: (id: number, seq: number) => request<{ conversation: Conversation }>('POST', `/api/v1/conversations/${id}/read`, { seq }),
+  settings: () => request<ShopSettings>('GET', '/api/v1/shop/settings'),
+  saveSettings: (s: ShopSettings) => request<ShopSettings>('PUT', '/api/v1/shop/settings', s),
+}

@@ -1,0 +1,196 @@
+import { ref } from 'vue'
+
+export type Locale = 'zh' | 'en'
+
+const zh = {
+  'app.title': 'kefu 客服工作台',
+  'login.title': '登录客服工作台',
+  'login.subtitle': '使用您的客服账号登录',
+  'login.email': '邮箱',
+  'login.password': '密码',
+  'login.submit': '登录',
+  'login.submitting': '登录中…',
+  'nav.inbox': '会话',
+  'nav.settings': '设置',
+  'header.logout': '退出登录',
+  'status.online': '在线',
+  'status.away': '离开',
+  'status.offline': '离线',
+  'conv.status.open': '进行中',
+  'conv.status.pending': '待处理',
+  'conv.status.resolved': '已解决',
+  'filter.me': '我的',
+  'filter.unassigned': '未分配',
+  'filter.all': '全部',
+  'inbox.empty': '暂无会话',
+  'inbox.select': '选择左侧的一个会话开始服务',
+  'inbox.unassigned': '未分配',
+  'inbox.queue': '排队第 {n} 位',
+  'inbox.loading': '加载中…',
+  'conv.typing': '顾客正在输入…',
+  'conv.note': '内部备注',
+  'conv.noteToggle': '内部备注',
+  'conv.placeholder': '输入回复，Enter 发送，Shift+Enter 换行',
+  'conv.notePlaceholder': '输入内部备注（顾客不可见），Enter 保存',
+  'conv.send': '发送',
+  'conv.saveNote': '添加备注',
+  'conv.pending': '发送中…',
+  'conv.failed': '发送失败',
+  'conv.retry': '重试',
+  'conv.read': '已读',
+  'conv.sent': '已发送',
+  'conv.assign': '转接',
+  'conv.assignTitle': '分配 / 转接会话',
+  'conv.toAgent': '转给客服',
+  'conv.toTeam': '转给团队',
+  'conv.transferNote': '转接备注（可选，仅内部可见）',
+  'conv.confirm': '确认转接',
+  'conv.cancel': '取消',
+  'conv.markPending': '标为待处理',
+  'conv.resolve': '解决',
+  'conv.reopen': '重新打开',
+  'conv.assignee': '负责人',
+  'conv.team': '团队',
+  'conv.load': '接待 {n}/{m}',
+  'conv.customer': '顾客',
+  'conv.noMessages': '暂无消息',
+  'conv.bot': '机器人',
+  'conv.system': '系统',
+  'conv.defaultTeam': '默认',
+  'conn.lost': '连接中断，正在重连…',
+  'settings.title': '店铺设置',
+  'settings.subtitle': '访客在聊天窗口中看到的内容与接待规则',
+  'settings.greeting': '欢迎语',
+  'settings.greetingHint': '顾客发起会话时自动发送',
+  'settings.offline': '离线提示',
+  'settings.offlineHint': '没有客服在线时向顾客显示',
+  'settings.maxConcurrent': '默认最大同时接待数',
+  'settings.save': '保存',
+  'settings.saved': '已保存',
+  'settings.adminOnly': '只有管理员可以修改店铺设置。',
+  'time.justNow': '刚刚',
+  'error.bad_request': '请求格式有误',
+  'error.validation_failed': '内容不符合要求',
+  'error.payload_too_large': '内容过长',
+  'error.unauthorized': '登录已失效或账号密码错误',
+  'error.forbidden': '没有权限执行此操作',
+  'error.not_found': '内容不存在',
+  'error.conflict': '数据冲突，请刷新后重试',
+  'error.rate_limited': '操作过于频繁，请稍后再试',
+  'error.blocked': '该顾客已被屏蔽',
+  'error.network': '网络错误，请检查连接',
+  'error.unknown': '发生未知错误',
+}
+
+type Dict = typeof zh
+export type MsgKey = keyof Dict
+
+const en: Dict = {
+  'app.title': 'kefu Agent Console',
+  'login.title': 'Sign in to kefu',
+  'login.subtitle': 'Use your agent account',
+  'login.email': 'Email',
+  'login.password': 'Password',
+  'login.submit': 'Sign in',
+  'login.submitting': 'Signing in…',
+  'nav.inbox': 'Inbox',
+  'nav.settings': 'Settings',
+  'header.logout': 'Log out',
+  'status.online': 'Online',
+  'status.away': 'Away',
+  'status.offline': 'Offline',
+  'conv.status.open': 'Open',
+  'conv.status.pending': 'Pending',
+  'conv.status.resolved': 'Resolved',
+  'filter.me': 'Mine',
+  'filter.unassigned': 'Unassigned',
+  'filter.all': 'All',
+  'inbox.empty': 'No conversations',
+  'inbox.select': 'Pick a conversation on the left',
+  'inbox.unassigned': 'Unassigned',
+  'inbox.queue': 'Queue #{n}',
+  'inbox.loading': 'Loading…',
+  'conv.typing': 'Shopper is typing…',
+  'conv.note': 'Internal note',
+  'conv.noteToggle': 'Internal note',
+  'conv.placeholder': 'Type a reply. Enter to send, Shift+Enter for a new line',
+  'conv.notePlaceholder': 'Internal note (hidden from the shopper). Enter to save',
+  'conv.send': 'Send',
+  'conv.saveNote': 'Add note',
+  'conv.pending': 'Sending…',
+  'conv.failed': 'Failed',
+  'conv.retry': 'Retry',
+  'conv.read': 'Read',
+  'conv.sent': 'Sent',
+  'conv.assign': 'Transfer',
+  'conv.assignTitle': 'Assign / transfer',
+  'conv.toAgent': 'To an agent',
+  'conv.toTeam': 'To a team',
+  'conv.transferNote': 'Transfer note (optional, internal)',
+  'conv.confirm': 'Transfer',
+  'conv.cancel': 'Cancel',
+  'conv.markPending': 'Mark pending',
+  'conv.resolve': 'Resolve',
+  'conv.reopen': 'Reopen',
+  'conv.assignee': 'Assignee',
+  'conv.team': 'Team',
+  'conv.load': 'Load {n}/{m}',
+  'conv.customer': 'Shopper',
+  'conv.noMessages': 'No messages yet',
+  'conv.bot': 'Bot',
+  'conv.system': 'System',
+  'conv.defaultTeam': 'default',
+  'conn.lost': 'Connection lost, reconnecting…',
+  'settings.title': 'Shop settings',
+  'settings.subtitle': 'What shoppers see in the chat widget, and routing rules',
+  'settings.greeting': 'Greeting',
+  'settings.greetingHint': 'Sent automatically when a shopper starts a conversation',
+  'settings.offline': 'Offline message',
+  'settings.offlineHint': 'Shown to shoppers when no agent is online',
+  'settings.maxConcurrent': 'Default max concurrent chats',
+  'settings.save': 'Save',
+  'settings.saved': 'Saved',
+  'settings.adminOnly': 'Only admins can change shop settings.',
+  'time.justNow': 'just now',
+  'error.bad_request': 'Malformed request',
+  'error.validation_failed': 'The input was not accepted',
+  'error.payload_too_large': 'The content is too large',
+  'error.unauthorized': 'Wrong credentials or the session expired',
+  'error.forbidden': 'You are not allowed to do this',
+  'error.not_found': 'Not found',
+  'error.conflict': 'Conflict, please refresh and retry',
+  'error.rate_limited': 'Too many attempts, please wait a moment',
+  'error.blocked': 'This shopper is blocked',
+  'error.network': 'Network error, check your connection',
+  'error.unknown': 'Unknown error',
+}
+
+const dicts: Record<Locale, Dict> = { zh, en }
+const KEY = 'kefu_locale'
+
+function initial(): Locale {
+  const saved = localStorage.getItem(KEY)
+  return saved === 'en' || saved === 'zh' ? saved : 'zh'
+}
+
+export const locale = ref<Locale>(initial())
+document.documentElement.lang = locale.value === 'zh' ? 'zh-CN' : 'en'
+
+export function setLocale(l: Locale) {
+  locale.value = l
+  localStorage.setItem(KEY, l)
+  document.documentElement.lang = l === 'zh' ? 'zh-CN' : 'en'
+}
+
+export function t(key: MsgKey, params?: Record<string, string | number>): string {
+  let s: string = dicts[locale.value][key] ?? key
+  if (params) for (const [k, v] of Object.entries(params)) s = s.replace(`{${k}}`, String(v))
+  return s
+}
+
+/** Translate an API error code (falls back to the server message, then a generic text). */
+export function errorText(code: string | undefined, fallback?: string): string {
+  const key = ('error.' + (code || 'unknown')) as MsgKey
+  if (key in zh) return t(key)
+  return fallback || t('error.unknown')
+}

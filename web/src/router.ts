@@ -1,0 +1,26 @@
+import { createRouter, createWebHistory } from 'vue-router'
+import { session, loadSession } from './store'
+
+export const router = createRouter({
+  history: createWebHistory(),
+  routes: [
+    { path: '/', redirect: '/inbox' },
+    { path: '/login', name: 'login', component: () => import('./views/LoginView.vue') },
+    {
+      path: '/',
+      component: () => import('./views/ShellView.vue'),
+      children: [
+        { path: 'inbox', name: 'inbox', component: () => import('./views/InboxView.vue') },
+        { path: 'inbox/:id(\\d+)', name: 'conversation', component: () => import('./views/InboxView.vue') },
+        { path: 'settings', name: 'settings', component: () => import('./views/SettingsView.vue') },
+      ],
+    },
+    { path: '/:rest(.*)*', redirect: '/inbox' },
+  ],
+})
+
+router.beforeEach(async (to) => {
+  if (to.name === 'login') return true
+  if (!session.user && !(await loadSession())) return { name: 'login', query: { next: to.fullPath } }
+  return true
+})

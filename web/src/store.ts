@@ -1,0 +1,304 @@
+import { reactive } from 'vue'
+import { api, getToken, setToken } from './api'
+import type { Conversation, ConvStatus, Message, Shop, UiMessage, User } from './types'
+
+// ---------------------------------------------------------------- session
+export const session = reactive({
+  user: null as User | null,
+  shop: null as Shop | null,
+  /** false while the live connection is down (after it was up once). */
+  connected: true,
+})
+
+export async function loadSession(): Promise<boolean> {
+  if (!getToken()) return false
+  try {
+    const me = await api.me()
+    session.user = me.user
+    session.shop = me.shop
+    live.start()
+    return true
+  } catch {
+    return false
+  }
+}
+
+export function clearSession() {
+  live.stop()
+  setToken(null)
+  session.user = null
+  session.shop = null
+  inbox.list = []
+  inbox.activeId = null
+  threads.clear()
+}
+
+// ---------------------------------------------------------------- threads (open conversation views)
+export interface Thread {
+  id: number
+  conv: Conversation | null
+  messages: UiMessage[]
+  /** highest server seq seen */
+  lastSeq: number
+  typingUntil: number
+  typingName: string
+  loaded: boolean
+  error: string
+}
+
+export const threads = reactive(new Map<number, Thread>())
+
+export function getThread(id: number): Thread {
+  let th = threads.get(id)
+  if (!th) {
+    threads.set(id, {
+      id,
+      conv: inbox.list.find((c) => c.id === id) ?? null,
+      messages: [],
+      lastSeq: 0,
+      typingUntil: 0,
+      typingName: '',
+      loaded: false,
+      error: '',
+    })
+    th = threads.get(id)!
+  }
+  return th
+}
+
+/** Merge server messages into a thread by seq: no duplicates, pending ones replaced by their echo. */
+export function mergeMessages(th: Thread, msgs: Message[]) {
+  for (const m of msgs) {
+    if (m.client_msg_id) {
+      const pendingIdx = th.messages.findIndex((x) => x.state !== 'sent' && x.client_msg_id === m.client_msg_id)
+      if (pendingIdx >= 0) th.messages.splice(pendingIdx, 1)
+    }
+    if (m.seq > th.lastSeq) th.lastSeq = m.seq
+    if (th.messages.some((x) => x.state === 'sent' && x.seq === m.seq)) continue
+    const ui: UiMessage = { ...m, state: 'sent' }
+    // insert sorted among sent messages; pending/failed ones always stay at the end
+    let i = th.messages.findIndex((x) => x.state !== 'sent' || x.seq > m.seq)
+    if (i < 0) i = th.messages.length
+    th.messages.splice(i, 0, ui)
+  }
+}
+
+export async function loadThread(id: number) {
+  const th = getThread(id)
+  th.error = ''
+  try {
+    const [{ conversation }, { messages }] = await Promise.all([api.conversation(id), api.messages(id, th.loaded ? th.lastSeq : 0)])
+    th.conv = conversation
+    upsertConversation(conversation)
+    mergeMessages(th, messages)
+    th.loaded = true
+  } catch (e: any) {
+    th.error = e?.code || 'unknown'
+    th.loaded = true
+  }
+}
+
+/** Catch every cached view up after a reconnect: fetch messages after the last seen seq. */
+async function catchUp() {
+  await refreshInbox()
+  for (const th of threads.values()) {
+    if (!th.loaded) continue
+    try {
+      const { messages } = await api.messages(th.id, th.lastSeq)
+      mergeMessages(th, messages)
+      const { conversation } = await api.conversation(th.id)
+      th.conv = conversation
+    } catch {
+      /* retried on next reconnect */
+    }
+  }
+}
+
+// ---------------------------------------------------------------- inbox
+export const inbox = reactive({
+  status: 'open' as ConvStatus,
+  assignee: 'me' as 'me' | 'unassigned' | 'all',
+  list: [] as Conversation[],
+  loading: false,
+  activeId: null as number | null,
+})
+
+function activity(c: Conversation): number {
+  return Date.parse(c.last_message_at || c.created_at) || 0
+}
+
+function sortInbox() {
+  inbox.list.sort((a, b) => activity(b) - activity(a) || b.id - a.id)
+}
+
+function matchesFilter(c: Conversation): boolean {
+  if (c.status !== inbox.status) return false
+  const me = session.user
+  if (!me) return false
+  const mineOrFree = c.assignee_id === me.id || c.assignee_id == null
+  if (inbox.assignee === 'me') return c.assignee_id === me.id
+  if (inbox.assignee === 'unassigned') return c.assignee_id == null
+  return me.role === 'agent' ? mineOrFree : true
+}
+
+let inboxReq = 0
+export async function refreshInbox() {
+  const n = ++inboxReq
+  inbox.loading = true
+  try {
+    const { conversations } = await api.conversations(inbox.status, inbox.assignee)
+    if (n !== inboxReq) return
+    inbox.list = conversations
+    for (const c of conversations) {
+      const th = threads.get(c.id)
+      if (th) th.conv = c
+      if (c.id === inbox.activeId) c.unread_count = 0
+    }
+    sortInbox()
+  } finally {
+    if (n === inboxReq) inbox.loading = false
+  }
+}
+
+export function upsertConversation(c: Conversation) {
+  const th = threads.get(c.id)
+  if (th) {
+    const readSeq = Math.max(th.conv?.customer_read_seq ?? 0, c.customer_read_seq ?? 0)
+    th.conv = { ...c, customer_read_seq: readSeq }
+  }
+  const idx = inbox.list.findIndex((x) => x.id === c.id)
+  const row = c.id === inbox.activeId ? { ...c, unread_count: 0 } : c
+  if (matchesFilter(c)) {
+    if (idx >= 0) inbox.list[idx] = row
+    else inbox.list.push(row)
+    sortInbox()
+  } else if (idx >= 0) {
+    inbox.list.splice(idx, 1)
+  }
+}
+
+// ---------------------------------------------------------------- live connection
+type Listener = (ev: any) => void
+
+class Live {
+  private ws: WebSocket | null = null
+  private stopped = true
+  private attempt = 0
+  private timer: number | undefined
+  private everOpened = false
+  private listeners = new Set<Listener>()
+
+  start() {
+    if (!this.stopped) return
+    this.stopped = false
+    this.everOpened = false
+    this.connect()
+  }
+
+  stop() {
+    this.stopped = true
+    clearTimeout(this.timer)
+    const ws = this.ws
+    this.ws = null
+    if (ws) ws.close()
+    session.connected = true
+  }
+
+  on(fn: Listener) {
+    this.listeners.add(fn)
+    return () => this.listeners.delete(fn)
+  }
+
+  send(obj: unknown): boolean {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+      this.ws.send(JSON.stringify(obj))
+      return true
+    }
+    return false
+  }
+
+  private connect() {
+    const token = getToken()
+    if (!token || this.stopped) return
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:'
+    const ws = new WebSocket(`${proto}//${location.host}/api/v1/ws?token=${encodeURIComponent(token)}`)
+    this.ws = ws
+    ws.onopen = () => {
+      if (this.ws !== ws) return
+      const reconnect = this.everOpened
+      this.everOpened = true
+      this.attempt = 0
+      session.connected = true
+      if (reconnect) void catchUp()
+    }
+    ws.onmessage = (e) => {
+      let ev: any
+      try {
+        ev = JSON.parse(String(e.data))
+      } catch {
+        return
+      }
+      handleEvent(ev)
+      for (const fn of this.listeners) fn(ev)
+    }
+    ws.onclose = () => {
+      if (this.ws !== ws) return
+      this.ws = null
+      if (this.stopped) return
+      session.connected = false
+      const delay = Math.min(15000, 500 * 2 ** this.attempt) * (0.75 + Math.random() * 0.5)
+      this.attempt++
+      this.timer = window.setTimeout(() => this.connect(), delay)
+    }
+  }
+}
+
+export const live = new Live()
+
+function handleEvent(ev: any) {
+  switch (ev.type) {
+    case 'conversation.created':
+    case 'conversation.updated':
+      if (ev.conversation) upsertConversation(ev.conversation as Conversation)
+      break
+    case 'message.created': {
+      const m = ev.message as Message
+      const convId: number = ev.conversation_id ?? m.conversation_id
+      const th = threads.get(convId)
+      if (th) {
+        mergeMessages(th, [m])
+        if (m.sender_type === 'customer') th.typingUntil = 0
+        if (th.conv && m.seq > (th.conv.last_seq ?? 0)) th.conv.last_seq = m.seq
+      }
+      const row = inbox.list.find((c) => c.id === convId)
+      if (row) {
+        row.last_message_at = m.created_at
+        if (!m.private) row.last_message_preview = m.body.slice(0, 120)
+        row.last_seq = Math.max(row.last_seq ?? 0, m.seq)
+        if (convId !== inbox.activeId && m.sender_type === 'customer') row.unread_count = (row.unread_count || 0) + 1
+        sortInbox()
+      } else {
+        // a conversation we do not list yet (e.g. filter just changed): fetch it and list it if it matches
+        api.conversation(convId).then(({ conversation }) => upsertConversation(conversation), () => {})
+      }
+      break
+    }
+    case 'typing': {
+      const th = threads.get(ev.conversation_id)
+      if (th && ev.sender_type === 'customer') {
+        th.typingUntil = Date.now() + 5000
+        th.typingName = ev.sender_name || ''
+      }
+      break
+    }
+    case 'agent.status':
+      if (session.user && ev.agent_id === session.user.id && ev.status) session.user.status = ev.status
+      break
+    case 'read': {
+      if (ev.reader_type !== 'customer') break
+      const th = threads.get(ev.conversation_id)
+      if (th?.conv) th.conv.customer_read_seq = Math.max(th.conv.customer_read_seq ?? 0, ev.seq)
+      break
+    }
+  }
+}

@@ -1,0 +1,75 @@
+export type AgentStatus = 'online' | 'away' | 'offline'
+export type Role = 'admin' | 'supervisor' | 'agent'
+export type ConvStatus = 'open' | 'pending' | 'resolved'
+export type SenderType = 'customer' | 'agent' | 'bot' | 'system'
+
+export interface TeamRef {
+  id: number
+  name: string
+}
+export interface User {
+  id: number
+  name: string
+  email: string
+  role: Role
+  status: AgentStatus
+  team: TeamRef | null
+  max_concurrent: number
+}
+export interface Shop {
+  id: number
+  slug: string
+  name: string
+}
+export interface Agent {
+  id: number
+  name: string
+  email: string
+  role: Role
+  team: TeamRef | null
+  status: AgentStatus
+  open_count: number
+  max_concurrent: number
+}
+export interface Team {
+  id: number
+  name: string
+  is_default: boolean
+}
+export interface Conversation {
+  id: number
+  status: ConvStatus
+  assignee_id: number | null
+  assignee_name: string | null
+  team: TeamRef | null
+  customer: { id: number; name: string }
+  last_message_at: string | null
+  last_message_preview: string | null
+  unread_count: number
+  queue_position: number | null
+  created_at: string
+  customer_read_seq: number
+  last_seq: number
+}
+export interface Message {
+  id: number
+  conversation_id: number
+  seq: number
+  sender_type: SenderType
+  sender_id: number | null
+  sender_name: string | null
+  body: string
+  private: boolean
+  client_msg_id: string | null
+  created_at: string
+}
+export interface ShopSettings {
+  greeting: string
+  offline_message: string
+  default_max_concurrent: number
+}
+
+/** A message as shown in the console: server messages plus local pending/failed ones. */
+export interface UiMessage extends Message {
+  state: 'pending' | 'sent' | 'failed'
+}

@@ -1,0 +1,56 @@
+export const CSS = `
+:host { all: initial; }
+* { box-sizing: border-box; }
+.launcher, .panel { font-family: -apple-system, BlinkMacSystemFont, "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", "Noto Sans CJK SC", "Segoe UI", Roboto, sans-serif; font-size: 14px; line-height: 1.5; color: #1f2430; }
+.launcher { position: fixed; right: 24px; bottom: 24px; width: 58px; height: 58px; border-radius: 50%; border: 0; cursor: pointer;
+  background: linear-gradient(135deg, #3b82f6, #1d4ed8); color: #fff; box-shadow: 0 8px 24px rgba(29, 78, 216, .35); display: grid; place-items: center; transition: transform .15s; padding: 0; }
+.launcher:hover { transform: scale(1.05); }
+.launcher .ic-close { display: none; }
+.launcher.open .ic-close { display: block; }
+.launcher.open .ic-chat { display: none; }
+.badge { position: absolute; top: -2px; right: -2px; min-width: 20px; height: 20px; padding: 0 6px; border-radius: 10px; background: #ef4444; color: #fff; font-size: 11px; font-weight: 700; display: none; align-items: center; justify-content: center; border: 2px solid #fff; }
+.badge.show { display: flex; }
+.panel { position: fixed; right: 24px; bottom: 96px; width: 370px; height: min(600px, calc(100vh - 120px)); background: #fff; border-radius: 16px; box-shadow: 0 16px 48px rgba(16, 24, 40, .22);
+  display: none; flex-direction: column; overflow: hidden; }
+.panel.open { display: flex; animation: pop .18s ease-out; }
+@keyframes pop { from { opacity: 0; transform: translateY(10px); } to { opacity: 1; transform: none; } }
+.head { display: flex; align-items: center; gap: 10px; padding: 14px 14px 14px 16px; background: linear-gradient(135deg, #2563eb, #1e40af); color: #fff; }
+.head-avatar { width: 38px; height: 38px; border-radius: 50%; background: rgba(255,255,255,.2); display: grid; place-items: center; font-weight: 700; font-size: 16px; flex: none; }
+.head-text { flex: 1; min-width: 0; }
+.title { font-weight: 600; font-size: 15px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.subtitle { font-size: 12px; opacity: .9; display: flex; align-items: center; gap: 6px; }
+.subtitle::before { content: ""; width: 7px; height: 7px; border-radius: 50%; background: #cbd5e1; }
+.subtitle.on::before { background: #4ade80; }
+.close { background: transparent; border: 0; color: #fff; font-size: 24px; line-height: 1; cursor: pointer; width: 32px; height: 32px; border-radius: 8px; }
+.close:hover { background: rgba(255,255,255,.15); }
+.banner { background: #fff4e5; color: #9a5b00; font-size: 12px; text-align: center; padding: 5px; }
+.queue { background: #eff6ff; color: #1e40af; font-size: 12.5px; text-align: center; padding: 7px 10px; border-bottom: 1px solid #dbeafe; }
+.hidden { display: none !important; }
+.list { flex: 1; overflow-y: auto; padding: 14px 14px 6px; background: #f7f8fa; display: flex; flex-direction: column; gap: 10px; }
+.row { display: flex; flex-direction: column; max-width: 82%; }
+.row.mine { align-self: flex-end; align-items: flex-end; }
+.row.theirs { align-self: flex-start; align-items: flex-start; }
+.row.center { align-self: center; align-items: center; max-width: 90%; }
+.who { font-size: 11.5px; color: #8d93a0; margin: 0 0 3px 4px; }
+.bubble { padding: 8px 12px; border-radius: 14px; white-space: pre-wrap; word-break: break-word; overflow-wrap: anywhere; }
+.mine .bubble { background: #2563eb; color: #fff; border-bottom-right-radius: 4px; }
+.theirs .bubble { background: #fff; border: 1px solid #e6e8ec; border-bottom-left-radius: 4px; }
+.theirs .bubble.bot { background: #eef4ff; border-color: #d7e4ff; }
+.center .bubble { background: #eef0f4; color: #5b6270; font-size: 12.5px; border-radius: 10px; text-align: center; }
+.bubble.pending { opacity: .65; }
+.bubble.failed { background: #fee2e2 !important; color: #7f1d1d !important; }
+.status, .time { font-size: 11px; color: #8d93a0; margin-top: 3px; display: flex; gap: 6px; }
+.retry { border: 0; background: none; color: #2563eb; cursor: pointer; padding: 0; font: inherit; }
+.notice { align-self: center; font-size: 12.5px; color: #92400e; background: #fffbeb; border: 1px solid #fde68a; border-radius: 10px; padding: 8px 12px; text-align: center; max-width: 92%; white-space: pre-wrap; }
+.typing { font-size: 12px; color: #8d93a0; padding: 2px 16px 4px; background: #f7f8fa; }
+.composer { display: flex; gap: 8px; padding: 10px 12px; border-top: 1px solid #e6e8ec; background: #fff; align-items: flex-end; margin: 0; }
+textarea { flex: 1; resize: none; border: 1px solid #e2e5ea; border-radius: 10px; padding: 8px 10px; font: inherit; color: inherit; outline: none; min-height: 38px; max-height: 120px; background: #fff; }
+textarea:focus { border-color: #2563eb; box-shadow: 0 0 0 3px #eaf1ff; }
+.send { height: 38px; padding: 0 16px; border: 0; border-radius: 10px; background: #2563eb; color: #fff; font: inherit; font-weight: 600; cursor: pointer; }
+.send:hover { background: #1d4ed8; }
+.powered { text-align: center; font-size: 10.5px; color: #b0b5bf; padding: 0 0 6px; background: #fff; }
+@media (max-width: 480px) {
+  .panel { right: 0; bottom: 0; width: 100vw; height: 100vh; border-radius: 0; }
+  .launcher.open { display: none; }
+}
+`

@@ -1,0 +1,547 @@
+/*
+ * kefu embeddable chat widget. Framework-free; renders inside an open Shadow DOM so shop CSS cannot
+ * leak in. Embed with:  <script src="https://HOST/widget.js" data-shop="SHOP"></script>
+ * All user-provided text is rendered with textContent only.
+ */
+import { CSS } from './style'
+
+interface Msg {
+  id: number
+  conversation_id: number
+  seq: number
+  sender_type: 'customer' | 'agent' | 'bot' | 'system'
+  sender_name: string | null
+  body: string
+  client_msg_id: string | null
+  created_at: string
+  private?: boolean
+  state: 'pending' | 'sent' | 'failed'
+  local?: boolean
+}
+
+interface Config {
+  shop: { slug: string; name: string }
+  greeting: string
+  offline_message: string
+  agents_online: boolean
+}
+
+const TEXT = {
+  zh: {
+    title: '在线客服',
+    placeholder: '输入消息，Enter 发送',
+    send: '发送',
+    sending: '发送中',
+    sent: '已送达',
+    read: '已读',
+    failed: '发送失败',
+    retry: '重试',
+    typing: '客服正在输入…',
+    queue: '您前面还有 {n} 位顾客，请稍候',
+    offline: '当前没有客服在线，您可以先留言，我们会尽快回复。',
+    reconnecting: '连接中断，正在重连…',
+    open: '联系客服',
+    close: '关闭',
+    you: '我',
+    agent: '客服',
+    resolved: '本次会话已结束，发送消息可重新咨询',
+    error: '出错了，请稍后再试',
+  },
+  en: {
+    title: 'Chat with us',
+    placeholder: 'Type a message, Enter to send',
+    send: 'Send',
+    sending: 'Sending',
+    sent: 'Delivered',
+    read: 'Read',
+    failed: 'Not sent',
+    retry: 'Retry',
+    typing: 'Agent is typing…',
+    queue: '{n} shopper(s) ahead of you, please wait',
+    offline: 'No agent is online right now. Leave a message and we will get back to you.',
+    reconnecting: 'Connection lost, reconnecting…',
+    open: 'Chat',
+    close: 'Close',
+    you: 'Me',
+    agent: 'Agent',
+    resolved: 'This conversation has ended. Send a message to start again.',
+    error: 'Something went wrong, please try again',
+  },
+}
+
+;(function () {
+  const script =
+    (document.currentScript as HTMLScriptElement | null) ||
+    (document.querySelector('script[src*="widget.js"][data-shop]') as HTMLScriptElement | null)
+  if (!script) return
+  const w = window as unknown as { __kefuWidget?: boolean }
+  if (w.__kefuWidget) return
+  w.__kefuWidget = true
+
+  const base = new URL(script.src, location.href).origin
+  const shop = script.dataset.shop || 'demo'
+  const lang: 'zh' | 'en' = (script.dataset.lang || '').toLowerCase().startsWith('en') ? 'en' : 'zh'
+  const L = TEXT[lang]
+  const TOKEN_KEY = `kefu_visitor_${shop}`
+
+  // ---------------------------------------------------------------- state
+  let token: string | null = null
+  try {
+    token = localStorage.getItem(TOKEN_KEY)
+  } catch {
+    /* storage disabled */
+  }
+  let config: Config | null = null
+  let messages: Msg[] = []
+  let lastSeq = 0
+  let agentReadSeq = 0
+  let queuePosition = 0
+  let convStatus = ''
+  let isOpen = false
+  let unread = 0
+  let readSent = 0
+  let typingUntil = 0
+  let typingTimer = 0
+  let lastTypingSent = 0
+  let connected = true
+  let sessionPromise: Promise<void> | null = null
+
+  // ---------------------------------------------------------------- dom helpers
+  function h<K extends keyof HTMLElementTagNameMap>(
+    tag: K,
+    attrs: Record<string, string> = {},
+    text?: string,
+  ): HTMLElementTagNameMap[K] {
+    const el = document.createElement(tag)
+    for (const k in attrs) el.setAttribute(k, attrs[k])
+    if (text != null) el.textContent = text
+    return el
+  }
+  const uuid = (): string =>
+    typeof crypto !== 'undefined' && crypto.randomUUID
+      ? crypto.randomUUID()
+      : 'xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx'.replace(/[xy]/g, (c) => {
+          const r = (Math.random() * 16) | 0
+          return (c === 'x' ? r : (r & 3) | 8).toString(16)
+        })
+  const hhmm = (iso: string) => {
+    const d = new Date(iso)
+    return isNaN(d.getTime()) ? '' : `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`
+  }
+
+  // ---------------------------------------------------------------- shadow dom
+  const host = h('div', { id: 'kefu-widget', 'data-testid': 'kefu-widget-host' })
+  host.style.cssText = 'position:fixed;z-index:2147483000;right:0;bottom:0;width:0;height:0;'
+  const root = host.attachShadow({ mode: 'open' })
+  const style = h('style')
+  style.textContent = CSS
+  root.appendChild(style)
+
+  const launcher = h('button', { class: 'launcher', 'data-testid': 'kefu-launcher', 'aria-label': L.open, type: 'button' })
+  launcher.innerHTML =
+    '<svg class="ic-chat" viewBox="0 0 24 24" width="26" height="26"><path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/></svg>' +
+    '<svg class="ic-close" viewBox="0 0 24 24" width="22" height="22"><path stroke="currentColor" stroke-width="2.4" stroke-linecap="round" d="M6 6l12 12M18 6L6 18"/></svg>'
+  const badge = h('span', { class: 'badge', 'data-testid': 'kefu-badge' })
+  launcher.appendChild(badge)
+
+  const panel = h('div', { class: 'panel', 'data-testid': 'kefu-panel', role: 'dialog' })
+  const head = h('div', { class: 'head' })
+  const headAvatar = h('div', { class: 'head-avatar' })
+  const headText = h('div', { class: 'head-text' })
+  const title = h('div', { class: 'title', 'data-testid': 'kefu-title' }, L.title)
+  const subtitle = h('div', { class: 'subtitle', 'data-testid': 'kefu-presence' })
+  headText.append(title, subtitle)
+  const closeBtn = h('button', { class: 'close', type: 'button', 'aria-label': L.close, 'data-testid': 'kefu-close' }, '×')
+  head.append(headAvatar, headText, closeBtn)
+
+  const banner = h('div', { class: 'banner hidden', 'data-testid': 'kefu-conn' }, L.reconnecting)
+  const queueBar = h('div', { class: 'queue hidden', 'data-testid': 'kefu-queue' })
+  const list = h('div', { class: 'list', 'data-testid': 'kefu-messages' })
+  const typing = h('div', { class: 'typing hidden', 'data-testid': 'kefu-typing' }, L.typing)
+  const form = h('form', { class: 'composer' })
+  const input = h('textarea', { rows: '1', placeholder: L.placeholder, 'data-testid': 'kefu-input', maxlength: '4000' })
+  const sendBtn = h('button', { type: 'submit', class: 'send', 'data-testid': 'kefu-send' }, L.send)
+  form.append(input, sendBtn)
+  const foot = h('div', { class: 'powered' }, 'Powered by kefu')
+  panel.append(head, banner, queueBar, list, typing, form, foot)
+  root.append(panel, launcher)
+
+  // ---------------------------------------------------------------- http
+  async function call<T>(method: string, path: string, body?: unknown, auth = true): Promise<T> {
+    const headers: Record<string, string> = { Accept: 'application/json' }
+    if (body !== undefined) headers['Content-Type'] = 'application/json'
+    if (auth && token) headers.Authorization = `Bearer ${token}`
+    const res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+    if (res.status === 204) return undefined as T
+    const data = await res.json().catch(() => null)
+    if (!res.ok) {
+      const err = new Error(data?.error?.message || res.statusText) as Error & { status: number; code: string }
+      err.status = res.status
+      err.code = data?.error?.code || 'unknown'
+      throw err
+    }
+    return data as T
+  }
+
+  // ---------------------------------------------------------------- rendering
+  function renderHeader() {
+    const name = config?.shop.name || L.title
+    title.textContent = name
+    headAvatar.textContent = name.slice(0, 1)
+    const online = !!config?.agents_online
+    subtitle.textContent = online ? (lang === 'zh' ? '客服在线 · 通常几分钟内回复' : 'Online · usually replies in minutes') : lang === 'zh' ? '客服暂时离线' : 'Currently offline'
+    subtitle.className = 'subtitle ' + (online ? 'on' : 'off')
+  }
+
+  function renderBadge() {
+    badge.textContent = unread > 99 ? '99+' : String(unread)
+    badge.classList.toggle('show', unread > 0 && !isOpen)
+  }
+
+  function statusText(m: Msg): string {
+    if (m.state === 'pending') return L.sending
+    if (m.state === 'failed') return L.failed
+    return m.seq > 0 && m.seq <= agentReadSeq ? L.read : L.sent
+  }
+
+  function bubble(m: Msg): HTMLElement {
+    const mine = m.sender_type === 'customer'
+    const center = m.sender_type === 'system'
+    const row = h('div', { class: 'row ' + (mine ? 'mine' : center ? 'center' : 'theirs') })
+    if (!mine && !center) row.appendChild(h('div', { class: 'who' }, m.sender_name || (m.sender_type === 'bot' ? config?.shop.name || L.agent : L.agent)))
+    const b = h('div', {
+      class: 'bubble ' + m.sender_type + (m.state !== 'sent' ? ' ' + m.state : ''),
+      'data-testid': 'kefu-message',
+      'data-sender-type': m.sender_type,
+      'data-state': m.state,
+      'data-seq': String(m.seq),
+    })
+    b.textContent = m.body
+    row.appendChild(b)
+    if (mine) {
+      const st = h('div', { class: 'status', 'data-testid': 'kefu-status' })
+      st.appendChild(h('span', {}, statusText(m)))
+      if (m.state === 'failed') {
+        const r = h('button', { type: 'button', class: 'retry', 'data-testid': 'kefu-retry' }, L.retry)
+        r.onclick = () => void deliver(m)
+        st.appendChild(r)
+      }
+      row.appendChild(st)
+    } else if (!center) {
+      row.appendChild(h('div', { class: 'time' }, hhmm(m.created_at)))
+    }
+    return row
+  }
+
+  function render() {
+    const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 60
+    list.textContent = ''
+    const hasServer = messages.some((m) => !m.local || m.state === 'sent')
+    if (!messages.length || !hasServer) {
+      // no conversation yet: show the greeting (and the offline notice) locally
+      if (config?.greeting) {
+        const g = bubble({ id: 0, conversation_id: 0, seq: 0, sender_type: 'bot', sender_name: config.shop.name, body: config.greeting, client_msg_id: null, created_at: new Date().toISOString(), state: 'sent' })
+        g.querySelector('.bubble')!.setAttribute('data-testid', 'kefu-greeting')
+        list.appendChild(g)
+      }
+    }
+    if (config && !config.agents_online && !messages.some((m) => m.sender_type === 'system')) {
+      list.appendChild(h('div', { class: 'notice', 'data-testid': 'kefu-offline' }, config.offline_message || L.offline))
+    }
+    // only the last own message shows its status, plus every pending/failed one
+    let lastMine = -1
+    messages.forEach((m, i) => m.sender_type === 'customer' && (lastMine = i))
+    messages.forEach((m, i) => {
+      const el = bubble(m)
+      if (m.sender_type === 'customer' && i !== lastMine && m.state === 'sent') el.querySelector('.status')?.remove()
+      list.appendChild(el)
+    })
+    if (convStatus === 'resolved') list.appendChild(h('div', { class: 'notice' }, L.resolved))
+    queueBar.textContent = L.queue.replace('{n}', String(queuePosition))
+    queueBar.classList.toggle('hidden', !(queuePosition > 0))
+    banner.classList.toggle('hidden', connected)
+    if (nearBottom || isOpen) list.scrollTop = list.scrollHeight
+  }
+
+  function renderTyping() {
+    const on = typingUntil > Date.now()
+    typing.classList.toggle('hidden', !on)
+    if (on) {
+      clearTimeout(typingTimer)
+      typingTimer = window.setTimeout(renderTyping, typingUntil - Date.now() + 20)
+    }
+  }
+
+  // ---------------------------------------------------------------- messages
+  function merge(incoming: Array<Omit<Msg, 'state'> & { state?: Msg['state'] }>, countUnread = false): boolean {
+    let changed = false
+    for (const raw of incoming) {
+      if (raw.private) continue
+      const m: Msg = { ...raw, state: 'sent', local: false }
+      if (m.client_msg_id) {
+        const i = messages.findIndex((x) => x.local && x.client_msg_id === m.client_msg_id)
+        if (i >= 0) messages.splice(i, 1)
+      }
+      if (m.seq > lastSeq) lastSeq = m.seq
+      if (messages.some((x) => !x.local && x.seq === m.seq)) continue
+      let i = messages.findIndex((x) => x.local || x.seq > m.seq)
+      if (i < 0) i = messages.length
+      messages.splice(i, 0, m)
+      changed = true
+      if (countUnread && m.sender_type !== 'customer' && !isOpen) unread++
+    }
+    return changed
+  }
+
+  async function fetchAfter(seq: number) {
+    const r = await call<{ conversation_id: number | null; agent_read_seq: number; queue_position: number | null; messages: Msg[] }>(
+      'GET',
+      `/api/v1/widget/messages?after_seq=${seq}`,
+    )
+    agentReadSeq = Math.max(agentReadSeq, r.agent_read_seq || 0)
+    queuePosition = r.queue_position || 0
+    merge(r.messages || [])
+    render()
+    markRead()
+  }
+
+  /** Fetch everything after `from` (default: the last seen seq) and merge by seq (duplicates are dropped). */
+  async function catchUp(from = lastSeq) {
+    if (!token) return
+    try {
+      await fetchAfter(from)
+    } catch {
+      /* the next reconnect or gap retries */
+    }
+  }
+
+  async function deliver(m: Msg, attempt = 0): Promise<void> {
+    m.state = 'pending'
+    render()
+    try {
+      await ensureSession()
+      const r = await call<{ id: number; conversation_id: number; seq: number; created_at: string }>('POST', '/api/v1/widget/messages', {
+        body: m.body,
+        client_msg_id: m.client_msg_id,
+      })
+      const before = lastSeq
+      const gap = r.seq > before + 1
+      merge([{ ...m, id: r.id, conversation_id: r.conversation_id, seq: r.seq, created_at: r.created_at }])
+      if (convStatus === 'resolved') convStatus = 'open'
+      render()
+      if (gap) void catchUp(before) // e.g. the greeting stored before our first message
+    } catch (e) {
+      const status = (e as { status?: number }).status
+      if (!status && attempt < 3) {
+        // network failure: retry with the same client_msg_id (the server deduplicates)
+        await new Promise((r) => setTimeout(r, 1000 * 2 ** attempt))
+        return deliver(m, attempt + 1)
+      }
+      m.state = 'failed'
+      render()
+    }
+  }
+
+  function send() {
+    const body = input.value.trim()
+    if (!body) return
+    input.value = ''
+    autosize()
+    const m: Msg = {
+      id: 0,
+      conversation_id: 0,
+      seq: 0,
+      sender_type: 'customer',
+      sender_name: null,
+      body,
+      client_msg_id: uuid(),
+      created_at: new Date().toISOString(),
+      state: 'pending',
+      local: true,
+    }
+    messages.push(m)
+    list.scrollTop = list.scrollHeight
+    void deliver(m)
+  }
+
+  function markRead() {
+    if (!isOpen || document.visibilityState !== 'visible' || !token) return
+    let seq = 0
+    for (const m of messages) if (!m.local && m.sender_type !== 'customer' && m.seq > seq) seq = m.seq
+    if (seq <= readSent) return
+    readSent = seq
+    if (!wsSend({ type: 'read', seq })) call('POST', '/api/v1/widget/read', { seq }).catch(() => (readSent = 0))
+  }
+
+  // ---------------------------------------------------------------- session
+  function ensureSession(): Promise<void> {
+    if (!sessionPromise) {
+      sessionPromise = (async () => {
+        let r: { visitor_token: string; customer_id: number }
+        try {
+          r = await call('POST', '/api/v1/widget/sessions', { shop, ...(token ? { visitor_token: token } : {}) })
+        } catch (e) {
+          if ((e as { status?: number }).status !== 401 || !token) throw e
+          token = null // stale token (e.g. another server): start over as a new shopper
+          r = await call('POST', '/api/v1/widget/sessions', { shop })
+        }
+        token = r.visitor_token
+        try {
+          localStorage.setItem(TOKEN_KEY, token)
+        } catch {
+          /* ignore */
+        }
+        connect()
+        await fetchAfter(0).catch(() => {})
+      })().catch((e) => {
+        sessionPromise = null
+        throw e
+      })
+    }
+    return sessionPromise
+  }
+
+  // ---------------------------------------------------------------- websocket
+  let ws: WebSocket | null = null
+  let attempt = 0
+  let everOpen = false
+  function wsSend(o: unknown): boolean {
+    if (ws && ws.readyState === 1) {
+      ws.send(JSON.stringify(o))
+      return true
+    }
+    return false
+  }
+  function connect() {
+    if (!token || ws) return
+    const sock = new WebSocket(base.replace(/^http/, 'ws') + '/api/v1/widget/ws?token=' + encodeURIComponent(token))
+    ws = sock
+    sock.onopen = () => {
+      attempt = 0
+      const again = everOpen
+      everOpen = true
+      connected = true
+      banner.classList.add('hidden')
+      if (again) void catchUp()
+    }
+    sock.onmessage = (e) => {
+      let ev: any
+      try {
+        ev = JSON.parse(String(e.data))
+      } catch {
+        return
+      }
+      onEvent(ev)
+    }
+    sock.onclose = () => {
+      if (ws !== sock) return
+      ws = null
+      if (everOpen) {
+        connected = false
+        banner.classList.remove('hidden')
+      }
+      const delay = Math.min(15000, 600 * 2 ** attempt++) * (0.75 + Math.random() * 0.5)
+      setTimeout(connect, delay)
+    }
+  }
+
+  function onEvent(ev: any) {
+    switch (ev.type) {
+      case 'message.created': {
+        const m = ev.message as Msg
+        if (!m || m.private) return
+        const before = lastSeq
+        const gap = m.seq > before + 1
+        if (merge([m], true)) {
+          if (m.sender_type !== 'customer') typingUntil = 0
+          renderTyping()
+          render()
+          renderBadge()
+          markRead()
+        }
+        if (gap) void catchUp(before)
+        break
+      }
+      case 'typing':
+        if (ev.sender_type === 'agent') {
+          typingUntil = Date.now() + 5000
+          renderTyping()
+          list.scrollTop = list.scrollHeight
+        }
+        break
+      case 'read':
+        if (ev.reader_type === 'agent' && ev.seq > agentReadSeq) {
+          agentReadSeq = ev.seq
+          render()
+        }
+        break
+      case 'queue.position':
+        queuePosition = ev.position || 0
+        render()
+        break
+      case 'conversation.updated':
+        if (ev.conversation?.status) {
+          convStatus = ev.conversation.status
+          render()
+        }
+        break
+    }
+  }
+
+  // ---------------------------------------------------------------- interactions
+  function setOpen(v: boolean) {
+    isOpen = v
+    panel.classList.toggle('open', v)
+    launcher.classList.toggle('open', v)
+    if (v) {
+      unread = 0
+      ensureSession().then(markRead, () => {})
+      render()
+      setTimeout(() => input.focus(), 50)
+    }
+    renderBadge()
+  }
+  launcher.onclick = () => setOpen(!isOpen)
+  closeBtn.onclick = () => setOpen(false)
+  form.onsubmit = (e) => {
+    e.preventDefault()
+    send()
+  }
+  function autosize() {
+    input.style.height = 'auto'
+    input.style.height = Math.min(120, input.scrollHeight) + 'px'
+  }
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
+      e.preventDefault()
+      send()
+    }
+  })
+  input.addEventListener('input', () => {
+    autosize()
+    const n = Date.now()
+    if (input.value.trim() && n - lastTypingSent > 2500) {
+      lastTypingSent = n
+      wsSend({ type: 'typing' })
+    }
+  })
+  document.addEventListener('visibilitychange', markRead)
+
+  // ---------------------------------------------------------------- boot
+  function mount() {
+    document.body.appendChild(host)
+    renderHeader()
+    render()
+    call<Config>('GET', `/api/v1/widget/config?shop=${encodeURIComponent(shop)}`, undefined, false)
+      .then((c) => {
+        config = c
+        renderHeader()
+        render()
+      })
+      .catch(() => {})
+    // a returning shopper: restore the session right away (history, unread badge, live events)
+    if (token) ensureSession().catch(() => {})
+  }
+  if (document.body) mount()
+  else document.addEventListener('DOMContentLoaded', mount)
+})()
