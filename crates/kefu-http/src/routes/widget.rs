@@ -113,8 +113,16 @@ pub async fn create_session(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<Response> {
+    // Over the body limit → the JSON 413 every other endpoint answers (not axum's plain text).
+    let body = body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Error::new(ErrorCode::PayloadTooLarge, "request body is too large")
+        } else {
+            Error::bad_request(r.body_text())
+        }
+    })?;
     // The body is optional: an anonymous shopper of the default shop may send nothing at all.
     let req: SessionRequest = if body.iter().all(u8::is_ascii_whitespace) {
         SessionRequest::default()

@@ -17,7 +17,16 @@ use tokio::sync::mpsc;
 
 #[derive(Deserialize)]
 pub struct TokenQuery {
-    pub token: String,
+    /// Optional so that a missing token is a 401 like a bad one, not a 400.
+    pub token: Option<String>,
+}
+
+impl TokenQuery {
+    fn token(&self) -> Result<&str, kefu_core::Error> {
+        self.token
+            .as_deref()
+            .ok_or_else(|| kefu_core::Error::unauthorized("missing token"))
+    }
 }
 
 /// A frame a client may send.
@@ -40,7 +49,7 @@ pub async fn agent_ws(
     ApiQuery(q): ApiQuery<TokenQuery>,
     upgrade: WebSocketUpgrade,
 ) -> ApiResult<Response> {
-    let user = agent_from_token(&state, &q.token).await?;
+    let user = agent_from_token(&state, q.token()?).await?;
     let (registration, rx) = state.hub.register_agent(user.shop_id, user.id, user.role);
     Ok(upgrade.on_upgrade(move |socket| async move {
         run(socket, rx, registration, |frame| {
@@ -59,7 +68,7 @@ pub async fn visitor_ws(
     ApiQuery(q): ApiQuery<TokenQuery>,
     upgrade: WebSocketUpgrade,
 ) -> ApiResult<Response> {
-    let visitor = visitor_from_token(&state, &q.token).await?;
+    let visitor = visitor_from_token(&state, q.token()?).await?;
     let (registration, rx) = state.hub.register_visitor(visitor.customer_id);
     Ok(upgrade.on_upgrade(move |socket| async move {
         run(socket, rx, registration, |frame| {

@@ -1,0 +1,13 @@
+//! Integration suite: a real kefu server over HTTP and WebSocket, against SQLite and PostgreSQL.
+//! Every scenario runs once per backend (`<module>::<scenario>::sqlite` / `::postgres`);
+//! PostgreSQL is required (`KEFU_TEST_PG_URL`, default `postgres://postgres@127.0.0.1:5432/test`).
+
+mod harness;
+
+mod chat;
+mod contract;
+mod durability;
+mod errors;
+mod isolation;
+mod live;
+mod routing;
