@@ -125,7 +125,7 @@ enum UserCommand {
     },
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KEFU_LOG")
@@ -133,10 +133,19 @@ fn main() -> Result<()> {
         )
         .init();
     let cli = Cli::parse();
-    tokio::runtime::Builder::new_multi_thread()
+    let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?
-        .block_on(run(cli))
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| runtime.block_on(run(cli)));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One readable line for people; no backtrace for an ordinary mistake.
+            eprintln!("kefu: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 async fn run(cli: Cli) -> Result<()> {
@@ -163,10 +172,18 @@ async fn run(cli: Cli) -> Result<()> {
             validate_slug(&slug)?;
             let store = open_store(&store).await?;
             store.ensure_default_shop().await?;
+            if name.trim().is_empty() {
+                bail!("the shop name must not be empty");
+            }
             let shop = store
                 .create_shop(&slug, name.trim())
                 .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                .map_err(|e| match e.code {
+                    kefu_core::ErrorCode::Conflict => {
+                        anyhow::anyhow!("a shop with slug '{slug}' already exists")
+                    }
+                    _ => anyhow::anyhow!("{e}"),
+                })?;
             println!("created shop {} ({}) id={}", shop.slug, shop.name, shop.id);
             Ok(())
         }
