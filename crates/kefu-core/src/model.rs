@@ -237,10 +237,10 @@ pub struct CustomerMessage<'a> {
     pub customer_id: Id,
     pub body: &'a str,
     pub client_msg_id: &'a str,
-    /// Stored as a `bot` message before the first message of a new conversation.
-    pub greeting: Option<&'a str>,
-    /// Stored as a `system` message when the conversation starts while no agent is online.
-    pub offline_notice: Option<&'a str>,
+    /// When this message starts a conversation, store the shop's greeting before it (new
+    /// conversations) and its offline notice after it (when no agent is online) — decided inside
+    /// the same transaction, so the notice matches the moment of the start.
+    pub announce: bool,
 }
 
 /// An agent's message or internal note as it arrives.

@@ -35,21 +35,14 @@ impl AppState {
                 "this shopper may not start chats",
             ));
         }
-        let shop = self
-            .store
-            .shop_by_id(visitor.shop_id)
-            .await?
-            .ok_or_else(|| Error::not_found("shop"))?;
-        let online = self.store.any_agent_online(shop.id).await?;
         let appended = self
             .store
             .append_customer_message(CustomerMessage {
-                shop_id: shop.id,
+                shop_id: visitor.shop_id,
                 customer_id: visitor.customer_id,
                 body,
                 client_msg_id,
-                greeting: Some(&shop.settings.greeting),
-                offline_notice: (!online).then_some(shop.settings.offline_message.as_str()),
+                announce: true,
             })
             .await?;
         if appended.duplicate {
@@ -74,7 +67,7 @@ impl AppState {
             });
         }
         if appended.conversation_started {
-            self.route(shop.id, Some(&conversation)).await?;
+            self.route(visitor.shop_id, Some(&conversation)).await?;
         }
         Ok(Sent {
             message: appended.message,

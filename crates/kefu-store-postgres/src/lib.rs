@@ -447,6 +447,7 @@ async fn append_customer(conn: &mut PgConnection, m: &CustomerMessage<'_>) -> Re
     .map_err(db_err)?;
 
     let mut companions = Vec::new();
+    let mut is_new = false;
     let (conversation_id, started) = match latest {
         Some((id, status)) if status != "resolved" => (id, false),
         Some((id, _resolved)) => {
@@ -481,33 +482,46 @@ async fn append_customer(conn: &mut PgConnection, m: &CustomerMessage<'_>) -> Re
             .fetch_one(&mut *conn)
             .await
             .map_err(db_err)?;
-            if let Some(greeting) = m.greeting.filter(|g| !g.trim().is_empty()) {
-                let shop_name: String = sqlx::query_scalar("SELECT name FROM shops WHERE id = $1")
-                    .bind(m.shop_id)
-                    .fetch_one(&mut *conn)
-                    .await
-                    .map_err(db_err)?;
-                companions.push(
-                    insert_message(
-                        conn,
-                        Insert {
-                            shop_id: m.shop_id,
-                            conversation_id: id,
-                            sender_type: SenderType::Bot,
-                            sender_id: None,
-                            sender_name: &shop_name,
-                            body: greeting,
-                            private: false,
-                            client_msg_id: None,
-                            now,
-                        },
-                    )
-                    .await?,
-                );
-            }
+            is_new = true;
             (id, true)
         }
     };
+    // Greeting and offline notice are the shop's, read in this transaction, only at a start.
+    let announcement: Option<(String, String, String, i64)> = if started && m.announce {
+        sqlx::query_as(
+            "SELECT s.name, s.greeting, s.offline_message, \
+             (SELECT COUNT(*) FROM users u WHERE u.shop_id = s.id AND u.status = 'online') \
+             FROM shops s WHERE s.id = $1",
+        )
+        .bind(m.shop_id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?
+    } else {
+        None
+    };
+    if is_new
+        && let Some((shop_name, greeting, _, _)) = &announcement
+        && !greeting.trim().is_empty()
+    {
+        companions.push(
+            insert_message(
+                conn,
+                Insert {
+                    shop_id: m.shop_id,
+                    conversation_id,
+                    sender_type: SenderType::Bot,
+                    sender_id: None,
+                    sender_name: shop_name,
+                    body: greeting,
+                    private: false,
+                    client_msg_id: None,
+                    now,
+                },
+            )
+            .await?,
+        );
+    }
     let message = insert_message(
         conn,
         Insert {
@@ -524,7 +538,9 @@ async fn append_customer(conn: &mut PgConnection, m: &CustomerMessage<'_>) -> Re
     )
     .await?;
     let mut trailing = None;
-    if started && let Some(notice) = m.offline_notice.filter(|n| !n.trim().is_empty()) {
+    if let Some((_, _, notice, 0)) = &announcement
+        && !notice.trim().is_empty()
+    {
         trailing = Some(
             insert_message(
                 conn,

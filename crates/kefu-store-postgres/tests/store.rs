@@ -152,8 +152,7 @@ fn shopper_msg<'a>(
         customer_id,
         body,
         client_msg_id,
-        greeting: None,
-        offline_notice: None,
+        announce: false,
     }
 }
 
@@ -413,8 +412,7 @@ async fn conversations_and_messages() {
     // The first message opens a conversation: greeting, message, offline notice.
     let first = s
         .append_customer_message(CustomerMessage {
-            greeting: Some("欢迎"),
-            offline_notice: Some("不在线"),
+            announce: true,
             ..shopper_msg(a.id, c.id, "你好\n第二行", "m1")
         })
         .await
@@ -437,7 +435,10 @@ async fn conversations_and_messages() {
     assert_eq!(conv.last_seq, 3);
     assert_eq!(conv.status, ConversationStatus::Open);
     assert_eq!(conv.unread_count, 1);
-    assert_eq!(conv.last_message_preview, "不在线");
+    assert_eq!(
+        conv.last_message_preview,
+        preview(&ShopSettings::default().offline_message)
+    );
     assert_eq!(conv.queue_position, Some(1));
     assert_eq!(conv.customer.name, "小王");
     assert_eq!(conv.team.as_ref().map(|t| t.name.as_str()), Some("售前"));
@@ -446,7 +447,7 @@ async fn conversations_and_messages() {
     // A retry stores nothing and answers the original.
     let retry = s
         .append_customer_message(CustomerMessage {
-            greeting: Some("欢迎"),
+            announce: false,
             ..shopper_msg(a.id, c.id, "你好", "m1")
         })
         .await
@@ -752,7 +753,7 @@ async fn conversations_and_messages() {
     );
     let reopened = s
         .append_customer_message(CustomerMessage {
-            greeting: Some("欢迎"),
+            announce: false,
             ..shopper_msg(a.id, c.id, "又来了", "m5")
         })
         .await
@@ -804,7 +805,7 @@ async fn concurrent_messages_get_gap_free_seqs() {
         tasks.push(tokio::spawn(async move {
             let id = format!("c{i}");
             s.append_customer_message(CustomerMessage {
-                greeting: Some("欢迎"),
+                announce: true,
                 ..shopper_msg(a.id, c.id, "hi", &id)
             })
             .await
@@ -820,11 +821,12 @@ async fn concurrent_messages_get_gap_free_seqs() {
     let messages = s.messages(a.id, cid, 0, 1000, true).await.unwrap();
     assert_eq!(
         messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
-        (1..=N as i64 + 1).collect::<Vec<_>>()
+        (1..=N as i64 + 2).collect::<Vec<_>>(),
+        "greeting, the N messages and the offline notice (nobody is online)"
     );
     assert_eq!(
         s.conversation(a.id, cid).await.unwrap().unwrap().last_seq,
-        N as i64 + 1
+        N as i64 + 2
     );
 
     // Concurrent retries of the same message store it once.
@@ -839,7 +841,7 @@ async fn concurrent_messages_get_gap_free_seqs() {
     let mut fresh = 0;
     for t in tasks {
         let r = t.await.unwrap().unwrap();
-        assert_eq!(r.message.seq, N as i64 + 2);
+        assert_eq!(r.message.seq, N as i64 + 3);
         fresh += usize::from(!r.duplicate);
     }
     assert_eq!(fresh, 1);
@@ -878,7 +880,7 @@ async fn concurrent_messages_get_gap_free_seqs() {
     }
     assert_eq!(stored, N / 2 + 5);
     let messages = s.messages(a.id, cid, 0, 1000, true).await.unwrap();
-    let total = (N + 2 + N / 2 + 5) as i64;
+    let total = (N + 3 + N / 2 + 5) as i64; // greeting + N + notice + retry-once + the mix
     assert_eq!(
         messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
         (1..=total).collect::<Vec<_>>()

@@ -318,8 +318,7 @@ struct OwnedCustomerMessage {
     customer_id: Id,
     body: String,
     client_msg_id: String,
-    greeting: Option<String>,
-    offline_notice: Option<String>,
+    announce: bool,
 }
 
 async fn append_customer(conn: &mut SqliteConnection, m: OwnedCustomerMessage) -> Result<Appended> {
@@ -353,6 +352,7 @@ async fn append_customer(conn: &mut SqliteConnection, m: OwnedCustomerMessage) -
     .map_err(db_err)?;
 
     let mut companions = Vec::new();
+    let mut is_new = false;
     let (conversation_id, started) = match latest {
         Some((id, status)) if status != "resolved" => (id, false),
         Some((id, _resolved)) => {
@@ -387,33 +387,46 @@ async fn append_customer(conn: &mut SqliteConnection, m: OwnedCustomerMessage) -
             .fetch_one(&mut *conn)
             .await
             .map_err(db_err)?;
-            if let Some(greeting) = m.greeting.as_deref().filter(|g| !g.trim().is_empty()) {
-                let shop_name: String = sqlx::query_scalar("SELECT name FROM shops WHERE id = $1")
-                    .bind(m.shop_id)
-                    .fetch_one(&mut *conn)
-                    .await
-                    .map_err(db_err)?;
-                companions.push(
-                    insert_message(
-                        conn,
-                        Insert {
-                            shop_id: m.shop_id,
-                            conversation_id: id,
-                            sender_type: SenderType::Bot,
-                            sender_id: None,
-                            sender_name: &shop_name,
-                            body: greeting,
-                            private: false,
-                            client_msg_id: None,
-                            now,
-                        },
-                    )
-                    .await?,
-                );
-            }
+            is_new = true;
             (id, true)
         }
     };
+    // Greeting and offline notice are the shop's, read in this transaction, only at a start.
+    let announcement: Option<(String, String, String, i64)> = if started && m.announce {
+        sqlx::query_as(
+            "SELECT s.name, s.greeting, s.offline_message, \
+             (SELECT COUNT(*) FROM users u WHERE u.shop_id = s.id AND u.status = 'online') \
+             FROM shops s WHERE s.id = $1",
+        )
+        .bind(m.shop_id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?
+    } else {
+        None
+    };
+    if is_new
+        && let Some((shop_name, greeting, _, _)) = &announcement
+        && !greeting.trim().is_empty()
+    {
+        companions.push(
+            insert_message(
+                conn,
+                Insert {
+                    shop_id: m.shop_id,
+                    conversation_id,
+                    sender_type: SenderType::Bot,
+                    sender_id: None,
+                    sender_name: shop_name,
+                    body: greeting,
+                    private: false,
+                    client_msg_id: None,
+                    now,
+                },
+            )
+            .await?,
+        );
+    }
     let message = insert_message(
         conn,
         Insert {
@@ -430,7 +443,9 @@ async fn append_customer(conn: &mut SqliteConnection, m: OwnedCustomerMessage) -
     )
     .await?;
     let mut trailing = None;
-    if started && let Some(notice) = m.offline_notice.as_deref().filter(|n| !n.trim().is_empty()) {
+    if let Some((_, _, notice, 0)) = &announcement
+        && !notice.trim().is_empty()
+    {
         trailing = Some(
             insert_message(
                 conn,
@@ -941,8 +956,7 @@ impl Store for SqliteStore {
             customer_id: msg.customer_id,
             body: msg.body.to_owned(),
             client_msg_id: msg.client_msg_id.to_owned(),
-            greeting: msg.greeting.map(str::to_owned),
-            offline_notice: msg.offline_notice.map(str::to_owned),
+            announce: msg.announce,
         };
         self.write(move |conn| Box::pin(append_customer(conn, owned)))
             .await

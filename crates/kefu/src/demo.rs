@@ -234,8 +234,8 @@ async fn seed_new(store: &dyn Store) -> Result<()> {
                         customer_id: customer.id,
                         body: text,
                         client_msg_id: &id,
-                        greeting: Some(&settings.greeting),
-                        offline_notice: None,
+                        // Past conversations: no greeting or offline notice replayed into them.
+                        announce: false,
                     })
                     .await?;
                 if appended.conversation_started {
