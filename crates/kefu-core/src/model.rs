@@ -224,6 +224,8 @@ pub struct Appended {
     pub message: Message,
     /// Other messages stored in the same commit (greeting before it, offline notice after it).
     pub companions: Vec<Message>,
+    /// The conversation after the write. Its `queue_position` may be `None` on the steady path (a
+    /// message into an open conversation); read the conversation to show the queue.
     pub conversation: Conversation,
     /// The conversation was created (or reopened) by this message.
     pub conversation_started: bool,

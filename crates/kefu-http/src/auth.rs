@@ -84,11 +84,17 @@ pub async fn agent_from_token(state: &AppState, token: &str) -> Result<User> {
 
 /// Looks up the shopper owning a visitor token.
 pub async fn visitor_from_token(state: &AppState, token: &str) -> Result<Visitor> {
-    state
+    let hash = token::hash(token);
+    if let Some(visitor) = state.visitors.get(&hash) {
+        return Ok(visitor);
+    }
+    let visitor = state
         .store
-        .visitor(&token::hash(token))
+        .visitor(&hash)
         .await?
-        .ok_or_else(|| Error::unauthorized("invalid visitor token"))
+        .ok_or_else(|| Error::unauthorized("invalid visitor token"))?;
+    state.visitors.put(hash, visitor.clone());
+    Ok(visitor)
 }
 
 /// An authenticated agent (any role) with the token they used.

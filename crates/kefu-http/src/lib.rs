@@ -12,6 +12,7 @@ pub mod hub;
 pub mod openapi;
 pub mod ratelimit;
 pub mod routes;
+pub mod visitors;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -50,6 +51,7 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub hub: Arc<hub::Hub>,
     pub limits: Arc<RateLimits>,
+    pub visitors: Arc<visitors::VisitorCache>,
     /// Send the session cookie only over HTTPS.
     pub secure_cookies: bool,
 }
@@ -66,6 +68,7 @@ impl AppState {
         AppState {
             store,
             hub: hub::Hub::new(),
+            visitors: Arc::default(),
             limits: Arc::new(RateLimits {
                 login: RateLimiter::per_minute(l.login_per_minute, l.login_per_minute),
                 sessions: RateLimiter::per_minute(l.sessions_per_minute, l.sessions_per_minute),

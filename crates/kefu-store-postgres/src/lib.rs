@@ -238,7 +238,7 @@ const CONVERSATION_SELECT: &str = "SELECT c.id, c.shop_id, c.status, c.assignee_
      CASE WHEN c.queued_at IS NULL THEN NULL ELSE ( \
         SELECT COUNT(*) FROM conversations q WHERE q.shop_id = c.shop_id \
         AND q.queued_at IS NOT NULL \
-        AND (q.queued_at < c.queued_at OR (q.queued_at = c.queued_at AND q.id <= c.id))) \
+        AND (q.queued_at, q.id) <= (c.queued_at, c.id)) \
      END AS queue_position \
      FROM conversations c \
      JOIN customers cu ON cu.id = c.customer_id \

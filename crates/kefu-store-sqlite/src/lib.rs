@@ -5,6 +5,7 @@
 //! a small pool of read connections. Reads never wait for writes (WAL) and see only committed data.
 //! It depends on kefu-core only; the HTTP layer never sees sqlx.
 
+mod batch;
 mod writer;
 
 use async_trait::async_trait;
@@ -35,7 +36,7 @@ pub struct SqliteStore {
     writer: Writer,
 }
 
-fn db_err(e: sqlx::Error) -> Error {
+pub(crate) fn db_err(e: sqlx::Error) -> Error {
     if let sqlx::Error::Database(d) = &e {
         if d.is_unique_violation() {
             return Error::conflict("already exists");
@@ -130,21 +131,33 @@ fn user_from_row(r: &SqliteRow) -> Result<User> {
     })
 }
 
-const CONVERSATION_SELECT: &str = "SELECT c.id, c.shop_id, c.status, c.assignee_id, \
+pub(crate) const CONVERSATION_SELECT: &str = "SELECT c.id, c.shop_id, c.status, c.assignee_id, \
      u.name AS assignee_name, c.team_id, t.name AS team_name, c.customer_id, \
      cu.name AS customer_name, c.last_seq, c.last_message_at, c.last_message_preview, \
      c.unread_count, c.customer_read_seq, c.agent_read_seq, c.created_at, \
      CASE WHEN c.queued_at IS NULL THEN NULL ELSE ( \
         SELECT COUNT(*) FROM conversations q WHERE q.shop_id = c.shop_id \
         AND q.queued_at IS NOT NULL \
-        AND (q.queued_at < c.queued_at OR (q.queued_at = c.queued_at AND q.id <= c.id))) \
+        AND (q.queued_at, q.id) <= (c.queued_at, c.id)) \
      END AS queue_position \
      FROM conversations c \
      JOIN customers cu ON cu.id = c.customer_id \
      LEFT JOIN users u ON u.id = c.assignee_id \
      LEFT JOIN teams t ON t.id = c.team_id";
 
-fn conversation_from_row(r: &SqliteRow) -> Result<Conversation> {
+/// [`CONVERSATION_SELECT`] without the queue position (NULL): counting the queue costs time in
+/// proportion to its length, and the steady message path never shows it.
+pub(crate) const CONVERSATION_SELECT_NO_QUEUE: &str = "SELECT c.id, c.shop_id, c.status, c.assignee_id, \
+     u.name AS assignee_name, c.team_id, t.name AS team_name, c.customer_id, \
+     cu.name AS customer_name, c.last_seq, c.last_message_at, c.last_message_preview, \
+     c.unread_count, c.customer_read_seq, c.agent_read_seq, c.created_at, \
+     NULL AS queue_position \
+     FROM conversations c \
+     JOIN customers cu ON cu.id = c.customer_id \
+     LEFT JOIN users u ON u.id = c.assignee_id \
+     LEFT JOIN teams t ON t.id = c.team_id";
+
+pub(crate) fn conversation_from_row(r: &SqliteRow) -> Result<Conversation> {
     let team_id: Option<Id> = r.get("team_id");
     Ok(Conversation {
         id: r.get("id"),
@@ -313,7 +326,7 @@ async fn insert_message(conn: &mut SqliteConnection, m: Insert<'_>) -> Result<Me
     })
 }
 
-struct OwnedCustomerMessage {
+pub(crate) struct OwnedCustomerMessage {
     shop_id: Id,
     customer_id: Id,
     body: String,
@@ -321,7 +334,10 @@ struct OwnedCustomerMessage {
     announce: bool,
 }
 
-async fn append_customer(conn: &mut SqliteConnection, m: OwnedCustomerMessage) -> Result<Appended> {
+pub(crate) async fn append_customer(
+    conn: &mut SqliteConnection,
+    m: &OwnedCustomerMessage,
+) -> Result<Appended> {
     let now = Millis::now().0;
     if let Some(original) =
         find_retry(conn, SenderType::Customer, m.customer_id, &m.client_msg_id).await?
@@ -958,8 +974,7 @@ impl Store for SqliteStore {
             client_msg_id: msg.client_msg_id.to_owned(),
             announce: msg.announce,
         };
-        self.write(move |conn| Box::pin(append_customer(conn, owned)))
-            .await
+        self.writer.append(owned).await
     }
 
     async fn append_agent_message(&self, msg: AgentMessage<'_>) -> Result<Appended> {

@@ -7,6 +7,8 @@
 //! result. A caller therefore never hears "done" before its write is on disk, and under load one
 //! fsync covers hundreds of writes.
 
+use crate::OwnedCustomerMessage;
+use kefu_core::model::Appended;
 use kefu_core::{Error, Result};
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
@@ -17,7 +19,18 @@ const MAX_BATCH: usize = 512;
 /// What a job hands back after running: whether it succeeded (else its savepoint is rolled back)
 /// and the callback that delivers its result once the commit outcome is known.
 type Finish = (bool, Box<dyn FnOnce(Option<&sqlx::Error>) + Send>);
-type Job = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Finish> + Send>;
+type GenericJob = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Finish> + Send>;
+
+/// A shopper's message: the hot path, stored in bulk with the others of its batch when it can be.
+struct Append {
+    msg: OwnedCustomerMessage,
+    reply: oneshot::Sender<Result<Appended>>,
+}
+
+enum Job {
+    Generic(GenericJob),
+    Append(Append),
+}
 
 #[derive(Clone)]
 pub struct Writer {
@@ -43,7 +56,7 @@ impl Writer {
         F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel::<Result<T>>();
-        let job: Job = Box::new(move |conn| {
+        let job: GenericJob = Box::new(move |conn| {
             Box::pin(async move {
                 let result = f(conn).await;
                 let ok = result.is_ok();
@@ -61,7 +74,18 @@ impl Writer {
             })
         });
         self.jobs
-            .send(job)
+            .send(Job::Generic(job))
+            .await
+            .map_err(|_| Error::internal("the writer has stopped"))?;
+        rx.await
+            .map_err(|_| Error::internal("the writer dropped a job"))?
+    }
+
+    /// Stores a shopper's message in the next group commit (see [`crate::batch`]).
+    pub async fn append(&self, msg: OwnedCustomerMessage) -> Result<Appended> {
+        let (reply, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Append(Append { msg, reply }))
             .await
             .map_err(|_| Error::internal("the writer has stopped"))?;
         rx.await
@@ -69,34 +93,123 @@ impl Writer {
     }
 }
 
+/// Opens the savepoint that isolates one job; `false` if even that failed.
+async fn begin_job(conn: &mut SqliteConnection) -> bool {
+    match sqlx::query("SAVEPOINT job").execute(&mut *conn).await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::error!(error = %e, "savepoint failed");
+            false
+        }
+    }
+}
+
+/// Closes the job's savepoint, undoing the job's changes first when it failed.
+async fn end_job(conn: &mut SqliteConnection, ok: bool) {
+    if !ok {
+        let _ = sqlx::query("ROLLBACK TO job").execute(&mut *conn).await;
+    }
+    let _ = sqlx::query("RELEASE job").execute(&mut *conn).await;
+}
+
+/// Stores a batch of shopper messages: the steady ones in bulk, the rest one by one.
+///
+/// `savepoint_open`: the caller already opened the bulk savepoint (together with `BEGIN`, to save
+/// a round trip). Returns `true` when that savepoint is still open and the caller must release it
+/// (together with `COMMIT`, likewise).
+async fn run_appends(
+    conn: &mut SqliteConnection,
+    appends: Vec<Append>,
+    finishes: &mut Vec<Box<dyn FnOnce(Option<&sqlx::Error>) + Send>>,
+    savepoint_open: bool,
+) -> bool {
+    let mut bulk: Vec<Option<Appended>> = (0..appends.len()).map(|_| None).collect();
+    let mut release_pending = false;
+    if savepoint_open || begin_job(conn).await {
+        let msgs: Vec<&OwnedCustomerMessage> = appends.iter().map(|a| &a.msg).collect();
+        match crate::batch::append_steady(conn, &msgs).await {
+            Ok(done) => {
+                bulk = done;
+                if bulk.iter().all(Option::is_some) {
+                    release_pending = true;
+                } else {
+                    end_job(conn, true).await;
+                }
+            }
+            Err(e) => {
+                end_job(conn, false).await;
+                tracing::warn!(error = %e, "bulk append failed; storing one by one");
+            }
+        }
+    }
+    for (append, done) in appends.into_iter().zip(bulk) {
+        let Append { msg, reply } = append;
+        let result = match done {
+            Some(appended) => Ok(appended),
+            None if begin_job(conn).await => {
+                let r = crate::append_customer(conn, &msg).await;
+                end_job(conn, r.is_ok()).await;
+                r
+            }
+            None => Err(Error::internal("savepoint failed")),
+        };
+        finishes.push(Box::new(move |commit_error: Option<&sqlx::Error>| {
+            let result = match commit_error {
+                Some(e) => Err(Error::internal(format!("commit failed: {e}"))),
+                None => result,
+            };
+            let _ = reply.send(result);
+        }));
+    }
+    release_pending
+}
+
 async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let mut finishes = Vec::with_capacity(batch.len());
-        let begun = sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await;
-        if let Err(e) = begun {
+        let mut generics = Vec::new();
+        let mut appends = Vec::new();
+        for job in batch.drain(..) {
+            match job {
+                Job::Generic(job) => generics.push(job),
+                Job::Append(append) => appends.push(append),
+            }
+        }
+        // Under load most batches are shopper messages only: open their savepoint with BEGIN
+        // and release it with COMMIT, one round trip each (every round trip is a thread hand-off).
+        let only_appends = generics.is_empty();
+        let begin = if only_appends {
+            "BEGIN IMMEDIATE; SAVEPOINT job"
+        } else {
+            "BEGIN IMMEDIATE"
+        };
+        if let Err(e) = sqlx::raw_sql(begin).execute(&mut conn).await {
             // Run nothing: each caller sees its job dropped, which surfaces as an internal error.
             tracing::error!(error = %e, "sqlite writer could not begin a transaction");
-            batch.clear();
+            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut conn).await;
             continue;
         }
-        for job in batch.drain(..) {
-            if let Err(e) = sqlx::query("SAVEPOINT job").execute(&mut conn).await {
-                tracing::error!(error = %e, "savepoint failed");
-                continue; // the job is dropped; its caller gets an internal error
+        for job in generics {
+            // A job whose savepoint failed is dropped: its caller gets an internal error.
+            if begin_job(&mut conn).await {
+                let (ok, finish) = job(&mut conn).await;
+                end_job(&mut conn, ok).await;
+                finishes.push(finish);
             }
-            let (ok, finish) = job(&mut conn).await;
-            if !ok {
-                let _ = sqlx::query("ROLLBACK TO job").execute(&mut conn).await;
-            }
-            let _ = sqlx::query("RELEASE job").execute(&mut conn).await;
-            finishes.push(finish);
         }
-        match sqlx::query("COMMIT").execute(&mut conn).await {
+        // Appends after the other jobs of the batch: they were all in flight at once, so any
+        // order is one their senders could have seen.
+        let mut commit = "COMMIT";
+        if !appends.is_empty() && run_appends(&mut conn, appends, &mut finishes, only_appends).await
+        {
+            commit = "RELEASE job; COMMIT";
+        }
+        match sqlx::raw_sql(commit).execute(&mut conn).await {
             Ok(_) => finishes.into_iter().for_each(|f| f(None)),
             Err(e) => {
                 tracing::error!(error = %e, "sqlite group commit failed");
-                let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
+                let _ = sqlx::raw_sql("ROLLBACK").execute(&mut conn).await;
                 finishes.into_iter().for_each(|f| f(Some(&e)));
             }
         }

@@ -151,6 +151,7 @@ pub async fn create_session(
             .store
             .update_customer(shop.id, visitor.customer_id, &contact)
             .await?;
+        state.visitors.forget(&token::hash(&existing));
         let body = SessionResponse {
             visitor_token: existing,
             customer_id: visitor.customer_id,

@@ -295,3 +295,69 @@ async fn reconnect_body(backend: Backend) {
     ids.dedup();
     assert_eq!(ids.len(), msgs.len());
 }
+
+both!(concurrent_bursts_keep_counters_exact, concurrent_bursts);
+/// Many shoppers writing at once into their open conversations: the writer stores such messages in
+/// bulk (SQLite) or in parallel transactions (PostgreSQL). Seqs, unread counts, previews and
+/// retries must come out exactly as if each message had been stored alone.
+async fn concurrent_bursts(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let agent = s.agent(s.shop.id, Role::Supervisor, "Zhou").await;
+    s.set_status(&agent, "online").await;
+    let mut shoppers = Vec::new();
+    for _ in 0..12 {
+        let shopper = s.shopper().await;
+        let first = s.shopper_send(&shopper, "第一条").await;
+        shoppers.push((shopper, first["conversation_id"].as_i64().unwrap()));
+    }
+    const BURST: usize = 8;
+    let mut sends = Vec::new();
+    for (n, (shopper, _)) in shoppers.iter().enumerate() {
+        for k in 0..BURST {
+            let id = format!("burst-{n}-{k}");
+            sends.push((shopper.clone(), format!("消息 {n}-{k}"), id.clone()));
+            if k % 3 == 0 {
+                // The same message again, racing its original.
+                sends.push((shopper.clone(), format!("消息 {n}-{k}"), id));
+            }
+        }
+    }
+    let answers = futures_util::future::join_all(
+        sends
+            .iter()
+            .map(|(shopper, body, id)| s.shopper_send_raw(shopper, body, id)),
+    )
+    .await;
+    let mut by_id: std::collections::HashMap<&str, Vec<&Value>> = Default::default();
+    for ((_, _, id), answer) in sends.iter().zip(&answers) {
+        assert!(answer.status == 201 || answer.status == 200, "{answer:?}");
+        by_id.entry(id.as_str()).or_default().push(&answer.body);
+    }
+    for (id, copies) in &by_id {
+        let created = copies
+            .iter()
+            .map(|c| (&c["id"], &c["seq"]))
+            .collect::<Vec<_>>();
+        assert!(
+            created.windows(2).all(|w| w[0] == w[1]),
+            "{id}: a retry got a different message: {created:?}"
+        );
+    }
+    for (shopper, cid) in &shoppers {
+        let history = s.shopper_history(shopper, 0).await;
+        let messages = history["messages"].as_array().unwrap();
+        assert_eq!(
+            messages.len(),
+            2 + BURST,
+            "greeting, first message, the burst once each"
+        );
+        assert_gap_free(messages, 1);
+        let conversation = s.conversation(&agent, *cid).await;
+        assert_eq!(conversation["last_seq"], (2 + BURST) as i64);
+        assert_eq!(conversation["unread_count"], (1 + BURST) as i64);
+        assert_eq!(
+            conversation["last_message_preview"],
+            messages.last().unwrap()["body"]
+        );
+    }
+}
