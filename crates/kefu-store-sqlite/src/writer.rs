@@ -18,7 +18,9 @@ const MAX_BATCH: usize = 512;
 
 /// What a job hands back after running: whether it succeeded (else its savepoint is rolled back)
 /// and the callback that delivers its result once the commit outcome is known.
-type Finish = (bool, Box<dyn FnOnce(Option<&sqlx::Error>) + Send>);
+type Finish = (bool, Deliver);
+/// Hands a job's result to its caller once the commit's outcome is known.
+type Deliver = Box<dyn FnOnce(Option<&sqlx::Error>) + Send>;
 type GenericJob = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Finish> + Send>;
 
 /// A shopper's message: the hot path, stored in bulk with the others of its batch when it can be.
@@ -67,10 +69,7 @@ impl Writer {
                     };
                     let _ = tx.send(result);
                 };
-                (
-                    ok,
-                    Box::new(finish) as Box<dyn FnOnce(Option<&sqlx::Error>) + Send>,
-                )
+                (ok, Box::new(finish) as Deliver)
             })
         });
         self.jobs
@@ -120,7 +119,7 @@ async fn end_job(conn: &mut SqliteConnection, ok: bool) {
 async fn run_appends(
     conn: &mut SqliteConnection,
     appends: Vec<Append>,
-    finishes: &mut Vec<Box<dyn FnOnce(Option<&sqlx::Error>) + Send>>,
+    finishes: &mut Vec<Deliver>,
     savepoint_open: bool,
 ) -> bool {
     let mut bulk: Vec<Option<Appended>> = (0..appends.len()).map(|_| None).collect();
