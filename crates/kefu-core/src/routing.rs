@@ -43,6 +43,25 @@ pub fn plan_assignments(queue: &[Id], candidates: &mut [Candidate], now: i64) ->
     plan
 }
 
+/// How many waiting conversations of each team routing could place right now: a team's queue is
+/// served by its own agents' free slots; conversations without a team by anyone's. Stores read no
+/// more of each queue than this, so a long queue with busy agents costs nothing per routing run.
+pub fn reachable_by_team(agents: &[(Option<Id>, Candidate)]) -> Vec<(Option<Id>, i64)> {
+    let free = |c: &Candidate| (c.max_concurrent - c.open_count).max(0);
+    let mut out: Vec<(Option<Id>, i64)> = Vec::new();
+    for (team, c) in agents {
+        if let Some(team) = team {
+            match out.iter_mut().find(|(t, _)| *t == Some(*team)) {
+                Some(entry) => entry.1 += free(c),
+                None => out.push((Some(*team), free(c))),
+            }
+        }
+    }
+    out.push((None, agents.iter().map(|(_, c)| free(c)).sum()));
+    out.retain(|(_, n)| *n > 0);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,6 +87,22 @@ mod tests {
     fn ties_go_to_longest_idle() {
         let c = [cand(1, 1, 8, 500), cand(2, 1, 8, 100)];
         assert_eq!(pick_agent(&c), Some(2));
+    }
+
+    #[test]
+    fn reach_counts_free_slots_per_team() {
+        let agents = [
+            (Some(1), cand(10, 3, 4, 0)),
+            (Some(1), cand(11, 8, 8, 0)),
+            (Some(2), cand(12, 0, 2, 0)),
+            (None, cand(13, 9, 8, 0)),
+        ];
+        assert_eq!(
+            reachable_by_team(&agents),
+            vec![(Some(1), 1), (Some(2), 2), (None, 3)]
+        );
+        assert!(reachable_by_team(&[(Some(1), cand(1, 8, 8, 0))]).is_empty());
+        assert!(reachable_by_team(&[]).is_empty());
     }
 
     #[test]

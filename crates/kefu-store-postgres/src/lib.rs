@@ -21,7 +21,7 @@
 
 use async_trait::async_trait;
 use kefu_core::model::*;
-use kefu_core::routing::{Candidate, plan_assignments};
+use kefu_core::routing::{Candidate, plan_assignments, reachable_by_team};
 use kefu_core::store::Store;
 use kefu_core::time::Millis;
 use kefu_core::{Error, ErrorCode, Result};
@@ -577,16 +577,28 @@ async fn route_shop(conn: &mut PgConnection, shop_id: Id) -> Result<Vec<Conversa
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;
-    // Lock the queue: a conversation assigned or closed meanwhile drops out instead of being
-    // assigned twice.
-    let queue: Vec<(Id, Option<Id>)> = sqlx::query_as(
-        "SELECT id, team_id FROM conversations WHERE shop_id = $1 AND queued_at IS NOT NULL \
-         ORDER BY queued_at, id FOR NO KEY UPDATE",
-    )
-    .bind(shop_id)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_err)?;
+    // How much of each team's queue free agents could take (read again under lock below); a long
+    // queue with busy agents is then not read at all.
+    let reach = reachable_by_team(&online_agents(conn, shop_id).await?);
+    // Lock the heads of the queues: a conversation assigned or closed meanwhile drops out instead
+    // of being assigned twice.
+    let mut queue: Vec<(Id, Option<Id>, i64)> = Vec::new();
+    for (team, limit) in reach {
+        let head: Vec<(Id, Option<Id>, i64)> = sqlx::query_as(
+            "SELECT id, team_id, queued_at FROM conversations WHERE shop_id = $1 \
+             AND team_id IS NOT DISTINCT FROM $2 AND queued_at IS NOT NULL \
+             ORDER BY queued_at, id LIMIT $3 FOR NO KEY UPDATE",
+        )
+        .bind(shop_id)
+        .bind(team)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        queue.extend(head);
+    }
+    queue.sort_by_key(|(id, _, queued_at)| (*queued_at, *id));
+    queue.dedup_by_key(|(id, _, _)| *id);
     if queue.is_empty() {
         return Ok(vec![]);
     }
@@ -600,43 +612,35 @@ async fn route_shop(conn: &mut PgConnection, shop_id: Id) -> Result<Vec<Conversa
     .execute(&mut *conn)
     .await
     .map_err(db_err)?;
-    let rows: Vec<(Id, Option<Id>, i64, i64, i64)> = sqlx::query_as(
-        "SELECT u.id, u.team_id, COALESCE(u.max_concurrent, s.default_max_concurrent), \
-         u.last_assigned_at, \
-         (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = u.id AND c.status = 'open') \
-         FROM users u JOIN shops s ON s.id = u.shop_id \
-         WHERE u.shop_id = $1 AND u.status = 'online'",
-    )
-    .bind(shop_id)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    if rows.is_empty() {
+    let mut agents = online_agents(conn, shop_id).await?;
+    if agents.is_empty() {
         return Ok(vec![]);
     }
     let now = Millis::now().0;
     let mut assigned = Vec::new();
     // Each team's queue is served by that team's agents.
-    let mut teams: Vec<Option<Id>> = queue.iter().map(|(_, t)| *t).collect();
+    let mut teams: Vec<Option<Id>> = queue.iter().map(|(_, t, _)| *t).collect();
     teams.sort();
     teams.dedup();
     for team in teams {
         let team_queue: Vec<Id> = queue
             .iter()
-            .filter(|(_, t)| *t == team)
-            .map(|(id, _)| *id)
+            .filter(|(_, t, _)| *t == team)
+            .map(|(id, _, _)| *id)
             .collect();
-        let mut candidates: Vec<Candidate> = rows
+        // One load table for every team's plan, so an agent filled by one queue is full for the next.
+        let mut candidates: Vec<Candidate> = agents
             .iter()
-            .filter(|r| team.is_none() || r.1 == team)
-            .map(|r| Candidate {
-                agent_id: r.0,
-                max_concurrent: r.2,
-                last_assigned_at: r.3,
-                open_count: r.4,
-            })
+            .filter(|(agent_team, _)| team.is_none() || *agent_team == team)
+            .map(|(_, c)| c.clone())
             .collect();
-        for (conversation_id, agent_id) in plan_assignments(&team_queue, &mut candidates, now) {
+        let plan = plan_assignments(&team_queue, &mut candidates, now);
+        for c in candidates {
+            if let Some((_, shared)) = agents.iter_mut().find(|(_, a)| a.agent_id == c.agent_id) {
+                *shared = c;
+            }
+        }
+        for (conversation_id, agent_id) in plan {
             sqlx::query(
                 "UPDATE conversations SET assignee_id = $1, queued_at = NULL, updated_at = $2 WHERE id = $3",
             )
@@ -660,6 +664,38 @@ async fn route_shop(conn: &mut PgConnection, shop_id: Id) -> Result<Vec<Conversa
         out.push(load_conversation(conn, shop_id, id).await?);
     }
     Ok(out)
+}
+
+/// The shop's online agents with their team and current load.
+async fn online_agents(
+    conn: &mut PgConnection,
+    shop_id: Id,
+) -> Result<Vec<(Option<Id>, Candidate)>> {
+    let rows: Vec<(Id, Option<Id>, i64, i64, i64)> = sqlx::query_as(
+        "SELECT u.id, u.team_id, COALESCE(u.max_concurrent, s.default_max_concurrent), \
+         u.last_assigned_at, \
+         (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = u.id AND c.status = 'open') \
+         FROM users u JOIN shops s ON s.id = u.shop_id \
+         WHERE u.shop_id = $1 AND u.status = 'online'",
+    )
+    .bind(shop_id)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.1,
+                Candidate {
+                    agent_id: r.0,
+                    max_concurrent: r.2,
+                    last_assigned_at: r.3,
+                    open_count: r.4,
+                },
+            )
+        })
+        .collect())
 }
 
 #[async_trait]

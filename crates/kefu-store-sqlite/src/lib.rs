@@ -10,7 +10,7 @@ mod writer;
 
 use async_trait::async_trait;
 use kefu_core::model::*;
-use kefu_core::routing::{Candidate, plan_assignments};
+use kefu_core::routing::{Candidate, plan_assignments, reachable_by_team};
 use kefu_core::store::Store;
 use kefu_core::time::Millis;
 use kefu_core::{Error, Result};
@@ -492,17 +492,6 @@ pub(crate) async fn append_customer(
 }
 
 async fn route_shop(conn: &mut SqliteConnection, shop_id: Id) -> Result<Vec<Conversation>> {
-    let queue: Vec<(Id, Option<Id>)> = sqlx::query_as(
-        "SELECT id, team_id FROM conversations WHERE shop_id = $1 AND queued_at IS NOT NULL \
-         ORDER BY queued_at, id",
-    )
-    .bind(shop_id)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    if queue.is_empty() {
-        return Ok(vec![]);
-    }
     let rows: Vec<(Id, Option<Id>, i64, i64, i64)> = sqlx::query_as(
         "SELECT u.id, u.team_id, COALESCE(u.max_concurrent, s.default_max_concurrent), \
          u.last_assigned_at, \
@@ -514,7 +503,38 @@ async fn route_shop(conn: &mut SqliteConnection, shop_id: Id) -> Result<Vec<Conv
     .fetch_all(&mut *conn)
     .await
     .map_err(db_err)?;
-    if rows.is_empty() {
+    let mut agents: Vec<(Option<Id>, Candidate)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.1,
+                Candidate {
+                    agent_id: r.0,
+                    max_concurrent: r.2,
+                    last_assigned_at: r.3,
+                    open_count: r.4,
+                },
+            )
+        })
+        .collect();
+    // Only the head of each queue that free agents could take; the rest keeps waiting unread.
+    let mut queue: Vec<(Id, Option<Id>, i64)> = Vec::new();
+    for (team, reach) in reachable_by_team(&agents) {
+        let head: Vec<(Id, Option<Id>, i64)> = sqlx::query_as(
+            "SELECT id, team_id, queued_at FROM conversations WHERE shop_id = $1 AND team_id IS $2 \
+             AND queued_at IS NOT NULL ORDER BY queued_at, id LIMIT $3",
+        )
+        .bind(shop_id)
+        .bind(team)
+        .bind(reach)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        queue.extend(head);
+    }
+    queue.sort_by_key(|(id, _, queued_at)| (*queued_at, *id));
+    let queue: Vec<(Id, Option<Id>)> = queue.into_iter().map(|(id, team, _)| (id, team)).collect();
+    if queue.is_empty() {
         return Ok(vec![]);
     }
     let now = Millis::now().0;
@@ -529,17 +549,19 @@ async fn route_shop(conn: &mut SqliteConnection, shop_id: Id) -> Result<Vec<Conv
             .filter(|(_, t)| *t == team)
             .map(|(id, _)| *id)
             .collect();
-        let mut candidates: Vec<Candidate> = rows
+        // One load table for every team's plan, so an agent filled by one queue is full for the next.
+        let mut candidates: Vec<Candidate> = agents
             .iter()
-            .filter(|r| team.is_none() || r.1 == team)
-            .map(|r| Candidate {
-                agent_id: r.0,
-                max_concurrent: r.2,
-                last_assigned_at: r.3,
-                open_count: r.4,
-            })
+            .filter(|(agent_team, _)| team.is_none() || *agent_team == team)
+            .map(|(_, c)| c.clone())
             .collect();
-        for (conversation_id, agent_id) in plan_assignments(&team_queue, &mut candidates, now) {
+        let plan = plan_assignments(&team_queue, &mut candidates, now);
+        for c in candidates {
+            if let Some((_, shared)) = agents.iter_mut().find(|(_, a)| a.agent_id == c.agent_id) {
+                *shared = c;
+            }
+        }
+        for (conversation_id, agent_id) in plan {
             sqlx::query(
                 "UPDATE conversations SET assignee_id = $1, queued_at = NULL, updated_at = $2 WHERE id = $3",
             )
