@@ -42,6 +42,19 @@ fn numbered(n: usize, first: usize) -> String {
         .join(", ")
 }
 
+/// Transaction statements to run together with the batch's own (see [`append_steady`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Framing {
+    pub begin: &'static str,
+    pub commit: &'static str,
+}
+
+/// What [`append_steady`] did: per input, `Some` when stored here; and whether it committed.
+pub(crate) struct Steady {
+    pub done: Vec<Option<Appended>>,
+    pub committed: bool,
+}
+
 struct Open {
     conversation_id: Id,
     customer_name: String,
@@ -50,10 +63,15 @@ struct Open {
 
 /// Stores what it can of `msgs` and returns, per input, `Some` when stored here and `None` when
 /// the message must go through the per-message path.
+///
+/// `framing` lets the caller fold its transaction into these round trips: `begin` is run before the
+/// reads, and `commit` after the writes — but only when every message was stored here, which the
+/// answer's `committed` reports. Without it, the caller's transaction stays open either way.
 pub(crate) async fn append_steady(
     conn: &mut SqliteConnection,
     msgs: &[&OwnedCustomerMessage],
-) -> Result<Vec<Option<Appended>>> {
+    framing: Option<Framing>,
+) -> Result<Steady> {
     let mut fast: Vec<bool> = vec![true; msgs.len()];
 
     // A client_msg_id seen twice in one batch: the second is a retry of the first.
@@ -75,12 +93,13 @@ pub(crate) async fn append_steady(
     };
     let first_customer = msgs.len() * 2 + 1;
     let sql = format!(
-        "SELECT 'retry', v.column1, v.column2, NULL, NULL, NULL, NULL FROM (VALUES {}) AS v \
+        "{}SELECT 'retry', v.column1, v.column2, NULL, NULL, NULL, NULL FROM (VALUES {}) AS v \
          JOIN messages m ON m.sender_type = 'customer' AND m.sender_id = v.column1 \
          AND m.client_msg_id = v.column2; \
          SELECT 'open', cu.id, cu.name, cu.shop_id, c.id, c.status, c.last_seq FROM customers cu \
          JOIN conversations c ON c.id = (SELECT MAX(id) FROM conversations WHERE customer_id = cu.id) \
          WHERE cu.id IN ({})",
+        framing.map_or("", |f| f.begin),
         placeholders(msgs.len(), 2, 1),
         numbered(customers.len(), first_customer),
     );
@@ -130,8 +149,15 @@ pub(crate) async fn append_steady(
     }
     let mut out: Vec<Option<Appended>> = (0..msgs.len()).map(|_| None).collect();
     if rows.is_empty() {
-        return Ok(out);
+        return Ok(Steady {
+            done: out,
+            committed: false,
+        });
     }
+    // Everything stored here: the commit can ride along with the writes.
+    let commit = framing
+        .filter(|_| fast.iter().all(|f| *f))
+        .map(|f| f.commit);
 
     // One counter update per conversation: its last seq, preview and unread count.
     let mut per_conversation: Vec<(Id, i64, String, i64)> = Vec::new();
@@ -159,10 +185,11 @@ pub(crate) async fn append_steady(
          UPDATE conversations SET last_seq = v.column2, last_message_at = v.column3, \
          last_message_preview = v.column4, unread_count = unread_count + v.column5, \
          updated_at = v.column3 FROM (VALUES {}) AS v WHERE conversations.id = v.column1; \
-         {CONVERSATION_SELECT_NO_QUEUE} WHERE c.id IN ({})",
+         {CONVERSATION_SELECT_NO_QUEUE} WHERE c.id IN ({}){}",
         placeholders(rows.len(), 8, 1),
         placeholders(per_conversation.len(), 5, update_first),
         numbered(per_conversation.len(), reload_first),
+        commit.unwrap_or(""),
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for &(i, conversation_id, seq) in &rows {
@@ -227,7 +254,10 @@ pub(crate) async fn append_steady(
             duplicate: false,
         });
     }
-    Ok(out)
+    Ok(Steady {
+        done: out,
+        committed: commit.is_some(),
+    })
 }
 
 #[cfg(test)]

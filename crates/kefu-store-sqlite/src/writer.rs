@@ -111,37 +111,35 @@ async fn end_job(conn: &mut SqliteConnection, ok: bool) {
     let _ = sqlx::query("RELEASE job").execute(&mut *conn).await;
 }
 
-/// Stores a batch of shopper messages: the steady ones in bulk, the rest one by one.
-///
-/// `savepoint_open`: the caller already opened the bulk savepoint (together with `BEGIN`, to save
-/// a round trip). Returns `true` when that savepoint is still open and the caller must release it
-/// (together with `COMMIT`, likewise).
+/// Stores a batch of shopper messages: the steady ones in bulk, the rest one by one, inside the
+/// transaction the caller has open.
 async fn run_appends(
     conn: &mut SqliteConnection,
     appends: Vec<Append>,
     finishes: &mut Vec<Deliver>,
-    savepoint_open: bool,
-) -> bool {
-    let mut bulk: Vec<Option<Appended>> = (0..appends.len()).map(|_| None).collect();
-    let mut release_pending = false;
-    if savepoint_open || begin_job(conn).await {
+) {
+    let mut done: Vec<Option<Appended>> = (0..appends.len()).map(|_| None).collect();
+    if begin_job(conn).await {
         let msgs: Vec<&OwnedCustomerMessage> = appends.iter().map(|a| &a.msg).collect();
-        match crate::batch::append_steady(conn, &msgs).await {
-            Ok(done) => {
-                bulk = done;
-                if bulk.iter().all(Option::is_some) {
-                    release_pending = true;
-                } else {
-                    end_job(conn, true).await;
-                }
-            }
-            Err(e) => {
-                end_job(conn, false).await;
-                tracing::warn!(error = %e, "bulk append failed; storing one by one");
-            }
+        let result = crate::batch::append_steady(conn, &msgs, None).await;
+        end_job(conn, result.is_ok()).await;
+        match result {
+            Ok(steady) => done = steady.done,
+            Err(e) => tracing::warn!(error = %e, "bulk append failed; storing one by one"),
         }
     }
-    for (append, done) in appends.into_iter().zip(bulk) {
+    finish_appends(conn, appends, done, finishes).await;
+}
+
+/// Stores the messages the bulk path left (`None`) one by one, each in its own savepoint, and
+/// queues every caller's answer for after the commit.
+async fn finish_appends(
+    conn: &mut SqliteConnection,
+    appends: Vec<Append>,
+    done: Vec<Option<Appended>>,
+    finishes: &mut Vec<Deliver>,
+) {
+    for (append, done) in appends.into_iter().zip(done) {
         let Append { msg, reply } = append;
         let result = match done {
             Some(appended) => Ok(appended),
@@ -160,7 +158,53 @@ async fn run_appends(
             let _ = reply.send(result);
         }));
     }
-    release_pending
+}
+
+/// A batch of shopper messages only — the common case under load — in as few round trips as
+/// possible: the transaction opens with the bulk reads and, when every message is steady, commits
+/// with the bulk writes (two thread hand-offs for the whole batch). Returns `true` when it
+/// committed; otherwise the transaction is open and the caller commits.
+async fn run_appends_only(
+    conn: &mut SqliteConnection,
+    appends: Vec<Append>,
+    finishes: &mut Vec<Deliver>,
+) -> bool {
+    let framing = crate::batch::Framing {
+        begin: "BEGIN IMMEDIATE; SAVEPOINT job; ",
+        commit: "; RELEASE job; COMMIT",
+    };
+    let msgs: Vec<&OwnedCustomerMessage> = appends.iter().map(|a| &a.msg).collect();
+    let result = crate::batch::append_steady(conn, &msgs, Some(framing)).await;
+    drop(msgs);
+    match result {
+        Ok(steady) if steady.committed => {
+            finishes.extend(appends.into_iter().zip(steady.done).map(|(append, done)| {
+                let result = done.ok_or_else(|| Error::internal("bulk append left a message"));
+                Box::new(move |_: Option<&sqlx::Error>| {
+                    let _ = append.reply.send(result);
+                }) as Deliver
+            }));
+            true
+        }
+        Ok(steady) => {
+            end_job(conn, true).await;
+            finish_appends(conn, appends, steady.done, finishes).await;
+            false
+        }
+        Err(e) => {
+            // Where it failed is unknown (even BEGIN or COMMIT): undo everything, start afresh
+            // and store the batch one by one.
+            tracing::warn!(error = %e, "bulk append failed; storing one by one");
+            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+            if let Err(e) = sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut *conn).await {
+                tracing::error!(error = %e, "sqlite writer could not begin a transaction");
+                return true; // nothing to commit; every caller's job is dropped (internal error)
+            }
+            let none = (0..appends.len()).map(|_| None).collect();
+            finish_appends(conn, appends, none, finishes).await;
+            false
+        }
+    }
 }
 
 async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) {
@@ -175,36 +219,32 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) {
                 Job::Append(append) => appends.push(append),
             }
         }
-        // Under load most batches are shopper messages only: open their savepoint with BEGIN
-        // and release it with COMMIT, one round trip each (every round trip is a thread hand-off).
-        let only_appends = generics.is_empty();
-        let begin = if only_appends {
-            "BEGIN IMMEDIATE; SAVEPOINT job"
+        if generics.is_empty() {
+            if run_appends_only(&mut conn, appends, &mut finishes).await {
+                finishes.into_iter().for_each(|f| f(None));
+                continue;
+            }
         } else {
-            "BEGIN IMMEDIATE"
-        };
-        if let Err(e) = sqlx::raw_sql(begin).execute(&mut conn).await {
-            // Run nothing: each caller sees its job dropped, which surfaces as an internal error.
-            tracing::error!(error = %e, "sqlite writer could not begin a transaction");
-            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut conn).await;
-            continue;
-        }
-        for job in generics {
-            // A job whose savepoint failed is dropped: its caller gets an internal error.
-            if begin_job(&mut conn).await {
-                let (ok, finish) = job(&mut conn).await;
-                end_job(&mut conn, ok).await;
-                finishes.push(finish);
+            if let Err(e) = sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut conn).await {
+                // Run nothing: each caller sees its job dropped, which surfaces as an internal error.
+                tracing::error!(error = %e, "sqlite writer could not begin a transaction");
+                continue;
+            }
+            for job in generics {
+                // A job whose savepoint failed is dropped: its caller gets an internal error.
+                if begin_job(&mut conn).await {
+                    let (ok, finish) = job(&mut conn).await;
+                    end_job(&mut conn, ok).await;
+                    finishes.push(finish);
+                }
+            }
+            // Appends after the other jobs of the batch: they were all in flight at once, so any
+            // order is one their senders could have seen.
+            if !appends.is_empty() {
+                run_appends(&mut conn, appends, &mut finishes).await;
             }
         }
-        // Appends after the other jobs of the batch: they were all in flight at once, so any
-        // order is one their senders could have seen.
-        let mut commit = "COMMIT";
-        if !appends.is_empty() && run_appends(&mut conn, appends, &mut finishes, only_appends).await
-        {
-            commit = "RELEASE job; COMMIT";
-        }
-        match sqlx::raw_sql(commit).execute(&mut conn).await {
+        match sqlx::raw_sql("COMMIT").execute(&mut conn).await {
             Ok(_) => finishes.into_iter().for_each(|f| f(None)),
             Err(e) => {
                 tracing::error!(error = %e, "sqlite group commit failed");
