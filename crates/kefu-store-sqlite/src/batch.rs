@@ -55,36 +55,33 @@ pub(crate) struct Steady {
     pub committed: bool,
 }
 
-struct Open {
+/// A shopper's open conversation as the writer last committed it.
+#[derive(Clone)]
+pub(crate) struct Open {
     conversation_id: Id,
     customer_name: String,
     next_seq: i64,
 }
 
-/// Stores what it can of `msgs` and returns, per input, `Some` when stored here and `None` when
-/// the message must go through the per-message path.
+/// What the writer remembers between batches: `(shop, customer)` → their open conversation.
 ///
-/// `framing` lets the caller fold its transaction into these round trips: `begin` is run before the
-/// reads, and `commit` after the writes — but only when every message was stored here, which the
-/// answer's `committed` reports. Without it, the caller's transaction stays open either way.
-pub(crate) async fn append_steady(
+/// Sound only because the writer task is the one connection that writes conversations: it is
+/// updated only by batches that committed here, and the writer clears it whenever anything else
+/// runs (another job, a message taking the per-message path, an error). A retry of a message
+/// stored long ago is still caught without reading: the unique index fails the bulk insert and the
+/// batch is redone message by message.
+pub(crate) type Known = HashMap<(Id, Id), Open>;
+
+/// One round trip (with the caller's BEGIN, if any) reads what a batch needs: which messages are
+/// retries of stored ones (driven by the batch's rows so each is one index lookup — `(a, b) IN
+/// (VALUES …)` would make SQLite walk every shopper message), and each shopper's latest
+/// conversation. Retries are marked not `fast`.
+async fn read_state(
     conn: &mut SqliteConnection,
     msgs: &[&OwnedCustomerMessage],
     framing: Option<Framing>,
-) -> Result<Steady> {
-    let mut fast: Vec<bool> = vec![true; msgs.len()];
-
-    // A client_msg_id seen twice in one batch: the second is a retry of the first.
-    let mut seen = HashSet::new();
-    for (i, m) in msgs.iter().enumerate() {
-        if !seen.insert((m.customer_id, m.client_msg_id.as_str())) {
-            fast[i] = false;
-        }
-    }
-
-    // One round trip reads what the batch needs: which messages are retries of stored ones
-    // (driven by the batch's rows so each is one index lookup — `(a, b) IN (VALUES …)` would make
-    // SQLite walk every shopper message), and each shopper's latest conversation.
+    fast: &mut [bool],
+) -> Result<HashMap<(Id, Id), Open>> {
     let customers: Vec<Id> = {
         let mut ids: Vec<Id> = msgs.iter().map(|m| m.customer_id).collect();
         ids.sort_unstable();
@@ -132,6 +129,54 @@ pub(crate) async fn append_steady(
         }
     }
 
+    Ok(open)
+}
+
+/// Stores what it can of `msgs` and returns, per input, `Some` when stored here and `None` when
+/// the message must go through the per-message path.
+///
+/// `framing` lets the caller fold its transaction into these round trips: `begin` is run before the
+/// reads, and `commit` after the writes — but only when every message was stored here, which the
+/// answer's `committed` reports. Without it, the caller's transaction stays open either way.
+pub(crate) async fn append_steady(
+    conn: &mut SqliteConnection,
+    msgs: &[&OwnedCustomerMessage],
+    framing: Option<Framing>,
+    known: &mut Known,
+) -> Result<Steady> {
+    let mut fast: Vec<bool> = vec![true; msgs.len()];
+
+    // A client_msg_id seen twice in one batch: the second is a retry of the first.
+    let mut seen = HashSet::new();
+    for (i, m) in msgs.iter().enumerate() {
+        if !seen.insert((m.customer_id, m.client_msg_id.as_str())) {
+            fast[i] = false;
+        }
+    }
+
+    // Every shopper's conversation remembered from earlier batches: no reading at all, and the
+    // transaction's BEGIN travels with the writes instead.
+    let remembered = framing.is_some()
+        && fast.iter().all(|f| *f)
+        && msgs
+            .iter()
+            .all(|m| known.contains_key(&(m.shop_id, m.customer_id)));
+    tracing::debug!(messages = msgs.len(), remembered, "bulk append");
+    let (mut open, begin_with_writes) = if remembered {
+        let open: HashMap<(Id, Id), Open> = msgs
+            .iter()
+            .map(|m| {
+                (
+                    (m.shop_id, m.customer_id),
+                    known[&(m.shop_id, m.customer_id)].clone(),
+                )
+            })
+            .collect();
+        (open, framing.map_or("", |f| f.begin))
+    } else {
+        (read_state(conn, msgs, framing, &mut fast).await?, "")
+    };
+
     // Seqs for the messages handled here, in arrival order per conversation.
     let now = Millis::now().0;
     let mut rows: Vec<(usize, Id, i64)> = Vec::new(); // (input index, conversation, seq)
@@ -178,7 +223,7 @@ pub(crate) async fn append_steady(
     let update_first = rows.len() * 8 + 1;
     let reload_first = update_first + per_conversation.len() * 5;
     let sql = format!(
-        "INSERT INTO messages (shop_id, conversation_id, seq, sender_type, sender_id, sender_name, \
+        "{begin_with_writes}INSERT INTO messages (shop_id, conversation_id, seq, sender_type, sender_id, sender_name, \
          body, private, client_msg_id, created_at) SELECT column1, column2, column3, 'customer', \
          column4, column5, column6, FALSE, column7, column8 FROM (VALUES {}) \
          RETURNING id, conversation_id, seq; \
@@ -253,6 +298,14 @@ pub(crate) async fn append_steady(
             conversation_started: false,
             duplicate: false,
         });
+    }
+    if commit.is_some() {
+        // Committed: remember where each shopper's conversation stands for the next batch.
+        for m in msgs {
+            if let Some(o) = open.remove(&(m.shop_id, m.customer_id)) {
+                known.insert((m.shop_id, m.customer_id), o);
+            }
+        }
     }
     Ok(Steady {
         done: out,

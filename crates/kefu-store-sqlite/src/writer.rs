@@ -8,6 +8,7 @@
 //! fsync covers hundreds of writes.
 
 use crate::OwnedCustomerMessage;
+use crate::batch::Known;
 use kefu_core::model::Appended;
 use kefu_core::{Error, Result};
 use sqlx::{Connection, SqliteConnection};
@@ -121,7 +122,8 @@ async fn run_appends(
     let mut done: Vec<Option<Appended>> = (0..appends.len()).map(|_| None).collect();
     if begin_job(conn).await {
         let msgs: Vec<&OwnedCustomerMessage> = appends.iter().map(|a| &a.msg).collect();
-        let result = crate::batch::append_steady(conn, &msgs, None).await;
+        // Inside someone else's transaction: nothing learnt here may be remembered.
+        let result = crate::batch::append_steady(conn, &msgs, None, &mut Known::new()).await;
         end_job(conn, result.is_ok()).await;
         match result {
             Ok(steady) => done = steady.done,
@@ -168,14 +170,18 @@ async fn run_appends_only(
     conn: &mut SqliteConnection,
     appends: Vec<Append>,
     finishes: &mut Vec<Deliver>,
+    known: &mut Known,
 ) -> bool {
     let framing = crate::batch::Framing {
         begin: "BEGIN IMMEDIATE; SAVEPOINT job; ",
         commit: "; RELEASE job; COMMIT",
     };
     let msgs: Vec<&OwnedCustomerMessage> = appends.iter().map(|a| &a.msg).collect();
-    let result = crate::batch::append_steady(conn, &msgs, Some(framing)).await;
+    let result = crate::batch::append_steady(conn, &msgs, Some(framing), known).await;
     drop(msgs);
+    if !matches!(&result, Ok(steady) if steady.committed) {
+        known.clear(); // other paths are about to write conversations
+    }
     match result {
         Ok(steady) if steady.committed => {
             finishes.extend(appends.into_iter().zip(steady.done).map(|(append, done)| {
@@ -193,8 +199,13 @@ async fn run_appends_only(
         }
         Err(e) => {
             // Where it failed is unknown (even BEGIN or COMMIT): undo everything, start afresh
-            // and store the batch one by one.
-            tracing::warn!(error = %e, "bulk append failed; storing one by one");
+            // and store the batch one by one. A conflict is expected: a late retry of a message
+            // the remembered path could not see (the unique index caught it).
+            if e.code == kefu_core::ErrorCode::Conflict {
+                tracing::debug!(error = %e, "bulk append met a retry; storing one by one");
+            } else {
+                tracing::warn!(error = %e, "bulk append failed; storing one by one");
+            }
             let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
             if let Err(e) = sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut *conn).await {
                 tracing::error!(error = %e, "sqlite writer could not begin a transaction");
@@ -209,6 +220,7 @@ async fn run_appends_only(
 
 async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    let mut known = Known::new();
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let mut finishes = Vec::with_capacity(batch.len());
         let mut generics = Vec::new();
@@ -220,11 +232,13 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) {
             }
         }
         if generics.is_empty() {
-            if run_appends_only(&mut conn, appends, &mut finishes).await {
+            if run_appends_only(&mut conn, appends, &mut finishes, &mut known).await {
                 finishes.into_iter().for_each(|f| f(None));
                 continue;
             }
         } else {
+            // Any other job may change conversations: forget what the bulk path remembered.
+            known.clear();
             if let Err(e) = sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut conn).await {
                 // Run nothing: each caller sees its job dropped, which surfaces as an internal error.
                 tracing::error!(error = %e, "sqlite writer could not begin a transaction");

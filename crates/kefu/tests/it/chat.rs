@@ -361,3 +361,29 @@ async fn concurrent_bursts(backend: Backend) {
         );
     }
 }
+
+both!(late_retry_returns_the_original, late_retry);
+/// A retry that arrives after newer messages (the client never saw the first answer) still finds
+/// the original, on every storage path, and leaves no gap in the seqs after it.
+async fn late_retry(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let shopper = s.shopper().await;
+    s.shopper_send(&shopper, "第一条").await;
+    let original = s
+        .shopper_send_raw(&shopper, "第二条", "late-1")
+        .await
+        .expect(201)
+        .clone();
+    s.shopper_send(&shopper, "第三条").await;
+    s.shopper_send(&shopper, "第四条").await;
+    let again = s.shopper_send_raw(&shopper, "第二条", "late-1").await;
+    let again = again.expect(200);
+    assert_eq!(again["id"], original["id"]);
+    assert_eq!(again["seq"], original["seq"]);
+    let next = s.shopper_send(&shopper, "第五条").await;
+    let history = s.shopper_history(&shopper, 0).await;
+    let messages = history["messages"].as_array().unwrap();
+    assert_gap_free(messages, 1);
+    assert_eq!(messages.last().unwrap()["seq"], next["seq"]);
+    assert_eq!(messages.iter().filter(|m| m["body"] == "第二条").count(), 1);
+}
