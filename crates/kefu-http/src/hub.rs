@@ -205,8 +205,36 @@ fn shopper_view(c: &Conversation) -> serde_json::Value {
     json!({"id": c.id, "status": c.status, "assignee_name": c.assignee_name, "queue_position": c.queue_position})
 }
 
+impl Hub {
+    /// Whether anyone connected could receive an event of this shop and shopper (so a server
+    /// without live clients does not serialize frames for nobody).
+    fn anyone_for(&self, shop_id: Id, customer_id: Option<Id>) -> bool {
+        let c = self.read();
+        c.agents_by_shop.contains_key(&shop_id)
+            || customer_id.is_some_and(|id| c.visitors_by_customer.contains_key(&id))
+    }
+}
+
 impl EventSink for Hub {
     fn publish(&self, event: Event) {
+        let audience = match &event {
+            Event::MessageCreated { conversation, .. }
+            | Event::ConversationCreated { conversation }
+            | Event::ConversationUpdated { conversation, .. }
+            | Event::Typing { conversation, .. }
+            | Event::Read { conversation, .. } => {
+                self.anyone_for(conversation.shop_id, Some(conversation.customer.id))
+            }
+            Event::QueuePosition {
+                shop_id,
+                customer_id,
+                ..
+            } => self.anyone_for(*shop_id, Some(*customer_id)),
+            Event::AgentStatus { shop_id, .. } => self.anyone_for(*shop_id, None),
+        };
+        if !audience {
+            return;
+        }
         match event {
             Event::MessageCreated {
                 conversation,
@@ -306,5 +334,91 @@ impl EventSink for Hub {
                 self.to_agents(shop_id, &f, |_, _| true);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kefu_core::model::{ConversationStatus, CustomerRef, Message};
+    use kefu_core::time::Millis;
+
+    fn conversation(customer_id: Id) -> Arc<Conversation> {
+        Arc::new(Conversation {
+            id: 7,
+            shop_id: 1,
+            status: ConversationStatus::Open,
+            assignee_id: None,
+            assignee_name: None,
+            team: None,
+            customer: CustomerRef {
+                id: customer_id,
+                name: "c".into(),
+            },
+            last_seq: 1,
+            last_message_at: Millis(0),
+            last_message_preview: String::new(),
+            unread_count: 0,
+            customer_read_seq: 0,
+            agent_read_seq: 0,
+            queue_position: None,
+            created_at: Millis(0),
+        })
+    }
+
+    fn message(seq: i64) -> Arc<Message> {
+        Arc::new(Message {
+            id: seq,
+            conversation_id: 7,
+            seq,
+            sender_type: SenderType::Customer,
+            sender_id: Some(42),
+            sender_name: "c".into(),
+            body: "hi".into(),
+            private: false,
+            client_msg_id: None,
+            created_at: Millis(0),
+        })
+    }
+
+    /// A client that never reads fills its queue and is dropped; everyone else keeps receiving,
+    /// and publishing never waits.
+    #[test]
+    fn a_stalled_socket_is_dropped_without_holding_up_others() {
+        let hub = Hub::new();
+        let (_stalled, _never_read) = hub.register_visitor(42);
+        let (_agent, mut agent_rx) = hub.register_agent(1, 5, Role::Agent);
+        let c = conversation(42);
+        for seq in 0..(CONNECTION_QUEUE as i64 + 10) {
+            hub.publish(Event::MessageCreated {
+                conversation: c.clone(),
+                message: message(seq),
+            });
+            // The agent drains as a healthy client would.
+            assert!(agent_rx.try_recv().is_ok(), "the agent got message {seq}");
+        }
+        assert_eq!(
+            hub.counts(),
+            (1, 0),
+            "the stalled shopper socket was dropped"
+        );
+    }
+
+    #[test]
+    fn private_notes_never_reach_shoppers() {
+        let hub = Hub::new();
+        let (_shopper, mut shopper_rx) = hub.register_visitor(42);
+        let mut note = (*message(1)).clone();
+        note.private = true;
+        hub.publish(Event::MessageCreated {
+            conversation: conversation(42),
+            message: Arc::new(note),
+        });
+        assert!(shopper_rx.try_recv().is_err());
+        hub.publish(Event::MessageCreated {
+            conversation: conversation(42),
+            message: message(2),
+        });
+        assert!(shopper_rx.try_recv().is_ok());
     }
 }

@@ -60,7 +60,14 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .pragma("cache_size", "-32768")
             .pragma("temp_store", "memory");
-        let mut write_conn = options.connect().await.map_err(Error::internal)?;
+        // The bulk path's statements differ by batch shape (rows × conversations), so the writer
+        // keeps more prepared statements than sqlx's default 100.
+        let mut write_conn = options
+            .clone()
+            .statement_cache_capacity(1024)
+            .connect()
+            .await
+            .map_err(Error::internal)?;
         MIGRATOR
             .run(&mut write_conn)
             .await
