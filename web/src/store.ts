@@ -14,8 +14,11 @@ export async function loadSession(): Promise<boolean> {
   if (!getToken()) return false
   try {
     const me = await api.me()
+    const firstLoad = session.user?.id !== me.user.id
     session.user = me.user
     session.shop = me.shop
+    // Admins and supervisors watch the whole shop; agents start with their own queue.
+    if (firstLoad) inbox.assignee = me.user.role === 'agent' ? 'me' : 'all'
     live.start()
     return true
   } catch {
