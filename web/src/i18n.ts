@@ -1,4 +1,7 @@
 import { ref } from 'vue'
+import * as commerce from './locales/commerce'
+import * as customers from './locales/customers'
+import * as segments from './locales/segments'
 
 export type Locale = 'zh' | 'en'
 
@@ -12,6 +15,9 @@ const zh = {
   'login.submitting': '登录中…',
   'nav.inbox': '会话',
   'nav.settings': '设置',
+  'nav.customers': '客户',
+  'nav.orders': '订单',
+  'nav.segments': '客户分群',
   'header.logout': '退出登录',
   'status.online': '在线',
   'status.away': '离开',
@@ -80,6 +86,9 @@ const zh = {
   'error.blocked': '该顾客已被屏蔽',
   'error.network': '网络错误，请检查连接',
   'error.unknown': '发生未知错误',
+  ...customers.zh,
+  ...commerce.zh,
+  ...segments.zh,
 }
 
 type Dict = typeof zh
@@ -95,6 +104,9 @@ const en: Dict = {
   'login.submitting': 'Signing in…',
   'nav.inbox': 'Inbox',
   'nav.settings': 'Settings',
+  'nav.customers': 'Customers',
+  'nav.orders': 'Orders',
+  'nav.segments': 'Segments',
   'header.logout': 'Log out',
   'status.online': 'Online',
   'status.away': 'Away',
@@ -163,6 +175,9 @@ const en: Dict = {
   'error.blocked': 'This shopper is blocked',
   'error.network': 'Network error, check your connection',
   'error.unknown': 'Unknown error',
+  ...customers.en,
+  ...commerce.en,
+  ...segments.en,
 }
 
 const dicts: Record<Locale, Dict> = { zh, en }

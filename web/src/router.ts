@@ -12,6 +12,10 @@ export const router = createRouter({
       children: [
         { path: 'inbox', name: 'inbox', component: () => import('./views/InboxView.vue') },
         { path: 'inbox/:id(\\d+)', name: 'conversation', component: () => import('./views/InboxView.vue') },
+        { path: 'customers', name: 'customers', component: () => import('./views/CustomersView.vue') },
+        { path: 'customers/:id(\\d+)', name: 'customer', component: () => import('./views/CustomersView.vue') },
+        { path: 'orders', name: 'orders', component: () => import('./views/OrdersView.vue') },
+        { path: 'segments', name: 'segments', component: () => import('./views/SegmentsView.vue') },
         { path: 'settings', name: 'settings', component: () => import('./views/SettingsView.vue') },
       ],
     },

@@ -5,10 +5,13 @@
 //! axum, sqlx or any other adapter: the storage crates and the HTTP crate depend on it, never the
 //! other way round.
 
+pub mod commerce;
+pub mod customers;
 pub mod error;
 pub mod events;
 pub mod model;
 pub mod routing;
+pub mod segments;
 pub mod store;
 pub mod time;
 pub mod token;

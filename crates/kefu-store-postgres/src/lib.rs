@@ -19,6 +19,10 @@
 //! A concurrent duplicate that still reaches the `messages_idempotency` index is rolled back and
 //! answered with the original (`duplicate = true`); a deadlock is retried a few times.
 
+mod commerce;
+mod customers;
+mod segments;
+
 use async_trait::async_trait;
 use kefu_core::model::*;
 use kefu_core::routing::{Candidate, plan_assignments, reachable_by_team};

@@ -6,6 +6,9 @@
 //! It depends on kefu-core only; the HTTP layer never sees sqlx.
 
 mod batch;
+mod commerce;
+mod customers;
+mod segments;
 mod writer;
 
 use async_trait::async_trait;

@@ -1,6 +1,9 @@
 //! The route table. One module per audience: agents, shoppers (widget), live sockets, web assets.
 
 pub mod agent;
+pub mod commerce;
+pub mod customers;
+pub mod segments;
 pub mod web;
 pub mod widget;
 pub mod ws;
@@ -46,6 +49,9 @@ pub fn api(_state: AppState) -> Router<AppState> {
             get(widget::history).post(widget::send),
         )
         .route("/api/v1/widget/read", post(widget::read))
+        .merge(customers::router())
+        .merge(commerce::router())
+        .merge(segments::router())
         .route("/api/v1/ws", get(ws::agent_ws))
         .route("/api/v1/widget/ws", get(ws::visitor_ws))
         .method_not_allowed_fallback(|| async {

@@ -5,9 +5,12 @@
 mod harness;
 
 mod chat;
+mod commerce;
 mod contract;
+mod customers;
 mod durability;
 mod errors;
 mod isolation;
 mod live;
 mod routing;
+mod segments;

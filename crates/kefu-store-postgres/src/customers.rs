@@ -1,0 +1,8 @@
+//! The postgres implementation of [`kefu_core::customers::CustomerStore`].
+
+use crate::PostgresStore;
+use async_trait::async_trait;
+use kefu_core::customers::CustomerStore;
+
+#[async_trait]
+impl CustomerStore for PostgresStore {}

@@ -1,0 +1,8 @@
+//! The sqlite implementation of [`kefu_core::commerce::CommerceStore`].
+
+use crate::SqliteStore;
+use async_trait::async_trait;
+use kefu_core::commerce::CommerceStore;
+
+#[async_trait]
+impl CommerceStore for SqliteStore {}

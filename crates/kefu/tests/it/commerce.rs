@@ -1,0 +1,1 @@
+//! Integration scenarios of the commerce area, against both backends.

@@ -1,0 +1,1 @@
+//! Integration scenarios of the customers area, against both backends.

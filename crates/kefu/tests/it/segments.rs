@@ -1,0 +1,1 @@
+//! Integration scenarios of the segments area, against both backends.
