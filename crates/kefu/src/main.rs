@@ -2,6 +2,7 @@
 //! live hub and the HTTP router together, and graceful shutdown. No business rules live here.
 
 mod demo;
+mod eval;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -85,6 +86,18 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Offline evaluations.
+    Eval {
+        #[command(subcommand)]
+        command: EvalCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvalCommand {
+    /// Rank the candidates of JSON-lines items with the reply-suggestion engine; print R@1/R@3/R@5/MRR
+    /// next to plain BM25 on the same items.
+    Suggestions(eval::SuggestionsArgs),
 }
 
 #[derive(Subcommand)]
@@ -150,6 +163,9 @@ fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Eval {
+            command: EvalCommand::Suggestions(args),
+        } => eval::suggestions(args),
         Command::Serve { store, serve } => {
             let store = open_store(&store).await?;
             store.ensure_default_shop().await?;

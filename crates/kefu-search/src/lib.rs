@@ -1,0 +1,18 @@
+//! kefu-search: text analysis and reply suggestions.
+//!
+//! Owns the Chinese + English [`Analyzer`] (jieba segmentation, width folding, English stemming,
+//! placeholder classes), the rule-based intent [`CueDetector`] over the script categories, and the
+//! reply-ranking [`Engine`] that ranks service scripts (话术) for a conversation, learning from past
+//! shopper-message → agent-reply pairs. [`eval`] measures the engine on JSON-lines items.
+//!
+//! Pure library: no axum, no sqlx, no I/O beyond reading evaluation files. Full-text search (tantivy)
+//! will wrap the same [`Analyzer`] here.
+
+pub mod analyzer;
+pub mod cues;
+pub mod eval;
+pub mod rank;
+
+pub use analyzer::{Analyzer, Token};
+pub use cues::{Category, CueDetector};
+pub use rank::{Candidate, Engine, Feature, HistoryPair, Params};
