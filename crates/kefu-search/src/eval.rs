@@ -9,7 +9,7 @@ use crate::rank::{Candidate, Engine, FEATURES, Feature, HistoryPair};
 use serde::{Deserialize, Serialize};
 use std::io::BufRead;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// An evaluation item.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -115,8 +115,10 @@ pub struct Metrics {
     pub r5: f64,
     /// Mean reciprocal rank of the real reply.
     pub mrr: f64,
-    /// Mean wall time to analyse the candidates and rank one item, in microseconds.
-    pub micros_per_item: f64,
+    /// Mean wall time per item to analyse its candidates, in microseconds.
+    pub prepare_micros: f64,
+    /// Mean wall time per item to rank its (analysed) candidates for its context, in microseconds.
+    pub rank_micros: f64,
 }
 
 impl std::fmt::Display for Metrics {
@@ -134,33 +136,44 @@ impl std::fmt::Display for Metrics {
 #[derive(Debug, Clone)]
 pub struct FeatureTable {
     rows: Vec<(Vec<[f32; FEATURES]>, usize)>,
-    micros: f64,
+    prepare_micros: f64,
+    rank_micros: f64,
 }
 
 impl FeatureTable {
-    /// Computes the table (and times the work: candidate analysis + feature computation per item).
+    /// Computes the table, timing separately the analysis of the candidates (done once per script
+    /// library in the product) and the ranking work proper (analysing the conversation, neighbours,
+    /// features).
     pub fn compute(engine: &Engine, items: &[Item]) -> Self {
-        let start = Instant::now();
+        let mut prepare = Duration::ZERO;
+        let mut rank = Duration::ZERO;
         let rows = items
             .iter()
             .map(|item| {
+                let t = Instant::now();
                 let cands: Vec<Candidate> =
                     item.candidates.iter().map(|c| engine.prepare(c)).collect();
-                (
-                    engine.features(&item.context, &cands, Some(&item.id)),
-                    item.answer,
-                )
+                prepare += t.elapsed();
+                let t = Instant::now();
+                let f = engine.features(&item.context, &cands, Some(&item.id));
+                rank += t.elapsed();
+                (f, item.answer)
             })
             .collect::<Vec<_>>();
-        let micros = start.elapsed().as_secs_f64() * 1e6 / items.len().max(1) as f64;
-        Self { rows, micros }
+        let n = items.len().max(1) as f64;
+        Self {
+            rows,
+            prepare_micros: prepare.as_secs_f64() * 1e6 / n,
+            rank_micros: rank.as_secs_f64() * 1e6 / n,
+        }
     }
 
     /// Metrics under `weights`.
     pub fn metrics(&self, weights: &[f32; FEATURES]) -> Metrics {
         let mut m = Metrics {
             items: self.rows.len(),
-            micros_per_item: self.micros,
+            prepare_micros: self.prepare_micros,
+            rank_micros: self.rank_micros,
             ..Metrics::default()
         };
         for (feats, answer) in &self.rows {
@@ -189,7 +202,8 @@ impl FeatureTable {
     }
 
     /// Coordinate ascent on MRR from `start`: each weight in turn takes the best of a grid, three rounds.
-    pub fn tune(&self, start: [f32; FEATURES]) -> [f32; FEATURES] {
+    /// Features in `fixed` keep their start weight.
+    pub fn tune(&self, start: [f32; FEATURES], fixed: &[Feature]) -> [f32; FEATURES] {
         const GRID: &[f32] = &[
             -1.0, -0.5, -0.2, -0.1, -0.05, 0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0,
         ];
@@ -198,6 +212,9 @@ impl FeatureTable {
         for _ in 0..3 {
             let mut improved = false;
             for k in 0..FEATURES {
+                if fixed.iter().any(|f| *f as usize == k) {
+                    continue;
+                }
                 for &g in GRID {
                     let mut t = w;
                     t[k] = g;
@@ -243,12 +260,13 @@ mod tests {
     fn metrics_count_ranks() {
         let t = FeatureTable {
             rows: vec![
-                (vec![[1.0, 0., 0., 0., 0., 0., 0.], [0.0; FEATURES]], 0),
-                (vec![[1.0, 0., 0., 0., 0., 0., 0.], [0.0; FEATURES]], 1),
+                (vec![[1.0, 0., 0., 0., 0., 0., 0., 0.], [0.0; FEATURES]], 0),
+                (vec![[1.0, 0., 0., 0., 0., 0., 0., 0.], [0.0; FEATURES]], 1),
             ],
-            micros: 0.0,
+            prepare_micros: 0.0,
+            rank_micros: 0.0,
         };
-        let m = t.metrics(&[1.0, 0., 0., 0., 0., 0., 0.]);
+        let m = t.metrics(&[1.0, 0., 0., 0., 0., 0., 0., 0.]);
         assert_eq!(m.items, 2);
         assert!((m.r1 - 0.5).abs() < 1e-9);
         assert!((m.mrr - 0.75).abs() < 1e-9);

@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Number of features.
-pub const FEATURES: usize = 7;
+pub const FEATURES: usize = 8;
 
 /// The features, in the order of [`Params::weights`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +45,9 @@ pub enum Feature {
     Popularity = 5,
     /// log(1 + number of terms).
     Length = 6,
+    /// Learned term association: how strongly the candidate's words follow the latest turns' words
+    /// in past (context → reply) pairs (positive PMI).
+    Association = 7,
 }
 
 impl Feature {
@@ -57,7 +60,13 @@ impl Feature {
         Feature::HistoryExact,
         Feature::Popularity,
         Feature::Length,
+        Feature::Association,
     ];
+
+    /// The feature with this [`Feature::name`].
+    pub fn from_name(name: &str) -> Option<Feature> {
+        Feature::ALL.into_iter().find(|f| f.name() == name)
+    }
 
     /// A short name for reports.
     pub fn name(self) -> &'static str {
@@ -69,6 +78,7 @@ impl Feature {
             Feature::HistoryExact => "history_exact",
             Feature::Popularity => "popularity",
             Feature::Length => "length",
+            Feature::Association => "association",
         }
     }
 }
@@ -91,14 +101,18 @@ pub struct Params {
 }
 
 impl Default for Params {
+    /// Tuned by `kefu eval suggestions --tune --without popularity --without history_exact` on the
+    /// JD items with ids below 9000 (their last 10% ranked against the rest); see docs/SUGGESTIONS.md.
+    /// `history_exact` and `popularity` stay at 0: the JD candidates are drawn from the corpus's own
+    /// replies, which makes both measure that artefact rather than relevance.
     fn default() -> Self {
         Self {
-            decay: 0.6,
+            decay: 0.85,
             k1: 1.2,
             b: 0.75,
             knn: 40,
             vote_power: 2.0,
-            weights: [1.0, 0.5, 0.3, 1.0, 0.5, 0.0, 0.0],
+            weights: [0.3, 0.05, 0.2, 2.0, 0.0, 0.0, -0.2, 0.5],
         }
     }
 }
@@ -190,6 +204,8 @@ pub struct Engine {
     pairs: Vec<(String, Candidate)>,
     /// Reply key → how many pairs have it.
     popularity: HashMap<u64, u32>,
+    /// (term of the latest context turns, term of the reply) → positive PMI over the history.
+    association: HashMap<(u64, u64), f32>,
 }
 
 /// FNV-1a: term ids are hashes, so candidates never seen at build time need no vocabulary.
@@ -233,6 +249,52 @@ fn cosine(a: &[f32; CUE_COUNT], b: &[f32; CUE_COUNT]) -> f32 {
     }
 }
 
+/// How many of the latest turns the association feature reads.
+const ASSOCIATION_TURNS: usize = 2;
+
+fn latest_terms(turns: &[Vec<u64>]) -> Vec<u64> {
+    let mut q: Vec<u64> = turns
+        .iter()
+        .rev()
+        .take(ASSOCIATION_TURNS)
+        .flatten()
+        .copied()
+        .collect();
+    q.sort_unstable();
+    q.dedup();
+    q
+}
+
+/// Positive PMI of (latest-turn term, reply term) pairs seen in at least 3 past pairs.
+fn association(analysed: &[(Vec<Vec<u64>>, Vec<u64>)]) -> HashMap<(u64, u64), f32> {
+    let mut n_q: HashMap<u64, u32> = HashMap::new();
+    let mut n_r: HashMap<u64, u32> = HashMap::new();
+    let mut n_qr: HashMap<(u64, u64), u32> = HashMap::new();
+    for (turns, reply) in analysed {
+        let q = latest_terms(turns);
+        let mut r = reply.clone();
+        r.sort_unstable();
+        r.dedup();
+        for &a in &q {
+            *n_q.entry(a).or_default() += 1;
+        }
+        for &b in &r {
+            *n_r.entry(b).or_default() += 1;
+            for &a in &q {
+                *n_qr.entry((a, b)).or_default() += 1;
+            }
+        }
+    }
+    let n = analysed.len() as f32;
+    n_qr.into_iter()
+        .filter(|&(_, c)| c >= 3)
+        .filter_map(|((a, b), c)| {
+            let pmi = (c as f32 * n / (n_q[&a] as f32 * n_r[&b] as f32)).ln();
+            (pmi > 0.0).then_some(((a, b), pmi))
+        })
+        .collect()
+}
+
 impl Engine {
     /// Builds the engine from past (context → reply) pairs. Document frequencies come from the pairs'
     /// replies and context turns plus `background` texts (e.g. the script library itself; pass the
@@ -271,8 +333,10 @@ impl Engine {
             postings: HashMap::new(),
             pairs: Vec::with_capacity(history.len()),
             popularity: HashMap::new(),
+            association: HashMap::new(),
             analyzer: analyzer.clone(),
         };
+        engine.association = association(&analysed);
         for (i, (p, (turns, reply))) in history.into_iter().zip(analysed).enumerate() {
             for (t, w) in engine.context_vector(&turns) {
                 engine.postings.entry(t).or_default().push((i as u32, w));
@@ -401,6 +465,11 @@ impl Engine {
             }
         }
 
+        let latest = if self.association.is_empty() {
+            Vec::new()
+        } else {
+            latest_terms(&turns)
+        };
         // history: neighbours by context similarity, then the summed vector of their replies
         let (reply_vec, exact) = self.neighbour_votes(&turns, exclude);
 
@@ -420,11 +489,16 @@ impl Engine {
                 f[Feature::Popularity as usize] =
                     (1.0 + self.popularity.get(&c.key).copied().unwrap_or(0) as f32).ln();
                 f[Feature::Length as usize] = (1.0 + c.len).ln();
+                f[Feature::Association as usize] = self.associated(&latest, c);
                 f
             })
             .collect();
         // scale-free BM25: divide by the best candidate's score
-        for k in [Feature::Bm25Context as usize, Feature::Bm25Latest as usize] {
+        for k in [
+            Feature::Bm25Context as usize,
+            Feature::Bm25Latest as usize,
+            Feature::Association as usize,
+        ] {
             let max = out.iter().map(|f| f[k]).fold(0.0, f32::max);
             if max > 0.0 {
                 out.iter_mut().for_each(|f| f[k] /= max);
@@ -445,17 +519,24 @@ impl Engine {
             return (reply_vec, exact);
         }
         let q = self.context_vector(turns);
-        let mut scores: HashMap<u32, f32> = HashMap::new();
+        // dense accumulator: one f32 per past conversation beats a hash map by far
+        let mut scores = vec![0f32; self.pairs.len()];
+        let mut touched: Vec<u32> = Vec::new();
         for (t, w) in &q {
             if let Some(list) = self.postings.get(t) {
                 for &(i, hw) in list {
-                    *scores.entry(i).or_default() += w * hw;
+                    let s = &mut scores[i as usize];
+                    if *s == 0.0 {
+                        touched.push(i);
+                    }
+                    *s += w * hw;
                 }
             }
         }
-        let mut top: Vec<(u32, f32)> = scores
+        let mut top: Vec<(u32, f32)> = touched
             .into_iter()
-            .filter(|&(i, _)| exclude.is_none_or(|x| self.pairs[i as usize].0 != x))
+            .filter(|&i| exclude.is_none_or(|x| self.pairs[i as usize].0 != x))
+            .map(|i| (i, scores[i as usize]))
             .collect();
         let k = self.params.knn.min(top.len());
         if k == 0 {
@@ -480,6 +561,23 @@ impl Engine {
             *exact.entry(reply.key).or_default() += v;
         }
         (reply_vec, exact)
+    }
+
+    /// Mean over the candidate's terms of their strongest association with a latest-turn term.
+    fn associated(&self, latest: &[u64], c: &Candidate) -> f32 {
+        if latest.is_empty() || c.tf.is_empty() {
+            return 0.0;
+        }
+        let sum: f32 =
+            c.tf.iter()
+                .map(|&(r, _)| {
+                    latest
+                        .iter()
+                        .filter_map(|&q| self.association.get(&(q, r)))
+                        .fold(0.0, |a: f32, &b| a.max(b))
+                })
+                .sum();
+        sum / (c.tf.len() as f32).sqrt()
     }
 
     /// The score of each feature vector under the current weights.

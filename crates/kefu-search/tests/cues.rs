@@ -21,13 +21,18 @@ struct Question {
 #[test]
 fn category_accuracy_on_written_questions() {
     let raw = include_str!("../testdata/questions.jsonl");
-    let questions: Vec<Question> = raw.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect();
+    let questions: Vec<Question> = raw
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert!(questions.len() >= 300, "{} questions", questions.len());
     let d = CueDetector::new();
     let mut right: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     let mut confusion: BTreeMap<(String, String), Vec<&str>> = BTreeMap::new();
     for q in &questions {
-        let want = Category::from_id(&q.category).unwrap_or_else(|| panic!("unknown category {}", q.category));
+        let want = Category::from_id(&q.category)
+            .unwrap_or_else(|| panic!("unknown category {}", q.category));
         let got = d.category(&q.text);
         let e = right.entry(q.lang.as_str()).or_default();
         e.1 += 1;
@@ -35,7 +40,10 @@ fn category_accuracy_on_written_questions() {
             e.0 += 1;
         } else {
             let got = got.map_or("none", Category::id).to_owned();
-            confusion.entry((q.category.clone(), got)).or_default().push(&q.text);
+            confusion
+                .entry((q.category.clone(), got))
+                .or_default()
+                .push(&q.text);
         }
     }
     for ((want, got), texts) in &confusion {
