@@ -22,7 +22,8 @@
 use crate::analyzer::Analyzer;
 use crate::cues::{CUE_COUNT, CueDetector};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 /// Number of features.
@@ -160,7 +161,7 @@ pub struct Candidate {
 /// Document frequencies of the background collection (replies and context turns of the history).
 #[derive(Debug, Default)]
 struct Stats {
-    df: HashMap<u64, u32>,
+    df: Map<u64, u32>,
     docs: f32,
     total_len: f64,
 }
@@ -199,14 +200,41 @@ pub struct Engine {
     params: Params,
     stats: Stats,
     /// History contexts as normalised TF-IDF vectors, by term: term → (pair index, weight).
-    postings: HashMap<u64, Vec<(u32, f32)>>,
+    postings: Map<u64, Vec<(u32, f32)>>,
     /// Per pair: its id, the reply as a candidate.
     pairs: Vec<(String, Candidate)>,
     /// Reply key → how many pairs have it.
-    popularity: HashMap<u64, u32>,
+    popularity: Map<u64, u32>,
     /// (term of the latest context turns, term of the reply) → positive PMI over the history.
-    association: HashMap<(u64, u64), f32>,
+    association: Map<(u64, u64), f32>,
+    /// The context terms that have any association (others are skipped at query time).
+    association_heads: HashSet<u64, BuildHasherDefault<MixHasher>>,
 }
+
+/// Hasher for keys that are already well-mixed 64-bit hashes (term ids, reply keys): a multiply and a
+/// rotate instead of SipHash, which dominated the ranking time of a large library. Not exposed to
+/// untrusted keys in a way that matters: the keys are FNV hashes of the shop's own texts.
+#[derive(Default, Clone, Copy)]
+struct MixHasher(u64);
+
+impl Hasher for MixHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(23) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+}
+
+type Map<K, V> = HashMap<K, V, BuildHasherDefault<MixHasher>>;
 
 /// FNV-1a: term ids are hashes, so candidates never seen at build time need no vocabulary.
 fn term_id(s: &str) -> u64 {
@@ -266,10 +294,10 @@ fn latest_terms(turns: &[Vec<u64>]) -> Vec<u64> {
 }
 
 /// Positive PMI of (latest-turn term, reply term) pairs seen in at least 3 past pairs.
-fn association(analysed: &[(Vec<Vec<u64>>, Vec<u64>)]) -> HashMap<(u64, u64), f32> {
-    let mut n_q: HashMap<u64, u32> = HashMap::new();
-    let mut n_r: HashMap<u64, u32> = HashMap::new();
-    let mut n_qr: HashMap<(u64, u64), u32> = HashMap::new();
+fn association(analysed: &[(Vec<Vec<u64>>, Vec<u64>)]) -> Map<(u64, u64), f32> {
+    let mut n_q: Map<u64, u32> = Map::default();
+    let mut n_r: Map<u64, u32> = Map::default();
+    let mut n_qr: Map<(u64, u64), u32> = Map::default();
     for (turns, reply) in analysed {
         let q = latest_terms(turns);
         let mut r = reply.clone();
@@ -330,13 +358,15 @@ impl Engine {
             cues: CueDetector::new(),
             params,
             stats,
-            postings: HashMap::new(),
+            postings: Map::default(),
             pairs: Vec::with_capacity(history.len()),
-            popularity: HashMap::new(),
-            association: HashMap::new(),
+            popularity: Map::default(),
+            association: Map::default(),
+            association_heads: HashSet::default(),
             analyzer: analyzer.clone(),
         };
         engine.association = association(&analysed);
+        engine.association_heads = engine.association.keys().map(|k| k.0).collect();
         for (i, (p, (turns, reply))) in history.into_iter().zip(analysed).enumerate() {
             for (t, w) in engine.context_vector(&turns) {
                 engine.postings.entry(t).or_default().push((i as u32, w));
@@ -401,7 +431,7 @@ impl Engine {
 
     /// Recency-weighted TF-IDF vector of a context (normalised, sorted by term).
     fn context_vector(&self, turns: &[Vec<u64>]) -> Vec<(u64, f32)> {
-        let mut acc: HashMap<u64, f32> = HashMap::new();
+        let mut acc: Map<u64, f32> = Map::default();
         for (age, turn) in turns.iter().rev().enumerate() {
             let w = self.params.decay.powi(age as i32);
             if w < 0.01 {
@@ -420,7 +450,7 @@ impl Engine {
         v
     }
 
-    fn bm25(&self, query: &HashMap<u64, f32>, c: &Candidate) -> f32 {
+    fn bm25(&self, query: &Map<u64, f32>, c: &Candidate) -> f32 {
         let Params { k1, b, .. } = self.params;
         let norm = k1 * (1.0 - b + b * c.len / self.stats.avg_len());
         c.tf.iter()
@@ -446,7 +476,7 @@ impl Engine {
             .collect();
 
         // queries: recency-weighted context, latest turn
-        let mut q_ctx: HashMap<u64, f32> = HashMap::new();
+        let mut q_ctx: Map<u64, f32> = Map::default();
         let mut ctx_cues = [0f32; CUE_COUNT];
         for (age, (turn, text)) in turns.iter().zip(context).rev().enumerate() {
             let w = self.params.decay.powi(age as i32);
@@ -458,7 +488,7 @@ impl Engine {
                 ctx_cues.iter_mut().zip(cv).for_each(|(a, b)| *a += w * b);
             }
         }
-        let mut q_last: HashMap<u64, f32> = HashMap::new();
+        let mut q_last: Map<u64, f32> = Map::default();
         if let Some(last) = turns.last() {
             for &t in last {
                 *q_last.entry(t).or_default() += 1.0;
@@ -512,9 +542,9 @@ impl Engine {
         &self,
         turns: &[Vec<u64>],
         exclude: Option<&str>,
-    ) -> (HashMap<u64, f32>, HashMap<u64, f32>) {
-        let mut reply_vec = HashMap::new();
-        let mut exact = HashMap::new();
+    ) -> (Map<u64, f32>, Map<u64, f32>) {
+        let mut reply_vec = Map::default();
+        let mut exact = Map::default();
         if self.pairs.is_empty() || self.params.knn == 0 {
             return (reply_vec, exact);
         }
