@@ -226,9 +226,7 @@ fn find_placeholder(s: &str) -> Option<(usize, usize, &'static str)> {
     let mut from = 0;
     while let Some(i) = s[from..].find('[') {
         let open = from + i;
-        let Some(j) = s[open..].find(']') else {
-            return None;
-        };
+        let j = s[open..].find(']')?;
         let close = open + j;
         let inner = &s[open + 1..close];
         let class = PLACEHOLDERS
