@@ -22,7 +22,7 @@
 use crate::analyzer::Analyzer;
 use crate::cues::{CUE_COUNT, CueDetector};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
@@ -86,6 +86,7 @@ impl Feature {
 
 /// Tunable parameters. [`Params::default`] holds the weights tuned on the JD corpus (docs/SUGGESTIONS.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Params {
     /// Weight of a context turn is `decay^age`, age 0 = the latest turn.
     pub decay: f32,
@@ -97,6 +98,10 @@ pub struct Params {
     pub knn: usize,
     /// Sharpening of the neighbours' votes: a neighbour votes with `similarity^vote_power`.
     pub vote_power: f32,
+    /// How many of the latest turns the association feature reads.
+    pub association_turns: usize,
+    /// Minimum number of past pairs a (context term, reply term) association must be seen in.
+    pub association_min_count: u32,
     /// One weight per [`Feature`].
     pub weights: [f32; FEATURES],
 }
@@ -113,7 +118,9 @@ impl Default for Params {
             b: 0.75,
             knn: 40,
             vote_power: 2.0,
-            weights: [0.3, 0.05, 0.2, 2.0, 0.0, 0.0, -0.2, 0.5],
+            association_turns: 3,
+            association_min_count: 3,
+            weights: [0.2, 0.05, 0.2, 1.5, 0.0, 0.0, -0.2, 0.5],
         }
     }
 }
@@ -206,9 +213,9 @@ pub struct Engine {
     /// Reply key → how many pairs have it.
     popularity: Map<u64, u32>,
     /// (term of the latest context turns, term of the reply) → positive PMI over the history.
-    association: Map<(u64, u64), f32>,
-    /// The context terms that have any association (others are skipped at query time).
-    association_heads: HashSet<u64, BuildHasherDefault<MixHasher>>,
+    /// Stored by context term, so that a conversation expands its terms once into a map
+    /// reply term → strongest association, and each candidate then costs one lookup per term.
+    association: Map<u64, Vec<(u64, f32)>>,
 }
 
 /// Hasher for keys that are already well-mixed 64-bit hashes (term ids, reply keys): a multiply and a
@@ -277,29 +284,25 @@ fn cosine(a: &[f32; CUE_COUNT], b: &[f32; CUE_COUNT]) -> f32 {
     }
 }
 
-/// How many of the latest turns the association feature reads.
-const ASSOCIATION_TURNS: usize = 2;
-
-fn latest_terms(turns: &[Vec<u64>]) -> Vec<u64> {
-    let mut q: Vec<u64> = turns
-        .iter()
-        .rev()
-        .take(ASSOCIATION_TURNS)
-        .flatten()
-        .copied()
-        .collect();
+/// The distinct terms of the `n` latest turns.
+fn latest_terms(turns: &[Vec<u64>], n: usize) -> Vec<u64> {
+    let mut q: Vec<u64> = turns.iter().rev().take(n).flatten().copied().collect();
     q.sort_unstable();
     q.dedup();
     q
 }
 
-/// Positive PMI of (latest-turn term, reply term) pairs seen in at least 3 past pairs.
-fn association(analysed: &[(Vec<Vec<u64>>, Vec<u64>)]) -> Map<(u64, u64), f32> {
+/// Positive PMI of (latest-turn term, reply term) pairs seen in at least `min_count` past pairs.
+fn association(
+    analysed: &[(Vec<Vec<u64>>, Vec<u64>)],
+    turns_read: usize,
+    min_count: u32,
+) -> Map<u64, Vec<(u64, f32)>> {
     let mut n_q: Map<u64, u32> = Map::default();
     let mut n_r: Map<u64, u32> = Map::default();
     let mut n_qr: Map<(u64, u64), u32> = Map::default();
     for (turns, reply) in analysed {
-        let q = latest_terms(turns);
+        let q = latest_terms(turns, turns_read);
         let mut r = reply.clone();
         r.sort_unstable();
         r.dedup();
@@ -314,13 +317,26 @@ fn association(analysed: &[(Vec<Vec<u64>>, Vec<u64>)]) -> Map<(u64, u64), f32> {
         }
     }
     let n = analysed.len() as f32;
-    n_qr.into_iter()
-        .filter(|&(_, c)| c >= 3)
-        .filter_map(|((a, b), c)| {
-            let pmi = (c as f32 * n / (n_q[&a] as f32 * n_r[&b] as f32)).ln();
-            (pmi > 0.0).then_some(((a, b), pmi))
-        })
-        .collect()
+    let mut out: Map<u64, Vec<(u64, f32)>> = Map::default();
+    for ((a, b), c) in n_qr {
+        if c < min_count {
+            continue;
+        }
+        let pmi = (c as f32 * n / (n_q[&a] as f32 * n_r[&b] as f32)).ln();
+        if pmi > 0.0 {
+            out.entry(a).or_default().push((b, pmi));
+        }
+    }
+    out
+}
+
+/// Mean (over the square root of the count) of the candidate's terms' strongest association.
+fn associated(expanded: &Map<u64, f32>, c: &Candidate) -> f32 {
+    if expanded.is_empty() || c.tf.is_empty() {
+        return 0.0;
+    }
+    let sum: f32 = c.tf.iter().filter_map(|(r, _)| expanded.get(r)).sum();
+    sum / (c.tf.len() as f32).sqrt()
 }
 
 impl Engine {
@@ -362,11 +378,13 @@ impl Engine {
             pairs: Vec::with_capacity(history.len()),
             popularity: Map::default(),
             association: Map::default(),
-            association_heads: HashSet::default(),
             analyzer: analyzer.clone(),
         };
-        engine.association = association(&analysed);
-        engine.association_heads = engine.association.keys().map(|k| k.0).collect();
+        engine.association = association(
+            &analysed,
+            engine.params.association_turns,
+            engine.params.association_min_count,
+        );
         for (i, (p, (turns, reply))) in history.into_iter().zip(analysed).enumerate() {
             for (t, w) in engine.context_vector(&turns) {
                 engine.postings.entry(t).or_default().push((i as u32, w));
@@ -495,11 +513,16 @@ impl Engine {
             }
         }
 
-        let latest = if self.association.is_empty() {
-            Vec::new()
-        } else {
-            latest_terms(&turns)
-        };
+        // reply term → its strongest association with a term of the latest turns
+        let mut expanded: Map<u64, f32> = Map::default();
+        if self.params.weights[Feature::Association as usize] != 0.0 {
+            for q in latest_terms(&turns, self.params.association_turns) {
+                for &(r, pmi) in self.association.get(&q).map_or(&[][..], Vec::as_slice) {
+                    let e = expanded.entry(r).or_default();
+                    *e = e.max(pmi);
+                }
+            }
+        }
         // history: neighbours by context similarity, then the summed vector of their replies
         let (reply_vec, exact) = self.neighbour_votes(&turns, exclude);
 
@@ -519,7 +542,7 @@ impl Engine {
                 f[Feature::Popularity as usize] =
                     (1.0 + self.popularity.get(&c.key).copied().unwrap_or(0) as f32).ln();
                 f[Feature::Length as usize] = (1.0 + c.len).ln();
-                f[Feature::Association as usize] = self.associated(&latest, c);
+                f[Feature::Association as usize] = associated(&expanded, c);
                 f
             })
             .collect();
@@ -591,23 +614,6 @@ impl Engine {
             *exact.entry(reply.key).or_default() += v;
         }
         (reply_vec, exact)
-    }
-
-    /// Mean over the candidate's terms of their strongest association with a latest-turn term.
-    fn associated(&self, latest: &[u64], c: &Candidate) -> f32 {
-        if latest.is_empty() || c.tf.is_empty() {
-            return 0.0;
-        }
-        let sum: f32 =
-            c.tf.iter()
-                .map(|&(r, _)| {
-                    latest
-                        .iter()
-                        .filter_map(|&q| self.association.get(&(q, r)))
-                        .fold(0.0, |a: f32, &b| a.max(b))
-                })
-                .sum();
-        sum / (c.tf.len() as f32).sqrt()
     }
 
     /// The score of each feature vector under the current weights.

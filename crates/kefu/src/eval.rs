@@ -1,7 +1,7 @@
 //! `kefu eval suggestions`: measures the reply-ranking engine (kefu-search) on JSON-lines items and
 //! prints R@1/R@3/R@5/MRR next to the plain BM25 baseline computed by the same code on the same items.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use kefu_search::eval::{FeatureTable, Item, history_pairs, id_number, read_items};
 use kefu_search::{Analyzer, Engine, Feature, Params};
 use std::path::PathBuf;
@@ -34,6 +34,10 @@ pub struct SuggestionsArgs {
     /// bm25_latest, cues, history_similar, history_exact, popularity, length.
     #[arg(long, value_name = "FEATURE")]
     pub without: Vec<String>,
+    /// Start from these parameters instead of the defaults: JSON, missing fields keep their default,
+    /// e.g. '{"decay":0.7,"knn":20}'.
+    #[arg(long, value_name = "JSON")]
+    pub params: Option<String>,
 }
 
 /// Runs the evaluation and prints the figures.
@@ -67,7 +71,10 @@ pub fn suggestions(args: SuggestionsArgs) -> Result<()> {
             None => bail!("unknown feature '{name}'"),
         }
     }
-    let mut params = Params::default();
+    let mut params = match &args.params {
+        Some(json) => serde_json::from_str(json).context("--params")?,
+        None => Params::default(),
+    };
     for f in &off {
         params.weights[*f as usize] = 0.0;
     }
@@ -141,25 +148,30 @@ fn tune(analyzer: &Arc<Analyzer>, history: &[Item], start: Params, fixed: &[Feat
     let cut = history.len() - history.len() / 10;
     let (past, held) = history.split_at(cut);
     let mut best = (f64::MIN, start.clone());
-    for decay in [0.3, 0.5, 0.6, 0.7, 0.85] {
-        for knn in [20, 40, 80] {
-            let p = Params {
-                decay,
-                knn,
-                ..start.clone()
-            };
-            let engine = Engine::build(
-                analyzer.clone(),
-                history_pairs(past),
-                Vec::<&str>::new(),
-                p.clone(),
-            );
-            let table = FeatureTable::compute(&engine, held);
-            let weights = table.tune(p.weights, fixed);
-            let m = table.metrics(&weights);
-            println!("tune: decay={decay} knn={knn} → {m}");
-            if m.mrr > best.0 {
-                best = (m.mrr, Params { weights, ..p });
+    for decay in [0.6, 0.7, 0.85] {
+        for knn in [20, 40] {
+            for association_turns in [2, 3, 4] {
+                let p = Params {
+                    decay,
+                    knn,
+                    association_turns,
+                    ..start.clone()
+                };
+                let engine = Engine::build(
+                    analyzer.clone(),
+                    history_pairs(past),
+                    Vec::<&str>::new(),
+                    p.clone(),
+                );
+                let table = FeatureTable::compute(&engine, held);
+                let weights = table.tune(p.weights, fixed);
+                let m = table.metrics(&weights);
+                println!(
+                    "tune: decay={decay} knn={knn} association_turns={association_turns} → {m}"
+                );
+                if m.mrr > best.0 {
+                    best = (m.mrr, Params { weights, ..p });
+                }
             }
         }
     }
