@@ -31,7 +31,8 @@ pub struct SuggestionsArgs {
     #[arg(long)]
     pub ablation: bool,
     /// Switch a feature off (weight 0, also while tuning); repeatable. Names: bm25_context,
-    /// bm25_latest, cues, history_similar, history_exact, popularity, length.
+    /// bm25_latest, cues, history_similar, history_exact, popularity, length,
+    /// association.
     #[arg(long, value_name = "FEATURE")]
     pub without: Vec<String>,
     /// Start from these parameters instead of the defaults: JSON, missing fields keep their default,
