@@ -43,6 +43,13 @@ pub enum Event {
         agent_id: Id,
         status: AgentStatus,
     },
+    /// A customer's profile changed (edited, tagged, noted, merged, blocked): open sidebars and
+    /// pages of the shop's agents reload it. `merged_into` is set when the record went away.
+    CustomerUpdated {
+        shop_id: Id,
+        customer_id: Id,
+        merged_into: Option<Id>,
+    },
 }
 
 /// Where events go once a change is durable.

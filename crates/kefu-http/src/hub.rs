@@ -230,7 +230,9 @@ impl EventSink for Hub {
                 customer_id,
                 ..
             } => self.anyone_for(*shop_id, Some(*customer_id)),
-            Event::AgentStatus { shop_id, .. } => self.anyone_for(*shop_id, None),
+            Event::AgentStatus { shop_id, .. } | Event::CustomerUpdated { shop_id, .. } => {
+                self.anyone_for(*shop_id, None)
+            }
         };
         if !audience {
             return;
@@ -331,6 +333,19 @@ impl EventSink for Hub {
             } => {
                 let f =
                     frame(json!({"type": "agent.status", "agent_id": agent_id, "status": status}));
+                self.to_agents(shop_id, &f, |_, _| true);
+            }
+            Event::CustomerUpdated {
+                shop_id,
+                customer_id,
+                merged_into,
+            } => {
+                // Every agent of the shop may read customers, so all of them hear of changes.
+                let f = frame(json!({
+                    "type": "customer.updated",
+                    "customer_id": customer_id,
+                    "merged_into": merged_into,
+                }));
                 self.to_agents(shop_id, &f, |_, _| true);
             }
         }

@@ -111,6 +111,8 @@ macro_rules! write_tx {
         }
     }};
 }
+// Path-based so area modules declared above the macro can use it (`use crate::write_tx`).
+pub(crate) use write_tx;
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://…`, which may carry `?options=-c%20search_path%3D…`) and
@@ -996,8 +998,9 @@ impl Store for PostgresStore {
         write_tx!(self, |conn| async move {
             let name = c.name.clone().unwrap_or_default();
             let id: Id = sqlx::query_scalar(
-                "INSERT INTO customers (shop_id, name, email, phone, external_id, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                "INSERT INTO customers (shop_id, name, email, phone, external_id, created_at, \
+                     last_contact_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $6, $6) RETURNING id",
             )
             .bind(shop_id)
             .bind(&name)

@@ -907,8 +907,9 @@ impl Store for SqliteStore {
             Box::pin(async move {
                 let name = c.name.clone().unwrap_or_default();
                 let id: Id = sqlx::query_scalar(
-                    "INSERT INTO customers (shop_id, name, email, phone, external_id, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                    "INSERT INTO customers (shop_id, name, email, phone, external_id, created_at, \
+                     last_contact_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $6, $6) RETURNING id",
                 )
                 .bind(shop_id)
                 .bind(&name)
