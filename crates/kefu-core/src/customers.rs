@@ -1109,3 +1109,44 @@ mod tests {
         }
     }
 }
+
+/// Parses a time given in a query: `YYYY-MM-DD` (midnight UTC) or RFC 3339.
+pub fn parse_time(field: &str, s: &str) -> Result<Millis> {
+    use ::time::format_description::well_known::Rfc3339;
+    let bad = || {
+        Error::validation(format!(
+            "{field}: must be a date YYYY-MM-DD or an RFC 3339 time"
+        ))
+    };
+    let s = s.trim();
+    let t = if s.len() == 10 {
+        let fmt = ::time::macros::format_description!("[year]-[month]-[day]");
+        ::time::Date::parse(s, &fmt)
+            .map_err(|_| bad())?
+            .midnight()
+            .assume_utc()
+    } else {
+        ::time::OffsetDateTime::parse(s, &Rfc3339).map_err(|_| bad())?
+    };
+    Ok(Millis((t.unix_timestamp_nanos() / 1_000_000) as i64))
+}
+
+#[cfg(test)]
+mod time_tests {
+    #[test]
+    fn parses_dates_and_rfc3339() {
+        assert_eq!(super::parse_time("f", "1970-01-02").unwrap().0, 86_400_000);
+        assert_eq!(
+            super::parse_time("f", "2023-11-14T22:13:20.123Z")
+                .unwrap()
+                .0,
+            1_700_000_000_123
+        );
+        assert!(
+            super::parse_time("f", "yesterday")
+                .unwrap_err()
+                .message
+                .starts_with("f:")
+        );
+    }
+}

@@ -67,12 +67,41 @@ impl AppState {
             });
         }
         if appended.conversation_started {
+            // Last contact moves at a conversation's start or reopen only, never per message (the
+            // hot path stays one write); off the shopper's response path.
+            let store = self.store.clone();
+            let (shop_id, customer_id) = (visitor.shop_id, visitor.customer_id);
+            let at = appended.message.created_at;
+            tokio::spawn(async move {
+                if let Err(e) = store.touch_customer(shop_id, customer_id, at).await {
+                    tracing::warn!(%e, customer_id, "could not record the last contact");
+                }
+            });
             self.route(visitor.shop_id, Some(&conversation)).await?;
         }
         Ok(Sent {
             message: appended.message,
             duplicate: false,
         })
+    }
+
+    /// Puts a resolution on the customer's timeline. The status change is already committed, so
+    /// a failure here is logged rather than failing the request.
+    async fn record_resolved(&self, by: &User, conversation: &Conversation) {
+        let event = kefu_core::customers::CustomerEvent {
+            kind: "conversation.resolved",
+            title: format!("Conversation resolved by {}", by.name),
+            summary: conversation.last_message_preview.clone(),
+            ref_type: Some("conversation"),
+            ref_id: Some(conversation.id),
+        };
+        if let Err(e) = self
+            .store
+            .record_customer_event(by.shop_id, conversation.customer.id, &event)
+            .await
+        {
+            tracing::warn!(%e, conversation_id = conversation.id, "could not record the resolution");
+        }
     }
 
     /// An agent's reply or internal note.
@@ -200,6 +229,9 @@ impl AppState {
             previous_assignee: before.assignee_id,
         });
         if before.status != status {
+            if status == ConversationStatus::Resolved {
+                self.record_resolved(by, &after).await;
+            }
             self.route(by.shop_id, Some(&after)).await?;
         }
         Ok(self

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod chat;
+pub mod customers;
 pub mod error;
 pub mod hub;
 pub mod openapi;

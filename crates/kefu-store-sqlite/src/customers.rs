@@ -32,13 +32,13 @@ pub(crate) const MERGE_MOVED_TABLES: &[&str] = &[
 /// is a small distinct number per source (a tie-breaker for paging). Orders, tickets and calls
 /// join by adding a branch here.
 pub(crate) const TIMELINE_SOURCES: &[&str] = &[
-    "SELECT created_at AS at, 1 AS src, id, 'conversation.started' AS kind, \
+    "SELECT created_at AS at, CAST(1 AS BIGINT) AS src, id, 'conversation.started' AS kind, \
      'Conversation started' AS title, last_message_preview AS summary, \
      'conversation' AS ref_type, id AS ref_id \
      FROM conversations WHERE shop_id = $1 AND customer_id = $2",
-    "SELECT created_at AS at, 2 AS src, id, 'note' AS kind, author_name AS title, body AS summary, \
+    "SELECT created_at AS at, CAST(2 AS BIGINT) AS src, id, 'note' AS kind, author_name AS title, body AS summary, \
      'note' AS ref_type, id AS ref_id FROM customer_notes WHERE shop_id = $1 AND customer_id = $2",
-    "SELECT at, 3 AS src, id, kind, title, summary, ref_type, ref_id \
+    "SELECT at, CAST(3 AS BIGINT) AS src, id, kind, title, summary, ref_type, ref_id \
      FROM customer_events WHERE shop_id = $1 AND customer_id = $2",
 ];
 
