@@ -984,7 +984,7 @@ impl CustomerStore for PostgresStore {
                 (IdentityKind::ExternalId, &c.external_id),
             ] {
                 if let Some(v) = value {
-                    put_identity(conn, shop_id, customer_id, kind, v, false, &source).await?;
+                    put_identity(conn, shop_id, customer_id, kind, v, false, source).await?;
                 }
             }
             let now = Millis::now().0;
@@ -1043,7 +1043,7 @@ impl CustomerStore for PostgresStore {
     ) -> Result<Identity> {
         write_tx!(self, |conn| async move {
             live_customer(conn, shop_id, customer_id).await?;
-            let id = put_identity(conn, shop_id, customer_id, kind, &value, false, &source).await?;
+            let id = put_identity(conn, shop_id, customer_id, kind, value, false, source).await?;
             touch_updated(conn, customer_id).await?;
             let row = sqlx::query(
                     "SELECT id, kind, value, verified, source, created_at FROM customer_identities WHERE id = $1",
@@ -1185,8 +1185,8 @@ impl CustomerStore for PostgresStore {
                 .bind(shop_id)
                 .bind(customer_id)
                 .bind(author_id)
-                .bind(&author_name)
-                .bind(&body)
+                .bind(author_name)
+                .bind(body)
                 .bind(now)
                 .fetch_one(&mut *conn)
                 .await
@@ -1376,7 +1376,7 @@ impl CustomerStore for PostgresStore {
                      WHERE id = $5",
                 )
                 .bind(blocked)
-                .bind(reason.as_deref().filter(|_| blocked))
+                .bind(reason.filter(|_| blocked))
                 .bind(blocked.then_some(now))
                 .bind(now)
                 .bind(customer_id)
@@ -1412,7 +1412,7 @@ impl CustomerStore for PostgresStore {
     ) -> Result<()> {
         write_tx!(self, |conn| async move {
             live_customer(conn, shop_id, customer_id).await?;
-            insert_event(conn, shop_id, customer_id, &event, Millis::now().0).await
+            insert_event(conn, shop_id, customer_id, event, Millis::now().0).await
         })
     }
 
@@ -1513,7 +1513,7 @@ impl CustomerStore for PostgresStore {
                      ON CONFLICT (shop_id) DO UPDATE SET secret = excluded.secret, rotated_at = excluded.rotated_at",
                 )
                 .bind(shop_id)
-                .bind(&secret)
+                .bind(secret)
                 .bind(Millis::now().0)
                 .execute(&mut *conn)
                 .await
