@@ -374,16 +374,55 @@ const TEXT = {
   }
 
   // ---------------------------------------------------------------- session
+  /**
+   * The logged-in shopper's identity, signed by the shop's server (docs/API.md, "Verified
+   * identity"): `window.kefuIdentity = {external_id, name?, email?, phone?, timestamp, signature}`
+   * set before the widget opens, or the same object as JSON in the script tag's
+   * `data-kefu-identity` attribute. Read at session time, so a page may set it late.
+   */
+  function pageIdentity(): Record<string, unknown> | null {
+    const fromWindow = (window as unknown as { kefuIdentity?: unknown }).kefuIdentity
+    if (fromWindow && typeof fromWindow === 'object') return fromWindow as Record<string, unknown>
+    const attr = script!.dataset.kefuIdentity
+    if (!attr) return null
+    try {
+      const v: unknown = JSON.parse(attr)
+      return v && typeof v === 'object' ? (v as Record<string, unknown>) : null
+    } catch {
+      console.warn('kefu: data-kefu-identity is not JSON; chatting anonymously')
+      return null
+    }
+  }
+
   function ensureSession(): Promise<void> {
     if (!sessionPromise) {
       sessionPromise = (async () => {
         let r: { visitor_token: string; customer_id: number }
+        const identity = pageIdentity()
+        const withIdentity = identity ? { identity } : {}
         try {
-          r = await call('POST', '/api/v1/widget/sessions', { shop, ...(token ? { visitor_token: token } : {}) })
+          r = await call('POST', '/api/v1/widget/sessions', {
+            shop,
+            ...withIdentity,
+            ...(token ? { visitor_token: token } : {}),
+          })
         } catch (e) {
-          if ((e as { status?: number }).status !== 401 || !token) throw e
-          token = null // stale token (e.g. another server): start over as a new shopper
-          r = await call('POST', '/api/v1/widget/sessions', { shop })
+          const status = (e as { status?: number }).status
+          if (identity && (status === 401 || status === 422)) {
+            // A stale or bad identity (e.g. an old page): chat anonymously rather than not at all.
+            console.warn('kefu: the page identity was refused:', (e as Error).message)
+            try {
+              r = await call('POST', '/api/v1/widget/sessions', { shop, ...(token ? { visitor_token: token } : {}) })
+            } catch (e2) {
+              if ((e2 as { status?: number }).status !== 401 || !token) throw e2
+              token = null
+              r = await call('POST', '/api/v1/widget/sessions', { shop })
+            }
+          } else {
+            if (status !== 401 || !token) throw e
+            token = null // stale token (e.g. another server): start over as a new shopper
+            r = await call('POST', '/api/v1/widget/sessions', { shop, ...withIdentity })
+          }
         }
         token = r.visitor_token
         try {

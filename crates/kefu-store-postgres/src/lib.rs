@@ -1011,6 +1011,7 @@ impl Store for PostgresStore {
             .fetch_one(&mut *conn)
             .await
             .map_err(db_err)?;
+            customers::record_identities(conn, shop_id, id, c).await?;
             Ok(CustomerRef { id, name })
         })
     }
@@ -1023,7 +1024,7 @@ impl Store for PostgresStore {
     ) -> Result<()> {
         let c = customer;
         write_tx!(self, |conn| async move {
-            sqlx::query(
+            let done = sqlx::query(
                 "UPDATE customers SET name = COALESCE($1, name), email = COALESCE($2, email), \
                      phone = COALESCE($3, phone), external_id = COALESCE($4, external_id) \
                      WHERE id = $5 AND shop_id = $6",
@@ -1037,6 +1038,9 @@ impl Store for PostgresStore {
             .execute(&mut *conn)
             .await
             .map_err(db_err)?;
+            if done.rows_affected() > 0 {
+                customers::record_identities(conn, shop_id, customer_id, c).await?;
+            }
             Ok(())
         })
     }

@@ -330,6 +330,31 @@ async fn put_identity(
     .map_err(db_err)
 }
 
+/// Records the contact fields of a spine `create_customer`/`update_customer` (any caller: widget,
+/// imports, demo) as unverified identities, normalized; a value that does not normalize is left
+/// out (the column keeps it as given).
+pub(crate) async fn record_identities(
+    conn: &mut SqliteConnection,
+    shop_id: Id,
+    customer_id: Id,
+    c: &NewCustomer,
+) -> Result<()> {
+    let fields = [
+        (IdentityKind::Email, &c.email),
+        (IdentityKind::Phone, &c.phone),
+        (IdentityKind::ExternalId, &c.external_id),
+    ];
+    for (kind, raw) in fields {
+        let Some(raw) = raw.as_deref().filter(|v| !v.trim().is_empty()) else {
+            continue;
+        };
+        if let Ok(value) = normalize_identity(kind, "value", raw) {
+            put_identity(conn, shop_id, customer_id, kind, &value, false, "contact").await?;
+        }
+    }
+    Ok(())
+}
+
 async fn verified_value(
     conn: &mut SqliteConnection,
     customer_id: Id,

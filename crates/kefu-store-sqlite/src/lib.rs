@@ -920,6 +920,7 @@ impl Store for SqliteStore {
                 .fetch_one(&mut *conn)
                 .await
                 .map_err(db_err)?;
+                customers::record_identities(conn, shop_id, id, &c).await?;
                 Ok(CustomerRef { id, name })
             })
         })
@@ -935,7 +936,7 @@ impl Store for SqliteStore {
         let c = customer.clone();
         self.write(move |conn| {
             Box::pin(async move {
-                sqlx::query(
+                let done = sqlx::query(
                     "UPDATE customers SET name = COALESCE($1, name), email = COALESCE($2, email), \
                      phone = COALESCE($3, phone), external_id = COALESCE($4, external_id) \
                      WHERE id = $5 AND shop_id = $6",
@@ -949,6 +950,9 @@ impl Store for SqliteStore {
                 .execute(&mut *conn)
                 .await
                 .map_err(db_err)?;
+                if done.rows_affected() > 0 {
+                    customers::record_identities(conn, shop_id, customer_id, &c).await?;
+                }
                 Ok(())
             })
         })

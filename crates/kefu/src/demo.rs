@@ -3,6 +3,7 @@
 //! an existing `demo` shop is left as it is.
 
 use anyhow::{Result, anyhow};
+use kefu_core::customers::*;
 use kefu_core::model::*;
 use kefu_core::store::Store;
 use std::net::SocketAddr;
@@ -142,6 +143,65 @@ const DIALOGUES: &[Dialogue] = &[
     ),
 ];
 
+/// Profiles of the demo shoppers: (name, external id, e-mail, source, tags, note, address
+/// (recipient, phone, region, detail), membership level, SMS consent).
+type DemoProfile = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static str,
+    (&'static str, &'static str, &'static str, &'static str),
+    &'static str,
+    bool,
+);
+const PROFILES: &[DemoProfile] = &[
+    (
+        "林小雨",
+        "demo-u1001",
+        "lin.xiaoyu@example.com",
+        "search",
+        &["老客", "耳机控", "价格敏感"],
+        "戴眼镜，关注佩戴舒适度；大促期间下单多，适合推送满减券。",
+        (
+            "林小雨",
+            "13800001111",
+            "上海市 浦东新区",
+            "世纪大道 1198 号 世纪汇 2 座 1702",
+        ),
+        "金卡",
+        true,
+    ),
+    (
+        "赵先生",
+        "demo-u1002",
+        "zhao.ming@example.com",
+        "marketplace",
+        &["售后跟进", "手表用户"],
+        "充电底座触点氧化，已补发新底座（顺丰），三天后回访确认。",
+        ("赵明", "13900002222", "北京市 朝阳区", "望京 SOHO T3 1508"),
+        "银卡",
+        false,
+    ),
+    (
+        "Emily",
+        "demo-u1003",
+        "emily.chan@example.hk",
+        "social",
+        &["港澳台", "英文沟通"],
+        "Prefers English. Ships to Hong Kong via SF Express.",
+        (
+            "Emily Chan",
+            "+852 9123 4567",
+            "香港 九龙",
+            "尖沙咀 广东道 30 号 10 楼",
+        ),
+        "普通会员",
+        false,
+    ),
+];
+
 /// Seeds the demo shop if it does not exist yet; returns the banner to print.
 pub async fn seed(store: &dyn Store, listen: SocketAddr) -> Result<String> {
     if store.shop_by_slug("demo").await?.is_none() {
@@ -149,7 +209,7 @@ pub async fn seed(store: &dyn Store, listen: SocketAddr) -> Result<String> {
     }
     let base = format!("http://{listen}");
     let mut banner = format!(
-        "\nkefu demo is running\n  console:   {base}/\n  demo shop: {base}/demo/shop\n  logins (password {DEMO_PASSWORD}):\n"
+        "\nkefu demo is running\n  console:   {base}/\n  demo shop: {base}/demo/shop  (as a logged-in member: {base}/demo/shop?as=demo-u1001)\n  logins (password {DEMO_PASSWORD}):\n"
     );
     for u in USERS {
         banner.push_str(&format!(
@@ -269,7 +329,221 @@ async fn seed_new(store: &dyn Store) -> Result<()> {
             store
                 .set_status(shop.id, conversation.id, ConversationStatus::Resolved)
                 .await?;
+            store
+                .record_customer_event(
+                    shop.id,
+                    customer.id,
+                    &CustomerEvent {
+                        kind: "conversation.resolved",
+                        title: format!("Conversation resolved by {}", agent.name),
+                        summary: conversation.last_message_preview.clone(),
+                        ref_type: Some("conversation"),
+                        ref_id: Some(conversation.id),
+                    },
+                )
+                .await?;
         }
+        store
+            .touch_customer(shop.id, customer.id, kefu_core::time::Millis::now())
+            .await?;
+        seed_profile(store, shop.id, customer.id, i, &agent_ids[2]).await?;
     }
+    seed_more_customers(store, shop.id, &agent_ids[1]).await?;
+    Ok(())
+}
+
+/// Fields the demo shop defines for its customers.
+async fn seed_fields(store: &dyn Store, shop_id: Id) -> Result<()> {
+    let defs = [
+        (
+            "vip_level",
+            "会员等级",
+            "select",
+            vec!["普通会员", "银卡", "金卡", "黑金"],
+        ),
+        ("birthday", "生日", "date", vec![]),
+        ("preference", "偏好", "text", vec![]),
+    ];
+    for (i, (key, label, kind, options)) in defs.into_iter().enumerate() {
+        let def = NewFieldDef {
+            key: key.into(),
+            label: label.into(),
+            kind: kind.into(),
+            options: options.into_iter().map(Into::into).collect(),
+            position: i as i64,
+        }
+        .validate()?;
+        store.create_field_def(shop_id, &def).await?;
+    }
+    Ok(())
+}
+
+/// A demo shopper's profile: a verified member id (as if they had logged in on the shop page),
+/// e-mail, source, tags, a note, an address and custom values.
+async fn seed_profile(
+    store: &dyn Store,
+    shop_id: Id,
+    customer_id: Id,
+    index: usize,
+    author: &User,
+) -> Result<()> {
+    if index == 0 {
+        seed_fields(store, shop_id).await?;
+    }
+    let Some((name, ext, email, source, tags, note, address, level, sms)) = PROFILES.get(index)
+    else {
+        return Ok(());
+    };
+    store
+        .apply_verified_identity(
+            shop_id,
+            Some(customer_id),
+            &VerifiedClaim {
+                external_id: (*ext).into(),
+                name: Some((*name).into()),
+                email: Some((*email).into()),
+                phone: None,
+            },
+        )
+        .await?;
+    let defs = store.list_field_defs(shop_id).await?;
+    let mut fields = std::collections::BTreeMap::new();
+    fields.insert("vip_level".to_owned(), Some((*level).to_owned()));
+    if index == 0 {
+        fields.insert("birthday".to_owned(), Some("1996-05-20".to_owned()));
+        fields.insert("preference".to_owned(), Some("降噪、轻便".to_owned()));
+    }
+    let change = CustomerPatch {
+        source: Some((*source).into()),
+        consent_sms: Some(*sms),
+        consent_email: Some(true),
+        tags: Some(tags.iter().map(|t| (*t).to_owned()).collect()),
+        custom_fields: Some(fields),
+        ..Default::default()
+    }
+    .validate(&defs)?;
+    store
+        .update_customer_profile(shop_id, customer_id, &change)
+        .await?;
+    store
+        .add_note(shop_id, customer_id, Some(author.id), &author.name, note)
+        .await?;
+    let (recipient, phone, region, detail) = address;
+    let a = NewAddress {
+        recipient: (*recipient).into(),
+        phone: (*phone).into(),
+        region: (*region).into(),
+        detail: (*detail).into(),
+        is_default: true,
+    }
+    .normalized()?;
+    store.add_address(shop_id, customer_id, &a).await?;
+    Ok(())
+}
+
+/// Customers without a conversation: a member who only ever called, a duplicate record of 林小雨
+/// (from a phone order, same phone written with +86: shows up in merge suggestions) and a
+/// blocked order-brusher.
+async fn seed_more_customers(store: &dyn Store, shop_id: Id, supervisor: &User) -> Result<()> {
+    let sun = store
+        .create_customer(
+            shop_id,
+            &NewCustomer {
+                name: Some("孙悦".into()),
+                phone: Some("13600003333".into()),
+                ..Default::default()
+            },
+        )
+        .await?;
+    store
+        .record_contact(
+            shop_id,
+            sun.id,
+            &NewCustomer {
+                phone: Some("13600003333".into()),
+                ..Default::default()
+            },
+            "call",
+        )
+        .await?;
+    store
+        .apply_verified_identity(
+            shop_id,
+            Some(sun.id),
+            &VerifiedClaim {
+                external_id: "demo-u1004".into(),
+                name: Some("孙悦".into()),
+                email: Some("sun.yue@example.com".into()),
+                phone: None,
+            },
+        )
+        .await?;
+    let change = CustomerPatch {
+        source: Some("phone".into()),
+        tags: Some(vec!["电话客户".into(), "企业采购".into()]),
+        ..Default::default()
+    }
+    .validate(&[])?;
+    store
+        .update_customer_profile(shop_id, sun.id, &change)
+        .await?;
+    store
+        .add_note(
+            shop_id,
+            sun.id,
+            Some(supervisor.id),
+            &supervisor.name,
+            "公司采购 20 台键盘，需要开增值税专票。",
+        )
+        .await?;
+
+    let dup = store
+        .create_customer(
+            shop_id,
+            &NewCustomer {
+                name: Some("林小雨（电话下单）".into()),
+                ..Default::default()
+            },
+        )
+        .await?;
+    store
+        .record_contact(
+            shop_id,
+            dup.id,
+            &NewCustomer {
+                phone: Some(normalize_phone("phone", "+86 138 0000 1111")?),
+                ..Default::default()
+            },
+            "call",
+        )
+        .await?;
+
+    let brusher = store
+        .create_customer(
+            shop_id,
+            &NewCustomer {
+                name: Some("刷单小号 8831".into()),
+                ..Default::default()
+            },
+        )
+        .await?;
+    let change = CustomerPatch {
+        source: Some("ad".into()),
+        tags: Some(vec!["疑似刷单".into()]),
+        ..Default::default()
+    }
+    .validate(&[])?;
+    store
+        .update_customer_profile(shop_id, brusher.id, &change)
+        .await?;
+    store
+        .set_blocked(
+            shop_id,
+            brusher.id,
+            true,
+            Some("多个账号同一收货地址批量下单后申请退款"),
+            &supervisor.name,
+        )
+        .await?;
     Ok(())
 }

@@ -111,7 +111,7 @@ async fn profile_body(backend: Backend) {
     assert!(
         idents
             .iter()
-            .all(|i| i["verified"] == false && i["source"] == "widget")
+            .all(|i| i["verified"] == false && i["source"] == "contact")
     );
 
     // Custom fields are defined by admins/supervisors only.
