@@ -703,7 +703,11 @@ pub struct TimelineItem {
     /// `customer.blocked`, `customer.unblocked`, `identity.verified`.
     pub kind: String,
     pub at: Millis,
+    /// Who or what it concerns: the note's author, the agent who resolved, the admin who
+    /// blocked or merged (empty when nobody in particular). `kind` says what happened.
     pub title: String,
+    /// The detail: a message preview, the note, the block reason, the merged record
+    /// (`#id name`), the verified external id.
     pub summary: String,
     /// What the item points at (`conversation`, `note`, `customer`, `order` …) and its id.
     pub ref_type: Option<String>,

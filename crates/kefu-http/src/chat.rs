@@ -90,7 +90,7 @@ impl AppState {
     async fn record_resolved(&self, by: &User, conversation: &Conversation) {
         let event = kefu_core::customers::CustomerEvent {
             kind: "conversation.resolved",
-            title: format!("Conversation resolved by {}", by.name),
+            title: by.name.clone(),
             summary: conversation.last_message_preview.clone(),
             ref_type: Some("conversation"),
             ref_id: Some(conversation.id),

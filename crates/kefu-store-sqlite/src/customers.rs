@@ -33,7 +33,7 @@ pub(crate) const MERGE_MOVED_TABLES: &[&str] = &[
 /// join by adding a branch here.
 pub(crate) const TIMELINE_SOURCES: &[&str] = &[
     "SELECT created_at AS at, CAST(1 AS BIGINT) AS src, id, 'conversation.started' AS kind, \
-     'Conversation started' AS title, last_message_preview AS summary, \
+     '' AS title, last_message_preview AS summary, \
      'conversation' AS ref_type, id AS ref_id \
      FROM conversations WHERE shop_id = $1 AND customer_id = $2",
     "SELECT created_at AS at, CAST(2 AS BIGINT) AS src, id, 'note' AS kind, author_name AS title, body AS summary, \
@@ -579,8 +579,8 @@ async fn merge_into(
         target,
         &CustomerEvent {
             kind: "customer.merged",
-            title: format!("Merged #{source} {}", s.name),
-            summary: format!("by {actor}"),
+            title: actor.to_owned(),
+            summary: format!("#{source} {}", s.name),
             ref_type: Some("customer"),
             ref_id: Some(source),
         },
@@ -703,8 +703,8 @@ async fn apply_verified(
             customer_id,
             &CustomerEvent {
                 kind: "identity.verified",
-                title: format!("External id {} verified", claim.external_id),
-                summary: "signed by the shop page".into(),
+                title: String::new(),
+                summary: claim.external_id.clone(),
                 ref_type: None,
                 ref_id: None,
             },
@@ -1457,7 +1457,7 @@ impl CustomerStore for SqliteStore {
                 let event = if blocked {
                     CustomerEvent {
                         kind: "customer.blocked",
-                        title: format!("Blocked by {actor}"),
+                        title: actor.to_string(),
                         summary: reason.clone().unwrap_or_default(),
                         ref_type: None,
                         ref_id: None,
@@ -1465,7 +1465,7 @@ impl CustomerStore for SqliteStore {
                 } else {
                     CustomerEvent {
                         kind: "customer.unblocked",
-                        title: format!("Unblocked by {actor}"),
+                        title: actor.to_string(),
                         summary: String::new(),
                         ref_type: None,
                         ref_id: None,

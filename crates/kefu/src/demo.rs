@@ -335,7 +335,7 @@ async fn seed_new(store: &dyn Store) -> Result<()> {
                     customer.id,
                     &CustomerEvent {
                         kind: "conversation.resolved",
-                        title: format!("Conversation resolved by {}", agent.name),
+                        title: agent.name.clone(),
                         summary: conversation.last_message_preview.clone(),
                         ref_type: Some("conversation"),
                         ref_id: Some(conversation.id),
