@@ -71,9 +71,24 @@ async fn tags_of(conn: &mut PgConnection, customer_id: Id) -> Result<Vec<String>
     .map_err(db_err)
 }
 
+/// Tags of a page of customers in one query (ids are our own integers, joined into the SQL).
 async fn fill_tags(conn: &mut PgConnection, list: &mut [CustomerSummary]) -> Result<()> {
-    for c in list {
-        c.tags = tags_of(conn, c.id).await?;
+    if list.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = list.iter().map(|c| c.id.to_string()).collect();
+    let rows: Vec<(Id, String)> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT customer_id, tag FROM customer_tags WHERE customer_id IN ({}) \
+         ORDER BY created_at, tag",
+        ids.join(",")
+    )))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    for (id, tag) in rows {
+        if let Some(c) = list.iter_mut().find(|c| c.id == id) {
+            c.tags.push(tag);
+        }
     }
     Ok(())
 }
@@ -416,6 +431,14 @@ async fn merge_into(
             Some(None) => {}
         }
     }
+    // Lock both records (in id order) so a shopper message, which locks its customer first,
+    // cannot open a conversation on the source while its rows move.
+    sqlx::query("SELECT id FROM customers WHERE id = $1 OR id = $2 ORDER BY id FOR UPDATE")
+        .bind(target)
+        .bind(source)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
     let t_ext = verified_value(conn, target, IdentityKind::ExternalId).await?;
     let s_ext = verified_value(conn, source, IdentityKind::ExternalId).await?;
     if let (Some(a), Some(b)) = (&t_ext, &s_ext)
@@ -755,13 +778,14 @@ async fn list(conn: &mut PgConnection, shop_id: Id, f: &CustomerFilter) -> Resul
             .or_else(|_| normalize_email("q", q))
             .unwrap_or_else(|_| q.to_owned());
         let exact = p(&mut binds, B::S(norm));
-        let prefix = p(
-            &mut binds,
-            B::S(format!("{}%", q.replace(['%', '_', '\\'], ""))),
-        );
+        let bare = q.replace(['%', '_', '\\'], "");
+        let prefix = p(&mut binds, B::S(format!("{bare}%")));
+        // E-mails are stored lower-case; external ids as given: try both spellings.
+        let lower = p(&mut binds, B::S(format!("{}%", bare.to_lowercase())));
         sql.push_str(&format!(
             " AND (LOWER(c.name) LIKE {name} OR EXISTS (SELECT 1 FROM customer_identities i \
-             WHERE i.customer_id = c.id AND (i.value = {exact} OR i.value LIKE {prefix})))"
+             WHERE i.customer_id = c.id AND (i.value = {exact} OR i.value LIKE {prefix} \
+             OR i.value LIKE {lower})))"
         ));
     }
     if let Some(tag) = &f.tag {

@@ -195,16 +195,23 @@ pub async fn create_session(
             external_id: None,
             ..contact.clone()
         };
-        state
-            .store
-            .update_customer(shop.id, customer_id, &update)
-            .await?;
-        state
-            .store
-            .record_contact(shop.id, customer_id, &contact, "widget")
-            .await?;
-        state.visitors.forget(&token::hash(&existing));
-        state.customer_changed(shop.id, customer_id, None);
+        // A plain reload (no fields) writes nothing: that is every page view of a returning shopper.
+        let gave_any = contact.name.is_some()
+            || contact.email.is_some()
+            || contact.phone.is_some()
+            || contact.external_id.is_some();
+        if gave_any {
+            state
+                .store
+                .update_customer(shop.id, customer_id, &update)
+                .await?;
+            state
+                .store
+                .record_contact(shop.id, customer_id, &contact, "widget")
+                .await?;
+            state.visitors.forget(&token::hash(&existing));
+            state.customer_changed(shop.id, customer_id, None);
+        }
         let body = SessionResponse {
             visitor_token: existing,
             customer_id,
