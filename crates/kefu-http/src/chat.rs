@@ -4,6 +4,7 @@
 
 use crate::AppState;
 use crate::hub::agent_sees;
+use kefu_core::customers::CustomerEvent;
 use kefu_core::events::{Event, EventSink};
 use kefu_core::model::*;
 use kefu_core::{Error, Result};
@@ -72,9 +73,25 @@ impl AppState {
             let store = self.store.clone();
             let (shop_id, customer_id) = (visitor.shop_id, visitor.customer_id);
             let at = appended.message.created_at;
+            // A reopen (the conversation is older than this message) goes on the timeline; a new
+            // conversation is on it already (read from the conversations table).
+            let reopened = (conversation.created_at < at).then(|| CustomerEvent {
+                kind: "conversation.reopened",
+                title: String::new(),
+                summary: conversation.last_message_preview.clone(),
+                ref_type: Some("conversation"),
+                ref_id: Some(conversation.id),
+            });
             tokio::spawn(async move {
                 if let Err(e) = store.touch_customer(shop_id, customer_id, at).await {
                     tracing::warn!(%e, customer_id, "could not record the last contact");
+                }
+                if let Some(event) = reopened
+                    && let Err(e) = store
+                        .record_customer_event(shop_id, customer_id, &event)
+                        .await
+                {
+                    tracing::warn!(%e, customer_id, "could not record the reopening");
                 }
             });
             self.route(visitor.shop_id, Some(&conversation)).await?;
@@ -88,7 +105,7 @@ impl AppState {
     /// Puts a resolution on the customer's timeline. The status change is already committed, so
     /// a failure here is logged rather than failing the request.
     async fn record_resolved(&self, by: &User, conversation: &Conversation) {
-        let event = kefu_core::customers::CustomerEvent {
+        let event = CustomerEvent {
             kind: "conversation.resolved",
             title: by.name.clone(),
             summary: conversation.last_message_preview.clone(),

@@ -836,6 +836,23 @@ async fn timeline_body(backend: Backend) {
     )
     .await
     .expect(200);
+    // Writing again after the resolution reopens the conversation: on the timeline too (recorded
+    // just after the shopper's answer, so wait for it).
+    s.shopper_send(&shopper, "又来问一下").await;
+    let mut reopened = false;
+    for _ in 0..50 {
+        let tl = s
+            .get(&format!("{}/timeline", cpath(id)), Some(&admin.token))
+            .await
+            .expect(200)
+            .clone();
+        if tl["items"][0]["kind"] == "conversation.reopened" {
+            reopened = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(reopened, "no conversation.reopened item");
     let all = s
         .get(&format!("{}/timeline", cpath(id)), Some(&admin.token))
         .await
@@ -850,6 +867,7 @@ async fn timeline_body(backend: Backend) {
     assert_eq!(
         kinds,
         vec![
+            "conversation.reopened",
             "customer.unblocked",
             "customer.blocked",
             "note",
@@ -857,9 +875,10 @@ async fn timeline_body(backend: Backend) {
             "conversation.started"
         ]
     );
-    assert_eq!(all["items"][1]["summary"], "辱骂客服");
-    assert_eq!(all["items"][4]["ref_type"], "conversation");
-    assert_eq!(all["items"][4]["ref_id"], conv);
+    assert_eq!(all["items"][0]["ref_id"], conv);
+    assert_eq!(all["items"][2]["summary"], "辱骂客服");
+    assert_eq!(all["items"][5]["ref_type"], "conversation");
+    assert_eq!(all["items"][5]["ref_id"], conv);
     // Pages of two: the same items, in order, none twice.
     let mut paged = Vec::new();
     let mut before = String::new();
