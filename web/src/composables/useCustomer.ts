@@ -15,7 +15,11 @@ export function forgetFields() {
   fieldsCache = null
 }
 
-export function useCustomer(id: Ref<number | null>) {
+/**
+ * `follow`: when the record was merged away, show the one it went into (the sidebar beside an old
+ * conversation); without it the merged record itself is shown (the detail page says where it went).
+ */
+export function useCustomer(id: Ref<number | null>, follow = false) {
   const profile = ref<CustomerProfile | null>(null)
   const fields = ref<FieldDef[]>([])
   const error = ref('')
@@ -29,7 +33,11 @@ export function useCustomer(id: Ref<number | null>) {
     }
     loading.value = true
     try {
-      const [{ customer }, defs] = await Promise.all([customersApi.get(cid), loadFields().catch(() => [])])
+      let [{ customer }, defs] = await Promise.all([customersApi.get(cid), loadFields().catch(() => [])])
+      // A chain of merges is at most a few hops (merging re-points older ones at the new target).
+      for (let hop = 0; follow && customer.merged_into && hop < 3; hop++) {
+        customer = (await customersApi.get(customer.merged_into)).customer
+      }
       if (id.value !== cid) return
       profile.value = customer
       fields.value = defs
@@ -42,7 +50,8 @@ export function useCustomer(id: Ref<number | null>) {
   }
 
   const off = live.on((ev) => {
-    if (ev.type === 'customer.updated' && id.value && ev.customer_id === id.value) void reload()
+    if (ev.type !== 'customer.updated' || !id.value) return
+    if (ev.customer_id === id.value || ev.customer_id === profile.value?.id) void reload()
   })
   onBeforeUnmount(() => off())
   watch(id, () => void reload(), { immediate: true })
