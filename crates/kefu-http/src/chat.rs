@@ -96,6 +96,8 @@ impl AppState {
                 body,
                 client_msg_id,
                 private,
+                kind: MessageKind::Text,
+                payload: None,
             })
             .await?;
         if !appended.duplicate {

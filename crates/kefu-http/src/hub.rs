@@ -340,7 +340,7 @@ impl EventSink for Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kefu_core::model::{ConversationStatus, CustomerRef, Message};
+    use kefu_core::model::{ConversationStatus, CustomerRef, Message, MessageKind};
     use kefu_core::time::Millis;
 
     fn conversation(customer_id: Id) -> Arc<Conversation> {
@@ -378,6 +378,8 @@ mod tests {
             private: false,
             client_msg_id: None,
             created_at: Millis(0),
+            kind: MessageKind::Text,
+            payload: None,
         })
     }
 

@@ -6,6 +6,7 @@
 //! only through `kefu_core::store::Store` and never names a database.
 
 pub mod auth;
+pub mod cards;
 pub mod chat;
 pub mod error;
 pub mod hub;

@@ -257,6 +257,8 @@ async fn seed_new(store: &dyn Store) -> Result<()> {
                         body: text,
                         client_msg_id: &id,
                         private: false,
+                        kind: MessageKind::Text,
+                        payload: None,
                     })
                     .await?;
             }

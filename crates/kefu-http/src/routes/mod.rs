@@ -3,6 +3,7 @@
 pub mod agent;
 pub mod commerce;
 pub mod customers;
+pub mod reminders;
 pub mod segments;
 pub mod web;
 pub mod widget;
@@ -52,6 +53,7 @@ pub fn api(_state: AppState) -> Router<AppState> {
         .merge(customers::router())
         .merge(commerce::router())
         .merge(segments::router())
+        .merge(reminders::router())
         .route("/api/v1/ws", get(ws::agent_ws))
         .route("/api/v1/widget/ws", get(ws::visitor_ws))
         .method_not_allowed_fallback(|| async {
