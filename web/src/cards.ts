@@ -1,5 +1,6 @@
 // API calls and formatting of the cards and reminders area.
 import { request } from './api'
+import { live } from './store'
 import type { Message } from './types'
 import type {
   AgentOutcomeStats,
@@ -56,4 +57,12 @@ export function money(cents: number, currency: string): string {
 export function safeUrl(url: string | undefined | null): string | null {
   if (!url) return null
   return /^(https?:\/\/|\/(?!\/))/i.test(url) ? url : null
+}
+
+/** Calls `fn` whenever the orders of the customer `customerId()` change (placed, paid, shipped …),
+ * so a sidebar showing them can reload. Returns the unsubscribe function. */
+export function onOrdersChanged(customerId: () => number | null | undefined, fn: () => void): () => void {
+  return live.on((ev: any) => {
+    if (ev?.type === 'orders.changed' && ev.customer_id === customerId()) fn()
+  })
 }

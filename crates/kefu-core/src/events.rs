@@ -43,6 +43,13 @@ pub enum Event {
         agent_id: Id,
         status: AgentStatus,
     },
+    /// A customer's orders changed (placed, paid, shipped …): sidebars showing them reload. Goes
+    /// to the shop's agents; it carries ids only.
+    OrdersChanged {
+        shop_id: Id,
+        customer_id: Id,
+        order_id: Id,
+    },
 }
 
 /// Where events go once a change is durable.

@@ -369,6 +369,12 @@ pub trait ReminderStore: Send + Sync + 'static {
     async fn card_product(&self, shop_id: Id, product_id: Id) -> Result<Option<Product>>;
     /// Products whose name or SKU contains `q` (all when empty), by name, at most `limit`.
     async fn search_products(&self, shop_id: Id, q: &str, limit: i64) -> Result<Vec<Product>>;
+    /// The shop's (first) customer with this `external_id` (the demo page's logins).
+    async fn customer_by_external_id(
+        &self,
+        shop_id: Id,
+        external_id: &str,
+    ) -> Result<Option<CustomerRef>>;
     /// One order of the shop with its lines and latest shipment (for an order card).
     async fn order_for_card(&self, shop_id: Id, order_id: Id) -> Result<Option<OrderForCard>>;
 

@@ -230,7 +230,9 @@ impl EventSink for Hub {
                 customer_id,
                 ..
             } => self.anyone_for(*shop_id, Some(*customer_id)),
-            Event::AgentStatus { shop_id, .. } => self.anyone_for(*shop_id, None),
+            Event::AgentStatus { shop_id, .. } | Event::OrdersChanged { shop_id, .. } => {
+                self.anyone_for(*shop_id, None)
+            }
         };
         if !audience {
             return;
@@ -331,6 +333,18 @@ impl EventSink for Hub {
             } => {
                 let f =
                     frame(json!({"type": "agent.status", "agent_id": agent_id, "status": status}));
+                self.to_agents(shop_id, &f, |_, _| true);
+            }
+            Event::OrdersChanged {
+                shop_id,
+                customer_id,
+                order_id,
+            } => {
+                let f = frame(json!({
+                    "type": "orders.changed",
+                    "customer_id": customer_id,
+                    "order_id": order_id,
+                }));
                 self.to_agents(shop_id, &f, |_, _| true);
             }
         }

@@ -58,6 +58,8 @@ pub struct AppState {
     pub visitors: Arc<visitors::VisitorCache>,
     /// Send the session cookie only over HTTPS.
     pub secure_cookies: bool,
+    /// Set by `kefu demo` only: enables the demo shop page's login and ordering endpoints.
+    pub demo: Option<Arc<routes::demo::DemoShop>>,
 }
 
 pub struct RateLimits {
@@ -89,6 +91,7 @@ impl AppState {
                 ),
             }),
             secure_cookies: false,
+            demo: None,
         }
     }
 }

@@ -319,6 +319,22 @@ impl ReminderStore for PostgresStore {
         Ok(rows.iter().map(product_from_row).collect())
     }
 
+    async fn customer_by_external_id(
+        &self,
+        shop_id: Id,
+        external_id: &str,
+    ) -> Result<Option<CustomerRef>> {
+        let row: Option<(Id, String)> = sqlx::query_as(
+            "SELECT id, name FROM customers WHERE shop_id = $1 AND external_id = $2 ORDER BY id LIMIT 1",
+        )
+        .bind(shop_id)
+        .bind(external_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(row.map(|(id, name)| CustomerRef { id, name }))
+    }
+
     async fn order_for_card(&self, shop_id: Id, order_id: Id) -> Result<Option<OrderForCard>> {
         let mut conn = self.pool.acquire().await.map_err(db_err)?;
         load_order_card(&mut conn, shop_id, order_id).await

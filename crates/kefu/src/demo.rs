@@ -273,5 +273,6 @@ async fn seed_new(store: &dyn Store) -> Result<()> {
                 .await?;
         }
     }
+    crate::demo_cards::seed(store, &shop, &agent_ids).await?;
     Ok(())
 }

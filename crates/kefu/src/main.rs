@@ -2,6 +2,7 @@
 //! live hub and the HTTP router together, and graceful shutdown. No business rules live here.
 
 mod demo;
+mod demo_cards;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -173,13 +174,14 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve { store, serve } => {
             let store = open_store(&store).await?;
             store.ensure_default_shop().await?;
-            serve_http(store, serve, None).await
+            serve_http(store, serve, None, None).await
         }
         Command::Demo { store, serve } => {
             let store = open_store(&store).await?;
             store.ensure_default_shop().await?;
             let banner = demo::seed(store.as_ref(), serve.listen).await?;
-            serve_http(store, serve, Some(banner)).await
+            let demo_shop = demo_cards::demo_shop(store.as_ref()).await?;
+            serve_http(store, serve, Some(banner), demo_shop).await
         }
         Command::Migrate { store } => {
             let store = open_store(&store).await?;
@@ -368,7 +370,12 @@ async fn open_store(args: &StoreArgs) -> Result<Arc<dyn Store>> {
     }
 }
 
-async fn serve_http(store: Arc<dyn Store>, args: ServeArgs, banner: Option<String>) -> Result<()> {
+async fn serve_http(
+    store: Arc<dyn Store>,
+    args: ServeArgs,
+    banner: Option<String>,
+    demo_shop: Option<kefu_http::routes::demo::DemoShop>,
+) -> Result<()> {
     let limits = Limits {
         login_per_minute: args.login_per_minute,
         sessions_per_minute: args.sessions_per_minute,
@@ -377,6 +384,8 @@ async fn serve_http(store: Arc<dyn Store>, args: ServeArgs, banner: Option<Strin
     let backend = store.backend();
     let mut state = AppState::new(store, &limits);
     state.secure_cookies = args.secure_cookies;
+    // Only `kefu demo` enables the demo page's login and ordering endpoints.
+    state.demo = demo_shop.map(Arc::new);
     let app = kefu_http::router(state);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
