@@ -67,11 +67,13 @@ impl ReminderSettings {
                     "{field}: must be at most 500 characters"
                 )));
             }
-            if !value.is_empty()
-                && !(value.starts_with("https://")
-                    || value.starts_with("http://")
-                    || value.starts_with('/'))
-            {
+            // Links are shown to shoppers: web addresses or paths of this site only (never
+            // `javascript:` or protocol-relative `//host`).
+            let allowed = value.is_empty()
+                || value.starts_with("https://")
+                || value.starts_with("http://")
+                || (value.starts_with('/') && !value.starts_with("//"));
+            if !allowed {
                 return Err(Error::validation(format!(
                     "{field}: must start with https://, http:// or /"
                 )));
