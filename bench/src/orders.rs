@@ -21,8 +21,12 @@ impl Rng {
     }
 }
 
-const SURNAMES: &[&str] = &["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "马", "朱", "胡", "郭"];
-const GIVEN: &[&str] = &["芳", "伟", "娜", "敏", "静", "磊", "洋", "艳", "勇", "军", "杰", "丽", "强", "婷", "鹏", "雪"];
+const SURNAMES: &[&str] = &[
+    "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "马", "朱", "胡", "郭",
+];
+const GIVEN: &[&str] = &[
+    "芳", "伟", "娜", "敏", "静", "磊", "洋", "艳", "勇", "军", "杰", "丽", "强", "婷", "鹏", "雪",
+];
 const PRODUCTS: &[(&str, &str, u64)] = &[
     ("BEE-EAR-PRO", "小蜜蜂降噪蓝牙耳机 Pro", 29900),
     ("BEE-EAR-LITE", "小蜜蜂半入耳蓝牙耳机", 12900),
@@ -80,7 +84,11 @@ pub fn generate(path: &Path, orders: u64, customers: u64, seed: u64) -> Result<(
     let customers = customers.max(1);
     for n in 0..orders {
         // Every customer gets at least one order when orders ≥ customers; the rest are random.
-        let c = if n < customers { n } else { rng.below(customers) };
+        let c = if n < customers {
+            n
+        } else {
+            rng.below(customers)
+        };
         let name = format!(
             "{}{}",
             SURNAMES[(c % SURNAMES.len() as u64) as usize],
@@ -107,9 +115,17 @@ pub fn generate(path: &Path, orders: u64, customers: u64, seed: u64) -> Result<(
                     yuan(discount),
                     yuan(shipping),
                     if paid { "paid" } else { "unpaid" },
-                    if paid { local_time(placed + 60 + rng.below(3600)) } else { String::new() },
+                    if paid {
+                        local_time(placed + 60 + rng.below(3600))
+                    } else {
+                        String::new()
+                    },
                     if shipped { carrier } else { "" },
-                    if shipped { format!("{prefix}{:012}", n + 1) } else { String::new() },
+                    if shipped {
+                        format!("{prefix}{:012}", n + 1)
+                    } else {
+                        String::new()
+                    },
                 )?;
             } else {
                 writeln!(
