@@ -697,7 +697,7 @@ async fn buyers_body(backend: Backend) {
         "the customer made for E4 is found again"
     );
     assert_eq!(customer_of("E6").await, by_mail.id);
-    let list = s.get(&format!("/api/v1/orders?q=E4"), t).await;
+    let list = s.get("/api/v1/orders?q=E4", t).await;
     assert_eq!(list.expect(200)["orders"][0]["customer_name"], "新客户");
     let mut touched: Vec<i64> = out["touched_customer_ids"]
         .as_array()
