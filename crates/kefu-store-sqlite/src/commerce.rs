@@ -87,6 +87,16 @@ impl CommerceStore for SqliteStore {
     }
 
     async fn commerce_webhook_secret(&self, shop_id: Id, fresh: &str) -> Result<String> {
+        // Every webhook delivery reads the secret: answer from a read when it exists.
+        let known: Option<String> =
+            sqlx::query_scalar("SELECT secret FROM commerce_webhook_secrets WHERE shop_id = $1")
+                .bind(shop_id)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db_err)?;
+        if let Some(secret) = known {
+            return Ok(secret);
+        }
         let fresh = fresh.to_owned();
         self.write(move |conn| {
             Box::pin(async move {
