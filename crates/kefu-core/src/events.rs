@@ -50,6 +50,13 @@ pub enum Event {
         customer_id: Id,
         merged_into: Option<Id>,
     },
+    /// A customer's orders changed (placed, paid, shipped …): sidebars showing them reload. Goes
+    /// to the shop's agents; it carries ids only.
+    OrdersChanged {
+        shop_id: Id,
+        customer_id: Id,
+        order_id: Id,
+    },
 }
 
 /// Where events go once a change is durable.

@@ -142,6 +142,8 @@ impl AppState {
                 body,
                 client_msg_id,
                 private,
+                kind: MessageKind::Text,
+                payload: None,
             })
             .await?;
         if !appended.duplicate {

@@ -230,7 +230,9 @@ impl EventSink for Hub {
                 customer_id,
                 ..
             } => self.anyone_for(*shop_id, Some(*customer_id)),
-            Event::AgentStatus { shop_id, .. } | Event::CustomerUpdated { shop_id, .. } => {
+            Event::AgentStatus { shop_id, .. }
+            | Event::CustomerUpdated { shop_id, .. }
+            | Event::OrdersChanged { shop_id, .. } => {
                 self.anyone_for(*shop_id, None)
             }
         };
@@ -348,6 +350,18 @@ impl EventSink for Hub {
                 }));
                 self.to_agents(shop_id, &f, |_, _| true);
             }
+            Event::OrdersChanged {
+                shop_id,
+                customer_id,
+                order_id,
+            } => {
+                let f = frame(json!({
+                    "type": "orders.changed",
+                    "customer_id": customer_id,
+                    "order_id": order_id,
+                }));
+                self.to_agents(shop_id, &f, |_, _| true);
+            }
         }
     }
 }
@@ -355,7 +369,7 @@ impl EventSink for Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kefu_core::model::{ConversationStatus, CustomerRef, Message};
+    use kefu_core::model::{ConversationStatus, CustomerRef, Message, MessageKind};
     use kefu_core::time::Millis;
 
     fn conversation(customer_id: Id) -> Arc<Conversation> {
@@ -393,6 +407,8 @@ mod tests {
             private: false,
             client_msg_id: None,
             created_at: Millis(0),
+            kind: MessageKind::Text,
+            payload: None,
         })
     }
 

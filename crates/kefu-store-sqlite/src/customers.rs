@@ -25,6 +25,9 @@ pub(crate) const MERGE_MOVED_TABLES: &[&str] = &[
     "customer_notes",
     "customer_addresses",
     "customer_events",
+    // commerce: orders follow their buyer; reminders follow the orders they were about.
+    "orders",
+    "reminders",
 ];
 
 /// The sources of a customer's timeline, each a SELECT yielding
