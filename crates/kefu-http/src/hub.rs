@@ -232,9 +232,7 @@ impl EventSink for Hub {
             } => self.anyone_for(*shop_id, Some(*customer_id)),
             Event::AgentStatus { shop_id, .. }
             | Event::CustomerUpdated { shop_id, .. }
-            | Event::OrdersChanged { shop_id, .. } => {
-                self.anyone_for(*shop_id, None)
-            }
+            | Event::OrdersChanged { shop_id, .. } => self.anyone_for(*shop_id, None),
         };
         if !audience {
             return;

@@ -353,6 +353,8 @@ async fn seed_new(store: &dyn Store) -> Result<()> {
         seed_profile(store, shop.id, customer.id, i, &agent_ids[2]).await?;
     }
     seed_more_customers(store, shop.id, &agent_ids[1]).await?;
+    seed_commerce(store, shop.id, &chat_customers).await?;
+    crate::demo_cards::seed(store, &shop, &agent_ids).await?;
     Ok(())
 }
 
@@ -379,8 +381,6 @@ async fn seed_fields(store: &dyn Store, shop_id: Id) -> Result<()> {
         .validate()?;
         store.create_field_def(shop_id, &def).await?;
     }
-    seed_commerce(store, shop.id, &chat_customers).await?;
-    crate::demo_cards::seed(store, &shop, &agent_ids).await?;
     Ok(())
 }
 
