@@ -13,6 +13,8 @@
 //! generator adds no dependencies and costs as little CPU as possible: it shares the machine with the
 //! server under test.
 
+mod orders;
+
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 use futures_util::{SinkExt, StreamExt};
@@ -52,6 +54,39 @@ enum Command {
     Http(HttpArgs),
     /// Fixed-rate messages with every shopper's WebSocket connected; send-to-delivery latency.
     Ws(WsArgs),
+    /// Latency of the customer sidebar's recent orders (`GET /api/v1/customers/{id}/orders`),
+    /// sequential requests on one keep-alive connection.
+    Sidebar {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// An agent account of the shop.
+        #[arg(long)]
+        email: String,
+        #[arg(long, env = "KEFU_BENCH_PASSWORD")]
+        password: String,
+        /// The customer whose orders are read.
+        #[arg(long)]
+        customer: i64,
+        #[arg(long, default_value_t = 1000)]
+        requests: usize,
+    },
+    /// Write a CSV of orders for `kefu import orders` (the import benchmark).
+    GenOrders {
+        /// How many orders.
+        #[arg(long, default_value_t = 1_000_000)]
+        orders: u64,
+        /// How many distinct buyers.
+        #[arg(long, default_value_t = 200_000)]
+        customers: u64,
+        /// Seed of the deterministic generator.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Order number prefix (files meant for the same shop need different ones).
+        #[arg(long, default_value = "XM")]
+        prefix: String,
+        /// The CSV file to write.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -138,6 +173,24 @@ fn main() -> Result<()> {
         } => rt.block_on(baseline::serve(listen, ws_read_buffer)),
         Command::Http(args) => rt.block_on(http_load(args)),
         Command::Ws(args) => rt.block_on(ws_load(args)),
+        Command::Sidebar {
+            url,
+            email,
+            password,
+            customer,
+            requests,
+        } => rt.block_on(sidebar(url, email, password, customer, requests)),
+        Command::GenOrders {
+            orders,
+            customers,
+            seed,
+            prefix,
+            file,
+        } => {
+            let (orders, rows) = orders::generate(&file, orders, customers, seed, &prefix)?;
+            println!("wrote {} ({orders} orders, {rows} lines)", file.display());
+            Ok(())
+        }
     }
 }
 
@@ -279,11 +332,25 @@ impl Client {
         token: Option<&str>,
         body: &[u8],
     ) -> Result<(u16, Vec<u8>)> {
+        self.send("POST", path, token, body).await
+    }
+
+    async fn get(&mut self, path: &str, token: Option<&str>) -> Result<(u16, Vec<u8>)> {
+        self.send("GET", path, token, b"").await
+    }
+
+    async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: &[u8],
+    ) -> Result<(u16, Vec<u8>)> {
         use std::io::Write;
         self.out.clear();
         write!(
             self.out,
-            "POST {path} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+            "{method} {path} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
             self.addr,
             body.len()
         )?;
@@ -384,6 +451,58 @@ fn spawn_rss_sampler(
         }
         peak
     }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The customer sidebar's recent orders.
+
+async fn sidebar(
+    url: String,
+    email: String,
+    password: String,
+    customer: i64,
+    requests: usize,
+) -> Result<()> {
+    let addr = host_port(&url)?;
+    let mut client = Client::connect(&addr).await?;
+    let login = serde_json::json!({"email": email, "password": password}).to_string();
+    let (status, body) = client
+        .post("/api/v1/auth/login", None, login.as_bytes())
+        .await?;
+    if status != 200 {
+        bail!("login failed: {status} {}", String::from_utf8_lossy(&body));
+    }
+    let token = serde_json::from_slice::<serde_json::Value>(&body)?["token"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no token in the login answer"))?
+        .to_owned();
+    let path = format!("/api/v1/customers/{customer}/orders");
+    // Warm-up: the first requests pay for cold caches and prepared statements.
+    let (status, body) = client.get(&path, Some(&token)).await?;
+    if status != 200 {
+        bail!("{path}: {status} {}", String::from_utf8_lossy(&body));
+    }
+    let orders = serde_json::from_slice::<serde_json::Value>(&body)?["orders"]
+        .as_array()
+        .map_or(0, Vec::len);
+    for _ in 0..20 {
+        client.get(&path, Some(&token)).await?;
+    }
+    let mut samples = Vec::with_capacity(requests);
+    for _ in 0..requests {
+        let started = Instant::now();
+        let (status, _) = client.get(&path, Some(&token)).await?;
+        if status != 200 {
+            bail!("{path}: {status}");
+        }
+        samples.push(started.elapsed().as_micros() as u32);
+    }
+    let p = percentiles(&mut samples);
+    println!(
+        "GET {path} ({orders} orders per answer) × {requests}: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        p.p50_ms, p.p95_ms, p.p99_ms, p.max_ms
+    );
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

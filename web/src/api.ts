@@ -1,4 +1,18 @@
 import type { Agent, Conversation, ConvStatus, Message, Shop, Team, User, ShopSettings, AgentStatus } from './types'
+import type {
+  CustomerFilters,
+  CustomerPatch,
+  CustomerProfile,
+  CustomerSummary,
+  FieldDef,
+  Identity,
+  Address,
+  NewAddress,
+  NewFieldDef,
+  MergeSuggestion,
+  Note,
+  TimelineItem,
+} from './types/customers'
 
 const TOKEN_KEY = 'kefu_token'
 
@@ -85,4 +99,129 @@ export const api = {
   read: (id: number, seq: number) => request<{ conversation: Conversation }>('POST', `/api/v1/conversations/${id}/read`, { seq }),
   settings: () => request<ShopSettings>('GET', '/api/v1/shop/settings'),
   saveSettings: (s: ShopSettings) => request<ShopSettings>('PUT', '/api/v1/shop/settings', s),
+}
+
+// ---------------------------------------------------------------- customers area
+
+function customerQuery(f: CustomerFilters): string {
+  const p = new URLSearchParams()
+  for (const [k, v] of Object.entries(f)) if (v !== undefined && v !== '' && v !== null) p.set(k, String(v))
+  const s = p.toString()
+  return s ? `?${s}` : ''
+}
+
+type One = { customer: CustomerProfile }
+
+export const customersApi = {
+  list: (f: CustomerFilters) =>
+    request<{ customers: CustomerSummary[]; next_cursor: string | null }>('GET', `/api/v1/customers${customerQuery(f)}`),
+  get: (id: number) => request<One>('GET', `/api/v1/customers/${id}`),
+  patch: (id: number, patch: CustomerPatch) => request<One>('PATCH', `/api/v1/customers/${id}`, patch),
+  setTags: (id: number, tags: string[]) => request<One>('PUT', `/api/v1/customers/${id}/tags`, { tags }),
+  addNote: (id: number, body: string) => request<{ note: Note }>('POST', `/api/v1/customers/${id}/notes`, { body }),
+  deleteNote: (id: number, noteId: number) => request<void>('DELETE', `/api/v1/customers/${id}/notes/${noteId}`),
+  addIdentity: (id: number, kind: string, value: string) =>
+    request<{ identity: Identity }>('POST', `/api/v1/customers/${id}/identities`, { kind, value }),
+  deleteIdentity: (id: number, identityId: number) =>
+    request<void>('DELETE', `/api/v1/customers/${id}/identities/${identityId}`),
+  addAddress: (id: number, a: NewAddress) => request<{ address: Address }>('POST', `/api/v1/customers/${id}/addresses`, a),
+  updateAddress: (id: number, addressId: number, a: NewAddress) =>
+    request<{ address: Address }>('PUT', `/api/v1/customers/${id}/addresses/${addressId}`, a),
+  deleteAddress: (id: number, addressId: number) =>
+    request<void>('DELETE', `/api/v1/customers/${id}/addresses/${addressId}`),
+  merge: (id: number, sourceId: number) => request<One>('POST', `/api/v1/customers/${id}/merge`, { source_id: sourceId }),
+  suggestions: () => request<{ suggestions: MergeSuggestion[] }>('GET', '/api/v1/customers/merge-suggestions'),
+  timeline: (id: number, before?: string) =>
+    request<{ items: TimelineItem[]; next_cursor: string | null }>(
+      'GET',
+      `/api/v1/customers/${id}/timeline?limit=30${before ? `&before=${enc(before)}` : ''}`,
+    ),
+  block: (id: number, reason: string) => request<One>('POST', `/api/v1/customers/${id}/block`, { reason }),
+  unblock: (id: number) => request<One>('POST', `/api/v1/customers/${id}/unblock`, {}),
+  fields: () => request<{ fields: FieldDef[] }>('GET', '/api/v1/customer-fields'),
+  createField: (f: NewFieldDef) => request<{ field: FieldDef }>('POST', '/api/v1/customer-fields', f),
+  updateField: (id: number, f: NewFieldDef) => request<{ field: FieldDef }>('PUT', `/api/v1/customer-fields/${id}`, f),
+  deleteField: (id: number) => request<void>('DELETE', `/api/v1/customer-fields/${id}`),
+  secret: () => request<{ secret: string }>('GET', '/api/v1/shop/identity-secret'),
+  rotateSecret: () => request<{ secret: string }>('POST', '/api/v1/shop/identity-secret/rotate', {}),
+  /** Downloads the CSV export (the bearer token cannot ride on a plain link). */
+  async exportCsv(f: CustomerFilters) {
+    const { cursor: _cursor, limit: _limit, ...rest } = f
+    const headers: Record<string, string> = {}
+    const token = getToken()
+    if (token) headers.Authorization = `Bearer ${token}`
+    const res = await fetch(`/api/v1/customers/export.csv${customerQuery(rest)}`, { headers })
+    if (!res.ok) {
+      const data = await res.json().catch(() => null)
+      throw new ApiError(res.status, data?.error?.code || 'unknown', data?.error?.message || res.statusText)
+    }
+    const url = URL.createObjectURL(await res.blob())
+    const a = document.createElement('a')
+    a.href = url
+    a.download = `customers-${new Date().toISOString().slice(0, 10)}.csv`
+    a.click()
+    setTimeout(() => URL.revokeObjectURL(url), 1000)
+  },
+}
+
+// ---------------------------------------------------------------- commerce area
+import type {
+  CustomerOrder,
+  ImportReport,
+  Order,
+  OrderDetail,
+  OrdersFilter,
+  WebhookSettings,
+} from './types/commerce'
+
+/** A date input's `yyyy-mm-dd` as the start of that day in the browser's time zone (ms). */
+function dayStart(day: string, plusDays = 0): number {
+  const [y, m, d] = day.split('-').map(Number)
+  return new Date(y, m - 1, d + plusDays).getTime()
+}
+
+/** Sends a raw body (e.g. a CSV file) with the session token; errors like `request`. */
+async function requestRaw<T>(method: string, path: string, body: Blob, contentType: string): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json', 'Content-Type': contentType }
+  const token = getToken()
+  if (token) headers.Authorization = `Bearer ${token}`
+  let res: Response
+  try {
+    res = await fetch(path, { method, headers, body })
+  } catch (e) {
+    throw new ApiError(0, 'network', String(e))
+  }
+  const text = await res.text()
+  let data: any = null
+  try {
+    data = text ? JSON.parse(text) : null
+  } catch {
+    data = null
+  }
+  if (!res.ok) {
+    if (res.status === 401) unauthorizedHandler?.()
+    throw new ApiError(res.status, data?.error?.code || 'unknown', data?.error?.message || res.statusText)
+  }
+  return data as T
+}
+
+export const commerceApi = {
+  orders: (f: OrdersFilter, cursor?: string | null, limit = 50) => {
+    const q = new URLSearchParams()
+    if (f.status) q.set('status', f.status)
+    if (f.payment_status) q.set('payment_status', f.payment_status)
+    if (f.q) q.set('q', f.q)
+    if (f.customer_id) q.set('customer_id', String(f.customer_id))
+    if (f.from) q.set('from', String(dayStart(f.from)))
+    if (f.to) q.set('to', String(dayStart(f.to, 1)))
+    if (cursor) q.set('cursor', cursor)
+    q.set('limit', String(limit))
+    return request<{ orders: Order[]; next_cursor: string | null }>('GET', `/api/v1/orders?${q}`)
+  },
+  order: (id: number) => request<OrderDetail>('GET', `/api/v1/orders/${id}`),
+  customerOrders: (customerId: number, limit = 10) =>
+    request<{ orders: CustomerOrder[] }>('GET', `/api/v1/customers/${customerId}/orders?limit=${limit}`),
+  importOrders: (file: Blob) => requestRaw<ImportReport>('POST', '/api/v1/orders/import', file, 'text/csv'),
+  webhookSettings: () => request<WebhookSettings>('GET', '/api/v1/commerce/webhook'),
+  rotateWebhookSecret: () => request<WebhookSettings>('POST', '/api/v1/commerce/webhook/rotate', {}),
 }

@@ -1,4 +1,5 @@
 import { ref } from 'vue'
+import * as cards from './locales/cards'
 import * as commerce from './locales/commerce'
 import * as customers from './locales/customers'
 import * as segments from './locales/segments'
@@ -89,6 +90,7 @@ const zh = {
   ...customers.zh,
   ...commerce.zh,
   ...segments.zh,
+  ...cards.zh,
 }
 
 type Dict = typeof zh
@@ -178,6 +180,7 @@ const en: Dict = {
   ...customers.en,
   ...commerce.en,
   ...segments.en,
+  ...cards.en,
 }
 
 const dicts: Record<Locale, Dict> = { zh, en }

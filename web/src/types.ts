@@ -62,6 +62,9 @@ export interface Message {
   private: boolean
   client_msg_id: string | null
   created_at: string
+  /** `text`, or a card whose snapshot is in `payload` (see types/cards.ts); absent on old servers. */
+  kind?: 'text' | 'product_card' | 'order_card'
+  payload?: Record<string, any> | null
 }
 export interface ShopSettings {
   greeting: string

@@ -49,6 +49,18 @@ textarea:focus { border-color: #2563eb; box-shadow: 0 0 0 3px #eaf1ff; }
 .send { height: 38px; padding: 0 16px; border: 0; border-radius: 10px; background: #2563eb; color: #fff; font: inherit; font-weight: 600; cursor: pointer; }
 .send:hover { background: #1d4ed8; }
 .powered { text-align: center; font-size: 10.5px; color: #b0b5bf; padding: 0 0 6px; background: #fff; }
+.bubble.card-wrap { padding: 0; background: none !important; border: 0 !important; }
+.card { width: 250px; max-width: 100%; background: #fff; border: 1px solid #e6e8ec; border-radius: 12px; overflow: hidden; color: #1f2430; }
+.card-tag { font-size: 11px; color: #8d93a0; padding: 6px 10px 0; }
+.card-body { display: flex; gap: 10px; padding: 6px 10px 10px; }
+.card-img { width: 58px; height: 58px; border-radius: 8px; object-fit: cover; background: #f1f3f6; flex: none; }
+.card-main { min-width: 0; display: flex; flex-direction: column; gap: 2px; }
+.card-title { font-weight: 600; font-size: 13.5px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.card-sub { font-size: 12px; color: #5b6270; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.card-line { display: flex; gap: 8px; align-items: center; }
+.card-price { color: #e4393c; font-weight: 600; }
+.card-state { font-size: 11.5px; background: #fff1e6; color: #c2410c; border-radius: 4px; padding: 0 6px; }
+.card-link { display: block; border-top: 1px solid #eef0f3; padding: 6px 10px; font-size: 12.5px; color: #2563eb; text-decoration: none; }
 @media (max-width: 480px) {
   .panel { right: 0; bottom: 0; width: 100vw; height: 100vh; border-radius: 0; }
   .launcher.open { display: none; }

@@ -17,6 +17,9 @@ interface Msg {
   private?: boolean
   state: 'pending' | 'sent' | 'failed'
   local?: boolean
+  /** `text`, or a product/order card whose snapshot is `payload`. */
+  kind?: string
+  payload?: Record<string, unknown> | null
 }
 
 interface Config {
@@ -46,6 +49,11 @@ const TEXT = {
     agent: '客服',
     resolved: '本次会话已结束，发送消息可重新咨询',
     error: '出错了，请稍后再试',
+    product: '商品',
+    order: '订单',
+    view: '查看',
+    shipping: '物流',
+    states: { unpaid: '待付款', paid: '待发货', shipped: '已发货', delivered: '已签收', completed: '已完成', cancelled: '已取消', refunded: '已退款' },
   },
   en: {
     title: 'Chat with us',
@@ -66,6 +74,11 @@ const TEXT = {
     agent: 'Agent',
     resolved: 'This conversation has ended. Send a message to start again.',
     error: 'Something went wrong, please try again',
+    product: 'Product',
+    order: 'Order',
+    view: 'View',
+    shipping: 'Shipping',
+    states: { unpaid: 'Awaiting payment', paid: 'To ship', shipped: 'Shipped', delivered: 'Delivered', completed: 'Completed', cancelled: 'Cancelled', refunded: 'Refunded' },
   },
 }
 
@@ -204,6 +217,49 @@ const TEXT = {
     return m.seq > 0 && m.seq <= agentReadSeq ? L.read : L.sent
   }
 
+  // ---------------------------------------------------------------- cards (text only via textContent)
+  const str = (v: unknown): string => (typeof v === 'string' ? v : '')
+  const num = (v: unknown): number => (typeof v === 'number' && isFinite(v) ? v : 0)
+  /** Only http(s) and same-site links and images are ever used. */
+  const safe = (u: string): string => (/^(https?:\/\/|\/(?!\/))/i.test(u) ? u : '')
+  function money(cents: number, currency: string): string {
+    const a = Math.abs(cents)
+    const s = (cents < 0 ? '-' : '') + Math.floor(a / 100) + '.' + String(a % 100).padStart(2, '0')
+    return currency === 'CNY' || !currency ? '¥' + s : s + ' ' + currency
+  }
+  function orderState(p: Record<string, unknown>): string {
+    const st = str(p.status)
+    const pay = str(p.payment_status)
+    const key = st === 'cancelled' ? 'cancelled' : pay === 'refunded' ? 'refunded' : pay === 'unpaid' ? 'unpaid' : st
+    return (L.states as Record<string, string>)[key] || st
+  }
+  function card(m: Msg): HTMLElement | null {
+    const p = m.payload
+    if (!p || (m.kind !== 'product_card' && m.kind !== 'order_card')) return null
+    const isOrder = m.kind === 'order_card'
+    const el = h('div', { class: 'card', 'data-testid': 'kefu-card', 'data-kind': m.kind })
+    el.appendChild(h('div', { class: 'card-tag' }, isOrder ? L.order : L.product))
+    const body = h('div', { class: 'card-body' })
+    const img = safe(str(p.image_url))
+    if (img) body.appendChild(h('img', { class: 'card-img', src: img, alt: '', loading: 'lazy' }))
+    const main = h('div', { class: 'card-main' })
+    const title = isOrder ? L.order + ' ' + str(p.order_no) : str(p.name)
+    main.appendChild(h('div', { class: 'card-title', 'data-testid': 'kefu-card-title' }, title))
+    main.appendChild(h('div', { class: 'card-sub' }, isOrder ? str(p.items_summary) : 'SKU ' + str(p.sku)))
+    const line = h('div', { class: 'card-line' })
+    line.appendChild(h('span', { class: 'card-price' }, money(num(isOrder ? p.total_cents : p.price_cents), str(p.currency))))
+    if (isOrder) line.appendChild(h('span', { class: 'card-state', 'data-testid': 'kefu-card-state' }, orderState(p)))
+    main.appendChild(line)
+    const lg = p.logistics as Record<string, unknown> | null | undefined
+    if (isOrder && lg && typeof lg === 'object')
+      main.appendChild(h('div', { class: 'card-sub' }, L.shipping + ' ' + str(lg.carrier) + ' ' + str(lg.tracking_no)))
+    body.appendChild(main)
+    el.appendChild(body)
+    const link = safe(str(p.url))
+    if (link) el.appendChild(h('a', { class: 'card-link', href: link, target: '_blank', rel: 'noopener noreferrer' }, L.view + ' ›'))
+    return el
+  }
+
   function bubble(m: Msg): HTMLElement {
     const mine = m.sender_type === 'customer'
     const center = m.sender_type === 'system'
@@ -216,7 +272,12 @@ const TEXT = {
       'data-state': m.state,
       'data-seq': String(m.seq),
     })
-    b.textContent = m.body
+    const c = card(m)
+    if (c) {
+      b.className = 'bubble card-wrap'
+      b.setAttribute('data-kind', m.kind || '')
+      b.appendChild(c)
+    } else b.textContent = m.body
     row.appendChild(b)
     if (mine) {
       const st = h('div', { class: 'status', 'data-testid': 'kefu-status' })
@@ -374,16 +435,55 @@ const TEXT = {
   }
 
   // ---------------------------------------------------------------- session
+  /**
+   * The logged-in shopper's identity, signed by the shop's server (docs/API.md, "Verified
+   * identity"): `window.kefuIdentity = {external_id, name?, email?, phone?, timestamp, signature}`
+   * set before the widget opens, or the same object as JSON in the script tag's
+   * `data-kefu-identity` attribute. Read at session time, so a page may set it late.
+   */
+  function pageIdentity(): Record<string, unknown> | null {
+    const fromWindow = (window as unknown as { kefuIdentity?: unknown }).kefuIdentity
+    if (fromWindow && typeof fromWindow === 'object') return fromWindow as Record<string, unknown>
+    const attr = script!.dataset.kefuIdentity
+    if (!attr) return null
+    try {
+      const v: unknown = JSON.parse(attr)
+      return v && typeof v === 'object' ? (v as Record<string, unknown>) : null
+    } catch {
+      console.warn('kefu: data-kefu-identity is not JSON; chatting anonymously')
+      return null
+    }
+  }
+
   function ensureSession(): Promise<void> {
     if (!sessionPromise) {
       sessionPromise = (async () => {
         let r: { visitor_token: string; customer_id: number }
+        const identity = pageIdentity()
+        const withIdentity = identity ? { identity } : {}
         try {
-          r = await call('POST', '/api/v1/widget/sessions', { shop, ...(token ? { visitor_token: token } : {}) })
+          r = await call('POST', '/api/v1/widget/sessions', {
+            shop,
+            ...withIdentity,
+            ...(token ? { visitor_token: token } : {}),
+          })
         } catch (e) {
-          if ((e as { status?: number }).status !== 401 || !token) throw e
-          token = null // stale token (e.g. another server): start over as a new shopper
-          r = await call('POST', '/api/v1/widget/sessions', { shop })
+          const status = (e as { status?: number }).status
+          if (identity && (status === 401 || status === 422)) {
+            // A stale or bad identity (e.g. an old page): chat anonymously rather than not at all.
+            console.warn('kefu: the page identity was refused:', (e as Error).message)
+            try {
+              r = await call('POST', '/api/v1/widget/sessions', { shop, ...(token ? { visitor_token: token } : {}) })
+            } catch (e2) {
+              if ((e2 as { status?: number }).status !== 401 || !token) throw e2
+              token = null
+              r = await call('POST', '/api/v1/widget/sessions', { shop })
+            }
+          } else {
+            if (status !== 401 || !token) throw e
+            token = null // stale token (e.g. another server): start over as a new shopper
+            r = await call('POST', '/api/v1/widget/sessions', { shop, ...withIdentity })
+          }
         }
         token = r.visitor_token
         try {

@@ -43,6 +43,20 @@ pub enum Event {
         agent_id: Id,
         status: AgentStatus,
     },
+    /// A customer's profile changed (edited, tagged, noted, merged, blocked): open sidebars and
+    /// pages of the shop's agents reload it. `merged_into` is set when the record went away.
+    CustomerUpdated {
+        shop_id: Id,
+        customer_id: Id,
+        merged_into: Option<Id>,
+    },
+    /// A customer's orders changed (placed, paid, shipped …): sidebars showing them reload. Goes
+    /// to the shop's agents; it carries ids only.
+    OrdersChanged {
+        shop_id: Id,
+        customer_id: Id,
+        order_id: Id,
+    },
 }
 
 /// Where events go once a change is durable.

@@ -5,11 +5,13 @@
 //! axum, sqlx or any other adapter: the storage crates and the HTTP crate depend on it, never the
 //! other way round.
 
+pub mod cards;
 pub mod commerce;
 pub mod customers;
 pub mod error;
 pub mod events;
 pub mod model;
+pub mod reminders;
 pub mod routing;
 pub mod segments;
 pub mod store;

@@ -55,6 +55,11 @@ string_enum!(
     ConversationStatus { Open => "open", Pending => "pending", Resolved => "resolved" }
 );
 string_enum!(
+    /// What a message shows: plain text, or a card whose snapshot is in [`Message::payload`]
+    /// (see [`crate::cards`]). Shopper messages are always `text`. New kinds may be added.
+    MessageKind { Text => "text", ProductCard => "product_card", OrderCard => "order_card" }
+);
+string_enum!(
     /// Who wrote a message.
     SenderType { Customer => "customer", Agent => "agent", Bot => "bot", System => "system" }
 );
@@ -211,10 +216,17 @@ pub struct Message {
     pub sender_type: SenderType,
     pub sender_id: Option<Id>,
     pub sender_name: String,
+    /// The text; for a card, a plain-text fallback (e.g. `[商品] AirBuds Pro 199.00元`) that old
+    /// clients, previews and notifications show.
     pub body: String,
     pub private: bool,
     pub client_msg_id: Option<String>,
     pub created_at: Millis,
+    pub kind: MessageKind,
+    /// A card's snapshot taken at send time ([`crate::cards::ProductCard`],
+    /// [`crate::cards::OrderCard`]); `null` for text.
+    #[schema(value_type = Option<Object>)]
+    pub payload: Option<serde_json::Value>,
 }
 
 /// What `append_*_message` did.
@@ -253,6 +265,9 @@ pub struct AgentMessage<'a> {
     pub body: &'a str,
     pub client_msg_id: &'a str,
     pub private: bool,
+    /// `text` for replies and notes; a card kind with its `payload` (see [`crate::cards`]).
+    pub kind: MessageKind,
+    pub payload: Option<serde_json::Value>,
 }
 
 /// Which conversations a list shows.

@@ -8,6 +8,7 @@ use crate::Result;
 use crate::commerce::CommerceStore;
 use crate::customers::CustomerStore;
 use crate::model::*;
+use crate::reminders::ReminderStore;
 use crate::segments::SegmentStore;
 use crate::time::Millis;
 use async_trait::async_trait;
@@ -15,7 +16,9 @@ use async_trait::async_trait;
 /// The whole storage port: the spine's methods below plus one sub-trait per area, each in that
 /// area's module, so areas grow without touching one another.
 #[async_trait]
-pub trait Store: CustomerStore + CommerceStore + SegmentStore + Send + Sync + 'static {
+pub trait Store:
+    CustomerStore + CommerceStore + SegmentStore + ReminderStore + Send + Sync + 'static
+{
     /// Which backend this is (`sqlite` or `postgres`), for logs and health.
     fn backend(&self) -> &'static str;
 

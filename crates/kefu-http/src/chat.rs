@@ -4,6 +4,7 @@
 
 use crate::AppState;
 use crate::hub::agent_sees;
+use kefu_core::customers::CustomerEvent;
 use kefu_core::events::{Event, EventSink};
 use kefu_core::model::*;
 use kefu_core::{Error, Result};
@@ -67,12 +68,57 @@ impl AppState {
             });
         }
         if appended.conversation_started {
+            // Last contact moves at a conversation's start or reopen only, never per message (the
+            // hot path stays one write); off the shopper's response path.
+            let store = self.store.clone();
+            let (shop_id, customer_id) = (visitor.shop_id, visitor.customer_id);
+            let at = appended.message.created_at;
+            // A reopen (the conversation is older than this message) goes on the timeline; a new
+            // conversation is on it already (read from the conversations table).
+            let reopened = (conversation.created_at < at).then(|| CustomerEvent {
+                kind: "conversation.reopened",
+                title: String::new(),
+                summary: conversation.last_message_preview.clone(),
+                ref_type: Some("conversation"),
+                ref_id: Some(conversation.id),
+            });
+            tokio::spawn(async move {
+                if let Err(e) = store.touch_customer(shop_id, customer_id, at).await {
+                    tracing::warn!(%e, customer_id, "could not record the last contact");
+                }
+                if let Some(event) = reopened
+                    && let Err(e) = store
+                        .record_customer_event(shop_id, customer_id, &event)
+                        .await
+                {
+                    tracing::warn!(%e, customer_id, "could not record the reopening");
+                }
+            });
             self.route(visitor.shop_id, Some(&conversation)).await?;
         }
         Ok(Sent {
             message: appended.message,
             duplicate: false,
         })
+    }
+
+    /// Puts a resolution on the customer's timeline. The status change is already committed, so
+    /// a failure here is logged rather than failing the request.
+    async fn record_resolved(&self, by: &User, conversation: &Conversation) {
+        let event = CustomerEvent {
+            kind: "conversation.resolved",
+            title: by.name.clone(),
+            summary: conversation.last_message_preview.clone(),
+            ref_type: Some("conversation"),
+            ref_id: Some(conversation.id),
+        };
+        if let Err(e) = self
+            .store
+            .record_customer_event(by.shop_id, conversation.customer.id, &event)
+            .await
+        {
+            tracing::warn!(%e, conversation_id = conversation.id, "could not record the resolution");
+        }
     }
 
     /// An agent's reply or internal note.
@@ -96,6 +142,8 @@ impl AppState {
                 body,
                 client_msg_id,
                 private,
+                kind: MessageKind::Text,
+                payload: None,
             })
             .await?;
         if !appended.duplicate {
@@ -200,6 +248,9 @@ impl AppState {
             previous_assignee: before.assignee_id,
         });
         if before.status != status {
+            if status == ConversationStatus::Resolved {
+                self.record_resolved(by, &after).await;
+            }
             self.route(by.shop_id, Some(&after)).await?;
         }
         Ok(self

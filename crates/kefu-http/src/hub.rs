@@ -230,7 +230,9 @@ impl EventSink for Hub {
                 customer_id,
                 ..
             } => self.anyone_for(*shop_id, Some(*customer_id)),
-            Event::AgentStatus { shop_id, .. } => self.anyone_for(*shop_id, None),
+            Event::AgentStatus { shop_id, .. }
+            | Event::CustomerUpdated { shop_id, .. }
+            | Event::OrdersChanged { shop_id, .. } => self.anyone_for(*shop_id, None),
         };
         if !audience {
             return;
@@ -333,6 +335,31 @@ impl EventSink for Hub {
                     frame(json!({"type": "agent.status", "agent_id": agent_id, "status": status}));
                 self.to_agents(shop_id, &f, |_, _| true);
             }
+            Event::CustomerUpdated {
+                shop_id,
+                customer_id,
+                merged_into,
+            } => {
+                // Every agent of the shop may read customers, so all of them hear of changes.
+                let f = frame(json!({
+                    "type": "customer.updated",
+                    "customer_id": customer_id,
+                    "merged_into": merged_into,
+                }));
+                self.to_agents(shop_id, &f, |_, _| true);
+            }
+            Event::OrdersChanged {
+                shop_id,
+                customer_id,
+                order_id,
+            } => {
+                let f = frame(json!({
+                    "type": "orders.changed",
+                    "customer_id": customer_id,
+                    "order_id": order_id,
+                }));
+                self.to_agents(shop_id, &f, |_, _| true);
+            }
         }
     }
 }
@@ -340,7 +367,7 @@ impl EventSink for Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kefu_core::model::{ConversationStatus, CustomerRef, Message};
+    use kefu_core::model::{ConversationStatus, CustomerRef, Message, MessageKind};
     use kefu_core::time::Millis;
 
     fn conversation(customer_id: Id) -> Arc<Conversation> {
@@ -378,6 +405,8 @@ mod tests {
             private: false,
             client_msg_id: None,
             created_at: Millis(0),
+            kind: MessageKind::Text,
+            payload: None,
         })
     }
 

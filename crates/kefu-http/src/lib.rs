@@ -6,7 +6,9 @@
 //! only through `kefu_core::store::Store` and never names a database.
 
 pub mod auth;
+pub mod cards;
 pub mod chat;
+pub mod customers;
 pub mod error;
 pub mod hub;
 pub mod openapi;
@@ -23,6 +25,9 @@ use std::sync::Arc;
 
 /// The largest request body accepted (JSON API).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Inbound commerce webhook deliveries allowed per client address and minute.
+pub const COMMERCE_WEBHOOKS_PER_MINUTE: u32 = 1200;
 
 /// Limits for the endpoints anyone can reach. Defaults suit a public shop; load tests raise them.
 #[derive(Debug, Clone)]
@@ -54,12 +59,16 @@ pub struct AppState {
     pub visitors: Arc<visitors::VisitorCache>,
     /// Send the session cookie only over HTTPS.
     pub secure_cookies: bool,
+    /// Set by `kefu demo` only: enables the demo shop page's login and ordering endpoints.
+    pub demo: Option<Arc<routes::demo::DemoShop>>,
 }
 
 pub struct RateLimits {
     pub login: RateLimiter<IpAddr>,
     pub sessions: RateLimiter<IpAddr>,
     pub visitor_messages: RateLimiter<i64>,
+    /// Inbound commerce webhooks per client address (the endpoint is public).
+    pub commerce_webhooks: RateLimiter<IpAddr>,
 }
 
 impl AppState {
@@ -76,8 +85,14 @@ impl AppState {
                     l.visitor_messages_per_minute.div_ceil(4).max(10),
                     l.visitor_messages_per_minute,
                 ),
+                // Shops send bursts (a sale, a batch of shipments); signatures are checked after this.
+                commerce_webhooks: RateLimiter::per_minute(
+                    COMMERCE_WEBHOOKS_PER_MINUTE,
+                    COMMERCE_WEBHOOKS_PER_MINUTE,
+                ),
             }),
             secure_cookies: false,
+            demo: None,
         }
     }
 }

@@ -42,6 +42,13 @@ impl VisitorCache {
     pub fn forget(&self, token_hash: &str) {
         self.lock().remove(token_hash);
     }
+
+    /// Drops every cached token of a customer (blocked, unblocked, merged away), so the change
+    /// holds from the shopper's next request instead of after [`TTL`]. A scan, but blocks and
+    /// merges are rare admin actions.
+    pub fn forget_customer(&self, customer_id: i64) {
+        self.lock().retain(|_, (v, _)| v.customer_id != customer_id);
+    }
 }
 
 #[cfg(test)]
@@ -62,5 +69,17 @@ mod tests {
         assert_eq!(cache.get("h").map(|v| v.customer_id), Some(2));
         cache.forget("h");
         assert!(cache.get("h").is_none());
+        let v = |customer_id| Visitor {
+            shop_id: 1,
+            customer_id,
+            customer_name: "a".into(),
+            blocked: false,
+        };
+        cache.put("x".into(), v(7));
+        cache.put("y".into(), v(7));
+        cache.put("z".into(), v(8));
+        cache.forget_customer(7);
+        assert!(cache.get("x").is_none() && cache.get("y").is_none());
+        assert!(cache.get("z").is_some());
     }
 }

@@ -56,7 +56,7 @@ pub struct PostgresStore {
     pool: PgPool,
 }
 
-fn db_err(e: sqlx::Error) -> Error {
+pub(crate) fn db_err(e: sqlx::Error) -> Error {
     if let sqlx::Error::Database(d) = &e {
         if matches!(d.code().as_deref(), Some("40P01" | "40001")) {
             // Deadlock or serialization failure: the transaction runs again (see `write_tx!`).
@@ -111,6 +111,11 @@ macro_rules! write_tx {
         }
     }};
 }
+// Path-based so area modules declared above the macro can use it (`use crate::write_tx`).
+pub(crate) use write_tx;
+
+// After `write_tx!`, which it uses (macro_rules are visible only below their definition).
+mod reminders;
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://…`, which may carry `?options=-c%20search_path%3D…`) and
@@ -182,7 +187,7 @@ fn parse_url(url: &str) -> Result<PgConnectOptions> {
 }
 
 /// Locks a conversation of the shop for the rest of the transaction; `not_found` if there is none.
-async fn lock_conversation(conn: &mut PgConnection, shop_id: Id, id: Id) -> Result<()> {
+pub(crate) async fn lock_conversation(conn: &mut PgConnection, shop_id: Id, id: Id) -> Result<()> {
     let found: Option<Id> = sqlx::query_scalar(
         "SELECT id FROM conversations WHERE id = $1 AND shop_id = $2 FOR NO KEY UPDATE",
     )
@@ -276,10 +281,11 @@ fn conversation_from_row(r: &PgRow) -> Result<Conversation> {
     })
 }
 
-const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, sender_type, sender_id, sender_name, body, \
-     private, client_msg_id, created_at";
+pub(crate) const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, sender_type, sender_id, sender_name, body, \
+     private, client_msg_id, created_at, kind, payload";
 
-fn message_from_row(r: &PgRow) -> Result<Message> {
+pub(crate) fn message_from_row(r: &PgRow) -> Result<Message> {
+    let payload: Option<String> = r.get("payload");
     Ok(Message {
         id: r.get("id"),
         conversation_id: r.get("conversation_id"),
@@ -291,10 +297,19 @@ fn message_from_row(r: &PgRow) -> Result<Message> {
         private: r.get("private"),
         client_msg_id: r.get("client_msg_id"),
         created_at: Millis(r.get("created_at")),
+        kind: MessageKind::parse(r.get("kind"))?,
+        payload: payload
+            .map(|p| serde_json::from_str(&p))
+            .transpose()
+            .map_err(Error::internal)?,
     })
 }
 
-async fn load_conversation(conn: &mut PgConnection, shop_id: Id, id: Id) -> Result<Conversation> {
+pub(crate) async fn load_conversation(
+    conn: &mut PgConnection,
+    shop_id: Id,
+    id: Id,
+) -> Result<Conversation> {
     let sql = format!("{CONVERSATION_SELECT} WHERE c.id = $1 AND c.shop_id = $2");
     let row = sqlx::query(AssertSqlSafe(sql))
         .bind(id)
@@ -350,7 +365,7 @@ async fn find_retry(
 }
 
 /// A message to insert with the next seq of its conversation.
-struct Insert<'a> {
+pub(crate) struct Insert<'a> {
     shop_id: Id,
     conversation_id: Id,
     sender_type: SenderType,
@@ -360,12 +375,15 @@ struct Insert<'a> {
     private: bool,
     client_msg_id: Option<&'a str>,
     now: i64,
+    /// `text` (and no payload) for everything but cards.
+    kind: MessageKind,
+    payload: Option<&'a serde_json::Value>,
 }
 
 /// Inserts a message at `last_seq + 1` and moves the conversation's counters. The `UPDATE …
 /// RETURNING last_seq` row-locks the conversation until the transaction ends, which is what makes
 /// `seq` gap-free: a concurrent insert waits and then reads the committed `last_seq`.
-async fn insert_message(conn: &mut PgConnection, m: Insert<'_>) -> Result<Message> {
+pub(crate) async fn insert_message(conn: &mut PgConnection, m: Insert<'_>) -> Result<Message> {
     let counts_unread = m.sender_type == SenderType::Customer;
     let shows_in_preview = !m.private;
     let seq: i64 = sqlx::query_scalar(
@@ -383,10 +401,11 @@ async fn insert_message(conn: &mut PgConnection, m: Insert<'_>) -> Result<Messag
     .fetch_one(&mut *conn)
     .await
     .map_err(db_err)?;
+    let payload = m.payload.map(serde_json::Value::to_string);
     let id: Id = sqlx::query_scalar(
         "INSERT INTO messages (shop_id, conversation_id, seq, sender_type, sender_id, sender_name, \
-         body, private, client_msg_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+         body, private, client_msg_id, created_at, kind, payload) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
     )
     .bind(m.shop_id)
     .bind(m.conversation_id)
@@ -398,6 +417,8 @@ async fn insert_message(conn: &mut PgConnection, m: Insert<'_>) -> Result<Messag
     .bind(m.private)
     .bind(m.client_msg_id)
     .bind(m.now)
+    .bind(m.kind.as_str())
+    .bind(payload)
     .fetch_one(&mut *conn)
     .await
     .map_err(db_err)?;
@@ -412,6 +433,8 @@ async fn insert_message(conn: &mut PgConnection, m: Insert<'_>) -> Result<Messag
         private: m.private,
         client_msg_id: m.client_msg_id.map(str::to_owned),
         created_at: Millis(m.now),
+        kind: m.kind,
+        payload: m.payload.cloned(),
     })
 }
 
@@ -521,6 +544,8 @@ async fn append_customer(conn: &mut PgConnection, m: &CustomerMessage<'_>) -> Re
                     private: false,
                     client_msg_id: None,
                     now,
+                    kind: MessageKind::Text,
+                    payload: None,
                 },
             )
             .await?,
@@ -538,6 +563,8 @@ async fn append_customer(conn: &mut PgConnection, m: &CustomerMessage<'_>) -> Re
             private: false,
             client_msg_id: Some(m.client_msg_id),
             now,
+            kind: MessageKind::Text,
+            payload: None,
         },
     )
     .await?;
@@ -558,6 +585,8 @@ async fn append_customer(conn: &mut PgConnection, m: &CustomerMessage<'_>) -> Re
                     private: false,
                     client_msg_id: None,
                     now,
+                    kind: MessageKind::Text,
+                    payload: None,
                 },
             )
             .await?,
@@ -996,8 +1025,9 @@ impl Store for PostgresStore {
         write_tx!(self, |conn| async move {
             let name = c.name.clone().unwrap_or_default();
             let id: Id = sqlx::query_scalar(
-                "INSERT INTO customers (shop_id, name, email, phone, external_id, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                "INSERT INTO customers (shop_id, name, email, phone, external_id, created_at, \
+                     last_contact_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $6, $6) RETURNING id",
             )
             .bind(shop_id)
             .bind(&name)
@@ -1008,6 +1038,7 @@ impl Store for PostgresStore {
             .fetch_one(&mut *conn)
             .await
             .map_err(db_err)?;
+            customers::record_identities(conn, shop_id, id, c).await?;
             Ok(CustomerRef { id, name })
         })
     }
@@ -1020,7 +1051,7 @@ impl Store for PostgresStore {
     ) -> Result<()> {
         let c = customer;
         write_tx!(self, |conn| async move {
-            sqlx::query(
+            let done = sqlx::query(
                 "UPDATE customers SET name = COALESCE($1, name), email = COALESCE($2, email), \
                      phone = COALESCE($3, phone), external_id = COALESCE($4, external_id) \
                      WHERE id = $5 AND shop_id = $6",
@@ -1034,6 +1065,9 @@ impl Store for PostgresStore {
             .execute(&mut *conn)
             .await
             .map_err(db_err)?;
+            if done.rows_affected() > 0 {
+                customers::record_identities(conn, shop_id, customer_id, c).await?;
+            }
             Ok(())
         })
     }
@@ -1097,6 +1131,7 @@ impl Store for PostgresStore {
         let (shop_id, conversation_id, private) = (msg.shop_id, msg.conversation_id, msg.private);
         let (agent_id, agent_name) = (msg.agent.id, msg.agent.name.as_str());
         let (body, client_msg_id) = (msg.body, msg.client_msg_id);
+        let (kind, payload) = (msg.kind, &msg.payload);
         let result = write_tx!(self, |conn| async move {
             if let Some(original) =
                 find_retry(conn, SenderType::Agent, agent_id, client_msg_id).await?
@@ -1126,6 +1161,8 @@ impl Store for PostgresStore {
                     private,
                     client_msg_id: Some(client_msg_id),
                     now,
+                    kind,
+                    payload: payload.as_ref(),
                 },
             )
             .await?;
@@ -1179,6 +1216,8 @@ impl Store for PostgresStore {
                     private,
                     client_msg_id: None,
                     now: Millis::now().0,
+                    kind: MessageKind::Text,
+                    payload: None,
                 },
             )
             .await?;

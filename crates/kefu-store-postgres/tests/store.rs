@@ -502,6 +502,8 @@ async fn conversations_and_messages() {
             body: "您好",
             client_msg_id: "a1",
             private: false,
+            kind: MessageKind::Text,
+            payload: None,
         })
         .await
         .unwrap();
@@ -517,6 +519,8 @@ async fn conversations_and_messages() {
             body: "VIP",
             client_msg_id: "a2",
             private: true,
+            kind: MessageKind::Text,
+            payload: None,
         })
         .await
         .unwrap();
@@ -531,6 +535,8 @@ async fn conversations_and_messages() {
             body: "VIP",
             client_msg_id: "a2",
             private: true,
+            kind: MessageKind::Text,
+            payload: None,
         })
         .await
         .unwrap();
@@ -544,6 +550,8 @@ async fn conversations_and_messages() {
             body: "x",
             client_msg_id: "a3",
             private: false,
+            kind: MessageKind::Text,
+            payload: None,
         })
         .await
         .unwrap_err();
@@ -870,6 +878,8 @@ async fn concurrent_messages_get_gap_free_seqs() {
                     body: "reply",
                     client_msg_id: &id,
                     private: false,
+                    kind: MessageKind::Text,
+                    payload: None,
                 })
                 .await
                 .map(|r| r.duplicate)

@@ -292,6 +292,10 @@ pub(crate) async fn append_steady(
                 private: false,
                 client_msg_id: Some(m.client_msg_id.clone()),
                 created_at: Millis(now),
+                // Shopper messages are always text: the insert above leaves both columns to
+                // their defaults, so the hot path does no extra work for cards.
+                kind: MessageKind::Text,
+                payload: None,
             },
             companions: vec![],
             conversation: conversation.clone(),

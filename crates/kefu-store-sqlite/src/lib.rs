@@ -8,6 +8,7 @@
 mod batch;
 mod commerce;
 mod customers;
+mod reminders;
 mod segments;
 mod writer;
 
@@ -194,10 +195,11 @@ pub(crate) fn conversation_from_row(r: &SqliteRow) -> Result<Conversation> {
     })
 }
 
-const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, sender_type, sender_id, sender_name, body, \
-     private, client_msg_id, created_at";
+pub(crate) const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, sender_type, sender_id, sender_name, body, \
+     private, client_msg_id, created_at, kind, payload";
 
-fn message_from_row(r: &SqliteRow) -> Result<Message> {
+pub(crate) fn message_from_row(r: &SqliteRow) -> Result<Message> {
+    let payload: Option<String> = r.get("payload");
     Ok(Message {
         id: r.get("id"),
         conversation_id: r.get("conversation_id"),
@@ -209,10 +211,15 @@ fn message_from_row(r: &SqliteRow) -> Result<Message> {
         private: r.get("private"),
         client_msg_id: r.get("client_msg_id"),
         created_at: Millis(r.get("created_at")),
+        kind: MessageKind::parse(r.get("kind"))?,
+        payload: payload
+            .map(|p| serde_json::from_str(&p))
+            .transpose()
+            .map_err(Error::internal)?,
     })
 }
 
-async fn load_conversation(
+pub(crate) async fn load_conversation(
     conn: &mut SqliteConnection,
     shop_id: Id,
     id: Id,
@@ -272,7 +279,7 @@ async fn find_retry(
 }
 
 /// A message to insert with the next seq of its conversation.
-struct Insert<'a> {
+pub(crate) struct Insert<'a> {
     shop_id: Id,
     conversation_id: Id,
     sender_type: SenderType,
@@ -282,11 +289,14 @@ struct Insert<'a> {
     private: bool,
     client_msg_id: Option<&'a str>,
     now: i64,
+    /// `text` (and no payload) for everything but cards.
+    kind: MessageKind,
+    payload: Option<&'a serde_json::Value>,
 }
 
 /// Inserts a message at `last_seq + 1` and moves the conversation's counters. Runs only on the
 /// writer (inside its transaction), which is what makes `seq` gap-free without locks.
-async fn insert_message(conn: &mut SqliteConnection, m: Insert<'_>) -> Result<Message> {
+pub(crate) async fn insert_message(conn: &mut SqliteConnection, m: Insert<'_>) -> Result<Message> {
     let counts_unread = m.sender_type == SenderType::Customer;
     let shows_in_preview = !m.private;
     let seq: i64 = sqlx::query_scalar(
@@ -304,10 +314,11 @@ async fn insert_message(conn: &mut SqliteConnection, m: Insert<'_>) -> Result<Me
     .fetch_one(&mut *conn)
     .await
     .map_err(db_err)?;
+    let payload = m.payload.map(serde_json::Value::to_string);
     let id: Id = sqlx::query_scalar(
         "INSERT INTO messages (shop_id, conversation_id, seq, sender_type, sender_id, sender_name, \
-         body, private, client_msg_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+         body, private, client_msg_id, created_at, kind, payload) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
     )
     .bind(m.shop_id)
     .bind(m.conversation_id)
@@ -319,6 +330,8 @@ async fn insert_message(conn: &mut SqliteConnection, m: Insert<'_>) -> Result<Me
     .bind(m.private)
     .bind(m.client_msg_id)
     .bind(m.now)
+    .bind(m.kind.as_str())
+    .bind(payload)
     .fetch_one(&mut *conn)
     .await
     .map_err(db_err)?;
@@ -333,6 +346,8 @@ async fn insert_message(conn: &mut SqliteConnection, m: Insert<'_>) -> Result<Me
         private: m.private,
         client_msg_id: m.client_msg_id.map(str::to_owned),
         created_at: Millis(m.now),
+        kind: m.kind,
+        payload: m.payload.cloned(),
     })
 }
 
@@ -448,6 +463,8 @@ pub(crate) async fn append_customer(
                     private: false,
                     client_msg_id: None,
                     now,
+                    kind: MessageKind::Text,
+                    payload: None,
                 },
             )
             .await?,
@@ -465,6 +482,8 @@ pub(crate) async fn append_customer(
             private: false,
             client_msg_id: Some(&m.client_msg_id),
             now,
+            kind: MessageKind::Text,
+            payload: None,
         },
     )
     .await?;
@@ -485,6 +504,8 @@ pub(crate) async fn append_customer(
                     private: false,
                     client_msg_id: None,
                     now,
+                    kind: MessageKind::Text,
+                    payload: None,
                 },
             )
             .await?,
@@ -907,8 +928,9 @@ impl Store for SqliteStore {
             Box::pin(async move {
                 let name = c.name.clone().unwrap_or_default();
                 let id: Id = sqlx::query_scalar(
-                    "INSERT INTO customers (shop_id, name, email, phone, external_id, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                    "INSERT INTO customers (shop_id, name, email, phone, external_id, created_at, \
+                     last_contact_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $6, $6) RETURNING id",
                 )
                 .bind(shop_id)
                 .bind(&name)
@@ -919,6 +941,7 @@ impl Store for SqliteStore {
                 .fetch_one(&mut *conn)
                 .await
                 .map_err(db_err)?;
+                customers::record_identities(conn, shop_id, id, &c).await?;
                 Ok(CustomerRef { id, name })
             })
         })
@@ -934,7 +957,7 @@ impl Store for SqliteStore {
         let c = customer.clone();
         self.write(move |conn| {
             Box::pin(async move {
-                sqlx::query(
+                let done = sqlx::query(
                     "UPDATE customers SET name = COALESCE($1, name), email = COALESCE($2, email), \
                      phone = COALESCE($3, phone), external_id = COALESCE($4, external_id) \
                      WHERE id = $5 AND shop_id = $6",
@@ -948,6 +971,9 @@ impl Store for SqliteStore {
                 .execute(&mut *conn)
                 .await
                 .map_err(db_err)?;
+                if done.rows_affected() > 0 {
+                    customers::record_identities(conn, shop_id, customer_id, &c).await?;
+                }
                 Ok(())
             })
         })
@@ -1013,6 +1039,7 @@ impl Store for SqliteStore {
         let (shop_id, conversation_id, private) = (msg.shop_id, msg.conversation_id, msg.private);
         let (agent_id, agent_name) = (msg.agent.id, msg.agent.name.clone());
         let (body, client_msg_id) = (msg.body.to_owned(), msg.client_msg_id.to_owned());
+        let (kind, payload) = (msg.kind, msg.payload);
         self.write(move |conn| {
             Box::pin(async move {
                 if let Some(original) = find_retry(conn, SenderType::Agent, agent_id, &client_msg_id).await? {
@@ -1038,6 +1065,8 @@ impl Store for SqliteStore {
                     private,
                     client_msg_id: Some(&client_msg_id),
                     now,
+                    kind,
+                    payload: payload.as_ref(),
                 })
                 .await?;
                 if !private {
@@ -1079,6 +1108,8 @@ impl Store for SqliteStore {
                         private,
                         client_msg_id: None,
                         now: Millis::now().0,
+                        kind: MessageKind::Text,
+                        payload: None,
                     },
                 )
                 .await?;

@@ -2,6 +2,7 @@
 //! live hub and the HTTP router together, and graceful shutdown. No business rules live here.
 
 mod demo;
+mod demo_cards;
 mod eval;
 
 use anyhow::{Context, Result, bail};
@@ -86,6 +87,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Import commerce data.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// Offline evaluations.
     Eval {
         #[command(subcommand)]
@@ -98,6 +104,21 @@ enum EvalCommand {
     /// Rank the candidates of JSON-lines items with the reply-suggestion engine; print R@1/R@3/R@5/MRR
     /// next to plain BM25 on the same items.
     Suggestions(eval::SuggestionsArgs),
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Import orders from a CSV file (one row per order line; columns in docs/API.md). Bad rows are
+    /// reported with their line numbers; good orders are kept; re-importing creates no duplicates.
+    Orders {
+        /// The CSV file.
+        file: PathBuf,
+        /// The shop's slug (default: the default shop).
+        #[arg(long)]
+        shop: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -169,13 +190,14 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve { store, serve } => {
             let store = open_store(&store).await?;
             store.ensure_default_shop().await?;
-            serve_http(store, serve, None).await
+            serve_http(store, serve, None, None).await
         }
         Command::Demo { store, serve } => {
             let store = open_store(&store).await?;
             store.ensure_default_shop().await?;
             let banner = demo::seed(store.as_ref(), serve.listen).await?;
-            serve_http(store, serve, Some(banner)).await
+            let demo_shop = demo_cards::demo_shop(store.as_ref()).await?;
+            serve_http(store, serve, Some(banner), demo_shop).await
         }
         Command::Migrate { store } => {
             let store = open_store(&store).await?;
@@ -270,7 +292,63 @@ async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Import {
+            command: ImportCommand::Orders { file, shop, store },
+        } => import_orders_cli(file, shop, store).await,
     }
+}
+
+/// `kefu import orders`: streams the file through the same importer as `POST /orders/import`.
+async fn import_orders_cli(file: PathBuf, shop: Option<String>, store: StoreArgs) -> Result<()> {
+    let input =
+        std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+    let store = open_store(&store).await?;
+    let default = store.ensure_default_shop().await?;
+    let shop = match shop {
+        Some(slug) => store
+            .shop_by_slug(&slug)
+            .await?
+            .with_context(|| format!("no shop '{slug}'"))?,
+        None => default,
+    };
+    let started = std::time::Instant::now();
+    let report = kefu_core::commerce::csv_import::import_orders(
+        store.as_ref(),
+        shop.id,
+        std::io::BufReader::with_capacity(1 << 20, input),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    for b in &report.bad_lines {
+        println!(
+            "line {}: {}{}: {}",
+            b.line,
+            if b.order_no.is_empty() {
+                String::new()
+            } else {
+                format!("order {} ", b.order_no)
+            },
+            b.field,
+            b.message
+        );
+    }
+    if report.bad_lines_omitted > 0 {
+        println!("… and {} more bad lines", report.bad_lines_omitted);
+    }
+    println!(
+        "imported {} into shop {} in {:.1}s: {} rows, {} orders: {} created, {} updated, {} unchanged, {} rejected; {} customers touched",
+        file.display(),
+        shop.slug,
+        started.elapsed().as_secs_f64(),
+        report.rows,
+        report.orders,
+        report.created,
+        report.updated,
+        report.unchanged,
+        report.rejected,
+        report.touched_customer_ids.len()
+    );
+    Ok(())
 }
 
 fn validate_slug(slug: &str) -> Result<()> {
@@ -308,7 +386,12 @@ async fn open_store(args: &StoreArgs) -> Result<Arc<dyn Store>> {
     }
 }
 
-async fn serve_http(store: Arc<dyn Store>, args: ServeArgs, banner: Option<String>) -> Result<()> {
+async fn serve_http(
+    store: Arc<dyn Store>,
+    args: ServeArgs,
+    banner: Option<String>,
+    demo_shop: Option<kefu_http::routes::demo::DemoShop>,
+) -> Result<()> {
     let limits = Limits {
         login_per_minute: args.login_per_minute,
         sessions_per_minute: args.sessions_per_minute,
@@ -317,6 +400,8 @@ async fn serve_http(store: Arc<dyn Store>, args: ServeArgs, banner: Option<Strin
     let backend = store.backend();
     let mut state = AppState::new(store, &limits);
     state.secure_cookies = args.secure_cookies;
+    // Only `kefu demo` enables the demo page's login and ordering endpoints.
+    state.demo = demo_shop.map(Arc::new);
     let app = kefu_http::router(state);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

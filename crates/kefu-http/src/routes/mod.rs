@@ -3,6 +3,8 @@
 pub mod agent;
 pub mod commerce;
 pub mod customers;
+pub mod demo;
+pub mod reminders;
 pub mod segments;
 pub mod web;
 pub mod widget;
@@ -52,6 +54,8 @@ pub fn api(_state: AppState) -> Router<AppState> {
         .merge(customers::router())
         .merge(commerce::router())
         .merge(segments::router())
+        .merge(reminders::router())
+        .merge(demo::router())
         .route("/api/v1/ws", get(ws::agent_ws))
         .route("/api/v1/widget/ws", get(ws::visitor_ws))
         .method_not_allowed_fallback(|| async {

@@ -9,6 +9,7 @@ use axum::routing::get;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/demo/shop", get(demo_shop))
+        .route("/demo/identity", get(demo_identity))
         .fallback(get(asset))
 }
 
@@ -35,6 +36,69 @@ fn serve(path: &str) -> Option<Response> {
 async fn demo_shop() -> Response {
     serve("demo/shop.html")
         .unwrap_or_else(|| (StatusCode::NOT_FOUND, "the web assets are not built").into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct DemoIdentityQuery {
+    #[serde(rename = "as")]
+    as_: String,
+}
+
+/// Plays the demo shop's own server: signs the identity of one of the demo shoppers (external ids
+/// `demo-…`, seeded by `kefu demo`) so `/demo/shop?as=demo-u1001` shows a logged-in shopper whose
+/// history follows them to any device. Only the `demo` shop and only its `demo-` customers, so it
+/// can never vouch for a real shop's shopper.
+async fn demo_identity(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<DemoIdentityQuery>,
+) -> Response {
+    use kefu_core::customers::{CustomerFilter, SignedIdentity, sign_identity};
+    let not_found =
+        || crate::error::error_response(kefu_core::ErrorCode::NotFound, "no such demo shopper");
+    if !q.as_.starts_with("demo-") {
+        return not_found();
+    }
+    let Ok(Some(shop)) = state.store.shop_by_slug("demo").await else {
+        return not_found();
+    };
+    let filter = CustomerFilter {
+        q: Some(q.as_.clone()),
+        limit: 5,
+        ..Default::default()
+    };
+    let Ok(page) = state.store.list_customers(shop.id, &filter).await else {
+        return not_found();
+    };
+    let Some(c) = page
+        .customers
+        .into_iter()
+        .find(|c| c.external_id.as_deref() == Some(q.as_.as_str()))
+    else {
+        return not_found();
+    };
+    let Ok(secret) = state.store.identity_secret(shop.id).await else {
+        return not_found();
+    };
+    let mut identity = SignedIdentity {
+        external_id: q.as_.clone(),
+        name: Some(c.name),
+        email: c.email,
+        phone: c.phone,
+        timestamp: kefu_core::time::Millis::now().0 / 1000,
+        signature: String::new(),
+    };
+    identity.signature = sign_identity(&secret, &shop.slug, &identity);
+    axum::Json(serde_json::json!({
+        "identity": {
+            "external_id": identity.external_id,
+            "name": identity.name,
+            "email": identity.email,
+            "phone": identity.phone,
+            "timestamp": identity.timestamp,
+            "signature": identity.signature,
+        }
+    }))
+    .into_response()
 }
 
 async fn asset(uri: Uri) -> Response {

@@ -88,6 +88,9 @@ pub struct SessionRequest {
     pub external_id: Option<String>,
     /// A returning shopper's token (also accepted as `Authorization: Bearer`).
     pub visitor_token: Option<String>,
+    /// An identity signed by the shop's server (see docs/API.md, "Verified identity"): the
+    /// shopper becomes the customer holding this external id, with their history.
+    pub identity: Option<kefu_core::customers::SignedIdentity>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -132,29 +135,86 @@ pub async fn create_session(
             _ => Error::bad_request("malformed JSON"),
         })?
     };
-    let contact = NewCustomer {
+    // Contact fields are normalized (phones, e-mails) and recorded as unverified identities.
+    let contact = kefu_core::customers::normalize_contact(&NewCustomer {
         name: clean("name", &req.name, 100)?,
-        email: clean("email", &req.email, 200)?,
+        email: clean("email", &req.email, 254)?,
         phone: clean("phone", &req.phone, 40)?,
         external_id: clean("external_id", &req.external_id, 200)?,
-    };
-    if contact.email.as_deref().is_some_and(|e| !e.contains('@')) {
-        return Err(Error::validation("email is not an e-mail address").into());
-    }
+    })?;
     let shop = shop_for(&state, req.shop.as_deref()).await?;
-    // A returning shopper keeps their customer record and history.
-    if let Some(existing) = optional_bearer(&headers).or(req.visitor_token.clone())
-        && let Ok(visitor) = visitor_from_token(&state, &existing).await
+    let sent_token = optional_bearer(&headers).or(req.visitor_token.clone());
+    let mut current = None;
+    if let Some(existing) = &sent_token
+        && let Ok(visitor) = visitor_from_token(&state, existing).await
         && visitor.shop_id == shop.id
     {
+        current = Some((existing.clone(), visitor.customer_id));
+    }
+    // A signed identity decides who the shopper is; a bad one fails before anything is stored.
+    if let Some(found) = state
+        .session_customer(
+            &shop,
+            current.as_ref().map(|c| c.1),
+            req.identity.as_ref(),
+            &contact,
+        )
+        .await?
+    {
+        if let Some((existing, _)) = current.filter(|_| found.keep_token) {
+            state.visitors.forget(&token::hash(&existing));
+            let body = SessionResponse {
+                visitor_token: existing,
+                customer_id: found.customer_id,
+            };
+            return Ok((StatusCode::OK, Json(body)).into_response());
+        }
+        if !state.limits.sessions.check(&ip) {
+            return Err(Error::new(
+                ErrorCode::RateLimited,
+                "too many new sessions; try again later",
+            )
+            .into());
+        }
+        let visitor_token = token::generate("kfv_");
         state
             .store
-            .update_customer(shop.id, visitor.customer_id, &contact)
+            .create_visitor_token(&token::hash(&visitor_token), shop.id, found.customer_id)
             .await?;
-        state.visitors.forget(&token::hash(&existing));
+        let body = SessionResponse {
+            visitor_token,
+            customer_id: found.customer_id,
+        };
+        return Ok((StatusCode::CREATED, Json(body)).into_response());
+    }
+    // A returning shopper keeps their customer record and history.
+    if let Some((existing, customer_id)) = current {
+        // An unverified external id never replaces the primary one (it may be a verified
+        // customer's); it is recorded as an unverified identity below.
+        let update = NewCustomer {
+            external_id: None,
+            ..contact.clone()
+        };
+        // A plain reload (no fields) writes nothing: that is every page view of a returning shopper.
+        let gave_any = contact.name.is_some()
+            || contact.email.is_some()
+            || contact.phone.is_some()
+            || contact.external_id.is_some();
+        if gave_any {
+            state
+                .store
+                .update_customer(shop.id, customer_id, &update)
+                .await?;
+            state
+                .store
+                .record_contact(shop.id, customer_id, &contact, "widget")
+                .await?;
+            state.visitors.forget(&token::hash(&existing));
+            state.customer_changed(shop.id, customer_id, None);
+        }
         let body = SessionResponse {
             visitor_token: existing,
-            customer_id: visitor.customer_id,
+            customer_id,
         };
         return Ok((StatusCode::OK, Json(body)).into_response());
     }
@@ -170,6 +230,10 @@ pub async fn create_session(
         contact.name = Some(format!("访客{:04}", rand_suffix()));
     }
     let customer = state.store.create_customer(shop.id, &contact).await?;
+    state
+        .store
+        .record_contact(shop.id, customer.id, &contact, "widget")
+        .await?;
     let visitor_token = token::generate("kfv_");
     state
         .store

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod cards;
 mod chat;
 mod commerce;
 mod contract;
