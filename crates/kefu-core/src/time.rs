@@ -37,6 +37,13 @@ impl Serialize for Millis {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Millis {
+    /// Stored documents (e.g. JSON columns) carry plain integers; the API only ever sends RFC 3339.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        i64::deserialize(d).map(Millis)
+    }
+}
+
 impl utoipa::PartialSchema for Millis {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()

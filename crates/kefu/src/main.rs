@@ -85,6 +85,24 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Customer segmentation (RFM, tiers, groups, churn risk).
+    Segments {
+        #[command(subcommand)]
+        command: SegmentsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SegmentsCommand {
+    /// Recompute every customer's segments and the shop's thresholds (e.g. nightly from cron, so
+    /// recency and churn risk follow the calendar).
+    Recompute {
+        /// The shop's slug (default: every shop).
+        #[arg(long)]
+        shop: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -254,7 +272,43 @@ async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Segments {
+            command: SegmentsCommand::Recompute { shop, store },
+        } => {
+            let store = open_store(&store).await?;
+            store.ensure_default_shop().await?;
+            recompute_segments(store.as_ref(), shop).await
+        }
     }
+}
+
+async fn recompute_segments(store: &dyn Store, shop: Option<String>) -> Result<()> {
+    let shops = match shop {
+        Some(slug) => vec![
+            store
+                .shop_by_slug(&slug)
+                .await?
+                .with_context(|| format!("no shop '{slug}'"))?,
+        ],
+        None => {
+            let mut shops = Vec::new();
+            for id in store.segmented_shops().await? {
+                shops.extend(store.shop_by_id(id).await?);
+            }
+            shops
+        }
+    };
+    for shop in shops {
+        let report = store
+            .recompute_shop(shop.id)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!(
+            "shop {}: segments of {} customers recomputed in {} ms",
+            shop.slug, report.customers, report.took_ms
+        );
+    }
+    Ok(())
 }
 
 fn validate_slug(slug: &str) -> Result<()> {
