@@ -56,7 +56,7 @@ pub struct PostgresStore {
     pool: PgPool,
 }
 
-fn db_err(e: sqlx::Error) -> Error {
+pub(crate) fn db_err(e: sqlx::Error) -> Error {
     if let sqlx::Error::Database(d) = &e {
         if matches!(d.code().as_deref(), Some("40P01" | "40001")) {
             // Deadlock or serialization failure: the transaction runs again (see `write_tx!`).
