@@ -13,6 +13,8 @@
 //! generator adds no dependencies and costs as little CPU as possible: it shares the machine with the
 //! server under test.
 
+mod orders;
+
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 use futures_util::{SinkExt, StreamExt};
@@ -52,6 +54,20 @@ enum Command {
     Http(HttpArgs),
     /// Fixed-rate messages with every shopper's WebSocket connected; send-to-delivery latency.
     Ws(WsArgs),
+    /// Write a CSV of orders for `kefu import orders` (the import benchmark).
+    GenOrders {
+        /// How many orders.
+        #[arg(long, default_value_t = 1_000_000)]
+        orders: u64,
+        /// How many distinct buyers.
+        #[arg(long, default_value_t = 200_000)]
+        customers: u64,
+        /// Seed of the deterministic generator.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// The CSV file to write.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -138,6 +154,16 @@ fn main() -> Result<()> {
         } => rt.block_on(baseline::serve(listen, ws_read_buffer)),
         Command::Http(args) => rt.block_on(http_load(args)),
         Command::Ws(args) => rt.block_on(ws_load(args)),
+        Command::GenOrders {
+            orders,
+            customers,
+            seed,
+            file,
+        } => {
+            let (orders, rows) = orders::generate(&file, orders, customers, seed)?;
+            println!("wrote {} ({orders} orders, {rows} lines)", file.display());
+            Ok(())
+        }
     }
 }
 

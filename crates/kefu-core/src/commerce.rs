@@ -952,7 +952,13 @@ pub fn validate_order(prefix: &str, o: &OrderInput) -> Result<OrderDoc> {
     let status = match &o.status {
         Some(s) => OrderStatus::parse_field(&format!("{prefix}status"), s)?,
         None if delivered_at.is_some() => OrderStatus::Delivered,
-        None if shipped_at.is_some() => OrderStatus::Shipped,
+        None if shipped_at.is_some()
+            || shipments
+                .iter()
+                .any(|s| s.status != ShipmentStatus::Pending) =>
+        {
+            OrderStatus::Shipped
+        }
         None if paid_at.is_some() => OrderStatus::Paid,
         None => OrderStatus::Created,
     };

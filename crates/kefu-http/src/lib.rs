@@ -24,6 +24,9 @@ use std::sync::Arc;
 /// The largest request body accepted (JSON API).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// Inbound commerce webhook deliveries allowed per client address and minute.
+pub const COMMERCE_WEBHOOKS_PER_MINUTE: u32 = 1200;
+
 /// Limits for the endpoints anyone can reach. Defaults suit a public shop; load tests raise them.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -60,6 +63,8 @@ pub struct RateLimits {
     pub login: RateLimiter<IpAddr>,
     pub sessions: RateLimiter<IpAddr>,
     pub visitor_messages: RateLimiter<i64>,
+    /// Inbound commerce webhooks per client address (the endpoint is public).
+    pub commerce_webhooks: RateLimiter<IpAddr>,
 }
 
 impl AppState {
@@ -75,6 +80,11 @@ impl AppState {
                 visitor_messages: RateLimiter::per_minute(
                     l.visitor_messages_per_minute.div_ceil(4).max(10),
                     l.visitor_messages_per_minute,
+                ),
+                // Shops send bursts (a sale, a batch of shipments); signatures are checked after this.
+                commerce_webhooks: RateLimiter::per_minute(
+                    COMMERCE_WEBHOOKS_PER_MINUTE,
+                    COMMERCE_WEBHOOKS_PER_MINUTE,
                 ),
             }),
             secure_cookies: false,
