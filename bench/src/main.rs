@@ -14,6 +14,7 @@
 //! server under test.
 
 mod orders;
+mod segments;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
@@ -54,6 +55,8 @@ enum Command {
     Http(HttpArgs),
     /// Fixed-rate messages with every shopper's WebSocket connected; send-to-delivery latency.
     Ws(WsArgs),
+    /// Segments: time a full recompute over HTTP and the sidebar's segment read (p50/p95/p99).
+    Segments(segments::SegmentsArgs),
     /// Write a CSV of orders for `kefu import orders` (the import benchmark).
     GenOrders {
         /// How many orders.
@@ -154,6 +157,7 @@ fn main() -> Result<()> {
         } => rt.block_on(baseline::serve(listen, ws_read_buffer)),
         Command::Http(args) => rt.block_on(http_load(args)),
         Command::Ws(args) => rt.block_on(ws_load(args)),
+        Command::Segments(args) => rt.block_on(segments::run(args)),
         Command::GenOrders {
             orders,
             customers,
@@ -305,11 +309,25 @@ impl Client {
         token: Option<&str>,
         body: &[u8],
     ) -> Result<(u16, Vec<u8>)> {
+        self.send("POST", path, token, body).await
+    }
+
+    async fn get(&mut self, path: &str, token: Option<&str>) -> Result<(u16, Vec<u8>)> {
+        self.send("GET", path, token, b"").await
+    }
+
+    async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: &[u8],
+    ) -> Result<(u16, Vec<u8>)> {
         use std::io::Write;
         self.out.clear();
         write!(
             self.out,
-            "POST {path} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+            "{method} {path} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
             self.addr,
             body.len()
         )?;

@@ -1126,6 +1126,11 @@ pub struct RecomputeReport {
     pub took_ms: i64,
 }
 
+/// Above this many customers, [`SegmentStore::recompute_customers`] recomputes the whole shop
+/// instead: one bulk pass (which also refreshes the thresholds) beats that many lookups by id, e.g.
+/// after a large CSV import.
+pub const FULL_RECOMPUTE_ABOVE: usize = 20_000;
+
 /// Storage for this area. Every method is scoped by `shop_id`: another shop's ids answer
 /// `not_found` exactly as unknown ids do. Writes return only once committed.
 #[async_trait]
@@ -1133,8 +1138,9 @@ pub trait SegmentStore: Send + Sync + 'static {
     /// Recomputes the given customers after their orders changed, scoring them against the shop's
     /// stored thresholds (no ranking of the whole shop). Without stored thresholds (a shop never
     /// fully computed) this runs [`SegmentStore::recompute_shop`] instead. Ids of other shops are
-    /// ignored; any number of ids is fine (read and written in chunks). Commerce ingest calls this
-    /// with the customers whose orders or refunds it touched.
+    /// ignored; any number of ids is fine (read and written in chunks; above
+    /// [`FULL_RECOMPUTE_ABOVE`] the whole shop is recomputed). Commerce ingest calls this with the
+    /// customers whose orders or refunds it touched.
     async fn recompute_customers(
         &self,
         shop_id: Id,

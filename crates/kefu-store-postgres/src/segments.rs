@@ -308,6 +308,9 @@ impl SegmentStore for PostgresStore {
         let mut ids = customer_ids.to_vec();
         ids.sort_unstable();
         ids.dedup();
+        if ids.len() > FULL_RECOMPUTE_ABOVE {
+            return self.recompute_shop(shop_id).await;
+        }
         let mut written = 0;
         for chunk in ids.chunks(CHUNK) {
             let now = Millis::now();

@@ -307,6 +307,9 @@ impl SegmentStore for SqliteStore {
         let mut ids = customer_ids.to_vec();
         ids.sort_unstable();
         ids.dedup();
+        if ids.len() > FULL_RECOMPUTE_ABOVE {
+            return self.recompute_shop(shop_id).await;
+        }
         let mut written = 0;
         for chunk in ids.chunks(CHUNK) {
             let now = Millis::now();
