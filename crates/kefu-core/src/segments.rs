@@ -26,7 +26,7 @@ pub const PARETO_TARGET_PERCENT: i64 = 80;
 
 /// The shop's segmentation rules. Every field has a default, so a partial document is completed
 /// with defaults; unknown fields are refused (a typo must not silently become a default).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SegmentRules {
     pub key: KeyRule,
@@ -134,18 +134,6 @@ impl Default for ChurnRule {
             factor_percent: 200,
             min_orders: 3,
             min_overdue_days: 14,
-        }
-    }
-}
-impl Default for SegmentRules {
-    fn default() -> Self {
-        Self {
-            key: KeyRule::default(),
-            suitable: SuitableRule::default(),
-            high_volume: HighVolumeRule::default(),
-            long_standing: LongStandingRule::default(),
-            demanding: DemandingRule::default(),
-            churn: ChurnRule::default(),
         }
     }
 }

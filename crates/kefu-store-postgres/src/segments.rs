@@ -243,14 +243,19 @@ async fn save_rules(
     Ok(())
 }
 
-/// The filter as SQL conditions on `m` (constant fragments) with their text binds in order,
-/// starting at `$2` (`$1` is the shop).
-fn filter_sql(filter: &SegmentFilter) -> (String, Vec<&'static str>) {
+/// The filter as SQL conditions (` AND …`, constant fragments) on the `customer_metrics` row aliased
+/// `alias`, with their text binds in order, numbered from `$first_bind`. The customers list reuses
+/// this: `LEFT JOIN customer_metrics m ON m.customer_id = c.id` plus these conditions.
+pub(crate) fn segment_filter_sql(
+    filter: &SegmentFilter,
+    alias: &str,
+    first_bind: usize,
+) -> (String, Vec<&'static str>) {
     let mut sql = String::new();
     let mut binds = Vec::new();
-    let mut next = 2;
+    let mut next = first_bind;
     let mut text = |sql: &mut String, column: &str, value: &'static str| {
-        sql.push_str(&format!(" AND m.{column} = ${next}"));
+        sql.push_str(&format!(" AND {alias}.{column} = ${next}"));
         binds.push(value);
         next += 1;
     };
@@ -261,17 +266,18 @@ fn filter_sql(filter: &SegmentFilter) -> (String, Vec<&'static str>) {
         text(&mut sql, "rfm_segment", rfm.as_str());
     }
     match filter.churn {
-        Some(ChurnFilter::Any) => sql.push_str(" AND m.churn_level IS NOT NULL"),
+        Some(ChurnFilter::Any) => sql.push_str(&format!(" AND {alias}.churn_level IS NOT NULL")),
         Some(ChurnFilter::Level(level)) => text(&mut sql, "churn_level", level.as_str()),
         None => {}
     }
     if let Some(group) = filter.group {
-        sql.push_str(match group {
-            Group::HighVolume => " AND m.high_volume = TRUE",
-            Group::LongStanding => " AND m.long_standing = TRUE",
-            Group::Key => " AND m.key_customer = TRUE",
-            Group::Demanding => " AND m.demanding = TRUE",
-        });
+        let column = match group {
+            Group::HighVolume => "high_volume",
+            Group::LongStanding => "long_standing",
+            Group::Key => "key_customer",
+            Group::Demanding => "demanding",
+        };
+        sql.push_str(&format!(" AND {alias}.{column} = TRUE"));
     }
     (sql, binds)
 }
@@ -392,7 +398,7 @@ impl SegmentStore for PostgresStore {
         offset: i64,
         limit: i64,
     ) -> Result<SegmentList> {
-        let (conditions, binds) = filter_sql(&filter);
+        let (conditions, binds) = segment_filter_sql(&filter, "m", 2);
         let mut count = sqlx::query_scalar(AssertSqlSafe(format!(
             "SELECT COUNT(*) FROM customer_metrics m WHERE m.shop_id = $1{conditions}"
         )))
