@@ -57,6 +57,22 @@ enum Command {
     Ws(WsArgs),
     /// Segments: time a full recompute over HTTP and the sidebar's segment read (p50/p95/p99).
     Segments(segments::SegmentsArgs),
+    /// Latency of the customer sidebar's recent orders (`GET /api/v1/customers/{id}/orders`),
+    /// sequential requests on one keep-alive connection.
+    Sidebar {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// An agent account of the shop.
+        #[arg(long)]
+        email: String,
+        #[arg(long, env = "KEFU_BENCH_PASSWORD")]
+        password: String,
+        /// The customer whose orders are read.
+        #[arg(long)]
+        customer: i64,
+        #[arg(long, default_value_t = 1000)]
+        requests: usize,
+    },
     /// Write a CSV of orders for `kefu import orders` (the import benchmark).
     GenOrders {
         /// How many orders.
@@ -68,6 +84,9 @@ enum Command {
         /// Seed of the deterministic generator.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Order number prefix (files meant for the same shop need different ones).
+        #[arg(long, default_value = "XM")]
+        prefix: String,
         /// The CSV file to write.
         file: std::path::PathBuf,
     },
@@ -158,13 +177,21 @@ fn main() -> Result<()> {
         Command::Http(args) => rt.block_on(http_load(args)),
         Command::Ws(args) => rt.block_on(ws_load(args)),
         Command::Segments(args) => rt.block_on(segments::run(args)),
+        Command::Sidebar {
+            url,
+            email,
+            password,
+            customer,
+            requests,
+        } => rt.block_on(sidebar(url, email, password, customer, requests)),
         Command::GenOrders {
             orders,
             customers,
             seed,
+            prefix,
             file,
         } => {
-            let (orders, rows) = orders::generate(&file, orders, customers, seed)?;
+            let (orders, rows) = orders::generate(&file, orders, customers, seed, &prefix)?;
             println!("wrote {} ({orders} orders, {rows} lines)", file.display());
             Ok(())
         }
@@ -428,6 +455,58 @@ fn spawn_rss_sampler(
         }
         peak
     }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The customer sidebar's recent orders.
+
+async fn sidebar(
+    url: String,
+    email: String,
+    password: String,
+    customer: i64,
+    requests: usize,
+) -> Result<()> {
+    let addr = host_port(&url)?;
+    let mut client = Client::connect(&addr).await?;
+    let login = serde_json::json!({"email": email, "password": password}).to_string();
+    let (status, body) = client
+        .post("/api/v1/auth/login", None, login.as_bytes())
+        .await?;
+    if status != 200 {
+        bail!("login failed: {status} {}", String::from_utf8_lossy(&body));
+    }
+    let token = serde_json::from_slice::<serde_json::Value>(&body)?["token"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no token in the login answer"))?
+        .to_owned();
+    let path = format!("/api/v1/customers/{customer}/orders");
+    // Warm-up: the first requests pay for cold caches and prepared statements.
+    let (status, body) = client.get(&path, Some(&token)).await?;
+    if status != 200 {
+        bail!("{path}: {status} {}", String::from_utf8_lossy(&body));
+    }
+    let orders = serde_json::from_slice::<serde_json::Value>(&body)?["orders"]
+        .as_array()
+        .map_or(0, Vec::len);
+    for _ in 0..20 {
+        client.get(&path, Some(&token)).await?;
+    }
+    let mut samples = Vec::with_capacity(requests);
+    for _ in 0..requests {
+        let started = Instant::now();
+        let (status, _) = client.get(&path, Some(&token)).await?;
+        if status != 200 {
+            bail!("{path}: {status}");
+        }
+        samples.push(started.elapsed().as_micros() as u32);
+    }
+    let p = percentiles(&mut samples);
+    println!(
+        "GET {path} ({orders} orders per answer) × {requests}: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        p.p50_ms, p.p95_ms, p.p99_ms, p.max_ms
+    );
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -72,7 +72,13 @@ fn local_time(secs: u64) -> String {
     )
 }
 
-pub fn generate(path: &Path, orders: u64, customers: u64, seed: u64) -> Result<(u64, u64)> {
+pub fn generate(
+    path: &Path,
+    orders: u64,
+    customers: u64,
+    seed: u64,
+    prefix: &str,
+) -> Result<(u64, u64)> {
     let file = std::fs::File::create(path).with_context(|| format!("create {}", path.display()))?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     writeln!(
@@ -101,14 +107,14 @@ pub fn generate(path: &Path, orders: u64, customers: u64, seed: u64) -> Result<(
         let discount = if rng.below(4) == 0 { 1000 } else { 0 };
         let shipping = if rng.below(3) == 0 { 800 } else { 0 };
         let shipped = paid && rng.below(10) < 8;
-        let (carrier, prefix) = CARRIERS[rng.below(3) as usize];
+        let (carrier, tracking_prefix) = CARRIERS[rng.below(3) as usize];
         for l in 0..lines {
             let (sku, pname, price) = PRODUCTS[rng.below(PRODUCTS.len() as u64) as usize];
             let qty = 1 + rng.below(10) / 8;
             if l == 0 {
                 writeln!(
                     w,
-                    "XM{:010},{},u{c:07},{name},{phone},{sku},{pname},{qty},{},{},{},{},{},{},{}",
+                    "{prefix}{:010},{},u{c:07},{name},{phone},{sku},{pname},{qty},{},{},{},{},{},{},{}",
                     n + 1,
                     local_time(placed),
                     yuan(price),
@@ -122,7 +128,7 @@ pub fn generate(path: &Path, orders: u64, customers: u64, seed: u64) -> Result<(
                     },
                     if shipped { carrier } else { "" },
                     if shipped {
-                        format!("{prefix}{:012}", n + 1)
+                        format!("{tracking_prefix}{:012}", n + 1)
                     } else {
                         String::new()
                     },
@@ -130,7 +136,7 @@ pub fn generate(path: &Path, orders: u64, customers: u64, seed: u64) -> Result<(
             } else {
                 writeln!(
                     w,
-                    "XM{:010},,,,,{sku},{pname},{qty},{},,,,,,",
+                    "{prefix}{:010},,,,,{sku},{pname},{qty},{},,,,,,",
                     n + 1,
                     yuan(price)
                 )?;

@@ -109,3 +109,65 @@ export const segmentsApi = {
     request<{ rules: seg.SegmentRules; recompute: seg.RecomputeReport }>('PUT', '/api/v1/segments/rules', rules),
   recompute: () => request<seg.RecomputeReport>('POST', '/api/v1/segments/recompute'),
 }
+
+// ---------------------------------------------------------------- commerce area
+import type {
+  CustomerOrder,
+  ImportReport,
+  Order,
+  OrderDetail,
+  OrdersFilter,
+  WebhookSettings,
+} from './types/commerce'
+
+/** A date input's `yyyy-mm-dd` as the start of that day in the browser's time zone (ms). */
+function dayStart(day: string, plusDays = 0): number {
+  const [y, m, d] = day.split('-').map(Number)
+  return new Date(y, m - 1, d + plusDays).getTime()
+}
+
+/** Sends a raw body (e.g. a CSV file) with the session token; errors like `request`. */
+async function requestRaw<T>(method: string, path: string, body: Blob, contentType: string): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json', 'Content-Type': contentType }
+  const token = getToken()
+  if (token) headers.Authorization = `Bearer ${token}`
+  let res: Response
+  try {
+    res = await fetch(path, { method, headers, body })
+  } catch (e) {
+    throw new ApiError(0, 'network', String(e))
+  }
+  const text = await res.text()
+  let data: any = null
+  try {
+    data = text ? JSON.parse(text) : null
+  } catch {
+    data = null
+  }
+  if (!res.ok) {
+    if (res.status === 401) unauthorizedHandler?.()
+    throw new ApiError(res.status, data?.error?.code || 'unknown', data?.error?.message || res.statusText)
+  }
+  return data as T
+}
+
+export const commerceApi = {
+  orders: (f: OrdersFilter, cursor?: string | null, limit = 50) => {
+    const q = new URLSearchParams()
+    if (f.status) q.set('status', f.status)
+    if (f.payment_status) q.set('payment_status', f.payment_status)
+    if (f.q) q.set('q', f.q)
+    if (f.customer_id) q.set('customer_id', String(f.customer_id))
+    if (f.from) q.set('from', String(dayStart(f.from)))
+    if (f.to) q.set('to', String(dayStart(f.to, 1)))
+    if (cursor) q.set('cursor', cursor)
+    q.set('limit', String(limit))
+    return request<{ orders: Order[]; next_cursor: string | null }>('GET', `/api/v1/orders?${q}`)
+  },
+  order: (id: number) => request<OrderDetail>('GET', `/api/v1/orders/${id}`),
+  customerOrders: (customerId: number, limit = 10) =>
+    request<{ orders: CustomerOrder[] }>('GET', `/api/v1/customers/${customerId}/orders?limit=${limit}`),
+  importOrders: (file: Blob) => requestRaw<ImportReport>('POST', '/api/v1/orders/import', file, 'text/csv'),
+  webhookSettings: () => request<WebhookSettings>('GET', '/api/v1/commerce/webhook'),
+  rotateWebhookSecret: () => request<WebhookSettings>('POST', '/api/v1/commerce/webhook/rotate', {}),
+}

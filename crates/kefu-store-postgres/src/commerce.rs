@@ -96,6 +96,16 @@ impl CommerceStore for PostgresStore {
     }
 
     async fn commerce_webhook_secret(&self, shop_id: Id, fresh: &str) -> Result<String> {
+        // Every webhook delivery reads the secret: answer from a read when it exists.
+        let known: Option<String> =
+            sqlx::query_scalar("SELECT secret FROM commerce_webhook_secrets WHERE shop_id = $1")
+                .bind(shop_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+        if let Some(secret) = known {
+            return Ok(secret);
+        }
         sqlx::query(
             "INSERT INTO commerce_webhook_secrets (shop_id, secret, created_at) \
              VALUES ($1, $2, $3) ON CONFLICT (shop_id) DO NOTHING",

@@ -87,6 +87,16 @@ impl CommerceStore for SqliteStore {
     }
 
     async fn commerce_webhook_secret(&self, shop_id: Id, fresh: &str) -> Result<String> {
+        // Every webhook delivery reads the secret: answer from a read when it exists.
+        let known: Option<String> =
+            sqlx::query_scalar("SELECT secret FROM commerce_webhook_secrets WHERE shop_id = $1")
+                .bind(shop_id)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db_err)?;
+        if let Some(secret) = known {
+            return Ok(secret);
+        }
         let fresh = fresh.to_owned();
         self.write(move |conn| {
             Box::pin(async move {
@@ -203,6 +213,40 @@ async fn apply(
                 items,
                 |doc| doc.sku.clone(),
                 upsert_product(conn, shop_id, &doc, now)
+            )
+        }
+        CommerceChange::Orders(items) if items.len() >= BULK_MIN_ORDERS && !webhook => {
+            // Imports: new orders in bulk (checks first, then set-based writes); the rest, and
+            // everything if the bulk attempt fails unexpectedly, one by one below.
+            sqlx::query("SAVEPOINT bulk")
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+            let rest = match bulk_orders(conn, shop_id, &items, now, &mut skus).await {
+                Ok((done, rest)) => {
+                    out.merge(done);
+                    rest
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "bulk order insert failed; storing one by one");
+                    sqlx::query("ROLLBACK TO SAVEPOINT bulk")
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db_err)?;
+                    skus.clear();
+                    (0..items.len()).collect()
+                }
+            };
+            sqlx::query("RELEASE SAVEPOINT bulk")
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+            let mut items: Vec<Option<(usize, OrderDoc)>> = items.into_iter().map(Some).collect();
+            let rest = rest.into_iter().filter_map(|i| items[i].take());
+            each!(
+                rest,
+                |doc| doc.order_no.clone(),
+                upsert_order(conn, shop_id, &doc, now, &mut skus)
             )
         }
         CommerceChange::Orders(items) => each!(
@@ -411,6 +455,11 @@ pub(crate) async fn resolve_buyer(
             return Ok(id);
         }
     }
+    insert_customer(conn, shop_id, b, now).await
+}
+
+/// A new customer of the shop from a buyer identity no customer matched.
+async fn insert_customer(conn: &mut Conn, shop_id: Id, b: &Buyer, now: Millis) -> Result<Id> {
     sqlx::query_scalar(
         "INSERT INTO customers (shop_id, name, email, phone, external_id, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -501,37 +550,17 @@ async fn upsert_order(
     let mut customers = vec![customer_id];
     let (id, status) = match existing {
         None => {
-            let id: Id = sqlx::query_scalar(
-                "INSERT INTO orders (shop_id, customer_id, order_no, status, payment_status, currency, \
-                 items_cents, discount_cents, shipping_fee_cents, total_cents, refunded_cents, placed_at, \
-                 paid_at, shipped_at, delivered_at, receiver_name, receiver_phone, receiver_address, \
-                 content_hash, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20) \
-                 RETURNING id",
+            let id = insert_order(
+                conn,
+                shop_id,
+                customer_id,
+                o,
+                &hash,
+                payment_status,
+                refunded_in_doc,
+                now,
             )
-            .bind(shop_id)
-            .bind(customer_id)
-            .bind(&o.order_no)
-            .bind(o.status.as_str())
-            .bind(payment_status.as_str())
-            .bind(&o.currency)
-            .bind(o.items_cents)
-            .bind(o.discount_cents)
-            .bind(o.shipping_fee_cents)
-            .bind(o.total_cents)
-            .bind(refunded_in_doc)
-            .bind(o.placed_at.0)
-            .bind(o.paid_at.map(|t| t.0))
-            .bind(o.shipped_at.map(|t| t.0))
-            .bind(o.delivered_at.map(|t| t.0))
-            .bind(&o.receiver_name)
-            .bind(&o.receiver_phone)
-            .bind(&o.receiver_address)
-            .bind(&hash)
-            .bind(now.0)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(db_err)?;
+            .await?;
             (id, UpsertStatus::Created)
         }
         Some((id, old_customer, _)) => {
@@ -619,6 +648,50 @@ async fn upsert_order(
         id,
         customers,
     })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_order(
+    conn: &mut Conn,
+    shop_id: Id,
+    customer_id: Id,
+    o: &OrderDoc,
+    hash: &str,
+    payment_status: PaymentStatus,
+    refunded: i64,
+    now: Millis,
+) -> Result<Id> {
+    sqlx::query_scalar(
+        "INSERT INTO orders (shop_id, customer_id, order_no, status, payment_status, currency, \
+         items_cents, discount_cents, shipping_fee_cents, total_cents, refunded_cents, placed_at, \
+         paid_at, shipped_at, delivered_at, receiver_name, receiver_phone, receiver_address, \
+         content_hash, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20) \
+         RETURNING id",
+    )
+    .bind(shop_id)
+    .bind(customer_id)
+    .bind(&o.order_no)
+    .bind(o.status.as_str())
+    .bind(payment_status.as_str())
+    .bind(&o.currency)
+    .bind(o.items_cents)
+    .bind(o.discount_cents)
+    .bind(o.shipping_fee_cents)
+    .bind(o.total_cents)
+    .bind(refunded)
+    .bind(o.placed_at.0)
+    .bind(o.paid_at.map(|t| t.0))
+    .bind(o.shipped_at.map(|t| t.0))
+    .bind(o.delivered_at.map(|t| t.0))
+    .bind(&o.receiver_name)
+    .bind(&o.receiver_phone)
+    .bind(&o.receiver_address)
+    .bind(hash)
+    .bind(now.0)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err)
 }
 
 fn prefix_error(prefix: &str, e: Error) -> Error {
@@ -959,6 +1032,359 @@ async fn mark_paid(
         id,
         customers: vec![customer],
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bulk path for imports.
+
+/// Batches of at least this many orders try the bulk path first.
+const BULK_MIN_ORDERS: usize = 32;
+/// Values per `IN (…)` lookup.
+const LOOKUP_SLICE: usize = 500;
+/// Rows per multi-row INSERT (9 values each, well under SQLite's 32,766 variables).
+const INSERT_ROWS: usize = 1000;
+
+/// A customer as buyer resolution sees it.
+#[derive(Clone)]
+struct CustomerRow {
+    id: Id,
+    name: String,
+    email: Option<String>,
+    phone: Option<String>,
+    external_id: Option<String>,
+}
+
+/// Runs `sql_head … IN (…)` over `values` in slices and returns every row.
+async fn lookup_in(
+    conn: &mut Conn,
+    sql_head: &str,
+    sql_tail: &str,
+    shop_id: Id,
+    values: &[String],
+) -> Result<Vec<DbRow>> {
+    let mut rows = Vec::new();
+    for slice in values.chunks(LOOKUP_SLICE) {
+        let sql = format!("{sql_head} ({}) {sql_tail}", placeholders(2, slice.len()));
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(shop_id);
+        for v in slice {
+            q = q.bind(v);
+        }
+        rows.extend(q.fetch_all(&mut *conn).await.map_err(db_err)?);
+    }
+    Ok(rows)
+}
+
+/// Stores the new orders of a large batch with one statement per order plus set-based inserts of
+/// their lines and parcels, after checking up front everything that could make an order fail.
+/// Returns the outcome of the orders it handled and the indexes (into `items`) of those it left
+/// for the one-by-one path: orders that exist already and changed, orders naming a `customer_id`,
+/// with refunds or shipment events, whose parcel is taken, or that repeat an order number or a
+/// parcel of the batch. Any error here is unexpected: the caller rolls the attempt back and stores
+/// the whole batch one by one, so every order stays all or nothing.
+async fn bulk_orders(
+    conn: &mut Conn,
+    shop_id: Id,
+    items: &[(usize, OrderDoc)],
+    now: Millis,
+    skus: &mut SkuCache,
+) -> Result<(BatchOutcome, Vec<usize>)> {
+    let mut out = BatchOutcome::default();
+    let mut rest = Vec::new();
+    let nos: Vec<String> = items.iter().map(|(_, o)| o.order_no.clone()).collect();
+    let mut seen = std::collections::HashSet::new();
+    if !nos.iter().all(|n| seen.insert(n.as_str())) {
+        return Ok((out, (0..items.len()).collect()));
+    }
+    let existing: HashMap<String, (Id, String)> = lookup_in(
+        conn,
+        "SELECT order_no, id, content_hash FROM orders WHERE shop_id = $1 AND order_no IN",
+        "",
+        shop_id,
+        &nos,
+    )
+    .await?
+    .iter()
+    .map(|r| (r.get("order_no"), (r.get("id"), r.get("content_hash"))))
+    .collect();
+
+    // New orders the bulk path can take.
+    let mut fresh = Vec::new();
+    let mut parcels: HashMap<(String, String), usize> = HashMap::new();
+    for (k, (index, o)) in items.iter().enumerate() {
+        let hash = o.content_hash();
+        match existing.get(&o.order_no) {
+            Some((id, old)) if *old == hash => out.push(ItemResult {
+                index: *index,
+                key: o.order_no.clone(),
+                status: UpsertStatus::Unchanged,
+                id: Some(*id),
+                error: None,
+            }),
+            Some(_) => rest.push(k),
+            None if o.customer_id.is_some()
+                || !o.refunds.is_empty()
+                || o.shipments.iter().any(|s| !s.events.is_empty()) =>
+            {
+                rest.push(k)
+            }
+            None => {
+                let mut clash = false;
+                for s in &o.shipments {
+                    clash |= parcels
+                        .insert((s.carrier.clone(), s.tracking_no.clone()), k)
+                        .is_some();
+                }
+                if clash {
+                    rest.push(k);
+                } else {
+                    fresh.push((k, hash));
+                }
+            }
+        }
+    }
+    // Parcels already stored (for any order) make their order go the one-by-one way, which
+    // reports the clash or recognises the order's own parcel.
+    let tracking: Vec<String> = parcels.keys().map(|(_, t)| t.clone()).collect();
+    let taken: std::collections::HashSet<(String, String)> = lookup_in(
+        conn,
+        "SELECT carrier, tracking_no FROM shipments WHERE shop_id = $1 AND tracking_no IN",
+        "",
+        shop_id,
+        &tracking,
+    )
+    .await?
+    .iter()
+    .map(|r| (r.get("carrier"), r.get("tracking_no")))
+    .collect();
+    let mut in_batch_clash = std::collections::HashSet::new();
+    for (c, t) in parcels.keys() {
+        if taken.contains(&(c.clone(), t.clone())) {
+            in_batch_clash.insert(parcels[&(c.clone(), t.clone())]);
+        }
+    }
+    fresh.retain(|(k, _)| {
+        let keep = !in_batch_clash.contains(k);
+        if !keep {
+            rest.push(*k);
+        }
+        keep
+    });
+
+    // Buyers: every customer the batch could match, loaded once, oldest first (as `resolve_buyer`
+    // picks the oldest match), then resolved in memory; new customers join the maps as created.
+    let mut ext = Vec::new();
+    let mut phones = Vec::new();
+    let mut emails = Vec::new();
+    for (k, _) in &fresh {
+        let b = &items[*k].1.buyer;
+        ext.extend(b.external_id.clone());
+        phones.extend(b.phone.clone());
+        emails.extend(b.email.clone());
+    }
+    let mut customers: Vec<CustomerRow> = Vec::new();
+    let mut by_ext: HashMap<String, usize> = HashMap::new();
+    let mut by_phone: HashMap<String, usize> = HashMap::new();
+    let mut by_email: HashMap<String, usize> = HashMap::new();
+    let select = "SELECT id, name, email, phone, external_id FROM customers WHERE shop_id = $1 AND";
+    let mut loaded = Vec::new();
+    for (col, values) in [
+        ("external_id", &ext),
+        ("phone", &phones),
+        ("email", &emails),
+    ] {
+        loaded.extend(lookup_in(conn, &format!("{select} {col} IN"), "", shop_id, values).await?);
+    }
+    let mut rows: Vec<CustomerRow> = loaded
+        .iter()
+        .map(|r| CustomerRow {
+            id: r.get("id"),
+            name: r.get("name"),
+            email: r.get("email"),
+            phone: r.get("phone"),
+            external_id: r.get("external_id"),
+        })
+        .collect();
+    rows.sort_by_key(|c| c.id);
+    rows.dedup_by_key(|c| c.id);
+    fn remember(
+        c: &CustomerRow,
+        i: usize,
+        by_ext: &mut HashMap<String, usize>,
+        by_phone: &mut HashMap<String, usize>,
+        by_email: &mut HashMap<String, usize>,
+    ) {
+        if let Some(v) = &c.external_id {
+            by_ext.entry(v.clone()).or_insert(i);
+        }
+        if let Some(v) = &c.phone {
+            by_phone.entry(v.clone()).or_insert(i);
+        }
+        if let Some(v) = &c.email {
+            by_email.entry(v.clone()).or_insert(i);
+        }
+    }
+    for c in rows {
+        remember(
+            &c,
+            customers.len(),
+            &mut by_ext,
+            &mut by_phone,
+            &mut by_email,
+        );
+        customers.push(c);
+    }
+
+    let mut lines: Vec<(Id, &OrderLine, Option<Id>, String)> = Vec::new();
+    let mut ships: Vec<(Id, &ShipmentDoc)> = Vec::new();
+    for (k, hash) in &fresh {
+        let (index, o) = &items[*k];
+        let b = &o.buyer;
+        let found = b
+            .external_id
+            .as_ref()
+            .and_then(|v| by_ext.get(v))
+            .or_else(|| b.phone.as_ref().and_then(|v| by_phone.get(v)))
+            .or_else(|| b.email.as_ref().and_then(|v| by_email.get(v)))
+            .copied();
+        let customer_id = match found {
+            Some(i) => {
+                let c = &customers[i];
+                let lacks_name = b.name.is_some() && c.name.is_empty();
+                let lacks = |mine: &Option<String>, given: &Option<String>| {
+                    mine.is_none() && given.is_some()
+                };
+                if lacks_name
+                    || lacks(&c.email, &b.email)
+                    || lacks(&c.phone, &b.phone)
+                    || lacks(&c.external_id, &b.external_id)
+                {
+                    resolve_fill(conn, &mut customers[i], b).await?;
+                    let c = customers[i].clone();
+                    remember(&c, i, &mut by_ext, &mut by_phone, &mut by_email);
+                }
+                customers[i].id
+            }
+            None => {
+                // Every possible match was loaded above: no match means a new customer.
+                let id = insert_customer(conn, shop_id, b, now).await?;
+                let c = CustomerRow {
+                    id,
+                    name: b.name.clone().unwrap_or_default(),
+                    email: b.email.clone(),
+                    phone: b.phone.clone(),
+                    external_id: b.external_id.clone(),
+                };
+                remember(
+                    &c,
+                    customers.len(),
+                    &mut by_ext,
+                    &mut by_phone,
+                    &mut by_email,
+                );
+                customers.push(c);
+                id
+            }
+        };
+        let payment_status = o
+            .payment_status
+            .unwrap_or_else(|| payment_status_for(o.paid_at.is_some(), o.total_cents, 0));
+        let id = insert_order(conn, shop_id, customer_id, o, hash, payment_status, 0, now).await?;
+        for line in &o.items {
+            let product = product_of(conn, shop_id, &line.sku, skus).await?;
+            let name = if !line.name.is_empty() {
+                line.name.clone()
+            } else {
+                product
+                    .as_ref()
+                    .map_or_else(|| line.sku.clone(), |(_, n)| n.clone())
+            };
+            lines.push((id, line, product.map(|(p, _)| p), name));
+        }
+        for s in &o.shipments {
+            ships.push((id, s));
+        }
+        out.touch(customer_id);
+        out.push(ItemResult {
+            index: *index,
+            key: o.order_no.clone(),
+            status: UpsertStatus::Created,
+            id: Some(id),
+            error: None,
+        });
+    }
+    for chunk in lines.chunks(INSERT_ROWS) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|r| format!("({})", placeholders(r * 9 + 1, 9)))
+            .collect();
+        let sql = format!(
+            "INSERT INTO order_items (shop_id, order_id, line_no, sku, product_id, name, quantity, \
+             unit_price_cents, total_cents) VALUES {}",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (order_id, line, product, name) in chunk {
+            q = q
+                .bind(shop_id)
+                .bind(*order_id)
+                .bind(line.line_no)
+                .bind(&line.sku)
+                .bind(*product)
+                .bind(name)
+                .bind(line.quantity)
+                .bind(line.unit_price_cents)
+                .bind(line.total_cents);
+        }
+        q.execute(&mut *conn).await.map_err(db_err)?;
+    }
+    for chunk in ships.chunks(INSERT_ROWS) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|r| format!("({})", placeholders(r * 8 + 1, 8)))
+            .collect();
+        let sql = format!(
+            "INSERT INTO shipments (shop_id, order_id, carrier, tracking_no, status, shipped_at, \
+             delivered_at, updated_at) VALUES {}",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (order_id, s) in chunk {
+            q = q
+                .bind(shop_id)
+                .bind(*order_id)
+                .bind(&s.carrier)
+                .bind(&s.tracking_no)
+                .bind(s.status.as_str())
+                .bind(s.shipped_at.map(|t| t.0))
+                .bind(s.delivered_at.map(|t| t.0))
+                .bind(now.0);
+        }
+        q.execute(&mut *conn).await.map_err(db_err)?;
+    }
+    Ok((out, rest))
+}
+
+/// Fills the contact fields a matched customer lacks (as [`resolve_buyer`] does) and updates the
+/// in-memory row.
+async fn resolve_fill(conn: &mut Conn, c: &mut CustomerRow, b: &Buyer) -> Result<()> {
+    sqlx::query(
+        "UPDATE customers SET name = CASE WHEN name = '' THEN COALESCE($1, name) ELSE name END, \
+         email = COALESCE(email, $2), phone = COALESCE(phone, $3), \
+         external_id = COALESCE(external_id, $4) WHERE id = $5",
+    )
+    .bind(&b.name)
+    .bind(&b.email)
+    .bind(&b.phone)
+    .bind(&b.external_id)
+    .bind(c.id)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    if c.name.is_empty() {
+        c.name = b.name.clone().unwrap_or_default();
+    }
+    c.email = c.email.clone().or_else(|| b.email.clone());
+    c.phone = c.phone.clone().or_else(|| b.phone.clone());
+    c.external_id = c.external_id.clone().or_else(|| b.external_id.clone());
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

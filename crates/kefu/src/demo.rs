@@ -213,6 +213,7 @@ async fn seed_new(store: &dyn Store) -> Result<()> {
     }
     let li_na = &agent_ids[2];
     let chen_jing = &agent_ids[4];
+    let mut chat_customers = Vec::new();
     for (i, (name, phone, turns, resolved)) in DIALOGUES.iter().enumerate() {
         let customer = store
             .create_customer(
@@ -224,6 +225,7 @@ async fn seed_new(store: &dyn Store) -> Result<()> {
                 },
             )
             .await?;
+        chat_customers.push(customer.id);
         let agent = if i == 1 { chen_jing } else { li_na };
         for (n, (from_shopper, text)) in turns.iter().enumerate() {
             let id = format!("demo-{i}-{n}");
@@ -271,6 +273,7 @@ async fn seed_new(store: &dyn Store) -> Result<()> {
                 .await?;
         }
     }
+    seed_commerce(store, shop.id, &chat_customers).await?;
     seed_order_history(store, shop.id).await?;
     // Segments are computed once at the end, so the segments page and the sidebar badges are
     // filled from the first start.
@@ -381,6 +384,393 @@ async fn seed_order_history(store: &dyn Store, shop_id: Id) -> Result<()> {
             "demo orders rejected: {:?}",
             outcome.items.iter().find(|i| i.error.is_some())
         ));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commerce: the catalogue, orders with logistics and refunds for the demo shoppers and a few more
+// buyers, and recent unpaid orders of shoppers who chatted recently (payment reminders use them).
+
+use kefu_core::commerce::{CommerceChange, OrderInput, ProductDoc, ProductStatus, validate_order};
+use kefu_core::time::Millis;
+use serde_json::json;
+
+/// (sku, name, price in fen, category, picture colour) — the first four are the spine's products.
+const CATALOGUE: &[(&str, &str, i64, &str, &str)] = &[
+    ("XMF-EAR-01", "降噪蓝牙耳机 Pro", 59900, "耳机", "#4f7cff"),
+    ("XMF-WATCH-02", "运动智能手表 S2", 89900, "穿戴", "#1fb58f"),
+    (
+        "XMF-PB-03",
+        "20000mAh 快充移动电源",
+        14900,
+        "充电宝",
+        "#ff8a3d",
+    ),
+    ("XMF-KB-04", "静音机械键盘 K87", 32900, "外设", "#8a5cf6"),
+    ("XMF-EAR-05", "半入耳蓝牙耳机 Air", 19900, "耳机", "#6b8afd"),
+    (
+        "XMF-PB-06",
+        "10000mAh 磁吸充电宝",
+        12900,
+        "充电宝",
+        "#f59e0b",
+    ),
+    ("XMF-CHG-07", "65W 氮化镓充电器", 13900, "充电器", "#0ea5e9"),
+    ("XMF-CHG-08", "20W PD 快充头", 4900, "充电器", "#22c55e"),
+    (
+        "XMF-CAB-09",
+        "Type-C 编织快充线 1m",
+        2990,
+        "数据线",
+        "#64748b",
+    ),
+    (
+        "XMF-CAB-10",
+        "Lightning 快充线 1m",
+        3990,
+        "数据线",
+        "#94a3b8",
+    ),
+    (
+        "XMF-CASE-11",
+        "iPhone 15 磁吸手机壳",
+        6900,
+        "手机壳",
+        "#ec4899",
+    ),
+    (
+        "XMF-CASE-12",
+        "小米 14 防摔手机壳",
+        3900,
+        "手机壳",
+        "#a855f7",
+    ),
+];
+
+/// (carrier, tracking prefix, [(hours after shipping, status, text, place)])
+type Route = (
+    &'static str,
+    &'static str,
+    &'static [(i64, &'static str, &'static str, &'static str)],
+);
+const ROUTES: &[Route] = &[
+    (
+        "顺丰",
+        "SF14",
+        &[
+            (0, "in_transit", "顺丰速运 已收取快件", "深圳市"),
+            (
+                6,
+                "in_transit",
+                "快件已发车，正发往【上海转运中心】",
+                "深圳市",
+            ),
+            (20, "in_transit", "快件到达【上海浦东集散中心】", "上海市"),
+            (
+                26,
+                "out_for_delivery",
+                "快件交给王师傅，正在派送途中（联系电话：139****5678）",
+                "上海市",
+            ),
+            (
+                30,
+                "delivered",
+                "已签收，签收人：本人。感谢使用顺丰，期待再次为您服务",
+                "上海市",
+            ),
+        ],
+    ),
+    (
+        "中通",
+        "7531",
+        &[
+            (0, "in_transit", "中通快递 快件已揽收", "杭州市"),
+            (
+                8,
+                "in_transit",
+                "快件已到达【杭州中转部】，准备发往【北京】",
+                "杭州市",
+            ),
+            (34, "in_transit", "快件已到达【北京顺义分拨中心】", "北京市"),
+            (
+                44,
+                "out_for_delivery",
+                "【北京朝阳望京】的快递员李师傅正在派件",
+                "北京市",
+            ),
+            (
+                48,
+                "delivered",
+                "快件已在【望京菜鸟驿站】签收，如有疑问请联系驿站",
+                "北京市",
+            ),
+        ],
+    ),
+    (
+        "圆通",
+        "YT78",
+        &[
+            (0, "in_transit", "圆通速递 已揽收", "广州市"),
+            (
+                10,
+                "in_transit",
+                "快件离开【广州转运中心】，发往【成都转运中心】",
+                "广州市",
+            ),
+            (40, "in_transit", "快件到达【成都转运中心】", "成都市"),
+            (
+                52,
+                "out_for_delivery",
+                "快件正在派送中，派件员：赵师傅",
+                "成都市",
+            ),
+            (
+                56,
+                "delivered",
+                "快件已签收，签收人：门卫。如有疑问请联系派件员",
+                "成都市",
+            ),
+        ],
+    ),
+];
+
+/// More buyers beyond the chat shoppers: (name, phone, city address).
+const BUYERS: &[(&str, &str, &str)] = &[
+    ("王芳", "13700003333", "上海市浦东新区张杨路 500 号"),
+    ("刘洋", "13600004444", "北京市朝阳区望京街 9 号"),
+    ("陈思远", "13500005555", "成都市武侯区天府大道 88 号"),
+    ("孙悦", "13400006666", "杭州市西湖区文三路 199 号"),
+    ("黄子涵", "13300007777", "广州市天河区体育西路 103 号"),
+    ("周婷", "13200008888", "深圳市南山区科技园南路 12 号"),
+];
+
+const HOUR: i64 = 3600 * 1000;
+const DAY: i64 = 24 * HOUR;
+
+/// One demo order: lines as (catalogue index, quantity); `shipped_hours_ago`: None = not shipped.
+struct DemoOrder<'a> {
+    no: &'a str,
+    buyer: serde_json::Value,
+    receiver: (&'a str, &'a str, &'a str),
+    placed_ago: i64,
+    paid: bool,
+    lines: &'a [(usize, i64)],
+    route: usize,
+    shipped_hours_ago: Option<i64>,
+    refund: Option<(&'a str, i64, &'a str)>,
+}
+
+fn demo_order(now: i64, o: &DemoOrder, customer_id: Option<Id>) -> Result<OrderInput> {
+    let placed = now - o.placed_ago;
+    let items: Vec<_> = o
+        .lines
+        .iter()
+        .map(|&(i, q)| {
+            let (sku, name, price, _, _) = CATALOGUE[i];
+            json!({"sku": sku, "name": name, "quantity": q, "unit_price_cents": price})
+        })
+        .collect();
+    let mut order = json!({
+        "order_no": o.no, "buyer": o.buyer, "customer_id": customer_id, "placed_at": placed, "items": items,
+        "shipping_fee_cents": 0, "discount_cents": if o.lines.len() > 1 { 1000 } else { 0 },
+        "receiver_name": o.receiver.0, "receiver_phone": o.receiver.1, "receiver_address": o.receiver.2,
+    });
+    if o.paid {
+        order["paid_at"] = json!(placed + 3 * 60 * 1000);
+    }
+    if let Some(ago) = o.shipped_hours_ago {
+        let (carrier, prefix, steps) = ROUTES[o.route];
+        let shipped = now - ago * HOUR;
+        let events: Vec<_> = steps
+            .iter()
+            .filter(|(h, ..)| *h <= ago)
+            .map(|(h, status, text, place)| {
+                json!({"at": shipped + h * HOUR, "status": status, "description": format!("【{place}】{text}"), "location": place})
+            })
+            .collect();
+        // FNV-1a of the order number: a stable, distinct-looking tracking number per order.
+        let hash = o.no.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        order["shipments"] = json!([{
+            "carrier": carrier, "tracking_no": format!("{prefix}{:010}", hash % 10_000_000_000),
+            "shipped_at": shipped, "events": events,
+        }]);
+    }
+    if let Some((no, amount, reason)) = o.refund {
+        order["refunds"] = json!([{"refund_no": no, "amount_cents": amount, "reason": reason,
+            "refunded_at": now - 2 * DAY}]);
+    }
+    serde_json::from_value(order).map_err(|e| anyhow!("demo order {}: {e}", o.no))
+}
+
+/// `chat_customers`: the customers of [`DIALOGUES`], in order.
+async fn seed_commerce(store: &dyn Store, shop_id: Id, chat_customers: &[Id]) -> Result<()> {
+    let now = Millis::now().0;
+    let products = CATALOGUE
+        .iter()
+        .enumerate()
+        .map(|(i, (sku, name, price, category, colour))| {
+            let description = PRODUCTS
+                .iter()
+                .find(|p| p.0 == *sku)
+                .map_or(String::new(), |p| p.3.to_owned());
+            (
+                i,
+                ProductDoc {
+                    sku: (*sku).into(),
+                    name: (*name).into(),
+                    price_cents: *price,
+                    currency: "CNY".into(),
+                    category: (*category).into(),
+                    // `color:` pictures are what the demo shop page draws.
+                    images: vec![format!("color:{colour}")],
+                    status: ProductStatus::Active,
+                    description,
+                },
+            )
+        })
+        .collect();
+    store
+        .apply_commerce(shop_id, CommerceChange::Products(products), None)
+        .await?;
+
+    let phone = |p: &str| json!({"phone": p});
+    // Emily chatted without a phone: her order names her customer directly.
+    let emily = chat_customers
+        .get(2)
+        .copied()
+        .ok_or_else(|| anyhow!("demo: Emily missing"))?;
+    let lin = ("林小雨", "13800001111", "上海市徐汇区漕溪北路 28 号");
+    let zhao = ("赵先生", "13900002222", "北京市海淀区中关村大街 1 号");
+    let mut orders = vec![
+        // 林小雨 bought the earphones after the chat: paid today, on its way with 顺丰.
+        DemoOrder {
+            no: "XMF202611230001",
+            buyer: phone(lin.1),
+            receiver: lin,
+            placed_ago: 5 * HOUR,
+            paid: true,
+            lines: &[(0, 1)],
+            route: 0,
+            shipped_hours_ago: Some(3),
+            refund: None,
+        },
+        // …and left a cable unpaid (a payment reminder candidate).
+        DemoOrder {
+            no: "XMF202611230002",
+            buyer: phone(lin.1),
+            receiver: lin,
+            placed_ago: 2 * HOUR,
+            paid: false,
+            lines: &[(8, 2)],
+            route: 0,
+            shipped_hours_ago: None,
+            refund: None,
+        },
+        DemoOrder {
+            no: "XMF202608150011",
+            buyer: phone(lin.1),
+            receiver: lin,
+            placed_ago: 100 * DAY,
+            paid: true,
+            lines: &[(5, 1), (10, 1)],
+            route: 0,
+            shipped_hours_ago: Some(99 * 24),
+            refund: None,
+        },
+        // 赵先生's watch (the charger problem in his chat): delivered; a refund for the charging dock.
+        DemoOrder {
+            no: "XMF202611160007",
+            buyer: phone(zhao.1),
+            receiver: zhao,
+            placed_ago: 7 * DAY,
+            paid: true,
+            lines: &[(1, 1)],
+            route: 1,
+            shipped_hours_ago: Some(6 * 24),
+            refund: Some(("RF202611220001", 5000, "充电底座接触不良，部分退款")),
+        },
+        DemoOrder {
+            no: "XMF202605020003",
+            buyer: phone(zhao.1),
+            receiver: zhao,
+            placed_ago: 200 * DAY,
+            paid: true,
+            lines: &[(3, 1), (6, 1)],
+            route: 1,
+            shipped_hours_ago: Some(199 * 24),
+            refund: None,
+        },
+        // Emily: a power bank to Hong Kong, not paid yet.
+        DemoOrder {
+            no: "XMF202611230003",
+            buyer: json!({}),
+            receiver: ("Emily Chan", "+85291234567", "香港九龙尖沙咀弥敦道 100 号"),
+            placed_ago: 90 * 60 * 1000,
+            paid: false,
+            lines: &[(2, 1)],
+            route: 0,
+            shipped_hours_ago: None,
+            refund: None,
+        },
+    ];
+    // A year of history for the other buyers, deterministic.
+    let mut numbers = Vec::new();
+    for (b, (name, ph, addr)) in BUYERS.iter().enumerate() {
+        for k in 0..(3 + b % 4) {
+            let seq = b * 10 + k;
+            numbers.push((b, k, format!("XMF2026{:08}", 1000 + seq), name, ph, addr));
+        }
+    }
+    const LINE_SETS: &[&[(usize, i64)]] = &[
+        &[(4, 1)],
+        &[(6, 1), (8, 2)],
+        &[(2, 1)],
+        &[(11, 1)],
+        &[(0, 1), (7, 1)],
+        &[(9, 3)],
+        &[(5, 1)],
+    ];
+    for (b, k, no, name, ph, addr) in &numbers {
+        let recent = *k == 0;
+        orders.push(DemoOrder {
+            no,
+            buyer: json!({"phone": ph, "name": name}),
+            receiver: (name, ph, addr),
+            placed_ago: if recent {
+                (2 + *b as i64) * DAY
+            } else {
+                (30 + (*k as i64) * 47 + *b as i64 * 5) * DAY
+            },
+            paid: true,
+            lines: LINE_SETS[(b + k) % LINE_SETS.len()],
+            route: (b + k) % ROUTES.len(),
+            shipped_hours_ago: Some(if recent {
+                (2 + *b as i64) * 24 - 20
+            } else {
+                (29 + (*k as i64) * 47 + *b as i64 * 5) * 24
+            }),
+            refund: (*b == 2 && *k == 1).then_some(("RF202609300002", 2990, "七天无理由退货")),
+        });
+    }
+    let docs = orders
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let customer = (o.buyer == json!({})).then_some(emily);
+            let input = demo_order(now, o, customer)?;
+            let doc =
+                validate_order("", &input).map_err(|e| anyhow!("demo order {}: {e}", o.no))?;
+            Ok((i, doc))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let outcome = store
+        .apply_commerce(shop_id, CommerceChange::Orders(docs), None)
+        .await?;
+    if let Some(e) = outcome.items.iter().find_map(|i| i.error.as_ref()) {
+        return Err(anyhow!("demo orders: {}", e.message));
     }
     Ok(())
 }

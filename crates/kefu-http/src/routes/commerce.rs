@@ -86,12 +86,12 @@ async fn after_ingest(_state: &AppState, shop_id: Id, touched: &[Id]) {
     }
 }
 
+/// The readable items of a batch (with their index) and the reports of the unreadable ones.
+type ReadItems<T> = (Vec<(usize, T)>, Vec<ItemResult>);
+
 /// Reads `{<key>: [item, …]}` and deserializes each item on its own, so one malformed item is
 /// reported at its index while the others go on.
-fn batch_items<T: DeserializeOwned>(
-    body: &Bytes,
-    key: &str,
-) -> Result<(Vec<(usize, T)>, Vec<ItemResult>)> {
+fn batch_items<T: DeserializeOwned>(body: &Bytes, key: &str) -> Result<ReadItems<T>> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|_| Error::bad_request("malformed JSON"))?;
     let items = value

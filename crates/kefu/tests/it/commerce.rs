@@ -697,7 +697,7 @@ async fn buyers_body(backend: Backend) {
         "the customer made for E4 is found again"
     );
     assert_eq!(customer_of("E6").await, by_mail.id);
-    let list = s.get(&format!("/api/v1/orders?q=E4"), t).await;
+    let list = s.get("/api/v1/orders?q=E4", t).await;
     assert_eq!(list.expect(200)["orders"][0]["customer_name"], "新客户");
     let mut touched: Vec<i64> = out["touched_customer_ids"]
         .as_array()
@@ -880,4 +880,109 @@ async fn isolation_body(backend: Backend) {
     // Event ids are per shop: the same id is fine in each.
     signed(&s, "shop-b", &secret_b, &ev).await.expect(200);
     signed(&s, &s.shop.slug, &secret_a, &ev).await.expect(200);
+}
+
+both!(large_batches_match_one_by_one, large_batch_body);
+/// Batches of 32+ orders take SQLite's bulk path; everything one-by-one storage guarantees must
+/// still hold: per-item outcomes, clashes reported, buyers shared, re-sends unchanged.
+async fn large_batch_body(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin = s.agent(s.shop.id, Role::Admin, "店长").await;
+    let t = Some(admin.token.as_str());
+    let known = s
+        .store
+        .create_customer(
+            s.shop.id,
+            &NewCustomer {
+                name: Some("老顾客".into()),
+                phone: Some("13900000007".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut first = order("L-PRE", "13900000001");
+    first["shipments"] = json!([{"carrier": "顺丰", "tracking_no": "SF-TAKEN"}]);
+    s.post(
+        "/api/v1/orders/batch",
+        t,
+        json!({"orders": [first, order("L-CHG", "13900000002")]}),
+    )
+    .await
+    .expect(200);
+
+    let mut orders: Vec<Value> = (0..40)
+        .map(|i| {
+            let mut o = order(&format!("L{i:02}"), &format!("1390000{:04}", i % 8));
+            o["buyer"]["external_id"] = json!(format!("m-{}", i % 8));
+            o["shipments"] = json!([{"carrier": "中通", "tracking_no": format!("ZT-L{i:02}")}]);
+            o
+        })
+        .collect();
+    orders[3]["shipments"][0]["tracking_no"] = json!("SF-TAKEN");
+    orders[3]["shipments"][0]["carrier"] = json!("顺丰");
+    orders[5]["shipments"][0]["tracking_no"] = json!("ZT-L04");
+    let mut changed = order("L-CHG", "13900000002");
+    changed["items"][0]["quantity"] = json!(5);
+    orders.push(changed);
+    orders.push(order("L-PRE", "13900000001")); // differs from the stored one (no parcel now)
+    let r = s
+        .post("/api/v1/orders/batch", t, json!({"orders": orders.clone()}))
+        .await;
+    let out = r.expect(200).clone();
+    let st = statuses(&out);
+    assert_eq!(st.len(), 42);
+    assert_eq!(st[3], "failed");
+    assert_eq!(
+        out["items"][3]["error"]["message"],
+        "orders[3].shipments[0].tracking_no: already used by order 'L-PRE'"
+    );
+    // Two orders of the batch with one parcel: the first keeps it, the second is refused.
+    assert_eq!(st[4], "created");
+    assert_eq!(st[5], "failed");
+    assert_eq!(st[40], "updated");
+    assert_eq!(st[41], "updated");
+    assert_eq!(out["created"], 38);
+    for (i, item) in out["items"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(item["index"], i);
+    }
+    // Eight buyers (by external id) plus the phone match: the known customer got an external id.
+    let touched = out["touched_customer_ids"].as_array().unwrap();
+    assert!(touched.contains(&json!(known.id)), "{touched:?}");
+    let list = s
+        .get(
+            &format!("/api/v1/orders?customer_id={}&limit=200", known.id),
+            t,
+        )
+        .await;
+    assert_eq!(
+        list.expect(200)["orders"].as_array().unwrap().len(),
+        5,
+        "L07, L15, L23, L31, L39"
+    );
+    let all = s.get("/api/v1/orders?limit=200", t).await;
+    let all = all.expect(200)["orders"].as_array().unwrap().clone();
+    assert_eq!(all.len(), 2 + 38);
+    let mut buyers: Vec<i64> = all
+        .iter()
+        .map(|o| o["customer_id"].as_i64().unwrap())
+        .collect();
+    buyers.sort_unstable();
+    buyers.dedup();
+    // Phones …01 and …02 are L-PRE's and L-CHG's buyers, …07 the known customer: 5 new ones.
+    assert_eq!(buyers.len(), 3 + 5);
+    let l12 = all.iter().find(|o| o["order_no"] == "L12").unwrap();
+    let d = s.get(&format!("/api/v1/orders/{}", l12["id"]), t).await;
+    let d = d.expect(200);
+    assert_eq!(d["items"].as_array().unwrap().len(), 2);
+    assert_eq!(d["shipments"][0]["tracking_no"], "ZT-L12");
+    assert_eq!(d["status"], "shipped");
+
+    let r = s
+        .post("/api/v1/orders/batch", t, json!({"orders": orders}))
+        .await;
+    let again = r.expect(200);
+    assert_eq!(again["unchanged"], 40, "{again}");
+    assert_eq!(again["failed"], 2);
+    assert_eq!(again["touched_customer_ids"], json!([]));
 }
