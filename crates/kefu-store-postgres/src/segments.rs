@@ -8,7 +8,8 @@
 //! A recompute reads before it writes, so a row could be written from data older than a row
 //! already there (an incremental recompute after a new order finished while a full recompute was
 //! still writing). Every upsert therefore only replaces a row computed at or before its own
-//! start (`computed_at`), and the newer row wins.
+//! start (`computed_at`), and the newer row wins. An upsert that would change nothing but
+//! `computed_at` is skipped, so `computed_at` is when the row's values were last computed to change.
 
 use crate::{PostgresStore, db_err};
 use async_trait::async_trait;
@@ -41,10 +42,25 @@ static UPSERT: LazyLock<String> = LazyLock::new(|| {
         .filter(|n| **n != "customer_id")
         .map(|n| format!("{n} = excluded.{n}"))
         .collect();
+    // Only rows whose values changed are rewritten: a daily full recompute then touches just the
+    // customers whose segments moved (and their index entries), not every row of the shop.
+    let values_of = |prefix: &str| {
+        names
+            .iter()
+            .filter(|n| !matches!(**n, "customer_id" | "computed_at"))
+            .map(|n| format!("{prefix}{n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let changed = format!(
+        "({}) IS DISTINCT FROM ({})",
+        values_of("customer_metrics."),
+        values_of("excluded.")
+    );
     format!(
         "INSERT INTO customer_metrics (shop_id, {}) SELECT $1, {} FROM jsonb_array_elements($2::jsonb) e \
          ON CONFLICT (customer_id) DO UPDATE SET {} \
-         WHERE excluded.computed_at >= customer_metrics.computed_at",
+         WHERE excluded.computed_at >= customer_metrics.computed_at AND {changed}",
         names.join(", "),
         values.join(", "),
         updates.join(", ")

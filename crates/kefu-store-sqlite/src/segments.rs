@@ -8,7 +8,8 @@
 //! A recompute reads before it writes, so a row could be written from data older than a row
 //! already there (an incremental recompute after a new order finished while a full recompute was
 //! still writing). Every upsert therefore only replaces a row computed at or before its own
-//! start (`computed_at`), and the newer row wins.
+//! start (`computed_at`), and the newer row wins. An upsert that would change nothing but
+//! `computed_at` is skipped, so `computed_at` is when the row's values were last computed to change.
 
 use crate::{SqliteStore, db_err};
 use async_trait::async_trait;
@@ -35,10 +36,25 @@ static UPSERT: LazyLock<String> = LazyLock::new(|| {
         .filter(|n| **n != "customer_id")
         .map(|n| format!("{n} = excluded.{n}"))
         .collect();
+    // Only rows whose values changed are rewritten: a daily full recompute then touches just the
+    // customers whose segments moved (and their index entries), not every row of the shop.
+    let values_of = |prefix: &str| {
+        names
+            .iter()
+            .filter(|n| !matches!(**n, "customer_id" | "computed_at"))
+            .map(|n| format!("{prefix}{n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let changed = format!(
+        "({}) IS NOT ({})",
+        values_of("customer_metrics."),
+        values_of("excluded.")
+    );
     format!(
         "INSERT INTO customer_metrics (shop_id, {}) SELECT $1, {} FROM json_each($2) WHERE true \
          ON CONFLICT (customer_id) DO UPDATE SET {} \
-         WHERE excluded.computed_at >= customer_metrics.computed_at",
+         WHERE excluded.computed_at >= customer_metrics.computed_at AND {changed}",
         names.join(", "),
         values.join(", "),
         updates.join(", ")
@@ -113,11 +129,20 @@ impl SqliteStore {
             customers = customers.bind(ids.clone());
         }
         let customers: Vec<Id> = customers.fetch_all(&self.reader).await.map_err(db_err)?;
-        let mut rows = sqlx::query(AssertSqlSafe(format!(
-            "{HISTORY_SQL}{} GROUP BY customer_id",
-            narrow("customer_id")
-        )))
-        .bind(shop_id);
+        // A whole shop is read with a sequential table scan and a sort: walking the customer index
+        // instead jumps all over the table (measured 0.6 s against 2-6 s for 1,000,000 orders).
+        // A few customers are read through that index.
+        let history_sql = match ids {
+            Some(_) => format!(
+                "{HISTORY_SQL}{} GROUP BY customer_id",
+                narrow("customer_id")
+            ),
+            None => format!(
+                "{} GROUP BY customer_id",
+                HISTORY_SQL.replace("FROM orders WHERE", "FROM orders NOT INDEXED WHERE")
+            ),
+        };
+        let mut rows = sqlx::query(AssertSqlSafe(history_sql)).bind(shop_id);
         if let Some(ids) = &ids_json {
             rows = rows.bind(ids.clone());
         }
@@ -339,8 +364,18 @@ impl SegmentStore for SqliteStore {
         let (rules, _) = self.rules_and_thresholds(shop_id).await?;
         let now = Millis::now();
         let metrics = self.read_metrics(shop_id, None).await?;
+        let read_ms = started.elapsed().as_millis();
         let (thresholds, segments) = segment_shop(metrics, &rules, now);
+        let computed_ms = started.elapsed().as_millis();
         self.write_segments(shop_id, &segments).await?;
+        tracing::info!(
+            shop_id,
+            customers = segments.len(),
+            read_ms,
+            compute_ms = computed_ms - read_ms,
+            write_ms = started.elapsed().as_millis() - computed_ms,
+            "segments recomputed"
+        );
         let thresholds = thresholds
             .map(|t| serde_json::to_string(&t))
             .transpose()
