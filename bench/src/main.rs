@@ -14,6 +14,7 @@
 //! server under test.
 
 mod orders;
+mod segments;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
@@ -54,6 +55,8 @@ enum Command {
     Http(HttpArgs),
     /// Fixed-rate messages with every shopper's WebSocket connected; send-to-delivery latency.
     Ws(WsArgs),
+    /// Segments: time a full recompute over HTTP and the sidebar's segment read (p50/p95/p99).
+    Segments(segments::SegmentsArgs),
     /// Latency of the customer sidebar's recent orders (`GET /api/v1/customers/{id}/orders`),
     /// sequential requests on one keep-alive connection.
     Sidebar {
@@ -173,6 +176,7 @@ fn main() -> Result<()> {
         } => rt.block_on(baseline::serve(listen, ws_read_buffer)),
         Command::Http(args) => rt.block_on(http_load(args)),
         Command::Ws(args) => rt.block_on(ws_load(args)),
+        Command::Segments(args) => rt.block_on(segments::run(args)),
         Command::Sidebar {
             url,
             email,

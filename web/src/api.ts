@@ -1,3 +1,4 @@
+import type * as seg from './types/segments'
 import type { Agent, Conversation, ConvStatus, Message, Shop, Team, User, ShopSettings, AgentStatus } from './types'
 import type {
   CustomerFilters,
@@ -162,6 +163,28 @@ export const customersApi = {
     a.click()
     setTimeout(() => URL.revokeObjectURL(url), 1000)
   },
+}
+
+// ---------------------------------------------------------------- segments area
+
+function segmentQuery(q: seg.SegmentFilterQuery): string {
+  const parts = Object.entries(q)
+    .filter(([, v]) => v !== undefined && v !== '')
+    .map(([k, v]) => `${enc(k)}=${enc(String(v))}`)
+  return parts.length ? `?${parts.join('&')}` : ''
+}
+
+export const segmentsApi = {
+  customer: (id: number) =>
+    request<{ computed: boolean; segments: seg.CustomerSegments }>('GET', `/api/v1/customers/${id}/segments`),
+  summary: () => request<seg.SegmentSummary>('GET', '/api/v1/segments/summary'),
+  customers: (q: seg.SegmentFilterQuery) => request<seg.SegmentList>('GET', `/api/v1/segments/customers${segmentQuery(q)}`),
+  pareto: (topLimit = 20) =>
+    request<{ pareto: seg.Pareto; top: seg.SegmentListItem[] }>('GET', `/api/v1/segments/pareto?top_limit=${topLimit}`),
+  rules: () => request<{ rules: seg.SegmentRules; defaults: seg.SegmentRules }>('GET', '/api/v1/segments/rules'),
+  saveRules: (rules: seg.SegmentRules) =>
+    request<{ rules: seg.SegmentRules; recompute: seg.RecomputeReport }>('PUT', '/api/v1/segments/rules', rules),
+  recompute: () => request<seg.RecomputeReport>('POST', '/api/v1/segments/recompute'),
 }
 
 // ---------------------------------------------------------------- commerce area

@@ -40,6 +40,8 @@ macro_rules! string_enum {
         }
     };
 }
+// Other areas of kefu-core declare their enums the same way.
+pub(crate) use string_enum;
 
 string_enum!(
     /// What an account may do: admins run the shop, supervisors see and steer every conversation,

@@ -37,6 +37,30 @@ impl Serialize for Millis {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Millis {
+    /// Reads back what [`Serialize`] wrote (RFC 3339, e.g. in stored JSON documents) or plain
+    /// milliseconds.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Wire {
+            Ms(i64),
+            Text(String),
+        }
+        match Wire::deserialize(d)? {
+            Wire::Ms(ms) => Ok(Millis(ms)),
+            Wire::Text(s) => {
+                let t = ::time::OffsetDateTime::parse(
+                    &s,
+                    &::time::format_description::well_known::Rfc3339,
+                )
+                .map_err(serde::de::Error::custom)?;
+                Ok(Millis((t.unix_timestamp_nanos() / 1_000_000) as i64))
+            }
+        }
+    }
+}
+
 impl utoipa::PartialSchema for Millis {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
@@ -59,5 +83,14 @@ mod tests {
             Millis(1_700_000_000_123).to_rfc3339(),
             "2023-11-14T22:13:20.123Z"
         );
+    }
+
+    #[test]
+    fn reads_back_what_it_writes() {
+        let t = Millis(1_700_000_000_123);
+        let json = serde_json::to_string(&t).unwrap();
+        assert_eq!(serde_json::from_str::<Millis>(&json).unwrap(), t);
+        assert_eq!(serde_json::from_str::<Millis>("42").unwrap(), Millis(42));
+        assert!(serde_json::from_str::<Millis>("\"yesterday\"").is_err());
     }
 }

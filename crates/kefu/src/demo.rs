@@ -355,6 +355,13 @@ async fn seed_new(store: &dyn Store) -> Result<()> {
     seed_more_customers(store, shop.id, &agent_ids[1]).await?;
     seed_commerce(store, shop.id, &chat_customers).await?;
     crate::demo_cards::seed(store, &shop, &agent_ids).await?;
+    seed_order_history(store, shop.id).await?;
+    // Segments are computed once at the end, so the segments page and the sidebar badges are
+    // filled from the first start.
+    store
+        .recompute_shop(shop.id)
+        .await
+        .map_err(|e| anyhow!("segments: {e}"))?;
     Ok(())
 }
 
@@ -380,6 +387,110 @@ async fn seed_fields(store: &dyn Store, shop_id: Id) -> Result<()> {
         }
         .validate()?;
         store.create_field_def(shop_id, &def).await?;
+    }
+    Ok(())
+}
+
+/// How a demo buyer has been ordering: (orders, days between orders, days since the last order,
+/// refunds among the orders, price level 0-3).
+type Pattern = (i64, i64, i64, i64, usize);
+/// A group of demo buyers: how many, their pattern, and how many more days each next member of
+/// the group has been silent (so churn risk comes in all three levels).
+type Cohort = (usize, Pattern, i64);
+
+/// Two years of orders of a few dozen buyers, shaped so that every segment has members: big
+/// spenders (key), regular long-standing buyers, buyers drifting away (churn risk), buyers with
+/// many refunds (demanding) and many one-off buyers (the long tail of the Pareto curve). The two
+/// dialogue shoppers with phones get a history too (matched by phone), so their sidebars show
+/// badges. Deterministic: the same shop every time.
+async fn seed_order_history(store: &dyn Store, shop_id: Id) -> Result<()> {
+    use kefu_core::commerce::{CommerceChange, OrderInput, validate_order};
+    const SURNAMES: &[&str] = &[
+        "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙",
+    ];
+    const GIVEN: &[&str] = &[
+        "晓明", "丽", "建国", "婷婷", "浩", "雪", "子涵", "伟", "欣怡", "磊", "佳", "强",
+    ];
+    // (sku, price in fen) by price level: accessories … flagship.
+    const LEVELS: &[(&str, i64)] = &[
+        ("XMF-PB-03", 14900),
+        ("XMF-KB-04", 32900),
+        ("XMF-EAR-01", 59900),
+        ("XMF-WATCH-02", 89900),
+    ];
+    let mut buyers: Vec<(String, String, Pattern)> = vec![
+        // 林小雨: a loyal big spender. 赵先生: returns a lot.
+        ("林小雨".into(), "13800001111".into(), (9, 70, 12, 0, 2)),
+        ("赵先生".into(), "13900002222".into(), (4, 45, 20, 2, 3)),
+    ];
+    let cohorts: &[Cohort] = &[
+        (5, (7, 80, 15, 0, 3), 2),   // key: flagship buyers
+        (8, (6, 100, 20, 0, 1), 3),  // long-standing: steady for a year and more
+        (6, (5, 60, 130, 0, 2), 25), // drifting away: every two months, silent for longer
+        (3, (3, 40, 25, 2, 1), 5),   // demanding
+        (6, (2, 60, 45, 0, 1), 9),   // a second purchase
+        (30, (1, 0, 0, 0, 0), 0),    // one-off buyers, spread below
+    ];
+    let mut n = 0usize;
+    for (count, pattern, step) in cohorts {
+        for k in 0..*count {
+            let name = format!(
+                "{}{}",
+                SURNAMES[n % SURNAMES.len()],
+                GIVEN[(n * 7 + n / SURNAMES.len()) % GIVEN.len()]
+            );
+            let mut p = *pattern;
+            p.2 += step * k as i64;
+            if p.0 == 1 {
+                // One-off buyers: spread over two years, at every price level.
+                p.2 = (n as i64 * 23) % 700 + 3;
+                p.4 = n % 4;
+            }
+            buyers.push((name, format!("137{:08}", 10_000 + n), p));
+            n += 1;
+        }
+    }
+    let now = kefu_core::time::Millis::now().0;
+    let day = kefu_core::segments::DAY_MS;
+    let mut docs = Vec::new();
+    for (b, (name, phone, (orders, every, since, refunds, level))) in buyers.iter().enumerate() {
+        for i in 0..*orders {
+            let days_ago = since + (orders - 1 - i) * every;
+            // Small, deterministic jitter so rhythms look human.
+            let placed = now - days_ago * day - ((b as i64 * 37 + i * 11) % 600) * 60_000;
+            let (sku, price) = LEVELS[(level + (i as usize % 2)).min(LEVELS.len() - 1)];
+            let mut order = serde_json::json!({
+                "order_no": format!("HIST-{:03}-{:02}", b, i),
+                "buyer": {"name": name, "phone": phone},
+                "placed_at": placed,
+                "paid_at": placed + 5 * 60_000,
+                "items": [{"sku": sku, "quantity": 1 + (i % 2), "unit_price_cents": price}],
+                "receiver_name": name,
+                "receiver_phone": phone,
+            });
+            if i < *refunds {
+                order["refunds"] = serde_json::json!([{
+                    "refund_no": format!("HIST-R-{:03}-{:02}", b, i),
+                    "amount_cents": price,
+                    "reason": "质量问题，退货退款",
+                }]);
+            }
+            let input: OrderInput = serde_json::from_value(order)?;
+            let index = docs.len();
+            let doc = validate_order(&format!("orders[{index}]"), &input)
+                .map_err(|e| anyhow!("demo order: {e}"))?;
+            docs.push((index, doc));
+        }
+    }
+    let outcome = store
+        .apply_commerce(shop_id, CommerceChange::Orders(docs), None)
+        .await
+        .map_err(|e| anyhow!("demo orders: {e}"))?;
+    if outcome.failed > 0 {
+        return Err(anyhow!(
+            "demo orders rejected: {:?}",
+            outcome.items.iter().find(|i| i.error.is_some())
+        ));
     }
     Ok(())
 }

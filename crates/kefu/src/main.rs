@@ -87,6 +87,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Customer segmentation (RFM, tiers, groups, churn risk).
+    Segments {
+        #[command(subcommand)]
+        command: SegmentsCommand,
+    },
     /// Import commerce data.
     Import {
         #[command(subcommand)]
@@ -104,6 +109,19 @@ enum EvalCommand {
     /// Rank the candidates of JSON-lines items with the reply-suggestion engine; print R@1/R@3/R@5/MRR
     /// next to plain BM25 on the same items.
     Suggestions(eval::SuggestionsArgs),
+}
+
+#[derive(Subcommand)]
+enum SegmentsCommand {
+    /// Recompute every customer's segments and the shop's thresholds (e.g. nightly from cron, so
+    /// recency and churn risk follow the calendar).
+    Recompute {
+        /// The shop's slug (default: every shop).
+        #[arg(long)]
+        shop: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -292,10 +310,46 @@ async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Segments {
+            command: SegmentsCommand::Recompute { shop, store },
+        } => {
+            let store = open_store(&store).await?;
+            store.ensure_default_shop().await?;
+            recompute_segments(store.as_ref(), shop).await
+        }
         Command::Import {
             command: ImportCommand::Orders { file, shop, store },
         } => import_orders_cli(file, shop, store).await,
     }
+}
+
+async fn recompute_segments(store: &dyn Store, shop: Option<String>) -> Result<()> {
+    let shops = match shop {
+        Some(slug) => vec![
+            store
+                .shop_by_slug(&slug)
+                .await?
+                .with_context(|| format!("no shop '{slug}'"))?,
+        ],
+        None => {
+            let mut shops = Vec::new();
+            for id in store.segmented_shops().await? {
+                shops.extend(store.shop_by_id(id).await?);
+            }
+            shops
+        }
+    };
+    for shop in shops {
+        let report = store
+            .recompute_shop(shop.id)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!(
+            "shop {}: segments of {} customers recomputed in {} ms",
+            shop.slug, report.customers, report.took_ms
+        );
+    }
+    Ok(())
 }
 
 /// `kefu import orders`: streams the file through the same importer as `POST /orders/import`.
