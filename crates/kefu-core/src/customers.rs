@@ -641,6 +641,11 @@ pub struct CustomerFilter {
     pub contact_from: Option<Millis>,
     pub contact_to: Option<Millis>,
     pub blocked: Option<bool>,
+    /// Segment conditions on the customer's computed metrics (tier, group, RFM segment, churn).
+    pub segment: crate::segments::SegmentFilter,
+    /// Spend (paid revenue, minor units) at least / below, from the computed metrics.
+    pub spend_min_cents: Option<i64>,
+    pub spend_max_cents: Option<i64>,
     pub sort: CustomerSort,
     /// Keyset cursor: the sort value and id of the last row of the previous page.
     pub after: Option<(i64, Id)>,
@@ -656,6 +661,9 @@ impl Default for CustomerFilter {
             contact_from: None,
             contact_to: None,
             blocked: None,
+            segment: Default::default(),
+            spend_min_cents: None,
+            spend_max_cents: None,
             sort: CustomerSort::LastContact,
             after: None,
             limit: 50,

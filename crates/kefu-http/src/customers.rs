@@ -74,6 +74,15 @@ impl AppState {
         self.customer(by.shop_id, id).await
     }
 
+    /// After a merge the survivor owns the source's orders: its segments are recomputed (the
+    /// merge dropped the source's). The merge is already committed, so a failure here is only
+    /// logged; the next recompute catches up.
+    async fn segments_follow_merge(&self, shop_id: Id, survivor: Id) {
+        if let Err(e) = self.store.recompute_customers(shop_id, &[survivor]).await {
+            tracing::warn!(shop_id, survivor, error = %e, "segments recompute after merge failed");
+        }
+    }
+
     pub async fn merge_customer(
         &self,
         by: &User,
@@ -87,6 +96,7 @@ impl AppState {
         self.visitors.forget_customer(source);
         self.customer_changed(by.shop_id, source, Some(target));
         self.customer_changed(by.shop_id, target, None);
+        self.segments_follow_merge(by.shop_id, target).await;
         self.customer(by.shop_id, target).await
     }
 
@@ -123,6 +133,10 @@ impl AppState {
         for merged in &outcome.merged {
             self.visitors.forget_customer(*merged);
             self.customer_changed(shop.id, *merged, Some(outcome.customer_id));
+        }
+        if !outcome.merged.is_empty() {
+            self.segments_follow_merge(shop.id, outcome.customer_id)
+                .await;
         }
         self.visitors.forget_customer(outcome.customer_id);
         // Unverified extras the same call carried are recorded on whoever the shopper now is.

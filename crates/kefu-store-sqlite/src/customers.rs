@@ -474,6 +474,14 @@ async fn merge_into(
         .await
         .map_err(db_err)?;
     }
+    // Segments: the source's metrics described orders that are now the target's. The flow
+    // recomputes the target once the merge is committed.
+    sqlx::query("DELETE FROM customer_metrics WHERE customer_id = $1 AND shop_id = $2")
+        .bind(source)
+        .bind(shop_id)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
     // Tags and custom values: union; the target's value wins where both have one.
     sqlx::query(
         "INSERT INTO customer_tags (shop_id, customer_id, tag, created_at) \
@@ -801,6 +809,29 @@ async fn list(
     if let Some(blocked) = f.blocked {
         let v = p(&mut binds, B::Bool(blocked));
         sql.push_str(&format!(" AND c.blocked = {v}"));
+    }
+    // Segments and spend come from the computed metrics (segments area); a customer never
+    // computed matches no segment condition.
+    let segmented = f.segment != Default::default();
+    if segmented || f.spend_min_cents.is_some() || f.spend_max_cents.is_some() {
+        let mut cond = String::new();
+        if segmented {
+            let (fragment, values) =
+                crate::segments::segment_filter_sql(&f.segment, "m", binds.len() + 1);
+            cond.push_str(&fragment);
+            binds.extend(values.into_iter().map(|v| B::S(v.to_owned())));
+        }
+        if let Some(min) = f.spend_min_cents {
+            let v = p(&mut binds, B::I(min));
+            cond.push_str(&format!(" AND m.revenue_cents >= {v}"));
+        }
+        if let Some(max) = f.spend_max_cents {
+            let v = p(&mut binds, B::I(max));
+            cond.push_str(&format!(" AND m.revenue_cents < {v}"));
+        }
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM customer_metrics m WHERE m.customer_id = c.id{cond})"
+        ));
     }
     if let Some((value, id)) = f.after {
         let v = p(&mut binds, B::I(value));

@@ -402,6 +402,19 @@ async fn import_orders_cli(file: PathBuf, shop: Option<String>, store: StoreArgs
         report.rejected,
         report.touched_customer_ids.len()
     );
+    if !report.touched_customer_ids.is_empty() {
+        // Segments follow the orders (a full pass when many customers changed).
+        let started = std::time::Instant::now();
+        let segments = store
+            .recompute_customers(shop.id, &report.touched_customer_ids)
+            .await
+            .map_err(|e| anyhow::anyhow!("segments: {}", e.message))?;
+        println!(
+            "segments recomputed for {} customers in {:.1}s",
+            segments.customers,
+            started.elapsed().as_secs_f64()
+        );
+    }
     Ok(())
 }
 

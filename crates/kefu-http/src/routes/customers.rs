@@ -129,6 +129,18 @@ pub struct ListQuery {
     pub contact_to: Option<String>,
     /// `true`: the blocklist; `false`: everyone else.
     pub blocked: Option<bool>,
+    /// Tier: key|suitable|general (computed segments).
+    pub tier: Option<String>,
+    /// Value-added group: high_volume|long_standing|key|demanding.
+    pub group: Option<String>,
+    /// RFM segment, e.g. important_value.
+    pub rfm: Option<String>,
+    /// Churn risk: any|low|medium|high.
+    pub churn: Option<String>,
+    /// Paid spend at least, in yuan (e.g. `100` or `99.50`).
+    pub spend_min: Option<String>,
+    /// Paid spend below, in yuan.
+    pub spend_max: Option<String>,
     /// `last_contact` (default) or `created`, newest first.
     pub sort: Option<String>,
     /// `next_cursor` of the previous page.
@@ -157,6 +169,18 @@ impl ListQuery {
                 .map(|s| parse_time("contact_to", &s))
                 .transpose()?,
             blocked: self.blocked,
+            segment: crate::routes::segments::parse_filter(
+                &self.tier,
+                &self.group,
+                &self.rfm,
+                &self.churn,
+            )?,
+            spend_min_cents: nonempty(&self.spend_min)
+                .map(|v| spend_cents("spend_min", &v))
+                .transpose()?,
+            spend_max_cents: nonempty(&self.spend_max)
+                .map(|v| spend_cents("spend_max", &v))
+                .transpose()?,
             sort: match self.sort.as_deref() {
                 None | Some("" | "last_contact") => CustomerSort::LastContact,
                 Some("created") => CustomerSort::Created,
@@ -168,6 +192,11 @@ impl ListQuery {
             limit,
         })
     }
+}
+
+/// A spend bound in yuan (`100`, `99.5`, `99.50`) as exact minor units; never negative.
+fn spend_cents(field: &str, raw: &str) -> Result<i64, Error> {
+    kefu_core::commerce::money::parse_yuan(field, raw)
 }
 
 #[utoipa::path(get, path = "/api/v1/customers", tag = "customers", params(ListQuery),

@@ -232,7 +232,7 @@ pub async fn place_order(
     state.hub.publish(Event::OrdersChanged {
         shop_id: visitor.shop_id,
         customer_id: visitor.customer_id,
-        order_id,
+        order_id: Some(order_id),
     });
     let card = state
         .store
@@ -281,7 +281,7 @@ pub async fn pay(
     state.hub.publish(Event::OrdersChanged {
         shop_id: visitor.shop_id,
         customer_id: visitor.customer_id,
-        order_id: id,
+        order_id: Some(id),
     });
     let card = state
         .store

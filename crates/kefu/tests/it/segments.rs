@@ -567,3 +567,98 @@ async fn isolation_body(backend: Backend) {
     assert_eq!(r["computed"], false);
     assert_eq!(r["segments"]["tier"], "general");
 }
+
+// ---- across areas: ingest → segments, the customers list filtered by segments, merge ----
+
+both!(
+    ingest_segments_filters_merge,
+    ingest_segments_filters_merge_body
+);
+async fn ingest_segments_filters_merge_body(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let shop = s.shop.id;
+    let admin = s.agent(shop, Role::Admin, "Admin").await;
+    let t = Some(admin.token.as_str());
+    // Orders arrive through the batch API: the ingest path itself must score the buyers.
+    let mut orders: Vec<Value> = (0..5)
+        .map(|i| order("big", i, 200 - i as i64 * 40, 100_000, true, 0))
+        .collect();
+    orders.push(order("small", 0, 30, 1_000, true, 0));
+    orders.push(order("dup", 0, 20, 5_000, true, 0));
+    s.post("/api/v1/orders/batch", t, json!({ "orders": orders }))
+        .await
+        .expect(200);
+    let list = |query: &'static str| {
+        let s = &s;
+        async move {
+            let page = s.get(&format!("/api/v1/customers?{query}"), t).await;
+            let page = page.expect(200).clone();
+            let mut names: Vec<String> = page["customers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["name"].as_str().unwrap().to_owned())
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    assert_eq!(list("").await, ["big", "dup", "small"]);
+    // Spend bounds are yuan, exact: big spent ¥5,000, dup ¥50, small ¥10.
+    assert_eq!(list("spend_min=5000").await, ["big"]);
+    assert_eq!(list("spend_min=10&spend_max=50").await, ["small"]);
+    assert_eq!(
+        list("spend_min=10.00&spend_max=50.01").await,
+        ["dup", "small"]
+    );
+    // The tier the segments area gave the big buyer filters the customers list too.
+    let big_id = s.get("/api/v1/customers?q=big", t).await.expect(200)["customers"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let big = segments_of(&s, &admin, big_id).await;
+    let tier = big["tier"].as_str().unwrap().to_owned();
+    let by_tier = s.get(&format!("/api/v1/customers?tier={tier}"), t).await;
+    let ids: Vec<i64> = by_tier.expect(200)["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_i64().unwrap())
+        .collect();
+    assert!(ids.contains(&big_id), "tier {tier}: {ids:?}");
+    // Bad filters are 422s naming the parameter, and change nothing.
+    s.get("/api/v1/customers?tier=gold", t)
+        .await
+        .expect_error(422, "validation_failed");
+    let r = s.get("/api/v1/customers?spend_min=abc", t).await;
+    r.expect_error(422, "validation_failed");
+    assert!(r.body.to_string().contains("spend_min"), "{}", r.body);
+
+    // Merge: the survivor owns the source's orders and its metrics count them; the source leaves
+    // the segment lists.
+    let dup_id = s.get("/api/v1/customers?q=dup", t).await.expect(200)["customers"][0]["id"]
+        .as_i64()
+        .unwrap();
+    s.post(
+        &format!("/api/v1/customers/{big_id}/merge"),
+        t,
+        json!({ "source_id": dup_id }),
+    )
+    .await
+    .expect(200);
+    let orders = s
+        .get(&format!("/api/v1/orders?customer_id={big_id}"), t)
+        .await;
+    assert_eq!(orders.expect(200)["orders"].as_array().unwrap().len(), 6);
+    let merged = segments_of(&s, &admin, big_id).await;
+    assert_eq!(merged["metrics"]["paid_orders"], 6);
+    assert_eq!(merged["metrics"]["revenue_cents"], 505_000);
+    let listed = s.get("/api/v1/segments/customers?limit=50", t).await;
+    let listed_ids: Vec<i64> = listed.expect(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["customer"]["id"].as_i64().unwrap())
+        .collect();
+    assert!(!listed_ids.contains(&dup_id), "{listed_ids:?}");
+    assert_eq!(list("").await, ["big", "small"]);
+}
