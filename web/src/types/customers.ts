@@ -118,6 +118,12 @@ export interface CustomerFilters {
   contact_from?: string
   contact_to?: string
   blocked?: boolean
+  /** Segment filters (see the segments area): tier, value-added group, churn risk. */
+  tier?: string
+  group?: string
+  churn?: string
+  /** Paid spend at least, in yuan. */
+  spend_min?: string
   sort?: 'last_contact' | 'created'
   cursor?: string
   limit?: number
