@@ -43,6 +43,17 @@ pub(crate) const TIMELINE_SOURCES: &[&str] = &[
      'note' AS ref_type, id AS ref_id FROM customer_notes WHERE shop_id = $1 AND customer_id = $2",
     "SELECT at, CAST(3 AS BIGINT) AS src, id, kind, title, summary, ref_type, ref_id \
      FROM customer_events WHERE shop_id = $1 AND customer_id = $2",
+    // commerce: orders placed and paid, refunds.
+    "SELECT placed_at AS at, CAST(4 AS BIGINT) AS src, id, 'order.placed' AS kind, order_no AS title, \
+     '¥' || printf('%d.%02d', total_cents / 100, total_cents % 100) AS summary, 'order' AS ref_type, id AS ref_id \
+     FROM orders WHERE shop_id = $1 AND customer_id = $2",
+    "SELECT paid_at AS at, CAST(5 AS BIGINT) AS src, id, 'order.paid' AS kind, order_no AS title, \
+     '¥' || printf('%d.%02d', total_cents / 100, total_cents % 100) AS summary, 'order' AS ref_type, id AS ref_id \
+     FROM orders WHERE shop_id = $1 AND customer_id = $2 AND paid_at IS NOT NULL",
+    "SELECT r.created_at AS at, CAST(6 AS BIGINT) AS src, r.id, 'order.refund' AS kind, o.order_no AS title, \
+     '¥' || printf('%d.%02d', r.amount_cents / 100, r.amount_cents % 100) || ' ' || r.reason AS summary, 'order' AS ref_type, o.id AS ref_id \
+     FROM refunds r JOIN orders o ON o.id = r.order_id \
+     WHERE r.shop_id = $1 AND o.customer_id = $2",
 ];
 
 const SUMMARY_COLUMNS: &str = "c.id, c.name, c.email, c.phone, c.external_id, c.source, \

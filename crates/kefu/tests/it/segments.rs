@@ -661,4 +661,21 @@ async fn ingest_segments_filters_merge_body(backend: Backend) {
         .collect();
     assert!(!listed_ids.contains(&dup_id), "{listed_ids:?}");
     assert_eq!(list("").await, ["big", "small"]);
+    // The survivor's timeline shows the orders, its own and the merged one's, newest first.
+    let timeline = s
+        .get(&format!("/api/v1/customers/{big_id}/timeline?limit=50"), t)
+        .await;
+    let items = timeline.expect(200)["items"].as_array().unwrap().clone();
+    let placed: Vec<&str> = items
+        .iter()
+        .filter(|i| i["kind"] == "order.placed")
+        .map(|i| i["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        placed,
+        ["dup-0", "big-4", "big-3", "big-2", "big-1", "big-0"]
+    );
+    let paid = items.iter().find(|i| i["kind"] == "order.paid").unwrap();
+    assert_eq!(paid["title"], "dup-0");
+    assert_eq!(paid["summary"], "¥50.00");
 }
