@@ -1042,7 +1042,14 @@ const BULK_MIN_ORDERS: usize = 32;
 /// Values per `IN (…)` lookup.
 const LOOKUP_SLICE: usize = 500;
 /// Rows per multi-row INSERT (9 values each, well under SQLite's 32,766 variables).
-const INSERT_ROWS: usize = 1000;
+const INSERT_ROWS: usize = 500;
+
+/// `?, ?, …` for `n` values. The bulk statements use positional `?` parameters: sqlx binds a
+/// `$N` parameter by looking its name up among all of the statement's parameters, which is
+/// quadratic in statements with thousands of them.
+fn qmarks(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
 
 /// A customer as buyer resolution sees it.
 #[derive(Clone)]
@@ -1054,7 +1061,8 @@ struct CustomerRow {
     external_id: Option<String>,
 }
 
-/// Runs `sql_head … IN (…)` over `values` in slices and returns every row.
+/// Runs `sql_head (…)` (with `?` parameters: the shop id, then the `IN` list) over `values` in
+/// slices and returns every row.
 async fn lookup_in(
     conn: &mut Conn,
     sql_head: &str,
@@ -1064,7 +1072,7 @@ async fn lookup_in(
 ) -> Result<Vec<DbRow>> {
     let mut rows = Vec::new();
     for slice in values.chunks(LOOKUP_SLICE) {
-        let sql = format!("{sql_head} ({}) {sql_tail}", placeholders(2, slice.len()));
+        let sql = format!("{sql_head} ({}) {sql_tail}", qmarks(slice.len()));
         let mut q = sqlx::query(AssertSqlSafe(sql)).bind(shop_id);
         for v in slice {
             q = q.bind(v);
@@ -1097,7 +1105,7 @@ async fn bulk_orders(
     }
     let existing: HashMap<String, (Id, String)> = lookup_in(
         conn,
-        "SELECT order_no, id, content_hash FROM orders WHERE shop_id = $1 AND order_no IN",
+        "SELECT order_no, id, content_hash FROM orders WHERE shop_id = ? AND order_no IN",
         "",
         shop_id,
         &nos,
@@ -1144,18 +1152,27 @@ async fn bulk_orders(
     }
     // Parcels already stored (for any order) make their order go the one-by-one way, which
     // reports the clash or recognises the order's own parcel.
-    let tracking: Vec<String> = parcels.keys().map(|(_, t)| t.clone()).collect();
-    let taken: std::collections::HashSet<(String, String)> = lookup_in(
-        conn,
-        "SELECT carrier, tracking_no FROM shipments WHERE shop_id = $1 AND tracking_no IN",
-        "",
-        shop_id,
-        &tracking,
-    )
-    .await?
-    .iter()
-    .map(|r| (r.get("carrier"), r.get("tracking_no")))
-    .collect();
+    // One lookup per carrier, so `shipments (shop_id, carrier, tracking_no)` answers it.
+    let mut by_carrier: HashMap<&str, Vec<String>> = HashMap::new();
+    for (c, t) in parcels.keys() {
+        by_carrier.entry(c.as_str()).or_default().push(t.clone());
+    }
+    let mut taken: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
+    for (carrier, numbers) in by_carrier {
+        let mut numbers_with_carrier = Vec::with_capacity(numbers.len() + 1);
+        numbers_with_carrier.push(carrier.to_owned());
+        numbers_with_carrier.extend(numbers);
+        for r in lookup_in_after(
+            conn,
+            "SELECT carrier, tracking_no FROM shipments WHERE shop_id = ? AND carrier = ? AND tracking_no IN",
+            shop_id,
+            &numbers_with_carrier,
+        )
+        .await?
+        {
+            taken.insert((r.get("carrier"), r.get("tracking_no")));
+        }
+    }
     let mut in_batch_clash = std::collections::HashSet::new();
     for (c, t) in parcels.keys() {
         if taken.contains(&(c.clone(), t.clone())) {
@@ -1185,7 +1202,7 @@ async fn bulk_orders(
     let mut by_ext: HashMap<String, usize> = HashMap::new();
     let mut by_phone: HashMap<String, usize> = HashMap::new();
     let mut by_email: HashMap<String, usize> = HashMap::new();
-    let select = "SELECT id, name, email, phone, external_id FROM customers WHERE shop_id = $1 AND";
+    let select = "SELECT id, name, email, phone, external_id FROM customers WHERE shop_id = ? AND";
     let mut loaded = Vec::new();
     for (col, values) in [
         ("external_id", &ext),
@@ -1313,8 +1330,8 @@ async fn bulk_orders(
         });
     }
     for chunk in lines.chunks(INSERT_ROWS) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|r| format!("({})", placeholders(r * 9 + 1, 9)))
+        let values: Vec<&str> = (0..chunk.len())
+            .map(|_| "(?, ?, ?, ?, ?, ?, ?, ?, ?)")
             .collect();
         let sql = format!(
             "INSERT INTO order_items (shop_id, order_id, line_no, sku, product_id, name, quantity, \
@@ -1337,8 +1354,8 @@ async fn bulk_orders(
         q.execute(&mut *conn).await.map_err(db_err)?;
     }
     for chunk in ships.chunks(INSERT_ROWS) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|r| format!("({})", placeholders(r * 8 + 1, 8)))
+        let values: Vec<&str> = (0..chunk.len())
+            .map(|_| "(?, ?, ?, ?, ?, ?, ?, ?)")
             .collect();
         let sql = format!(
             "INSERT INTO shipments (shop_id, order_id, carrier, tracking_no, status, shipped_at, \
@@ -1360,6 +1377,29 @@ async fn bulk_orders(
         q.execute(&mut *conn).await.map_err(db_err)?;
     }
     Ok((out, rest))
+}
+
+/// Like [`lookup_in`] with one fixed value first: `values[0]` binds `$2`, the rest fill the `IN`
+/// list in slices.
+async fn lookup_in_after(
+    conn: &mut Conn,
+    sql_head: &str,
+    shop_id: Id,
+    values: &[String],
+) -> Result<Vec<DbRow>> {
+    let (fixed, list) = values
+        .split_first()
+        .ok_or_else(|| Error::internal("lookup without a fixed value"))?;
+    let mut rows = Vec::new();
+    for slice in list.chunks(LOOKUP_SLICE) {
+        let sql = format!("{sql_head} ({})", qmarks(slice.len()));
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(shop_id).bind(fixed);
+        for v in slice {
+            q = q.bind(v);
+        }
+        rows.extend(q.fetch_all(&mut *conn).await.map_err(db_err)?);
+    }
+    Ok(rows)
 }
 
 /// Fills the contact fields a matched customer lacks (as [`resolve_buyer`] does) and updates the
