@@ -286,6 +286,26 @@ pub struct Buyer {
     pub email: Option<String>,
 }
 
+impl Buyer {
+    /// The buyer's identities as the customers area stores them (normalized), in matching order:
+    /// external id, phone, e-mail. A value that does not normalize is left out (it can still match
+    /// the customer's spine column as given).
+    pub fn identities(&self) -> Vec<(crate::customers::IdentityKind, String)> {
+        use crate::customers::{IdentityKind, normalize_identity};
+        [
+            (IdentityKind::ExternalId, &self.external_id),
+            (IdentityKind::Phone, &self.phone),
+            (IdentityKind::Email, &self.email),
+        ]
+        .into_iter()
+        .filter_map(|(kind, raw)| {
+            let v = normalize_identity(kind, "value", raw.as_deref()?).ok()?;
+            Some((kind, v))
+        })
+        .collect()
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct OrderLine {
     pub line_no: i64,
@@ -1073,6 +1093,30 @@ pub fn advance_status(current: OrderStatus, to: OrderStatus) -> OrderStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn buyer_identities_are_normalized_in_matching_order() {
+        use crate::customers::IdentityKind;
+        let b = Buyer {
+            external_id: Some(" u1 ".into()),
+            name: Some("王芳".into()),
+            phone: Some("+86 138-0013-8000".into()),
+            email: Some("Wang@Example.COM".into()),
+        };
+        assert_eq!(
+            b.identities(),
+            vec![
+                (IdentityKind::ExternalId, "u1".to_owned()),
+                (IdentityKind::Phone, "13800138000".to_owned()),
+                (IdentityKind::Email, "wang@example.com".to_owned()),
+            ]
+        );
+        let bad = Buyer {
+            phone: Some("call me".into()),
+            ..Buyer::default()
+        };
+        assert!(bad.identities().is_empty());
+    }
 
     fn order() -> OrderInput {
         serde_json::from_value(serde_json::json!({

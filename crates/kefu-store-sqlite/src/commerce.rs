@@ -11,6 +11,7 @@
 use crate::{SqliteStore, db_err};
 use async_trait::async_trait;
 use kefu_core::commerce::*;
+use kefu_core::customers::IdentityKind;
 use kefu_core::model::Id;
 use kefu_core::time::Millis;
 use kefu_core::{Error, ErrorCode, Result};
@@ -390,72 +391,137 @@ async fn upsert_product(
     })
 }
 
-/// Finds (or creates) the shop's customer for an order's buyer: by `external_id`, then `phone`,
-/// then `email`; a found customer gets the contact fields it lacked. Returns the customer id.
+/// Finds (or creates) the shop's customer for an order's buyer. Matching goes through the
+/// customers area's identities first (normalized values; external id, then phone, then e-mail;
+/// verified identities before unverified, then the oldest customer), then the spine columns as
+/// given, never a customer merged into another (merging moves identities to the survivor, so a
+/// buyer known only by a merged-away customer lands on the survivor). A found customer gets the
+/// contact fields it lacked; a new or filled customer gets the buyer's identities recorded
+/// (unverified, source `order`). Returns the customer id.
 ///
-/// This is the single place orders meet customers. The customers area (branch `customers`) adds
-/// an identities table and merging: it will route this lookup through identities and skip
-/// customers that were merged into another (no such column exists yet).
+/// This is the single place orders meet customers (the SQLite bulk import path mirrors it in
+/// memory).
 pub(crate) async fn resolve_buyer(
     conn: &mut Conn,
     shop_id: Id,
     b: &Buyer,
     now: Millis,
 ) -> Result<Id> {
+    let identities = b.identities();
+    let mut found = None;
+    for (kind, value) in &identities {
+        found = sqlx::query(
+            "SELECT c.id, c.name, c.email, c.phone, c.external_id FROM customer_identities i \
+             JOIN customers c ON c.id = i.customer_id AND c.merged_into IS NULL \
+             WHERE i.shop_id = $1 AND i.kind = $2 AND i.value = $3 \
+             ORDER BY i.verified DESC, c.id LIMIT 1",
+        )
+        .bind(shop_id)
+        .bind(kind.as_str())
+        .bind(value)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        if found.is_some() {
+            break;
+        }
+    }
     let lookups: [(&str, &Option<String>); 3] = [
         (
             "SELECT id, name, email, phone, external_id FROM customers \
-             WHERE shop_id = $1 AND external_id = $2 ORDER BY id LIMIT 1",
+             WHERE shop_id = $1 AND external_id = $2 AND merged_into IS NULL ORDER BY id LIMIT 1",
             &b.external_id,
         ),
         (
             "SELECT id, name, email, phone, external_id FROM customers \
-             WHERE shop_id = $1 AND phone = $2 ORDER BY id LIMIT 1",
+             WHERE shop_id = $1 AND phone = $2 AND merged_into IS NULL ORDER BY id LIMIT 1",
             &b.phone,
         ),
         (
             "SELECT id, name, email, phone, external_id FROM customers \
-             WHERE shop_id = $1 AND email = $2 ORDER BY id LIMIT 1",
+             WHERE shop_id = $1 AND email = $2 AND merged_into IS NULL ORDER BY id LIMIT 1",
             &b.email,
         ),
     ];
     for (sql, value) in lookups {
+        if found.is_some() {
+            break;
+        }
         let Some(value) = value else { continue };
-        let found = sqlx::query(sql)
+        found = sqlx::query(sql)
             .bind(shop_id)
             .bind(value)
             .fetch_optional(&mut *conn)
             .await
             .map_err(db_err)?;
-        if let Some(r) = found {
-            let id: Id = r.get("id");
-            let lacks = |col: &str, given: &Option<String>| {
-                given.is_some() && r.get::<Option<String>, _>(col).is_none()
-            };
-            let lacks_name = b.name.is_some() && r.get::<String, _>("name").is_empty();
-            if lacks_name
-                || lacks("email", &b.email)
-                || lacks("phone", &b.phone)
-                || lacks("external_id", &b.external_id)
-            {
-                sqlx::query(
-                    "UPDATE customers SET name = CASE WHEN name = '' THEN COALESCE($1, name) ELSE name END, \
-                     email = COALESCE(email, $2), phone = COALESCE(phone, $3), \
-                     external_id = COALESCE(external_id, $4) WHERE id = $5",
-                )
-                .bind(&b.name)
-                .bind(&b.email)
-                .bind(&b.phone)
-                .bind(&b.external_id)
-                .bind(id)
-                .execute(&mut *conn)
-                .await
-                .map_err(db_err)?;
-            }
-            return Ok(id);
-        }
     }
-    insert_customer(conn, shop_id, b, now).await
+    if let Some(r) = found {
+        let id: Id = r.get("id");
+        let lacks = |col: &str, given: &Option<String>| {
+            given.is_some() && r.get::<Option<String>, _>(col).is_none()
+        };
+        let lacks_name = b.name.is_some() && r.get::<String, _>("name").is_empty();
+        let filled: Vec<_> = identities
+            .iter()
+            .filter(|(kind, _)| match kind {
+                IdentityKind::ExternalId => lacks("external_id", &b.external_id),
+                IdentityKind::Phone => lacks("phone", &b.phone),
+                IdentityKind::Email => lacks("email", &b.email),
+            })
+            .cloned()
+            .collect();
+        if lacks_name
+            || lacks("email", &b.email)
+            || lacks("phone", &b.phone)
+            || lacks("external_id", &b.external_id)
+        {
+            sqlx::query(
+                "UPDATE customers SET name = CASE WHEN name = '' THEN COALESCE($1, name) ELSE name END, \
+                 email = COALESCE(email, $2), phone = COALESCE(phone, $3), \
+                 external_id = COALESCE(external_id, $4) WHERE id = $5",
+            )
+            .bind(&b.name)
+            .bind(&b.email)
+            .bind(&b.phone)
+            .bind(&b.external_id)
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            record_buyer_identities(conn, shop_id, id, &filled, now).await?;
+        }
+        return Ok(id);
+    }
+    let id = insert_customer(conn, shop_id, b, now).await?;
+    record_buyer_identities(conn, shop_id, id, &identities, now).await?;
+    Ok(id)
+}
+
+/// Records an order buyer's identities for a customer it created or filled: unverified, source
+/// `order`; an identity the customer already has is kept as it is.
+async fn record_buyer_identities(
+    conn: &mut Conn,
+    shop_id: Id,
+    customer_id: Id,
+    identities: &[(IdentityKind, String)],
+    now: Millis,
+) -> Result<()> {
+    for (kind, value) in identities {
+        sqlx::query(
+            "INSERT INTO customer_identities (shop_id, customer_id, kind, value, verified, source, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 'order', $6) ON CONFLICT (customer_id, kind, value) DO NOTHING",
+        )
+        .bind(shop_id)
+        .bind(customer_id)
+        .bind(kind.as_str())
+        .bind(value)
+        .bind(false)
+        .bind(now.0)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(())
 }
 
 /// A new customer of the shop from a buyer identity no customer matched.
@@ -1187,13 +1253,18 @@ async fn bulk_orders(
         keep
     });
 
-    // Buyers: every customer the batch could match, loaded once, oldest first (as `resolve_buyer`
-    // picks the oldest match), then resolved in memory; new customers join the maps as created.
+    // Buyers: every customer the batch could match (through identities, then spine columns; never
+    // a merged-away customer), loaded once, then resolved in memory exactly as `resolve_buyer`
+    // does; new and filled customers join the maps as they change.
+    let mut wanted: HashMap<IdentityKind, Vec<String>> = HashMap::new();
     let mut ext = Vec::new();
     let mut phones = Vec::new();
     let mut emails = Vec::new();
     for (k, _) in &fresh {
         let b = &items[*k].1.buyer;
+        for (kind, v) in b.identities() {
+            wanted.entry(kind).or_default().push(v);
+        }
         ext.extend(b.external_id.clone());
         phones.extend(b.phone.clone());
         emails.extend(b.email.clone());
@@ -1202,7 +1273,28 @@ async fn bulk_orders(
     let mut by_ext: HashMap<String, usize> = HashMap::new();
     let mut by_phone: HashMap<String, usize> = HashMap::new();
     let mut by_email: HashMap<String, usize> = HashMap::new();
-    let select = "SELECT id, name, email, phone, external_id FROM customers WHERE shop_id = ? AND";
+    // (kind, normalized value) → (verified, customer id, index in `customers`): the best holder.
+    let mut by_identity: HashMap<(IdentityKind, String), (bool, Id, usize)> = HashMap::new();
+    let mut identity_rows = Vec::new();
+    for (kind, values) in &wanted {
+        let mut with_kind = Vec::with_capacity(values.len() + 1);
+        with_kind.push(kind.as_str().to_owned());
+        with_kind.extend(values.iter().cloned());
+        identity_rows.extend(
+            lookup_in_after(
+                conn,
+                "SELECT i.kind, i.value, i.verified, c.id, c.name, c.email, c.phone, c.external_id \
+                 FROM customer_identities i \
+                 JOIN customers c ON c.id = i.customer_id AND c.merged_into IS NULL \
+                 WHERE i.shop_id = ? AND i.kind = ? AND i.value IN",
+                shop_id,
+                &with_kind,
+            )
+            .await?,
+        );
+    }
+    let select = "SELECT id, name, email, phone, external_id FROM customers \
+                  WHERE shop_id = ? AND merged_into IS NULL AND";
     let mut loaded = Vec::new();
     for (col, values) in [
         ("external_id", &ext),
@@ -1213,6 +1305,7 @@ async fn bulk_orders(
     }
     let mut rows: Vec<CustomerRow> = loaded
         .iter()
+        .chain(identity_rows.iter())
         .map(|r| CustomerRow {
             id: r.get("id"),
             name: r.get("name"),
@@ -1240,29 +1333,50 @@ async fn bulk_orders(
             by_email.entry(v.clone()).or_insert(i);
         }
     }
+    /// Offers a holder of an identity: verified first, then the oldest customer wins.
+    fn offer(
+        map: &mut HashMap<(IdentityKind, String), (bool, Id, usize)>,
+        key: (IdentityKind, String),
+        holder: (bool, Id, usize),
+    ) {
+        let e = map.entry(key).or_insert(holder);
+        if (!holder.0, holder.1) < (!e.0, e.1) {
+            *e = holder;
+        }
+    }
+    let mut index_of: HashMap<Id, usize> = HashMap::new();
     for c in rows {
-        remember(
-            &c,
-            customers.len(),
-            &mut by_ext,
-            &mut by_phone,
-            &mut by_email,
-        );
+        let i = customers.len();
+        remember(&c, i, &mut by_ext, &mut by_phone, &mut by_email);
+        index_of.insert(c.id, i);
         customers.push(c);
     }
+    for r in &identity_rows {
+        let Ok(kind) = IdentityKind::parse(&r.get::<String, _>("kind")) else {
+            continue;
+        };
+        let id: Id = r.get("id");
+        offer(
+            &mut by_identity,
+            (kind, r.get("value")),
+            (r.get("verified"), id, index_of[&id]),
+        );
+    }
+    // Identities to record for created or filled customers, inserted with the lines below.
+    let mut new_identities: Vec<(Id, IdentityKind, String)> = Vec::new();
 
     let mut lines: Vec<(Id, &OrderLine, Option<Id>, String)> = Vec::new();
     let mut ships: Vec<(Id, &ShipmentDoc)> = Vec::new();
     for (k, hash) in &fresh {
         let (index, o) = &items[*k];
         let b = &o.buyer;
-        let found = b
-            .external_id
-            .as_ref()
-            .and_then(|v| by_ext.get(v))
-            .or_else(|| b.phone.as_ref().and_then(|v| by_phone.get(v)))
-            .or_else(|| b.email.as_ref().and_then(|v| by_email.get(v)))
-            .copied();
+        let identities = b.identities();
+        let found = identities
+            .iter()
+            .find_map(|key| by_identity.get(key).map(|h| h.2))
+            .or_else(|| b.external_id.as_ref().and_then(|v| by_ext.get(v)).copied())
+            .or_else(|| b.phone.as_ref().and_then(|v| by_phone.get(v)).copied())
+            .or_else(|| b.email.as_ref().and_then(|v| by_email.get(v)).copied());
         let customer_id = match found {
             Some(i) => {
                 let c = &customers[i];
@@ -1270,6 +1384,15 @@ async fn bulk_orders(
                 let lacks = |mine: &Option<String>, given: &Option<String>| {
                     mine.is_none() && given.is_some()
                 };
+                let filled: Vec<_> = identities
+                    .iter()
+                    .filter(|(kind, _)| match kind {
+                        IdentityKind::ExternalId => lacks(&c.external_id, &b.external_id),
+                        IdentityKind::Phone => lacks(&c.phone, &b.phone),
+                        IdentityKind::Email => lacks(&c.email, &b.email),
+                    })
+                    .cloned()
+                    .collect();
                 if lacks_name
                     || lacks(&c.email, &b.email)
                     || lacks(&c.phone, &b.phone)
@@ -1278,6 +1401,10 @@ async fn bulk_orders(
                     resolve_fill(conn, &mut customers[i], b).await?;
                     let c = customers[i].clone();
                     remember(&c, i, &mut by_ext, &mut by_phone, &mut by_email);
+                    for (kind, v) in filled {
+                        offer(&mut by_identity, (kind, v.clone()), (false, c.id, i));
+                        new_identities.push((c.id, kind, v));
+                    }
                 }
                 customers[i].id
             }
@@ -1291,13 +1418,12 @@ async fn bulk_orders(
                     phone: b.phone.clone(),
                     external_id: b.external_id.clone(),
                 };
-                remember(
-                    &c,
-                    customers.len(),
-                    &mut by_ext,
-                    &mut by_phone,
-                    &mut by_email,
-                );
+                let i = customers.len();
+                remember(&c, i, &mut by_ext, &mut by_phone, &mut by_email);
+                for (kind, v) in identities {
+                    offer(&mut by_identity, (kind, v.clone()), (false, id, i));
+                    new_identities.push((id, kind, v));
+                }
                 customers.push(c);
                 id
             }
@@ -1328,6 +1454,26 @@ async fn bulk_orders(
             id: Some(id),
             error: None,
         });
+    }
+    for chunk in new_identities.chunks(INSERT_ROWS) {
+        let values: Vec<&str> = (0..chunk.len())
+            .map(|_| "(?, ?, ?, ?, 0, 'order', ?)")
+            .collect();
+        let sql = format!(
+            "INSERT INTO customer_identities (shop_id, customer_id, kind, value, verified, source, \
+             created_at) VALUES {} ON CONFLICT (customer_id, kind, value) DO NOTHING",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (customer_id, kind, value) in chunk {
+            q = q
+                .bind(shop_id)
+                .bind(*customer_id)
+                .bind(kind.as_str())
+                .bind(value)
+                .bind(now.0);
+        }
+        q.execute(&mut *conn).await.map_err(db_err)?;
     }
     for chunk in lines.chunks(INSERT_ROWS) {
         let values: Vec<&str> = (0..chunk.len())
