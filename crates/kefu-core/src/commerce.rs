@@ -25,8 +25,9 @@ pub const MAX_BATCH_ITEMS: usize = 1000;
 /// The most lines one order may have.
 pub const MAX_ORDER_LINES: usize = 500;
 /// How many orders one CSV import write job stores (one SQLite writer job / one PG transaction):
-/// big enough to be fast, small enough not to starve other writers.
-pub const IMPORT_CHUNK_ORDERS: usize = 2000;
+/// big enough to be fast (SQLite stores a chunk of new orders with a handful of statements per
+/// table), small enough not to starve other writers (a chunk takes well under a second).
+pub const IMPORT_CHUNK_ORDERS: usize = 10_000;
 
 macro_rules! commerce_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {

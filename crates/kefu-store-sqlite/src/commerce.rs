@@ -1107,8 +1107,6 @@ async fn mark_paid(
 const BULK_MIN_ORDERS: usize = 32;
 /// Values per `IN (…)` lookup.
 const LOOKUP_SLICE: usize = 500;
-/// Rows per multi-row INSERT (9 values each, well under SQLite's 32,766 variables).
-const INSERT_ROWS: usize = 500;
 
 /// `?, ?, …` for `n` values. The bulk statements use positional `?` parameters: sqlx binds a
 /// `$N` parameter by looking its name up among all of the statement's parameters, which is
@@ -1364,6 +1362,21 @@ async fn bulk_orders(
     }
     // Identities to record for created or filled customers, inserted with the lines below.
     let mut new_identities: Vec<(Id, IdentityKind, String)> = Vec::new();
+    // The writer owns the database and this runs inside its transaction, so the chunk assigns
+    // the ids of its new customers and orders itself and inserts each table with one statement
+    // (rows as one JSON parameter) instead of one statement per row.
+    let first_new_customer: Id = 1 + sqlx::query_scalar::<_, Id>(
+        "SELECT COALESCE(MAX(id), 0) FROM customers",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let mut next_customer = first_new_customer;
+    let mut next_order: Id = 1 + sqlx::query_scalar::<_, Id>("SELECT COALESCE(MAX(id), 0) FROM orders")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    let mut order_rows: Vec<serde_json::Value> = Vec::new();
 
     let mut lines: Vec<(Id, &OrderLine, Option<Id>, String)> = Vec::new();
     let mut ships: Vec<(Id, &ShipmentDoc)> = Vec::new();
@@ -1398,7 +1411,13 @@ async fn bulk_orders(
                     || lacks(&c.phone, &b.phone)
                     || lacks(&c.external_id, &b.external_id)
                 {
-                    resolve_fill(conn, &mut customers[i], b).await?;
+                    if customers[i].id < first_new_customer {
+                        resolve_fill(conn, &mut customers[i], b).await?;
+                    } else {
+                        // Made by this chunk and not inserted yet: the insert below takes the
+                        // filled row.
+                        fill_row(&mut customers[i], b);
+                    }
                     let c = customers[i].clone();
                     remember(&c, i, &mut by_ext, &mut by_phone, &mut by_email);
                     for (kind, v) in filled {
@@ -1410,7 +1429,8 @@ async fn bulk_orders(
             }
             None => {
                 // Every possible match was loaded above: no match means a new customer.
-                let id = insert_customer(conn, shop_id, b, now).await?;
+                let id = next_customer;
+                next_customer += 1;
                 let c = CustomerRow {
                     id,
                     name: b.name.clone().unwrap_or_default(),
@@ -1431,7 +1451,28 @@ async fn bulk_orders(
         let payment_status = o
             .payment_status
             .unwrap_or_else(|| payment_status_for(o.paid_at.is_some(), o.total_cents, 0));
-        let id = insert_order(conn, shop_id, customer_id, o, hash, payment_status, 0, now).await?;
+        let id = next_order;
+        next_order += 1;
+        order_rows.push(serde_json::json!([
+            id,
+            customer_id,
+            o.order_no,
+            o.status.as_str(),
+            payment_status.as_str(),
+            o.currency,
+            o.items_cents,
+            o.discount_cents,
+            o.shipping_fee_cents,
+            o.total_cents,
+            o.placed_at.0,
+            o.paid_at.map(|t| t.0),
+            o.shipped_at.map(|t| t.0),
+            o.delivered_at.map(|t| t.0),
+            o.receiver_name,
+            o.receiver_phone,
+            o.receiver_address,
+            hash,
+        ]));
         for line in &o.items {
             let product = product_of(conn, shop_id, &line.sku, skus).await?;
             let name = if !line.name.is_empty() {
@@ -1455,74 +1496,131 @@ async fn bulk_orders(
             error: None,
         });
     }
-    for chunk in new_identities.chunks(INSERT_ROWS) {
-        let values: Vec<&str> = (0..chunk.len())
-            .map(|_| "(?, ?, ?, ?, 0, 'order', ?)")
-            .collect();
-        let sql = format!(
-            "INSERT INTO customer_identities (shop_id, customer_id, kind, value, verified, source, \
-             created_at) VALUES {} ON CONFLICT (customer_id, kind, value) DO NOTHING",
-            values.join(", ")
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for (customer_id, kind, value) in chunk {
-            q = q
-                .bind(shop_id)
-                .bind(*customer_id)
-                .bind(kind.as_str())
-                .bind(value)
-                .bind(now.0);
-        }
-        q.execute(&mut *conn).await.map_err(db_err)?;
-    }
-    for chunk in lines.chunks(INSERT_ROWS) {
-        let values: Vec<&str> = (0..chunk.len())
-            .map(|_| "(?, ?, ?, ?, ?, ?, ?, ?, ?)")
-            .collect();
-        let sql = format!(
-            "INSERT INTO order_items (shop_id, order_id, line_no, sku, product_id, name, quantity, \
-             unit_price_cents, total_cents) VALUES {}",
-            values.join(", ")
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for (order_id, line, product, name) in chunk {
-            q = q
-                .bind(shop_id)
-                .bind(*order_id)
-                .bind(line.line_no)
-                .bind(&line.sku)
-                .bind(*product)
-                .bind(name)
-                .bind(line.quantity)
-                .bind(line.unit_price_cents)
-                .bind(line.total_cents);
-        }
-        q.execute(&mut *conn).await.map_err(db_err)?;
-    }
-    for chunk in ships.chunks(INSERT_ROWS) {
-        let values: Vec<&str> = (0..chunk.len())
-            .map(|_| "(?, ?, ?, ?, ?, ?, ?, ?)")
-            .collect();
-        let sql = format!(
-            "INSERT INTO shipments (shop_id, order_id, carrier, tracking_no, status, shipped_at, \
-             delivered_at, updated_at) VALUES {}",
-            values.join(", ")
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for (order_id, s) in chunk {
-            q = q
-                .bind(shop_id)
-                .bind(*order_id)
-                .bind(&s.carrier)
-                .bind(&s.tracking_no)
-                .bind(s.status.as_str())
-                .bind(s.shipped_at.map(|t| t.0))
-                .bind(s.delivered_at.map(|t| t.0))
-                .bind(now.0);
-        }
-        q.execute(&mut *conn).await.map_err(db_err)?;
-    }
+    let new_customers: Vec<serde_json::Value> = customers
+        .iter()
+        .filter(|c| c.id >= first_new_customer)
+        .map(|c| serde_json::json!([c.id, c.name, c.email, c.phone, c.external_id]))
+        .collect();
+    json_insert(
+        conn,
+        "INSERT INTO customers (shop_id, id, name, email, phone, external_id, created_at) \
+         SELECT ?1, value->>0, value->>1, value->>2, value->>3, value->>4, ?3 FROM json_each(?2)",
+        shop_id,
+        &new_customers,
+        now,
+    )
+    .await?;
+    json_insert(
+        conn,
+        "INSERT INTO orders (shop_id, id, customer_id, order_no, status, payment_status, currency, \
+         items_cents, discount_cents, shipping_fee_cents, total_cents, refunded_cents, placed_at, \
+         paid_at, shipped_at, delivered_at, receiver_name, receiver_phone, receiver_address, \
+         content_hash, created_at, updated_at) \
+         SELECT ?1, value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, \
+         value->>7, value->>8, value->>9, 0, value->>10, value->>11, value->>12, value->>13, \
+         value->>14, value->>15, value->>16, value->>17, ?3, ?3 FROM json_each(?2)",
+        shop_id,
+        &order_rows,
+        now,
+    )
+    .await?;
+    let identity_rows: Vec<serde_json::Value> = new_identities
+        .iter()
+        .map(|(id, kind, value)| serde_json::json!([id, kind.as_str(), value]))
+        .collect();
+    json_insert(
+        conn,
+        "INSERT INTO customer_identities (shop_id, customer_id, kind, value, verified, source, \
+         created_at) SELECT ?1, value->>0, value->>1, value->>2, 0, 'order', ?3 \
+         FROM json_each(?2) WHERE true ON CONFLICT (customer_id, kind, value) DO NOTHING",
+        shop_id,
+        &identity_rows,
+        now,
+    )
+    .await?;
+    let line_rows: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|(order_id, line, product, name)| {
+            serde_json::json!([
+                order_id,
+                line.line_no,
+                line.sku,
+                product,
+                name,
+                line.quantity,
+                line.unit_price_cents,
+                line.total_cents
+            ])
+        })
+        .collect();
+    json_insert(
+        conn,
+        "INSERT INTO order_items (shop_id, order_id, line_no, sku, product_id, name, quantity, \
+         unit_price_cents, total_cents) SELECT ?1, value->>0, value->>1, value->>2, value->>3, \
+         value->>4, value->>5, value->>6, value->>7 FROM json_each(?2) WHERE ?3 IS NOT NULL",
+        shop_id,
+        &line_rows,
+        now,
+    )
+    .await?;
+    let ship_rows: Vec<serde_json::Value> = ships
+        .iter()
+        .map(|(order_id, s)| {
+            serde_json::json!([
+                order_id,
+                s.carrier,
+                s.tracking_no,
+                s.status.as_str(),
+                s.shipped_at.map(|t| t.0),
+                s.delivered_at.map(|t| t.0)
+            ])
+        })
+        .collect();
+    json_insert(
+        conn,
+        "INSERT INTO shipments (shop_id, order_id, carrier, tracking_no, status, shipped_at, \
+         delivered_at, updated_at) SELECT ?1, value->>0, value->>1, value->>2, value->>3, \
+         value->>4, value->>5, ?3 FROM json_each(?2)",
+        shop_id,
+        &ship_rows,
+        now,
+    )
+    .await?;
     Ok((out, rest))
+}
+
+/// Runs one `INSERT … SELECT … FROM json_each(?2)` of the bulk path: `?1` the shop, `?2` the rows
+/// as one JSON array (each row an array, read with `value->>N`), `?3` the time. No rows, no
+/// statement.
+async fn json_insert(
+    conn: &mut Conn,
+    sql: &'static str,
+    shop_id: Id,
+    rows: &[serde_json::Value],
+    now: Millis,
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let json = serde_json::to_string(rows).map_err(Error::internal)?;
+    sqlx::query(sql)
+        .bind(shop_id)
+        .bind(json)
+        .bind(now.0)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// [`resolve_fill`] for a customer made by the current chunk and not inserted yet.
+fn fill_row(c: &mut CustomerRow, b: &Buyer) {
+    if c.name.is_empty() {
+        c.name = b.name.clone().unwrap_or_default();
+    }
+    c.email = c.email.clone().or_else(|| b.email.clone());
+    c.phone = c.phone.clone().or_else(|| b.phone.clone());
+    c.external_id = c.external_id.clone().or_else(|| b.external_id.clone());
 }
 
 /// Like [`lookup_in`] with one fixed value first: `values[0]` binds `$2`, the rest fill the `IN`
