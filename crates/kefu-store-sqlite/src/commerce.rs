@@ -1365,17 +1365,17 @@ async fn bulk_orders(
     // The writer owns the database and this runs inside its transaction, so the chunk assigns
     // the ids of its new customers and orders itself and inserts each table with one statement
     // (rows as one JSON parameter) instead of one statement per row.
-    let first_new_customer: Id = 1 + sqlx::query_scalar::<_, Id>(
-        "SELECT COALESCE(MAX(id), 0) FROM customers",
-    )
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(db_err)?;
+    let first_new_customer: Id =
+        1 + sqlx::query_scalar::<_, Id>("SELECT COALESCE(MAX(id), 0) FROM customers")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db_err)?;
     let mut next_customer = first_new_customer;
-    let mut next_order: Id = 1 + sqlx::query_scalar::<_, Id>("SELECT COALESCE(MAX(id), 0) FROM orders")
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db_err)?;
+    let mut next_order: Id =
+        1 + sqlx::query_scalar::<_, Id>("SELECT COALESCE(MAX(id), 0) FROM orders")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db_err)?;
     let mut order_rows: Vec<serde_json::Value> = Vec::new();
 
     let mut lines: Vec<(Id, &OrderLine, Option<Id>, String)> = Vec::new();
