@@ -1255,17 +1255,10 @@ async fn bulk_orders(
     // a merged-away customer), loaded once, then resolved in memory exactly as `resolve_buyer`
     // does; new and filled customers join the maps as they change.
     let mut wanted: HashMap<IdentityKind, Vec<String>> = HashMap::new();
-    let mut ext = Vec::new();
-    let mut phones = Vec::new();
-    let mut emails = Vec::new();
     for (k, _) in &fresh {
-        let b = &items[*k].1.buyer;
-        for (kind, v) in b.identities() {
+        for (kind, v) in items[*k].1.buyer.identities() {
             wanted.entry(kind).or_default().push(v);
         }
-        ext.extend(b.external_id.clone());
-        phones.extend(b.phone.clone());
-        emails.extend(b.email.clone());
     }
     let mut customers: Vec<CustomerRow> = Vec::new();
     let mut by_ext: HashMap<String, usize> = HashMap::new();
@@ -1273,23 +1266,50 @@ async fn bulk_orders(
     let mut by_email: HashMap<String, usize> = HashMap::new();
     // (kind, normalized value) → (verified, customer id, index in `customers`): the best holder.
     let mut by_identity: HashMap<(IdentityKind, String), (bool, Id, usize)> = HashMap::new();
-    let mut identity_rows = Vec::new();
+    // One row per `IN` slice: the matches come back as one JSON array, since every row sqlx
+    // fetches is its own hand-off from SQLite's thread (a chunk matches ~20,000 identity rows).
+    let mut identity_rows: Vec<IdentityMatch> = Vec::new();
     for (kind, values) in &wanted {
         let mut with_kind = Vec::with_capacity(values.len() + 1);
         with_kind.push(kind.as_str().to_owned());
         with_kind.extend(values.iter().cloned());
-        identity_rows.extend(
-            lookup_in_after(
-                conn,
-                "SELECT i.kind, i.value, i.verified, c.id, c.name, c.email, c.phone, c.external_id \
-                 FROM customer_identities i \
-                 JOIN customers c ON c.id = i.customer_id AND c.merged_into IS NULL \
-                 WHERE i.shop_id = ? AND i.kind = ? AND i.value IN",
-                shop_id,
-                &with_kind,
-            )
-            .await?,
-        );
+        for r in lookup_in_after(
+            conn,
+            "SELECT json_group_array(json_array(i.kind, i.value, i.verified, c.id, c.name, \
+             c.email, c.phone, c.external_id)) AS matches FROM customer_identities i \
+             JOIN customers c ON c.id = i.customer_id AND c.merged_into IS NULL \
+             WHERE i.shop_id = ? AND i.kind = ? AND i.value IN",
+            shop_id,
+            &with_kind,
+        )
+        .await?
+        {
+            let json: String = r.get("matches");
+            identity_rows.extend(
+                serde_json::from_str::<Vec<IdentityMatch>>(&json).map_err(Error::internal)?,
+            );
+        }
+    }
+    // The spine columns only answer for buyers none of whose identities matched (as in
+    // `resolve_buyer`).
+    let matched: std::collections::HashSet<(&str, &str)> = identity_rows
+        .iter()
+        .map(|m| (m.0.as_str(), m.1.as_str()))
+        .collect();
+    let mut ext = Vec::new();
+    let mut phones = Vec::new();
+    let mut emails = Vec::new();
+    for (k, _) in &fresh {
+        let b = &items[*k].1.buyer;
+        if b.identities()
+            .iter()
+            .any(|(kind, v)| matched.contains(&(kind.as_str(), v.as_str())))
+        {
+            continue;
+        }
+        ext.extend(b.external_id.clone());
+        phones.extend(b.phone.clone());
+        emails.extend(b.email.clone());
     }
     let select = "SELECT id, name, email, phone, external_id FROM customers \
                   WHERE shop_id = ? AND merged_into IS NULL AND";
@@ -1303,7 +1323,6 @@ async fn bulk_orders(
     }
     let mut rows: Vec<CustomerRow> = loaded
         .iter()
-        .chain(identity_rows.iter())
         .map(|r| CustomerRow {
             id: r.get("id"),
             name: r.get("name"),
@@ -1311,6 +1330,13 @@ async fn bulk_orders(
             phone: r.get("phone"),
             external_id: r.get("external_id"),
         })
+        .chain(identity_rows.iter().map(|m| CustomerRow {
+            id: m.3,
+            name: m.4.clone(),
+            email: m.5.clone(),
+            phone: m.6.clone(),
+            external_id: m.7.clone(),
+        }))
         .collect();
     rows.sort_by_key(|c| c.id);
     rows.dedup_by_key(|c| c.id);
@@ -1349,15 +1375,14 @@ async fn bulk_orders(
         index_of.insert(c.id, i);
         customers.push(c);
     }
-    for r in &identity_rows {
-        let Ok(kind) = IdentityKind::parse(&r.get::<String, _>("kind")) else {
+    for m in &identity_rows {
+        let Ok(kind) = IdentityKind::parse(&m.0) else {
             continue;
         };
-        let id: Id = r.get("id");
         offer(
             &mut by_identity,
-            (kind, r.get("value")),
-            (r.get("verified"), id, index_of[&id]),
+            (kind, m.1.clone()),
+            (m.2 != 0, m.3, index_of[&m.3]),
         );
     }
     // Identities to record for created or filled customers, inserted with the lines below.
@@ -1588,6 +1613,19 @@ async fn bulk_orders(
     .await?;
     Ok((out, rest))
 }
+
+/// A customer holding a wanted identity: kind, value, verified (0/1), then the customer's id,
+/// name, email, phone, external id.
+type IdentityMatch = (
+    String,
+    String,
+    i64,
+    Id,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
 /// Runs one `INSERT … SELECT … FROM json_each(?2)` of the bulk path: `?1` the shop, `?2` the rows
 /// as one JSON array (each row an array, read with `value->>N`), `?3` the time. No rows, no
