@@ -25,8 +25,9 @@ pub const MAX_BATCH_ITEMS: usize = 1000;
 /// The most lines one order may have.
 pub const MAX_ORDER_LINES: usize = 500;
 /// How many orders one CSV import write job stores (one SQLite writer job / one PG transaction):
-/// big enough to be fast, small enough not to starve other writers.
-pub const IMPORT_CHUNK_ORDERS: usize = 2000;
+/// big enough to be fast (SQLite stores a chunk of new orders with a handful of statements per
+/// table), small enough not to starve other writers (a chunk takes well under a second).
+pub const IMPORT_CHUNK_ORDERS: usize = 10_000;
 
 macro_rules! commerce_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
@@ -284,6 +285,26 @@ pub struct Buyer {
     pub name: Option<String>,
     pub phone: Option<String>,
     pub email: Option<String>,
+}
+
+impl Buyer {
+    /// The buyer's identities as the customers area stores them (normalized), in matching order:
+    /// external id, phone, e-mail. A value that does not normalize is left out (it can still match
+    /// the customer's spine column as given).
+    pub fn identities(&self) -> Vec<(crate::customers::IdentityKind, String)> {
+        use crate::customers::{IdentityKind, normalize_identity};
+        [
+            (IdentityKind::ExternalId, &self.external_id),
+            (IdentityKind::Phone, &self.phone),
+            (IdentityKind::Email, &self.email),
+        ]
+        .into_iter()
+        .filter_map(|(kind, raw)| {
+            let v = normalize_identity(kind, "value", raw.as_deref()?).ok()?;
+            Some((kind, v))
+        })
+        .collect()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -1073,6 +1094,30 @@ pub fn advance_status(current: OrderStatus, to: OrderStatus) -> OrderStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn buyer_identities_are_normalized_in_matching_order() {
+        use crate::customers::IdentityKind;
+        let b = Buyer {
+            external_id: Some(" u1 ".into()),
+            name: Some("王芳".into()),
+            phone: Some("+86 138-0013-8000".into()),
+            email: Some("Wang@Example.COM".into()),
+        };
+        assert_eq!(
+            b.identities(),
+            vec![
+                (IdentityKind::ExternalId, "u1".to_owned()),
+                (IdentityKind::Phone, "13800138000".to_owned()),
+                (IdentityKind::Email, "wang@example.com".to_owned()),
+            ]
+        );
+        let bad = Buyer {
+            phone: Some("call me".into()),
+            ..Buyer::default()
+        };
+        assert!(bad.identities().is_empty());
+    }
 
     fn order() -> OrderInput {
         serde_json::from_value(serde_json::json!({

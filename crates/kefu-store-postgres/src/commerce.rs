@@ -12,6 +12,7 @@
 use crate::{PostgresStore, db_err};
 use async_trait::async_trait;
 use kefu_core::commerce::*;
+use kefu_core::customers::IdentityKind;
 use kefu_core::model::Id;
 use kefu_core::time::Millis;
 use kefu_core::{Error, ErrorCode, Result};
@@ -353,71 +354,141 @@ async fn upsert_product(
     })
 }
 
-/// Finds (or creates) the shop's customer for an order's buyer: by `external_id`, then `phone`,
-/// then `email`; a found customer gets the contact fields it lacked. Returns the customer id.
+/// Finds (or creates) the shop's customer for an order's buyer. Matching goes through the
+/// customers area's identities first (normalized values; external id, then phone, then e-mail;
+/// verified identities before unverified, then the oldest customer), then the spine columns as
+/// given, never a customer merged into another (merging moves identities to the survivor, so a
+/// buyer known only by a merged-away customer lands on the survivor). A found customer gets the
+/// contact fields it lacked; a new or filled customer gets the buyer's identities recorded
+/// (unverified, source `order`). Returns the customer id.
 ///
-/// This is the single place orders meet customers. The customers area (branch `customers`) adds
-/// an identities table and merging: it will route this lookup through identities and skip
-/// customers that were merged into another (no such column exists yet).
+/// This is the single place orders meet customers (the SQLite bulk import path mirrors it in
+/// memory).
 pub(crate) async fn resolve_buyer(
     conn: &mut Conn,
     shop_id: Id,
     b: &Buyer,
     now: Millis,
 ) -> Result<Id> {
+    let identities = b.identities();
+    let mut found = None;
+    for (kind, value) in &identities {
+        found = sqlx::query(
+            "SELECT c.id, c.name, c.email, c.phone, c.external_id FROM customer_identities i \
+             JOIN customers c ON c.id = i.customer_id AND c.merged_into IS NULL \
+             WHERE i.shop_id = $1 AND i.kind = $2 AND i.value = $3 \
+             ORDER BY i.verified DESC, c.id LIMIT 1",
+        )
+        .bind(shop_id)
+        .bind(kind.as_str())
+        .bind(value)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        if found.is_some() {
+            break;
+        }
+    }
     let lookups: [(&str, &Option<String>); 3] = [
         (
             "SELECT id, name, email, phone, external_id FROM customers \
-             WHERE shop_id = $1 AND external_id = $2 ORDER BY id LIMIT 1",
+             WHERE shop_id = $1 AND external_id = $2 AND merged_into IS NULL ORDER BY id LIMIT 1",
             &b.external_id,
         ),
         (
             "SELECT id, name, email, phone, external_id FROM customers \
-             WHERE shop_id = $1 AND phone = $2 ORDER BY id LIMIT 1",
+             WHERE shop_id = $1 AND phone = $2 AND merged_into IS NULL ORDER BY id LIMIT 1",
             &b.phone,
         ),
         (
             "SELECT id, name, email, phone, external_id FROM customers \
-             WHERE shop_id = $1 AND email = $2 ORDER BY id LIMIT 1",
+             WHERE shop_id = $1 AND email = $2 AND merged_into IS NULL ORDER BY id LIMIT 1",
             &b.email,
         ),
     ];
     for (sql, value) in lookups {
+        if found.is_some() {
+            break;
+        }
         let Some(value) = value else { continue };
-        let found = sqlx::query(sql)
+        found = sqlx::query(sql)
             .bind(shop_id)
             .bind(value)
             .fetch_optional(&mut *conn)
             .await
             .map_err(db_err)?;
-        if let Some(r) = found {
-            let id: Id = r.get("id");
-            let lacks = |col: &str, given: &Option<String>| {
-                given.is_some() && r.get::<Option<String>, _>(col).is_none()
-            };
-            let lacks_name = b.name.is_some() && r.get::<String, _>("name").is_empty();
-            if lacks_name
-                || lacks("email", &b.email)
-                || lacks("phone", &b.phone)
-                || lacks("external_id", &b.external_id)
-            {
-                sqlx::query(
-                    "UPDATE customers SET name = CASE WHEN name = '' THEN COALESCE($1, name) ELSE name END, \
-                     email = COALESCE(email, $2), phone = COALESCE(phone, $3), \
-                     external_id = COALESCE(external_id, $4) WHERE id = $5",
-                )
-                .bind(&b.name)
-                .bind(&b.email)
-                .bind(&b.phone)
-                .bind(&b.external_id)
-                .bind(id)
-                .execute(&mut *conn)
-                .await
-                .map_err(db_err)?;
-            }
-            return Ok(id);
-        }
     }
+    if let Some(r) = found {
+        let id: Id = r.get("id");
+        let lacks = |col: &str, given: &Option<String>| {
+            given.is_some() && r.get::<Option<String>, _>(col).is_none()
+        };
+        let lacks_name = b.name.is_some() && r.get::<String, _>("name").is_empty();
+        let filled: Vec<_> = identities
+            .iter()
+            .filter(|(kind, _)| match kind {
+                IdentityKind::ExternalId => lacks("external_id", &b.external_id),
+                IdentityKind::Phone => lacks("phone", &b.phone),
+                IdentityKind::Email => lacks("email", &b.email),
+            })
+            .cloned()
+            .collect();
+        if lacks_name
+            || lacks("email", &b.email)
+            || lacks("phone", &b.phone)
+            || lacks("external_id", &b.external_id)
+        {
+            sqlx::query(
+                "UPDATE customers SET name = CASE WHEN name = '' THEN COALESCE($1, name) ELSE name END, \
+                 email = COALESCE(email, $2), phone = COALESCE(phone, $3), \
+                 external_id = COALESCE(external_id, $4) WHERE id = $5",
+            )
+            .bind(&b.name)
+            .bind(&b.email)
+            .bind(&b.phone)
+            .bind(&b.external_id)
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            record_buyer_identities(conn, shop_id, id, &filled, now).await?;
+        }
+        return Ok(id);
+    }
+    let id = insert_customer(conn, shop_id, b, now).await?;
+    record_buyer_identities(conn, shop_id, id, &identities, now).await?;
+    Ok(id)
+}
+
+/// Records an order buyer's identities for a customer it created or filled: unverified, source
+/// `order`; an identity the customer already has is kept as it is.
+async fn record_buyer_identities(
+    conn: &mut Conn,
+    shop_id: Id,
+    customer_id: Id,
+    identities: &[(IdentityKind, String)],
+    now: Millis,
+) -> Result<()> {
+    for (kind, value) in identities {
+        sqlx::query(
+            "INSERT INTO customer_identities (shop_id, customer_id, kind, value, verified, source, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 'order', $6) ON CONFLICT (customer_id, kind, value) DO NOTHING",
+        )
+        .bind(shop_id)
+        .bind(customer_id)
+        .bind(kind.as_str())
+        .bind(value)
+        .bind(false)
+        .bind(now.0)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// A new customer of the shop from a buyer identity no customer matched.
+async fn insert_customer(conn: &mut Conn, shop_id: Id, b: &Buyer, now: Millis) -> Result<Id> {
     sqlx::query_scalar(
         "INSERT INTO customers (shop_id, name, email, phone, external_id, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",

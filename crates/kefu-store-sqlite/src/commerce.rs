@@ -11,6 +11,7 @@
 use crate::{SqliteStore, db_err};
 use async_trait::async_trait;
 use kefu_core::commerce::*;
+use kefu_core::customers::IdentityKind;
 use kefu_core::model::Id;
 use kefu_core::time::Millis;
 use kefu_core::{Error, ErrorCode, Result};
@@ -390,72 +391,137 @@ async fn upsert_product(
     })
 }
 
-/// Finds (or creates) the shop's customer for an order's buyer: by `external_id`, then `phone`,
-/// then `email`; a found customer gets the contact fields it lacked. Returns the customer id.
+/// Finds (or creates) the shop's customer for an order's buyer. Matching goes through the
+/// customers area's identities first (normalized values; external id, then phone, then e-mail;
+/// verified identities before unverified, then the oldest customer), then the spine columns as
+/// given, never a customer merged into another (merging moves identities to the survivor, so a
+/// buyer known only by a merged-away customer lands on the survivor). A found customer gets the
+/// contact fields it lacked; a new or filled customer gets the buyer's identities recorded
+/// (unverified, source `order`). Returns the customer id.
 ///
-/// This is the single place orders meet customers. The customers area (branch `customers`) adds
-/// an identities table and merging: it will route this lookup through identities and skip
-/// customers that were merged into another (no such column exists yet).
+/// This is the single place orders meet customers (the SQLite bulk import path mirrors it in
+/// memory).
 pub(crate) async fn resolve_buyer(
     conn: &mut Conn,
     shop_id: Id,
     b: &Buyer,
     now: Millis,
 ) -> Result<Id> {
+    let identities = b.identities();
+    let mut found = None;
+    for (kind, value) in &identities {
+        found = sqlx::query(
+            "SELECT c.id, c.name, c.email, c.phone, c.external_id FROM customer_identities i \
+             JOIN customers c ON c.id = i.customer_id AND c.merged_into IS NULL \
+             WHERE i.shop_id = $1 AND i.kind = $2 AND i.value = $3 \
+             ORDER BY i.verified DESC, c.id LIMIT 1",
+        )
+        .bind(shop_id)
+        .bind(kind.as_str())
+        .bind(value)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        if found.is_some() {
+            break;
+        }
+    }
     let lookups: [(&str, &Option<String>); 3] = [
         (
             "SELECT id, name, email, phone, external_id FROM customers \
-             WHERE shop_id = $1 AND external_id = $2 ORDER BY id LIMIT 1",
+             WHERE shop_id = $1 AND external_id = $2 AND merged_into IS NULL ORDER BY id LIMIT 1",
             &b.external_id,
         ),
         (
             "SELECT id, name, email, phone, external_id FROM customers \
-             WHERE shop_id = $1 AND phone = $2 ORDER BY id LIMIT 1",
+             WHERE shop_id = $1 AND phone = $2 AND merged_into IS NULL ORDER BY id LIMIT 1",
             &b.phone,
         ),
         (
             "SELECT id, name, email, phone, external_id FROM customers \
-             WHERE shop_id = $1 AND email = $2 ORDER BY id LIMIT 1",
+             WHERE shop_id = $1 AND email = $2 AND merged_into IS NULL ORDER BY id LIMIT 1",
             &b.email,
         ),
     ];
     for (sql, value) in lookups {
+        if found.is_some() {
+            break;
+        }
         let Some(value) = value else { continue };
-        let found = sqlx::query(sql)
+        found = sqlx::query(sql)
             .bind(shop_id)
             .bind(value)
             .fetch_optional(&mut *conn)
             .await
             .map_err(db_err)?;
-        if let Some(r) = found {
-            let id: Id = r.get("id");
-            let lacks = |col: &str, given: &Option<String>| {
-                given.is_some() && r.get::<Option<String>, _>(col).is_none()
-            };
-            let lacks_name = b.name.is_some() && r.get::<String, _>("name").is_empty();
-            if lacks_name
-                || lacks("email", &b.email)
-                || lacks("phone", &b.phone)
-                || lacks("external_id", &b.external_id)
-            {
-                sqlx::query(
-                    "UPDATE customers SET name = CASE WHEN name = '' THEN COALESCE($1, name) ELSE name END, \
-                     email = COALESCE(email, $2), phone = COALESCE(phone, $3), \
-                     external_id = COALESCE(external_id, $4) WHERE id = $5",
-                )
-                .bind(&b.name)
-                .bind(&b.email)
-                .bind(&b.phone)
-                .bind(&b.external_id)
-                .bind(id)
-                .execute(&mut *conn)
-                .await
-                .map_err(db_err)?;
-            }
-            return Ok(id);
-        }
     }
-    insert_customer(conn, shop_id, b, now).await
+    if let Some(r) = found {
+        let id: Id = r.get("id");
+        let lacks = |col: &str, given: &Option<String>| {
+            given.is_some() && r.get::<Option<String>, _>(col).is_none()
+        };
+        let lacks_name = b.name.is_some() && r.get::<String, _>("name").is_empty();
+        let filled: Vec<_> = identities
+            .iter()
+            .filter(|(kind, _)| match kind {
+                IdentityKind::ExternalId => lacks("external_id", &b.external_id),
+                IdentityKind::Phone => lacks("phone", &b.phone),
+                IdentityKind::Email => lacks("email", &b.email),
+            })
+            .cloned()
+            .collect();
+        if lacks_name
+            || lacks("email", &b.email)
+            || lacks("phone", &b.phone)
+            || lacks("external_id", &b.external_id)
+        {
+            sqlx::query(
+                "UPDATE customers SET name = CASE WHEN name = '' THEN COALESCE($1, name) ELSE name END, \
+                 email = COALESCE(email, $2), phone = COALESCE(phone, $3), \
+                 external_id = COALESCE(external_id, $4) WHERE id = $5",
+            )
+            .bind(&b.name)
+            .bind(&b.email)
+            .bind(&b.phone)
+            .bind(&b.external_id)
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            record_buyer_identities(conn, shop_id, id, &filled, now).await?;
+        }
+        return Ok(id);
+    }
+    let id = insert_customer(conn, shop_id, b, now).await?;
+    record_buyer_identities(conn, shop_id, id, &identities, now).await?;
+    Ok(id)
+}
+
+/// Records an order buyer's identities for a customer it created or filled: unverified, source
+/// `order`; an identity the customer already has is kept as it is.
+async fn record_buyer_identities(
+    conn: &mut Conn,
+    shop_id: Id,
+    customer_id: Id,
+    identities: &[(IdentityKind, String)],
+    now: Millis,
+) -> Result<()> {
+    for (kind, value) in identities {
+        sqlx::query(
+            "INSERT INTO customer_identities (shop_id, customer_id, kind, value, verified, source, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 'order', $6) ON CONFLICT (customer_id, kind, value) DO NOTHING",
+        )
+        .bind(shop_id)
+        .bind(customer_id)
+        .bind(kind.as_str())
+        .bind(value)
+        .bind(false)
+        .bind(now.0)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(())
 }
 
 /// A new customer of the shop from a buyer identity no customer matched.
@@ -1041,8 +1107,6 @@ async fn mark_paid(
 const BULK_MIN_ORDERS: usize = 32;
 /// Values per `IN (…)` lookup.
 const LOOKUP_SLICE: usize = 500;
-/// Rows per multi-row INSERT (9 values each, well under SQLite's 32,766 variables).
-const INSERT_ROWS: usize = 500;
 
 /// `?, ?, …` for `n` values. The bulk statements use positional `?` parameters: sqlx binds a
 /// `$N` parameter by looking its name up among all of the statement's parameters, which is
@@ -1187,22 +1251,68 @@ async fn bulk_orders(
         keep
     });
 
-    // Buyers: every customer the batch could match, loaded once, oldest first (as `resolve_buyer`
-    // picks the oldest match), then resolved in memory; new customers join the maps as created.
-    let mut ext = Vec::new();
-    let mut phones = Vec::new();
-    let mut emails = Vec::new();
+    // Buyers: every customer the batch could match (through identities, then spine columns; never
+    // a merged-away customer), loaded once, then resolved in memory exactly as `resolve_buyer`
+    // does; new and filled customers join the maps as they change.
+    let mut wanted: HashMap<IdentityKind, Vec<String>> = HashMap::new();
     for (k, _) in &fresh {
-        let b = &items[*k].1.buyer;
-        ext.extend(b.external_id.clone());
-        phones.extend(b.phone.clone());
-        emails.extend(b.email.clone());
+        for (kind, v) in items[*k].1.buyer.identities() {
+            wanted.entry(kind).or_default().push(v);
+        }
     }
     let mut customers: Vec<CustomerRow> = Vec::new();
     let mut by_ext: HashMap<String, usize> = HashMap::new();
     let mut by_phone: HashMap<String, usize> = HashMap::new();
     let mut by_email: HashMap<String, usize> = HashMap::new();
-    let select = "SELECT id, name, email, phone, external_id FROM customers WHERE shop_id = ? AND";
+    // (kind, normalized value) → (verified, customer id, index in `customers`): the best holder.
+    let mut by_identity: HashMap<(IdentityKind, String), (bool, Id, usize)> = HashMap::new();
+    // One row per `IN` slice: the matches come back as one JSON array, since every row sqlx
+    // fetches is its own hand-off from SQLite's thread (a chunk matches ~20,000 identity rows).
+    let mut identity_rows: Vec<IdentityMatch> = Vec::new();
+    for (kind, values) in &wanted {
+        let mut with_kind = Vec::with_capacity(values.len() + 1);
+        with_kind.push(kind.as_str().to_owned());
+        with_kind.extend(values.iter().cloned());
+        for r in lookup_in_after(
+            conn,
+            "SELECT json_group_array(json_array(i.kind, i.value, i.verified, c.id, c.name, \
+             c.email, c.phone, c.external_id)) AS matches FROM customer_identities i \
+             JOIN customers c ON c.id = i.customer_id AND c.merged_into IS NULL \
+             WHERE i.shop_id = ? AND i.kind = ? AND i.value IN",
+            shop_id,
+            &with_kind,
+        )
+        .await?
+        {
+            let json: String = r.get("matches");
+            identity_rows.extend(
+                serde_json::from_str::<Vec<IdentityMatch>>(&json).map_err(Error::internal)?,
+            );
+        }
+    }
+    // The spine columns only answer for buyers none of whose identities matched (as in
+    // `resolve_buyer`).
+    let matched: std::collections::HashSet<(&str, &str)> = identity_rows
+        .iter()
+        .map(|m| (m.0.as_str(), m.1.as_str()))
+        .collect();
+    let mut ext = Vec::new();
+    let mut phones = Vec::new();
+    let mut emails = Vec::new();
+    for (k, _) in &fresh {
+        let b = &items[*k].1.buyer;
+        if b.identities()
+            .iter()
+            .any(|(kind, v)| matched.contains(&(kind.as_str(), v.as_str())))
+        {
+            continue;
+        }
+        ext.extend(b.external_id.clone());
+        phones.extend(b.phone.clone());
+        emails.extend(b.email.clone());
+    }
+    let select = "SELECT id, name, email, phone, external_id FROM customers \
+                  WHERE shop_id = ? AND merged_into IS NULL AND";
     let mut loaded = Vec::new();
     for (col, values) in [
         ("external_id", &ext),
@@ -1220,6 +1330,13 @@ async fn bulk_orders(
             phone: r.get("phone"),
             external_id: r.get("external_id"),
         })
+        .chain(identity_rows.iter().map(|m| CustomerRow {
+            id: m.3,
+            name: m.4.clone(),
+            email: m.5.clone(),
+            phone: m.6.clone(),
+            external_id: m.7.clone(),
+        }))
         .collect();
     rows.sort_by_key(|c| c.id);
     rows.dedup_by_key(|c| c.id);
@@ -1240,29 +1357,64 @@ async fn bulk_orders(
             by_email.entry(v.clone()).or_insert(i);
         }
     }
+    /// Offers a holder of an identity: verified first, then the oldest customer wins.
+    fn offer(
+        map: &mut HashMap<(IdentityKind, String), (bool, Id, usize)>,
+        key: (IdentityKind, String),
+        holder: (bool, Id, usize),
+    ) {
+        let e = map.entry(key).or_insert(holder);
+        if (!holder.0, holder.1) < (!e.0, e.1) {
+            *e = holder;
+        }
+    }
+    let mut index_of: HashMap<Id, usize> = HashMap::new();
     for c in rows {
-        remember(
-            &c,
-            customers.len(),
-            &mut by_ext,
-            &mut by_phone,
-            &mut by_email,
-        );
+        let i = customers.len();
+        remember(&c, i, &mut by_ext, &mut by_phone, &mut by_email);
+        index_of.insert(c.id, i);
         customers.push(c);
     }
+    for m in &identity_rows {
+        let Ok(kind) = IdentityKind::parse(&m.0) else {
+            continue;
+        };
+        offer(
+            &mut by_identity,
+            (kind, m.1.clone()),
+            (m.2 != 0, m.3, index_of[&m.3]),
+        );
+    }
+    // Identities to record for created or filled customers, inserted with the lines below.
+    let mut new_identities: Vec<(Id, IdentityKind, String)> = Vec::new();
+    // The writer owns the database and this runs inside its transaction, so the chunk assigns
+    // the ids of its new customers and orders itself and inserts each table with one statement
+    // (rows as one JSON parameter) instead of one statement per row.
+    let first_new_customer: Id =
+        1 + sqlx::query_scalar::<_, Id>("SELECT COALESCE(MAX(id), 0) FROM customers")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    let mut next_customer = first_new_customer;
+    let mut next_order: Id =
+        1 + sqlx::query_scalar::<_, Id>("SELECT COALESCE(MAX(id), 0) FROM orders")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    let mut order_rows: Vec<serde_json::Value> = Vec::new();
 
     let mut lines: Vec<(Id, &OrderLine, Option<Id>, String)> = Vec::new();
     let mut ships: Vec<(Id, &ShipmentDoc)> = Vec::new();
     for (k, hash) in &fresh {
         let (index, o) = &items[*k];
         let b = &o.buyer;
-        let found = b
-            .external_id
-            .as_ref()
-            .and_then(|v| by_ext.get(v))
-            .or_else(|| b.phone.as_ref().and_then(|v| by_phone.get(v)))
-            .or_else(|| b.email.as_ref().and_then(|v| by_email.get(v)))
-            .copied();
+        let identities = b.identities();
+        let found = identities
+            .iter()
+            .find_map(|key| by_identity.get(key).map(|h| h.2))
+            .or_else(|| b.external_id.as_ref().and_then(|v| by_ext.get(v)).copied())
+            .or_else(|| b.phone.as_ref().and_then(|v| by_phone.get(v)).copied())
+            .or_else(|| b.email.as_ref().and_then(|v| by_email.get(v)).copied());
         let customer_id = match found {
             Some(i) => {
                 let c = &customers[i];
@@ -1270,20 +1422,40 @@ async fn bulk_orders(
                 let lacks = |mine: &Option<String>, given: &Option<String>| {
                     mine.is_none() && given.is_some()
                 };
+                let filled: Vec<_> = identities
+                    .iter()
+                    .filter(|(kind, _)| match kind {
+                        IdentityKind::ExternalId => lacks(&c.external_id, &b.external_id),
+                        IdentityKind::Phone => lacks(&c.phone, &b.phone),
+                        IdentityKind::Email => lacks(&c.email, &b.email),
+                    })
+                    .cloned()
+                    .collect();
                 if lacks_name
                     || lacks(&c.email, &b.email)
                     || lacks(&c.phone, &b.phone)
                     || lacks(&c.external_id, &b.external_id)
                 {
-                    resolve_fill(conn, &mut customers[i], b).await?;
+                    if customers[i].id < first_new_customer {
+                        resolve_fill(conn, &mut customers[i], b).await?;
+                    } else {
+                        // Made by this chunk and not inserted yet: the insert below takes the
+                        // filled row.
+                        fill_row(&mut customers[i], b);
+                    }
                     let c = customers[i].clone();
                     remember(&c, i, &mut by_ext, &mut by_phone, &mut by_email);
+                    for (kind, v) in filled {
+                        offer(&mut by_identity, (kind, v.clone()), (false, c.id, i));
+                        new_identities.push((c.id, kind, v));
+                    }
                 }
                 customers[i].id
             }
             None => {
                 // Every possible match was loaded above: no match means a new customer.
-                let id = insert_customer(conn, shop_id, b, now).await?;
+                let id = next_customer;
+                next_customer += 1;
                 let c = CustomerRow {
                     id,
                     name: b.name.clone().unwrap_or_default(),
@@ -1291,13 +1463,12 @@ async fn bulk_orders(
                     phone: b.phone.clone(),
                     external_id: b.external_id.clone(),
                 };
-                remember(
-                    &c,
-                    customers.len(),
-                    &mut by_ext,
-                    &mut by_phone,
-                    &mut by_email,
-                );
+                let i = customers.len();
+                remember(&c, i, &mut by_ext, &mut by_phone, &mut by_email);
+                for (kind, v) in identities {
+                    offer(&mut by_identity, (kind, v.clone()), (false, id, i));
+                    new_identities.push((id, kind, v));
+                }
                 customers.push(c);
                 id
             }
@@ -1305,7 +1476,28 @@ async fn bulk_orders(
         let payment_status = o
             .payment_status
             .unwrap_or_else(|| payment_status_for(o.paid_at.is_some(), o.total_cents, 0));
-        let id = insert_order(conn, shop_id, customer_id, o, hash, payment_status, 0, now).await?;
+        let id = next_order;
+        next_order += 1;
+        order_rows.push(serde_json::json!([
+            id,
+            customer_id,
+            o.order_no,
+            o.status.as_str(),
+            payment_status.as_str(),
+            o.currency,
+            o.items_cents,
+            o.discount_cents,
+            o.shipping_fee_cents,
+            o.total_cents,
+            o.placed_at.0,
+            o.paid_at.map(|t| t.0),
+            o.shipped_at.map(|t| t.0),
+            o.delivered_at.map(|t| t.0),
+            o.receiver_name,
+            o.receiver_phone,
+            o.receiver_address,
+            hash,
+        ]));
         for line in &o.items {
             let product = product_of(conn, shop_id, &line.sku, skus).await?;
             let name = if !line.name.is_empty() {
@@ -1329,54 +1521,144 @@ async fn bulk_orders(
             error: None,
         });
     }
-    for chunk in lines.chunks(INSERT_ROWS) {
-        let values: Vec<&str> = (0..chunk.len())
-            .map(|_| "(?, ?, ?, ?, ?, ?, ?, ?, ?)")
-            .collect();
-        let sql = format!(
-            "INSERT INTO order_items (shop_id, order_id, line_no, sku, product_id, name, quantity, \
-             unit_price_cents, total_cents) VALUES {}",
-            values.join(", ")
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for (order_id, line, product, name) in chunk {
-            q = q
-                .bind(shop_id)
-                .bind(*order_id)
-                .bind(line.line_no)
-                .bind(&line.sku)
-                .bind(*product)
-                .bind(name)
-                .bind(line.quantity)
-                .bind(line.unit_price_cents)
-                .bind(line.total_cents);
-        }
-        q.execute(&mut *conn).await.map_err(db_err)?;
-    }
-    for chunk in ships.chunks(INSERT_ROWS) {
-        let values: Vec<&str> = (0..chunk.len())
-            .map(|_| "(?, ?, ?, ?, ?, ?, ?, ?)")
-            .collect();
-        let sql = format!(
-            "INSERT INTO shipments (shop_id, order_id, carrier, tracking_no, status, shipped_at, \
-             delivered_at, updated_at) VALUES {}",
-            values.join(", ")
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for (order_id, s) in chunk {
-            q = q
-                .bind(shop_id)
-                .bind(*order_id)
-                .bind(&s.carrier)
-                .bind(&s.tracking_no)
-                .bind(s.status.as_str())
-                .bind(s.shipped_at.map(|t| t.0))
-                .bind(s.delivered_at.map(|t| t.0))
-                .bind(now.0);
-        }
-        q.execute(&mut *conn).await.map_err(db_err)?;
-    }
+    let new_customers: Vec<serde_json::Value> = customers
+        .iter()
+        .filter(|c| c.id >= first_new_customer)
+        .map(|c| serde_json::json!([c.id, c.name, c.email, c.phone, c.external_id]))
+        .collect();
+    json_insert(
+        conn,
+        "INSERT INTO customers (shop_id, id, name, email, phone, external_id, created_at) \
+         SELECT ?1, value->>0, value->>1, value->>2, value->>3, value->>4, ?3 FROM json_each(?2)",
+        shop_id,
+        &new_customers,
+        now,
+    )
+    .await?;
+    json_insert(
+        conn,
+        "INSERT INTO orders (shop_id, id, customer_id, order_no, status, payment_status, currency, \
+         items_cents, discount_cents, shipping_fee_cents, total_cents, refunded_cents, placed_at, \
+         paid_at, shipped_at, delivered_at, receiver_name, receiver_phone, receiver_address, \
+         content_hash, created_at, updated_at) \
+         SELECT ?1, value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, \
+         value->>7, value->>8, value->>9, 0, value->>10, value->>11, value->>12, value->>13, \
+         value->>14, value->>15, value->>16, value->>17, ?3, ?3 FROM json_each(?2)",
+        shop_id,
+        &order_rows,
+        now,
+    )
+    .await?;
+    let identity_rows: Vec<serde_json::Value> = new_identities
+        .iter()
+        .map(|(id, kind, value)| serde_json::json!([id, kind.as_str(), value]))
+        .collect();
+    json_insert(
+        conn,
+        "INSERT INTO customer_identities (shop_id, customer_id, kind, value, verified, source, \
+         created_at) SELECT ?1, value->>0, value->>1, value->>2, 0, 'order', ?3 \
+         FROM json_each(?2) WHERE true ON CONFLICT (customer_id, kind, value) DO NOTHING",
+        shop_id,
+        &identity_rows,
+        now,
+    )
+    .await?;
+    let line_rows: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|(order_id, line, product, name)| {
+            serde_json::json!([
+                order_id,
+                line.line_no,
+                line.sku,
+                product,
+                name,
+                line.quantity,
+                line.unit_price_cents,
+                line.total_cents
+            ])
+        })
+        .collect();
+    json_insert(
+        conn,
+        "INSERT INTO order_items (shop_id, order_id, line_no, sku, product_id, name, quantity, \
+         unit_price_cents, total_cents) SELECT ?1, value->>0, value->>1, value->>2, value->>3, \
+         value->>4, value->>5, value->>6, value->>7 FROM json_each(?2) WHERE ?3 IS NOT NULL",
+        shop_id,
+        &line_rows,
+        now,
+    )
+    .await?;
+    let ship_rows: Vec<serde_json::Value> = ships
+        .iter()
+        .map(|(order_id, s)| {
+            serde_json::json!([
+                order_id,
+                s.carrier,
+                s.tracking_no,
+                s.status.as_str(),
+                s.shipped_at.map(|t| t.0),
+                s.delivered_at.map(|t| t.0)
+            ])
+        })
+        .collect();
+    json_insert(
+        conn,
+        "INSERT INTO shipments (shop_id, order_id, carrier, tracking_no, status, shipped_at, \
+         delivered_at, updated_at) SELECT ?1, value->>0, value->>1, value->>2, value->>3, \
+         value->>4, value->>5, ?3 FROM json_each(?2)",
+        shop_id,
+        &ship_rows,
+        now,
+    )
+    .await?;
     Ok((out, rest))
+}
+
+/// A customer holding a wanted identity: kind, value, verified (0/1), then the customer's id,
+/// name, email, phone, external id.
+type IdentityMatch = (
+    String,
+    String,
+    i64,
+    Id,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// Runs one `INSERT … SELECT … FROM json_each(?2)` of the bulk path: `?1` the shop, `?2` the rows
+/// as one JSON array (each row an array, read with `value->>N`), `?3` the time. No rows, no
+/// statement.
+async fn json_insert(
+    conn: &mut Conn,
+    sql: &'static str,
+    shop_id: Id,
+    rows: &[serde_json::Value],
+    now: Millis,
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let json = serde_json::to_string(rows).map_err(Error::internal)?;
+    sqlx::query(sql)
+        .bind(shop_id)
+        .bind(json)
+        .bind(now.0)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// [`resolve_fill`] for a customer made by the current chunk and not inserted yet.
+fn fill_row(c: &mut CustomerRow, b: &Buyer) {
+    if c.name.is_empty() {
+        c.name = b.name.clone().unwrap_or_default();
+    }
+    c.email = c.email.clone().or_else(|| b.email.clone());
+    c.phone = c.phone.clone().or_else(|| b.phone.clone());
+    c.external_id = c.external_id.clone().or_else(|| b.external_id.clone());
 }
 
 /// Like [`lookup_in`] with one fixed value first: `values[0]` binds `$2`, the rest fill the `IN`

@@ -66,8 +66,12 @@ impl SqliteStore {
             .pragma("temp_store", "memory");
         // The bulk path's statements differ by batch shape (rows × conversations), so the writer
         // keeps more prepared statements than sqlx's default 100.
+        // The single writer gets a 256 MiB page cache (an upper bound, not an allocation): bulk
+        // imports insert into several secondary indexes at random places, and once those
+        // outgrow the cache every commit and insert goes to disk.
         let mut write_conn = options
             .clone()
+            .pragma("cache_size", "-262144")
             .statement_cache_capacity(1024)
             .connect()
             .await

@@ -711,6 +711,131 @@ async fn buyers_body(backend: Backend) {
     assert_eq!(touched, expected);
 }
 
+both!(buyers_match_through_identities, buyer_identities_body);
+/// Buyers meet customers through the customers area's identities (normalized values), never a
+/// merged-away customer, and customers made or filled by orders get the buyer's identities; the
+/// one-by-one path and SQLite's bulk path (32+ new orders) agree.
+async fn buyer_identities_body(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin = s.agent(s.shop.id, Role::Admin, "店长").await;
+    let t = Some(admin.token.as_str());
+    let widget = |body: Value| {
+        let s = &s;
+        async move {
+            s.post("/api/v1/widget/sessions", None, body)
+                .await
+                .expect(201)["customer_id"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let typed = widget(json!({"name": "网购客", "phone": "+86 138-0013-8000"})).await;
+    let gone = widget(json!({"name": "旧号", "phone": "13700001111"})).await;
+    let survivor = widget(json!({"name": "新号", "phone": "13900002222"})).await;
+    s.post(
+        &format!("/api/v1/customers/{survivor}/merge"),
+        t,
+        json!({"source_id": gone}),
+    )
+    .await
+    .expect(200);
+
+    let mk = |no: &str, buyer: Value| {
+        let mut o = order(no, "1");
+        o["buyer"] = buyer;
+        o
+    };
+    let customer_of = |no: String| {
+        let s = &s;
+        async move {
+            let r = s.get(&format!("/api/v1/orders?q={no}"), t).await;
+            r.expect(200)["orders"][0]["customer_id"].as_i64().unwrap()
+        }
+    };
+    let identities = |id: i64| {
+        let s = &s;
+        async move {
+            s.get(&format!("/api/v1/customers/{id}"), t)
+                .await
+                .expect(200)["customer"]["identities"]
+                .clone()
+        }
+    };
+
+    // One by one (a small batch).
+    s.post(
+        "/api/v1/orders/batch",
+        t,
+        json!({"orders": [
+            mk("I1", json!({"phone": "13800138000"})),
+            mk("I2", json!({"phone": "137 0000 1111"})),
+            mk("I3", json!({"name": "下单客", "phone": "+86 135 0000 3333",
+                            "email": "Buyer@Example.com"})),
+        ]}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(customer_of("I1".into()).await, typed, "normalized phone");
+    assert_eq!(
+        customer_of("I2".into()).await,
+        survivor,
+        "merged-away customer's buyer goes to the survivor"
+    );
+    let made = customer_of("I3".into()).await;
+    assert!(![typed, gone, survivor].contains(&made));
+    let ids = identities(made).await;
+    for (kind, value) in [("phone", "13500003333"), ("email", "buyer@example.com")] {
+        assert!(
+            ids.as_array().unwrap().iter().any(|i| i["kind"] == kind
+                && i["value"] == value
+                && i["verified"] == false
+                && i["source"] == "order"),
+            "{kind} {value} recorded: {ids}"
+        );
+    }
+
+    // In bulk: the same rules, and a customer made here is found again by its identity.
+    let buyers = [
+        json!({"phone": "138 0013 8000"}),
+        json!({"phone": "+8613700001111"}),
+        json!({"phone": "13500003333"}),
+        json!({"name": "批量客", "phone": "+86 133-1111-2222"}),
+    ];
+    let orders: Vec<Value> = (0..40)
+        .map(|i| mk(&format!("IB{i:02}"), buyers[i % 4].clone()))
+        .collect();
+    let out = s
+        .post("/api/v1/orders/batch", t, json!({"orders": orders}))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(out["created"], 40, "{out}");
+    assert_eq!(customer_of("IB00".into()).await, typed);
+    assert_eq!(customer_of("IB01".into()).await, survivor);
+    assert_eq!(customer_of("IB02".into()).await, made);
+    let bulk_made = customer_of("IB03".into()).await;
+    assert!(![typed, gone, survivor, made].contains(&bulk_made));
+    for i in (7..40).step_by(4) {
+        assert_eq!(customer_of(format!("IB{i:02}")).await, bulk_made);
+    }
+    let ids = identities(bulk_made).await;
+    assert!(
+        ids.as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["kind"] == "phone" && i["value"] == "13311112222" && i["source"] == "order"),
+        "{ids}"
+    );
+    s.post(
+        "/api/v1/orders/batch",
+        t,
+        json!({"orders": [mk("I9", json!({"phone": "13311112222"}))]}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(customer_of("I9".into()).await, bulk_made);
+}
+
 both!(orders_list_filters_and_pages, orders_list_body);
 async fn orders_list_body(backend: Backend) {
     let s = TestServer::start(backend).await;
