@@ -55,8 +55,6 @@ pub enum Event {
     OrdersChanged {
         shop_id: Id,
         customer_id: Id,
-        /// The order, when one order changed (e.g. placed from the shop page); `None` after a batch.
-        order_id: Option<Id>,
     },
 }
 

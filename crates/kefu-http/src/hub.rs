@@ -351,12 +351,10 @@ impl EventSink for Hub {
             Event::OrdersChanged {
                 shop_id,
                 customer_id,
-                order_id,
             } => {
                 let f = frame(json!({
                     "type": "orders.changed",
                     "customer_id": customer_id,
-                    "order_id": order_id,
                 }));
                 self.to_agents(shop_id, &f, |_, _| true);
             }

@@ -108,7 +108,6 @@ pub(crate) async fn after_ingest(state: &AppState, shop_id: Id, touched: &[Id]) 
             state.hub.publish(Event::OrdersChanged {
                 shop_id,
                 customer_id,
-                order_id: None,
             });
         }
     }

@@ -17,7 +17,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use kefu_core::cards::OrderCard;
 use kefu_core::commerce::{CommerceChange, OrderInput, validate_order};
-use kefu_core::events::{Event, EventSink};
 use kefu_core::model::{Id, Visitor};
 use kefu_core::time::Millis;
 use kefu_core::{Error, ErrorCode, Result, token};
@@ -229,11 +228,8 @@ pub async fn place_order(
     let order_id = item
         .id
         .ok_or_else(|| Error::internal("demo order: no id"))?;
-    state.hub.publish(Event::OrdersChanged {
-        shop_id: visitor.shop_id,
-        customer_id: visitor.customer_id,
-        order_id: Some(order_id),
-    });
+    // The same follow-up as every other ingest: segments and open sidebars.
+    crate::routes::commerce::after_ingest(&state, visitor.shop_id, &[visitor.customer_id]).await;
     let card = state
         .store
         .order_for_card(visitor.shop_id, order_id)
@@ -278,11 +274,8 @@ pub async fn pay(
     if let Some(e) = out.items.first().and_then(|i| i.error.as_ref()) {
         return Err(Error::validation(e.message.clone()).into());
     }
-    state.hub.publish(Event::OrdersChanged {
-        shop_id: visitor.shop_id,
-        customer_id: visitor.customer_id,
-        order_id: Some(id),
-    });
+    // The same follow-up as every other ingest: segments and open sidebars.
+    crate::routes::commerce::after_ingest(&state, visitor.shop_id, &[visitor.customer_id]).await;
     let card = state
         .store
         .order_for_card(visitor.shop_id, id)

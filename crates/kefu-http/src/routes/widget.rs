@@ -229,11 +229,8 @@ pub async fn create_session(
     if contact.name.is_none() {
         contact.name = Some(format!("访客{:04}", rand_suffix()));
     }
+    // create_customer records the contact fields as identities and sets the last contact itself.
     let customer = state.store.create_customer(shop.id, &contact).await?;
-    state
-        .store
-        .record_contact(shop.id, customer.id, &contact, "widget")
-        .await?;
     let visitor_token = token::generate("kfv_");
     state
         .store
