@@ -5,6 +5,7 @@
 //! axum, sqlx or any other adapter: the storage crates and the HTTP crate depend on it, never the
 //! other way round.
 
+pub mod aftersales;
 pub mod business_hours;
 pub mod cards;
 pub mod commerce;
@@ -15,6 +16,7 @@ pub mod model;
 pub mod reminders;
 pub mod routing;
 pub mod segments;
+pub mod sla;
 pub mod store;
 pub mod time;
 pub mod token;
