@@ -18,6 +18,7 @@ pub mod routing;
 pub mod segments;
 pub mod sla;
 pub mod store;
+pub mod tickets;
 pub mod time;
 pub mod token;
 
