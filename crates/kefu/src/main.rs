@@ -4,6 +4,7 @@
 mod demo;
 mod demo_cards;
 mod eval;
+mod jobs;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -54,6 +55,10 @@ struct ServeArgs {
     /// Mark the session cookie Secure (serve behind HTTPS).
     #[arg(long, env = "KEFU_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// Hour (UTC, 0-23) of the daily full segment recompute; the default 20 is 04:00 in China.
+    #[arg(long, env = "KEFU_SEGMENTS_DAILY_HOUR_UTC", default_value_t = 20,
+          value_parser = clap::value_parser!(u8).range(0..24))]
+    segments_daily_hour_utc: u8,
 }
 
 #[derive(Subcommand)]
@@ -465,6 +470,7 @@ async fn serve_http(
         visitor_messages_per_minute: args.visitor_messages_per_minute,
     };
     let backend = store.backend();
+    jobs::spawn_daily_segment_recompute(store.clone(), args.segments_daily_hour_utc);
     let mut state = AppState::new(store, &limits);
     state.secure_cookies = args.secure_cookies;
     // Only `kefu demo` enables the demo page's login and ordering endpoints.
