@@ -141,13 +141,22 @@ fn batch_items<T: DeserializeOwned>(body: &Bytes, key: &str) -> Result<ReadItems
     let mut good = Vec::with_capacity(items.len());
     let mut bad = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        match serde_json::from_value::<T>(item.clone()) {
+        // The path names the field at fault (`orders[3].lines[0].quantity: invalid type …`).
+        match serde_path_to_error::deserialize::<_, T>(item) {
             Ok(v) => good.push((i, v)),
-            Err(e) => bad.push(ItemResult::failed(
-                i,
-                key_of(item),
-                &Error::validation(format!("{key}[{i}]: {e}")),
-            )),
+            Err(e) => {
+                let path = e.path().to_string();
+                let at = if path == "." {
+                    String::new()
+                } else {
+                    format!(".{path}")
+                };
+                bad.push(ItemResult::failed(
+                    i,
+                    key_of(item),
+                    &Error::validation(format!("{key}[{i}]{at}: {}", e.inner())),
+                ))
+            }
         }
     }
     Ok((good, bad))

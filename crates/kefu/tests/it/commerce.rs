@@ -262,7 +262,9 @@ async fn batch_items_body(backend: Backend) {
         items[2]["error"]["message"]
             .as_str()
             .unwrap()
-            .starts_with("orders[2]:")
+            .starts_with("orders[2].items[0].quantity: invalid type"),
+        "the field at fault is named: {}",
+        items[2]["error"]["message"]
     );
     assert!(
         items[3]["error"]["message"]
