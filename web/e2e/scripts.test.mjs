@@ -84,6 +84,7 @@ test('agent types /tk, picks a 退款 script with {customer.name}, sends it with
   await page.locator('[data-testid="script-missing-var"][data-variable="order.no"]').waitFor({ timeout: WAIT })
   await composer.press('Enter')
   await page.locator('[data-testid="script-missing"].blocked').waitFor({ timeout: WAIT })
+  await shot(page, '20-console-script-missing-variable')
   assert.equal(await page.locator('[data-testid="message-bubble"][data-sender-type="agent"]', { hasText: '{order.no}' }).count(), 0)
   await composer.fill('')
 
@@ -150,5 +151,20 @@ test('agent types /tk, picks a 退款 script with {customer.name}, sends it with
   await row.getByTestId('script-stats').filter({ hasText: /使用次数 [1-9]/ }).waitFor({ timeout: WAIT })
   await page.locator('[data-testid="script-row"]').first().filter({ hasText: '退款' }).waitFor({ timeout: WAIT })
   await shot(page, '23-console-scripts-page')
+
+  // ---- a personal script created in the library page's editor is listed under 我的话术
+  const mineTitle = `我的加急退款${stamp}`
+  await page.getByTestId('scripts-new').click()
+  const editor = page.getByTestId('script-editor')
+  await editor.waitFor({ timeout: WAIT })
+  await page.getByTestId('script-form-category').selectOption({ label: '售后处理' })
+  await page.getByTestId('script-form-title').fill(mineTitle)
+  await page.getByTestId('script-form-body').fill('{customer.name}，已为您加急处理退款～')
+  await page.getByTestId('script-form-shortcut').fill(`jj${stamp}`)
+  assert.ok(await page.getByTestId('script-form-personal').isChecked(), 'an agent writes personal scripts')
+  await page.getByTestId('script-form-save').click()
+  await editor.waitFor({ state: 'detached', timeout: WAIT })
+  await page.getByTestId('scripts-owner-mine').click()
+  await page.locator('[data-testid="script-row"]', { hasText: mineTitle }).waitFor({ timeout: WAIT })
   await ctx.close()
 })
