@@ -2,6 +2,7 @@ import { ref } from 'vue'
 import * as cards from './locales/cards'
 import * as commerce from './locales/commerce'
 import * as customers from './locales/customers'
+import * as scripts from './locales/scripts'
 import * as segments from './locales/segments'
 
 export type Locale = 'zh' | 'en'
@@ -91,6 +92,7 @@ const zh = {
   ...commerce.zh,
   ...segments.zh,
   ...cards.zh,
+  ...scripts.zh,
 }
 
 type Dict = typeof zh
@@ -181,6 +183,7 @@ const en: Dict = {
   ...commerce.en,
   ...segments.en,
   ...cards.en,
+  ...scripts.en,
 }
 
 const dicts: Record<Locale, Dict> = { zh, en }
