@@ -5,6 +5,7 @@
 //! axum, sqlx or any other adapter: the storage crates and the HTTP crate depend on it, never the
 //! other way round.
 
+pub mod attachments;
 pub mod cards;
 pub mod commerce;
 pub mod customers;
