@@ -1,4 +1,5 @@
 import { ref } from 'vue'
+import * as attach from './locales/attach'
 import * as cards from './locales/cards'
 import * as commerce from './locales/commerce'
 import * as customers from './locales/customers'
@@ -91,6 +92,7 @@ const zh = {
   ...commerce.zh,
   ...segments.zh,
   ...cards.zh,
+  ...attach.zh,
 }
 
 type Dict = typeof zh
@@ -181,6 +183,7 @@ const en: Dict = {
   ...commerce.en,
   ...segments.en,
   ...cards.en,
+  ...attach.en,
 }
 
 const dicts: Record<Locale, Dict> = { zh, en }
