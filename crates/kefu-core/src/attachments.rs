@@ -472,7 +472,11 @@ mod tests {
         assert_eq!(sanitize_name("<img src=x>.png", &png), "_img src=x_.png");
         assert_eq!(sanitize_name("", &png), "file.png");
         assert_eq!(sanitize_name("noext", &png), "noext.png");
-        assert_eq!(sanitize_name(".png", &png), "file.png");
+        assert_eq!(
+            sanitize_name(".png", &png),
+            "png.png",
+            "a hidden-file name loses its dot"
+        );
         let long = format!("{}.png", "长".repeat(300));
         let cut = sanitize_name(&long, &png);
         assert_eq!(cut.chars().count(), MAX_NAME_CHARS);

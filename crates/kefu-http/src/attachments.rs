@@ -250,11 +250,17 @@ fn place(
     Ok(())
 }
 
+/// A file part spooled to `tmp/`, accepted, not yet in place.
+struct Spooled {
+    tmp: TempFile,
+    accepted: Accepted,
+    sha256: String,
+    size: u64,
+    raw_name: String,
+}
+
 /// Streams the `file` field to a temporary file: judged by its first bytes, hashed, limited.
-async fn receive_file(
-    files: &AttachmentFiles,
-    field: &mut Field<'_>,
-) -> Result<(TempFile, Accepted, String, u64, String)> {
+async fn receive_file(files: &AttachmentFiles, field: &mut Field<'_>) -> Result<Spooled> {
     let raw_name = field.file_name().unwrap_or_default().to_owned();
     let claimed = field.content_type().map(str::to_owned);
     let mut head: Vec<u8> = Vec::new();
@@ -332,14 +338,20 @@ async fn receive_file(
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    Ok((tmp, accepted, sha256, size, raw_name))
+    Ok(Spooled {
+        tmp,
+        accepted,
+        sha256,
+        size,
+        raw_name,
+    })
 }
 
 /// Reads an upload request: one `file` field and a `client_msg_id` text field (in any order).
 /// The file is checked, made durable and thumbnailed; nothing is left on disk when it fails.
 pub async fn receive(files: Arc<AttachmentFiles>, mut multipart: Multipart) -> Result<Received> {
     let mut client_msg_id: Option<String> = None;
-    let mut file: Option<(TempFile, Accepted, String, u64, String)> = None;
+    let mut file: Option<Spooled> = None;
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_err)? {
         match field.name().unwrap_or_default() {
             "file" if file.is_none() => {
@@ -380,8 +392,13 @@ pub async fn receive(files: Arc<AttachmentFiles>, mut multipart: Multipart) -> R
     let client_msg_id =
         client_msg_id.ok_or_else(|| Error::validation("client_msg_id is required"))?;
     validate_client_msg_id(&client_msg_id)?;
-    let (mut tmp, accepted, sha256, size, raw_name) =
-        file.ok_or_else(|| Error::validation("file is required (a multipart field named file)"))?;
+    let Spooled {
+        mut tmp,
+        accepted,
+        sha256,
+        size,
+        raw_name,
+    } = file.ok_or_else(|| Error::validation("file is required (a multipart field named file)"))?;
     let name = attachments::sanitize_name(&raw_name, &accepted);
     let files2 = files.clone();
     let (width, height, has_thumb, sha256) = tokio::task::spawn_blocking(move || {

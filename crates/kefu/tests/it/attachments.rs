@@ -143,6 +143,45 @@ fn jpeg(width: u32, height: u32) -> Vec<u8> {
     out
 }
 
+/// A PNG whose header claims `width`×`height` pixels but whose data is a few bytes: a
+/// decompression bomb's shape. The decoder must refuse it from the header, before allocating.
+fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut c = 0xffff_ffffu32;
+        for &b in bytes {
+            c ^= u32::from(b);
+            for _ in 0..8 {
+                c = if c & 1 == 1 {
+                    0xedb8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+            }
+        }
+        !c
+    }
+    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut typed = kind.to_vec();
+        typed.extend_from_slice(data);
+        out.extend_from_slice(&typed);
+        out.extend_from_slice(&crc32(&typed).to_be_bytes());
+    }
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(
+        &mut out,
+        b"IDAT",
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    );
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
 /// A minimal PDF (only its magic number matters for the type check).
 const PDF: &[u8] =
     b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
@@ -521,6 +560,8 @@ async fn refused_uploads_body(backend: Backend) {
             Some("text/plain"),
             vec![0, 1, 2, 3, 0xff, 0xfe],
         ),
+        // A decompression bomb: refused from its header, never allocated.
+        ("bomb.png", Some("image/png"), png_claiming(60_000, 60_000)),
     ];
     for (name, ct, bytes) in cases {
         let r = agent_upload(&s, &agent, cid, name, ct, &bytes).await;
