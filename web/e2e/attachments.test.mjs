@@ -141,6 +141,23 @@ test('agent and shopper exchange an image and a file; disguised files are refuse
   await agent.getByTestId('attachment-file').filter({ hasText: `退货流程-${stamp}.pdf` }).waitFor()
   await shopper.getByTestId('kefu-attachment-file').filter({ hasText: `退货流程-${stamp}.pdf` }).waitFor()
 
+  // ---- a pasted screenshot and a dropped file are sent the same way
+  await agent.getByTestId('composer').evaluate((el, b64) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))
+    const dt = new DataTransfer()
+    dt.items.add(new File([bytes], 'image.png', { type: 'image/png' }))
+    el.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }))
+  }, png(200, 150).toString('base64'))
+  const pasted = agent.locator('[data-testid="attachment-thumb"][alt^="截图_"]')
+  await pasted.waitFor()
+  assert.equal(await loaded(pasted), 200, 'a small pasted image is shown as is')
+  await agent.getByTestId('composer').evaluate((el, name) => {
+    const dt = new DataTransfer()
+    dt.items.add(new File(['订单号 XMF20261123001\n'], name, { type: 'text/plain' }))
+    el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }))
+  }, `单号-${stamp}.txt`)
+  await shopper.getByTestId('kefu-attachment-file').filter({ hasText: `单号-${stamp}.txt` }).waitFor()
+
   // ---- disguised files are refused with a clear message, nothing is sent
   const exe = Buffer.alloc(2048)
   exe.write('MZ', 0)
