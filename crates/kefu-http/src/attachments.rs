@@ -540,3 +540,30 @@ pub enum Viewer {
     Agent(User),
     Shopper(Visitor),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::TextCheck;
+
+    #[test]
+    fn text_check_spans_chunks() {
+        let bytes = "退货 ok\n".as_bytes();
+        let mut check = TextCheck::default();
+        // Split inside the first character.
+        assert!(check.feed(&bytes[..1]));
+        assert!(check.feed(&bytes[1..]));
+        assert!(check.finish());
+
+        let mut cut = TextCheck::default();
+        assert!(cut.feed(&bytes[..2]));
+        assert!(
+            !cut.finish(),
+            "a character cut at the end of the file is not text"
+        );
+
+        let mut bad = TextCheck::default();
+        assert!(!bad.feed(b"ok \xff\xfe"));
+        let mut nul = TextCheck::default();
+        assert!(!nul.feed(b"a\0b"));
+    }
+}
