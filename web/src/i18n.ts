@@ -1,4 +1,5 @@
 import { ref } from 'vue'
+import * as attach from './locales/attach'
 import * as cards from './locales/cards'
 import * as commerce from './locales/commerce'
 import * as customers from './locales/customers'
@@ -93,6 +94,7 @@ const zh = {
   ...segments.zh,
   ...cards.zh,
   ...scripts.zh,
+  ...attach.zh,
 }
 
 type Dict = typeof zh
@@ -184,6 +186,7 @@ const en: Dict = {
   ...segments.en,
   ...cards.en,
   ...scripts.en,
+  ...attach.en,
 }
 
 const dicts: Record<Locale, Dict> = { zh, en }

@@ -63,7 +63,7 @@ export interface Message {
   client_msg_id: string | null
   created_at: string
   /** `text`, or a card whose snapshot is in `payload` (see types/cards.ts); absent on old servers. */
-  kind?: 'text' | 'product_card' | 'order_card'
+  kind?: 'text' | 'product_card' | 'order_card' | 'attachment'
   payload?: Record<string, any> | null
 }
 export interface ShopSettings {

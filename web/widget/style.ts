@@ -65,4 +65,17 @@ textarea:focus { border-color: #2563eb; box-shadow: 0 0 0 3px #eaf1ff; }
   .panel { right: 0; bottom: 0; width: 100vw; height: 100vh; border-radius: 0; }
   .launcher.open { display: none; }
 }
+.attach { flex: none; width: 34px; height: 38px; border: 0; background: none; color: #6b7280; cursor: pointer; border-radius: 8px; display: grid; place-items: center; }
+.attach:hover { color: #2563eb; background: #eaf1ff; }
+.att { max-width: 220px; }
+.att-img { display: block; max-width: 200px; max-height: 200px; border-radius: 10px; background: #f1f3f6; cursor: zoom-in; object-fit: contain; }
+.att-file { display: flex; gap: 8px; align-items: center; padding: 8px 10px; border: 1px solid #e6e8ec; border-radius: 10px; background: #fff; color: #1f2430; font: inherit; text-align: left; cursor: pointer; max-width: 220px; }
+.att-icon { flex: none; width: 34px; height: 34px; border-radius: 8px; background: #eaf1ff; color: #1d4ed8; font-size: 10px; font-weight: 700; display: grid; place-items: center; }
+.att-meta { min-width: 0; display: flex; flex-direction: column; }
+.att-name { font-size: 13px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.att-meta small { color: #8d93a0; font-size: 11px; }
+.att-error { color: #dc2626; font-size: 12px; margin-top: 4px; }
+.lightbox { position: absolute; inset: 0; z-index: 5; background: rgba(0,0,0,.85); display: flex; align-items: center; justify-content: center; cursor: zoom-out; border-radius: inherit; }
+.lightbox.hidden { display: none; }
+.lightbox img { max-width: 96%; max-height: 96%; object-fit: contain; }
 `

@@ -5,6 +5,9 @@
  */
 import { CSS } from './style'
 
+/** Accepted by the server (it checks the real content again). */
+const ACCEPT = '.jpg,.jpeg,.jfif,.png,.gif,.webp,.pdf,.txt,.csv,.log,.md,.zip,.docx,.xlsx,.pptx,.mp4,.m4v'
+
 interface Msg {
   id: number
   conversation_id: number
@@ -20,6 +23,10 @@ interface Msg {
   /** `text`, or a product/order card whose snapshot is `payload`. */
   kind?: string
   payload?: Record<string, unknown> | null
+  /** A local attachment being uploaded (kept for a retry). */
+  file?: File
+  /** Why a local attachment was refused. */
+  error?: string
 }
 
 interface Config {
@@ -53,6 +60,13 @@ const TEXT = {
     order: '订单',
     view: '查看',
     shipping: '物流',
+    attach: '发送图片或文件',
+    image: '图片',
+    file: '文件',
+    download: '下载',
+    tooLarge: '文件太大：图片最大 10 MB，其他文件最大 20 MB',
+    badType: '不支持的文件类型（图片：jpg、png、gif、webp；文件：pdf、txt、csv、zip、docx、xlsx、pptx、mp4）',
+    uploadFailed: '上传失败',
     states: { unpaid: '待付款', paid: '待发货', shipped: '已发货', delivered: '已签收', completed: '已完成', cancelled: '已取消', refunded: '已退款' },
   },
   en: {
@@ -78,6 +92,13 @@ const TEXT = {
     order: 'Order',
     view: 'View',
     shipping: 'Shipping',
+    attach: 'Send an image or file',
+    image: 'Image',
+    file: 'File',
+    download: 'Download',
+    tooLarge: 'File too large: images up to 10 MB, other files up to 20 MB',
+    badType: 'File type not accepted (images: jpg, png, gif, webp; files: pdf, txt, csv, zip, docx, xlsx, pptx, mp4)',
+    uploadFailed: 'Upload failed',
     states: { unpaid: 'Awaiting payment', paid: 'To ship', shipped: 'Shipped', delivered: 'Delivered', completed: 'Completed', cancelled: 'Cancelled', refunded: 'Refunded' },
   },
 }
@@ -174,9 +195,14 @@ const TEXT = {
   const form = h('form', { class: 'composer' })
   const input = h('textarea', { rows: '1', placeholder: L.placeholder, 'data-testid': 'kefu-input', maxlength: '4000' })
   const sendBtn = h('button', { type: 'submit', class: 'send', 'data-testid': 'kefu-send' }, L.send)
-  form.append(input, sendBtn)
+  const attachBtn = h('button', { type: 'button', class: 'attach', 'data-testid': 'kefu-attach', 'aria-label': L.attach, title: L.attach })
+  attachBtn.innerHTML =
+    '<svg viewBox="0 0 24 24" width="20" height="20"><path fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" d="M21 11.5l-8.6 8.6a5 5 0 0 1-7.1-7.1l8.6-8.6a3.3 3.3 0 0 1 4.7 4.7l-8.6 8.6a1.7 1.7 0 0 1-2.4-2.4l7.9-7.9"/></svg>'
+  const fileInput = h('input', { type: 'file', multiple: '', hidden: '', 'data-testid': 'kefu-file', accept: ACCEPT })
+  form.append(attachBtn, fileInput, input, sendBtn)
+  const lightbox = h('div', { class: 'lightbox hidden', 'data-testid': 'kefu-lightbox' })
   const foot = h('div', { class: 'powered' }, 'Powered by kefu')
-  panel.append(head, banner, queueBar, list, typing, form, foot)
+  panel.append(head, banner, queueBar, list, typing, form, foot, lightbox)
   root.append(panel, launcher)
 
   // ---------------------------------------------------------------- http
@@ -194,6 +220,79 @@ const TEXT = {
       throw err
     }
     return data as T
+  }
+
+  /**
+   * Attachments are fetched with the visitor token in the Authorization header (never in a URL)
+   * and shown from blob: URLs, cached per attachment.
+   */
+  const blobs = new Map<string, Promise<string>>()
+  function blobUrl(path: string): Promise<string> {
+    let p = blobs.get(path)
+    if (!p) {
+      p = fetch(base + path, { headers: token ? { Authorization: `Bearer ${token}` } : {} }).then((r) => {
+        if (!r.ok) throw new Error(String(r.status))
+        return r.blob().then((b) => URL.createObjectURL(b))
+      })
+      p.catch(() => blobs.delete(path))
+      blobs.set(path, p)
+    }
+    return p
+  }
+
+  function openImage(id: number, name: string) {
+    lightbox.textContent = ''
+    const img = h('img', { alt: name, 'data-testid': 'kefu-lightbox-img' })
+    lightbox.appendChild(img)
+    lightbox.classList.remove('hidden')
+    blobUrl(`/api/v1/attachments/${id}`).then((u) => (img.src = u), () => lightbox.classList.add('hidden'))
+  }
+  lightbox.onclick = () => lightbox.classList.add('hidden')
+
+  function download(id: number, name: string) {
+    blobUrl(`/api/v1/attachments/${id}`).then((u) => {
+      const a = h('a', { href: u, download: name })
+      root.appendChild(a)
+      a.click()
+      a.remove()
+    }, () => {})
+  }
+
+  function sizeText(n: number): string {
+    return n < 1024 ? n + ' B' : n < 1048576 ? (n / 1024).toFixed(1) + ' KB' : (n / 1048576).toFixed(1) + ' MB'
+  }
+
+  /** An attachment message: a thumbnail (click for the full image) or a file chip. */
+  function attachment(m: Msg): HTMLElement | null {
+    const p = m.payload
+    if (m.kind !== 'attachment' || !p) return null
+    const id = num(p.attachment_id)
+    const name = str(p.name)
+    const el = h('div', { class: 'att', 'data-testid': 'kefu-attachment', 'data-mime': str(p.mime) })
+    if (str(p.mime).startsWith('image/') && id) {
+      const img = h('img', { class: 'att-img', alt: name, 'data-testid': 'kefu-attachment-img' })
+      const w = num(p.width)
+      const ht = num(p.height)
+      if (w && ht) {
+        const scale = Math.min(1, 200 / Math.max(w, ht))
+        img.style.width = Math.round(w * scale) + 'px'
+        img.style.height = Math.round(ht * scale) + 'px'
+      }
+      blobUrl(`/api/v1/attachments/${id}/thumb`).then((u) => (img.src = u), () => {})
+      img.onclick = () => openImage(id, name)
+      el.appendChild(img)
+    } else {
+      const chip = h('button', { type: 'button', class: 'att-file', 'data-testid': 'kefu-attachment-file' })
+      chip.appendChild(h('span', { class: 'att-icon' }, (name.split('.').pop() || '').toUpperCase().slice(0, 4)))
+      const meta = h('span', { class: 'att-meta' })
+      meta.appendChild(h('span', { class: 'att-name' }, name))
+      meta.appendChild(h('small', {}, sizeText(num(p.size)) + (id ? ' · ' + L.download : '')))
+      chip.appendChild(meta)
+      if (id) chip.onclick = () => download(id, name)
+      el.appendChild(chip)
+    }
+    if (m.error) el.appendChild(h('div', { class: 'att-error', 'data-testid': 'kefu-attachment-error' }, m.error))
+    return el
   }
 
   // ---------------------------------------------------------------- rendering
@@ -272,7 +371,7 @@ const TEXT = {
       'data-state': m.state,
       'data-seq': String(m.seq),
     })
-    const c = card(m)
+    const c = card(m) || attachment(m)
     if (c) {
       b.className = 'bubble card-wrap'
       b.setAttribute('data-kind', m.kind || '')
@@ -377,6 +476,7 @@ const TEXT = {
   }
 
   async function deliver(m: Msg, attempt = 0): Promise<void> {
+    if (m.kind === 'attachment') return m.file ? deliverFile(m) : undefined
     m.state = 'pending'
     render()
     try {
@@ -402,6 +502,88 @@ const TEXT = {
       render()
     }
   }
+
+  const IMAGE_EXTS = ['jpg', 'jpeg', 'jfif', 'png', 'gif', 'webp']
+
+  /** Uploads a local attachment; the server's message replaces it (same client_msg_id). */
+  async function deliverFile(m: Msg): Promise<void> {
+    m.state = 'pending'
+    m.error = undefined
+    render()
+    try {
+      await ensureSession()
+      const fd = new FormData()
+      fd.append('client_msg_id', m.client_msg_id || uuid())
+      fd.append('file', m.file!, str(m.payload?.name))
+      const res = await fetch(base + '/api/v1/widget/attachments', {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' },
+        body: fd,
+      })
+      const data = await res.json().catch(() => null)
+      if (!res.ok) {
+        const code = data?.error?.code
+        throw new Error(code === 'payload_too_large' ? L.tooLarge : code === 'unsupported_media_type' ? L.badType : L.uploadFailed)
+      }
+      const before = lastSeq
+      const gap = data.seq > before + 1
+      merge([data as Msg])
+      if (convStatus === 'resolved') convStatus = 'open'
+      render()
+      if (gap) void catchUp(before)
+    } catch (e) {
+      m.state = 'failed'
+      m.error = (e as Error).message || L.uploadFailed
+      render()
+    }
+  }
+
+  function sendFiles(files: File[]) {
+    for (const file of files) {
+      const name = file.name || 'image.png'
+      const dot = name.lastIndexOf('.')
+      const ext = dot > 0 ? name.slice(dot + 1).toLowerCase() : ''
+      const image = IMAGE_EXTS.includes(ext)
+      const known = image || ACCEPT.split(',').includes('.' + ext)
+      const m: Msg = {
+        id: 0,
+        conversation_id: 0,
+        seq: 0,
+        sender_type: 'customer',
+        sender_name: null,
+        body: (image ? '[' + L.image + '] ' : '[' + L.file + '] ') + name,
+        client_msg_id: uuid(),
+        created_at: new Date().toISOString(),
+        state: 'pending',
+        local: true,
+        kind: 'attachment',
+        payload: { name, size: file.size, mime: image ? 'image/' + ext : '' },
+        file,
+      }
+      messages.push(m)
+      if (!known || file.size > (image ? 10 : 20) * 1048576) {
+        m.state = 'failed'
+        m.error = known ? L.tooLarge : L.badType
+        m.file = undefined
+        render()
+        continue
+      }
+      void deliverFile(m)
+    }
+    list.scrollTop = list.scrollHeight
+  }
+  attachBtn.onclick = () => fileInput.click()
+  fileInput.onchange = () => {
+    const files = Array.from(fileInput.files || [])
+    fileInput.value = ''
+    sendFiles(files)
+  }
+  input.addEventListener('paste', (e) => {
+    const files = Array.from(e.clipboardData?.files || [])
+    if (!files.length) return
+    e.preventDefault()
+    sendFiles(files)
+  })
 
   function send() {
     const body = input.value.trim()

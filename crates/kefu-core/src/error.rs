@@ -14,6 +14,8 @@ pub enum ErrorCode {
     /// A message still holds a script variable without a value (e.g. `{order.no}`).
     MissingVariables,
     PayloadTooLarge,
+    /// An upload whose real content is not an accepted type, or does not match its name.
+    UnsupportedMediaType,
     Unauthorized,
     Forbidden,
     Blocked,
@@ -30,6 +32,7 @@ impl ErrorCode {
             ErrorCode::ValidationFailed => "validation_failed",
             ErrorCode::MissingVariables => "missing_variables",
             ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::Blocked => "blocked",
@@ -46,6 +49,7 @@ impl ErrorCode {
             ErrorCode::BadRequest => 400,
             ErrorCode::ValidationFailed | ErrorCode::MissingVariables => 422,
             ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::Unauthorized => 401,
             ErrorCode::Forbidden | ErrorCode::Blocked => 403,
             ErrorCode::NotFound => 404,

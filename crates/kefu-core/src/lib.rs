@@ -7,6 +7,7 @@
 
 pub mod aftersales;
 pub mod business_hours;
+pub mod attachments;
 pub mod cards;
 pub mod commerce;
 pub mod customers;

@@ -59,7 +59,7 @@ string_enum!(
 string_enum!(
     /// What a message shows: plain text, or a card whose snapshot is in [`Message::payload`]
     /// (see [`crate::cards`]). Shopper messages are always `text`. New kinds may be added.
-    MessageKind { Text => "text", ProductCard => "product_card", OrderCard => "order_card" }
+    MessageKind { Text => "text", ProductCard => "product_card", OrderCard => "order_card", Attachment => "attachment" }
 );
 string_enum!(
     /// Who wrote a message.

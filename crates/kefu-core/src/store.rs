@@ -5,6 +5,7 @@
 //! answers `None`/`not_found`, exactly as an unknown id does. Writes return only once committed.
 
 use crate::Result;
+use crate::attachments::AttachmentStore;
 use crate::commerce::CommerceStore;
 use crate::customers::CustomerStore;
 use crate::model::*;
@@ -18,7 +19,15 @@ use async_trait::async_trait;
 /// area's module, so areas grow without touching one another.
 #[async_trait]
 pub trait Store:
-    CustomerStore + CommerceStore + SegmentStore + ReminderStore + ScriptStore + Send + Sync + 'static
+    CustomerStore
+    + CommerceStore
+    + SegmentStore
+    + ReminderStore
+    + ScriptStore
+    + AttachmentStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Which backend this is (`sqlite` or `postgres`), for logs and health.
     fn backend(&self) -> &'static str;

@@ -46,6 +46,16 @@ impl AppState {
                 announce: true,
             })
             .await?;
+        self.shopper_appended(visitor, appended).await
+    }
+
+    /// What follows a stored shopper message (text or attachment): events, the last-contact
+    /// update and routing at a conversation's start.
+    pub(crate) async fn shopper_appended(
+        &self,
+        visitor: &Visitor,
+        appended: Appended,
+    ) -> Result<Sent> {
         if appended.duplicate {
             return Ok(Sent {
                 message: appended.message,

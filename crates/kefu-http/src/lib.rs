@@ -5,6 +5,7 @@
 //! span several store calls and events live in [`chat`]; handlers stay thin. It talks to storage
 //! only through `kefu_core::store::Store` and never names a database.
 
+pub mod attachments;
 pub mod auth;
 pub mod cards;
 pub mod chat;
@@ -62,6 +63,9 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Set by `kefu demo` only: enables the demo shop page's login and ordering endpoints.
     pub demo: Option<Arc<routes::demo::DemoShop>>,
+    /// Where attachments are stored (`<data-dir>/attachments`); set by the composition root.
+    /// Without it, uploads and downloads answer `not_found`.
+    pub attachments: Option<Arc<attachments::AttachmentFiles>>,
 }
 
 pub struct RateLimits {
@@ -70,6 +74,8 @@ pub struct RateLimits {
     pub visitor_messages: RateLimiter<i64>,
     /// Inbound commerce webhooks per client address (the endpoint is public).
     pub commerce_webhooks: RateLimiter<IpAddr>,
+    /// Attachment uploads per shopper.
+    pub visitor_uploads: RateLimiter<i64>,
 }
 
 impl AppState {
@@ -91,9 +97,15 @@ impl AppState {
                     COMMERCE_WEBHOOKS_PER_MINUTE,
                     COMMERCE_WEBHOOKS_PER_MINUTE,
                 ),
+                // Uploads cost far more than texts: a sixth of the message rate (20 by default).
+                visitor_uploads: RateLimiter::per_minute(
+                    (l.visitor_messages_per_minute / 6).div_ceil(4).max(5),
+                    (l.visitor_messages_per_minute / 6).max(5),
+                ),
             }),
             secure_cookies: false,
             demo: None,
+            attachments: None,
         }
     }
 }
@@ -102,6 +114,11 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     routes::api(state.clone())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Uploads have their own, larger limit (and stream with per-type limits).
+        .merge(
+            routes::attachments::router()
+                .layer(DefaultBodyLimit::max(attachments::MAX_UPLOAD_BODY)),
+        )
         .merge(routes::web::router())
         .with_state(state)
 }

@@ -2,7 +2,9 @@
 //! `/api/v1/openapi.json`; a test checks every route is in it).
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::routes::{agent, commerce, customers, demo, reminders, scripts, segments, widget, ws};
+use crate::routes::{
+    agent, attachments, commerce, customers, demo, reminders, scripts, segments, widget, ws,
+};
 use kefu_core::model::*;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -44,5 +46,6 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(reminders::ApiDoc::openapi());
     doc.merge(scripts::ApiDoc::openapi());
     doc.merge(demo::ApiDoc::openapi());
+    doc.merge(attachments::ApiDoc::openapi());
     doc
 }

@@ -114,7 +114,8 @@ macro_rules! write_tx {
 // Path-based so area modules declared above the macro can use it (`use crate::write_tx`).
 pub(crate) use write_tx;
 
-// After `write_tx!`, which it uses (macro_rules are visible only below their definition).
+// After `write_tx!`, which they use (macro_rules are visible only below their definition).
+mod attachments;
 mod reminders;
 mod scripts;
 

@@ -210,17 +210,23 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Eval {
             command: EvalCommand::Suggestions(args),
         } => eval::suggestions(args),
-        Command::Serve { store, serve } => {
-            let store = open_store(&store).await?;
+        Command::Serve {
+            store: store_args,
+            serve,
+        } => {
+            let store = open_store(&store_args).await?;
             store.ensure_default_shop().await?;
-            serve_http(store, serve, None, None).await
+            serve_http(store, &store_args.data_dir, serve, None, None).await
         }
-        Command::Demo { store, serve } => {
-            let store = open_store(&store).await?;
+        Command::Demo {
+            store: store_args,
+            serve,
+        } => {
+            let store = open_store(&store_args).await?;
             store.ensure_default_shop().await?;
             let banner = demo::seed(store.as_ref(), serve.listen).await?;
             let demo_shop = demo_cards::demo_shop(store.as_ref()).await?;
-            serve_http(store, serve, Some(banner), demo_shop).await
+            serve_http(store, &store_args.data_dir, serve, Some(banner), demo_shop).await
         }
         Command::Migrate { store } => {
             let store = open_store(&store).await?;
@@ -460,6 +466,7 @@ async fn open_store(args: &StoreArgs) -> Result<Arc<dyn Store>> {
 
 async fn serve_http(
     store: Arc<dyn Store>,
+    data_dir: &std::path::Path,
     args: ServeArgs,
     banner: Option<String>,
     demo_shop: Option<kefu_http::routes::demo::DemoShop>,
@@ -475,6 +482,14 @@ async fn serve_http(
     state.secure_cookies = args.secure_cookies;
     // Only `kefu demo` enables the demo page's login and ordering endpoints.
     state.demo = demo_shop.map(Arc::new);
+    state.attachments = Some(Arc::new(
+        kefu_http::attachments::AttachmentFiles::open(data_dir).with_context(|| {
+            format!(
+                "cannot create the attachment directory in {}",
+                data_dir.display()
+            )
+        })?,
+    ));
     let app = kefu_http::router(state);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -1,6 +1,7 @@
 //! The route table. One module per audience: agents, shoppers (widget), live sockets, web assets.
 
 pub mod agent;
+pub mod attachments;
 pub mod commerce;
 pub mod customers;
 pub mod demo;

@@ -144,6 +144,8 @@ pub struct TestServer {
     pub http: reqwest::Client,
     task: tokio::task::JoinHandle<()>,
     _dir: Option<tempfile::TempDir>,
+    /// The server's data directory (attachments live in `attachments/`).
+    pub data_dir: tempfile::TempDir,
     pg_schema: Option<String>,
 }
 
@@ -175,7 +177,13 @@ impl TestServer {
             }
         };
         let shop = store.ensure_default_shop().await.expect("default shop");
-        let app = kefu_http::router(AppState::new(store.clone(), &limits));
+        // The data directory of uploads (attachments).
+        let data_dir = tempfile::tempdir().expect("tempdir");
+        let mut state = AppState::new(store.clone(), &limits);
+        state.attachments = Some(Arc::new(
+            kefu_http::attachments::AttachmentFiles::open(data_dir.path()).expect("attachments"),
+        ));
+        let app = kefu_http::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -198,6 +206,7 @@ impl TestServer {
                 .expect("client"),
             task,
             _dir: dir,
+            data_dir,
             pg_schema,
         }
     }

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod attachments;
 mod cards;
 mod chat;
 mod commerce;
