@@ -17,5 +17,6 @@ pub mod segments;
 pub mod store;
 pub mod time;
 pub mod token;
+pub mod tools;
 
 pub use error::{Error, ErrorCode, Result};

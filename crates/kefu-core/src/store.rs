@@ -11,13 +11,14 @@ use crate::model::*;
 use crate::reminders::ReminderStore;
 use crate::segments::SegmentStore;
 use crate::time::Millis;
+use crate::tools::ToolsStore;
 use async_trait::async_trait;
 
 /// The whole storage port: the spine's methods below plus one sub-trait per area, each in that
 /// area's module, so areas grow without touching one another.
 #[async_trait]
 pub trait Store:
-    CustomerStore + CommerceStore + SegmentStore + ReminderStore + Send + Sync + 'static
+    CustomerStore + CommerceStore + SegmentStore + ReminderStore + ToolsStore + Send + Sync + 'static
 {
     /// Which backend this is (`sqlite` or `postgres`), for logs and health.
     fn backend(&self) -> &'static str;

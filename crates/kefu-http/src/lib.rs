@@ -14,6 +14,7 @@ pub mod hub;
 pub mod openapi;
 pub mod ratelimit;
 pub mod routes;
+pub mod tools;
 pub mod visitors;
 
 use axum::Router;
@@ -61,6 +62,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Set by `kefu demo` only: enables the demo shop page's login and ordering endpoints.
     pub demo: Option<Arc<routes::demo::DemoShop>>,
+    /// The daily tools' caches and the snooze task's wake-up signal.
+    pub tools: Arc<tools::ToolsState>,
 }
 
 pub struct RateLimits {
@@ -93,6 +96,7 @@ impl AppState {
             }),
             secure_cookies: false,
             demo: None,
+            tools: Arc::default(),
         }
     }
 }

@@ -162,6 +162,7 @@ fn query(viewer: &User, assignee: AssigneeFilter) -> ConversationQuery {
         assignee,
         viewer_id: viewer.id,
         viewer_role: viewer.role,
+        tag_id: None,
         limit: 100,
     }
 }

@@ -469,6 +469,8 @@ async fn serve_http(
     state.secure_cookies = args.secure_cookies;
     // Only `kefu demo` enables the demo page's login and ordering endpoints.
     state.demo = demo_shop.map(Arc::new);
+    // Wakes snoozed conversations when their time comes (and at once for any due while down).
+    kefu_http::tools::spawn_background(&state);
     let app = kefu_http::router(state);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -143,6 +143,8 @@ pub struct TestServer {
     pub shop: Shop,
     pub http: reqwest::Client,
     task: tokio::task::JoinHandle<()>,
+    /// The snooze wake-up task (kefu_http::tools::spawn_background).
+    background: tokio::task::JoinHandle<()>,
     _dir: Option<tempfile::TempDir>,
     pg_schema: Option<String>,
 }
@@ -175,7 +177,9 @@ impl TestServer {
             }
         };
         let shop = store.ensure_default_shop().await.expect("default shop");
-        let app = kefu_http::router(AppState::new(store.clone(), &limits));
+        let state = AppState::new(store.clone(), &limits);
+        let background = kefu_http::tools::spawn_background(&state);
+        let app = kefu_http::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -197,6 +201,7 @@ impl TestServer {
                 .build()
                 .expect("client"),
             task,
+            background,
             _dir: dir,
             pg_schema,
         }
@@ -504,6 +509,7 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.task.abort();
+        self.background.abort();
         if let Some(schema) = self.pg_schema.take() {
             // Best effort: a separate thread and runtime, since Drop cannot await.
             let url = pg_url();
