@@ -665,11 +665,26 @@ mod tests {
     #[test]
     fn offsets_follow_daylight_saving() {
         let at = |y, mo, d, h| Millis(days_from_civil(y, mo, d) * DAY_MS + h * 3_600_000);
-        assert_eq!(utc_offset_minutes("Asia/Shanghai", at(2026, 7, 1, 0)), Some(480));
-        assert_eq!(utc_offset_minutes("Europe/Berlin", at(2026, 1, 10, 0)), Some(60));
-        assert_eq!(utc_offset_minutes("Europe/Berlin", at(2026, 7, 1, 0)), Some(120));
-        assert_eq!(utc_offset_minutes("Europe/London", at(2026, 3, 29, 0)), Some(0));
-        assert_eq!(utc_offset_minutes("Europe/London", at(2026, 3, 29, 2)), Some(60));
+        assert_eq!(
+            utc_offset_minutes("Asia/Shanghai", at(2026, 7, 1, 0)),
+            Some(480)
+        );
+        assert_eq!(
+            utc_offset_minutes("Europe/Berlin", at(2026, 1, 10, 0)),
+            Some(60)
+        );
+        assert_eq!(
+            utc_offset_minutes("Europe/Berlin", at(2026, 7, 1, 0)),
+            Some(120)
+        );
+        assert_eq!(
+            utc_offset_minutes("Europe/London", at(2026, 3, 29, 0)),
+            Some(0)
+        );
+        assert_eq!(
+            utc_offset_minutes("Europe/London", at(2026, 3, 29, 2)),
+            Some(60)
+        );
         assert_eq!(
             utc_offset_minutes("America/New_York", at(2026, 3, 8, 6)),
             Some(-300),
@@ -680,7 +695,10 @@ mod tests {
             Some(-240),
             "04:00 EDT"
         );
-        assert_eq!(utc_offset_minutes("America/New_York", at(2026, 11, 23, 12)), Some(-300));
+        assert_eq!(
+            utc_offset_minutes("America/New_York", at(2026, 11, 23, 12)),
+            Some(-300)
+        );
         assert_eq!(utc_offset_minutes("Mars/Olympus", Millis(0)), None);
     }
 
@@ -702,7 +720,11 @@ mod tests {
             enabled: false,
             ..h.clone()
         };
-        assert_eq!(off.closed_since(monday_utc(23, 0)), None, "off = always open");
+        assert_eq!(
+            off.closed_since(monday_utc(23, 0)),
+            None,
+            "off = always open"
+        );
         let never = BusinessHours {
             days: vec![vec![]; 7],
             ..h

@@ -234,7 +234,12 @@ impl AppState {
     }
 
     /// Snoozes: `pending` until `until` (which frees the agent's slot, so routing runs).
-    pub async fn snooze(&self, by: &User, conversation_id: Id, until: Millis) -> Result<Conversation> {
+    pub async fn snooze(
+        &self,
+        by: &User,
+        conversation_id: Id,
+        until: Millis,
+    ) -> Result<Conversation> {
         validate_snooze(until, Millis::now())?;
         let before = self.visible_conversation(by, conversation_id).await?;
         let c = self
@@ -334,16 +339,30 @@ impl AppState {
         {
             let text = rules.after_hours.text.trim();
             if !text.is_empty() {
-                self.send_bot(shop_id, conversation_id, AFTER_HOURS_KEY, closed_since, text)
-                    .await?;
+                self.send_bot(
+                    shop_id,
+                    conversation_id,
+                    AFTER_HOURS_KEY,
+                    closed_since,
+                    text,
+                )
+                .await?;
             }
         }
         if let Some(rule) = rules.keyword_match(body) {
-            let text = self.keyword_reply_text(shop_id, conversation_id, rule).await?;
+            let text = self
+                .keyword_reply_text(shop_id, conversation_id, rule)
+                .await?;
             if let Some(text) = text.filter(|t| !t.trim().is_empty()) {
                 let not_since = Millis(now.0 - rule.cooldown_minutes * 60_000);
-                self.send_bot(shop_id, conversation_id, &keyword_key(rule), not_since, &text)
-                    .await?;
+                self.send_bot(
+                    shop_id,
+                    conversation_id,
+                    &keyword_key(rule),
+                    not_since,
+                    &text,
+                )
+                .await?;
             }
         }
         Ok(())
@@ -403,7 +422,8 @@ pub fn spawn_background(state: &AppState) -> tokio::task::JoinHandle<()> {
                     }
                     match state.store.next_snooze().await {
                         Ok(Some(next)) => {
-                            let ms = (next.0 - Millis::now().0).clamp(20, SNOOZE_POLL.as_millis() as i64);
+                            let ms = (next.0 - Millis::now().0)
+                                .clamp(20, SNOOZE_POLL.as_millis() as i64);
                             wait = Duration::from_millis(ms as u64);
                         }
                         Ok(None) => {}

@@ -4,8 +4,8 @@
 //! Every write is one transaction; edits of one conversation lock its row first.
 
 use crate::{
-    CONVERSATION_SELECT, Insert, PostgresStore, conversation_from_row, db_err, insert_message,
-    MAX_RETRIES, is_retry, load_conversation, lock_conversation,
+    CONVERSATION_SELECT, Insert, MAX_RETRIES, PostgresStore, conversation_from_row, db_err,
+    insert_message, is_retry, load_conversation, lock_conversation,
 };
 use async_trait::async_trait;
 use kefu_core::model::*;
@@ -72,42 +72,42 @@ impl ToolsStore for PostgresStore {
     ) -> Result<Conversation> {
         let name = &normalize_tag(name)?;
         write_tx!(self, |conn| async move {
-                lock_conversation(conn, shop_id, conversation_id).await?;
-                let current = load_conversation(conn, shop_id, conversation_id).await?;
-                if current.tags.contains(name) {
-                    return Ok(current);
-                }
-                if current.tags.len() >= MAX_TAGS_PER_CONVERSATION {
-                    return Err(Error::validation(format!(
-                        "a conversation carries at most {MAX_TAGS_PER_CONVERSATION} tags"
-                    )));
-                }
-                let now = Millis::now().0;
-                let existing: Option<Id> = sqlx::query_scalar(
-                    "SELECT id FROM conversation_tag_names WHERE shop_id = $1 AND name = $2",
-                )
-                .bind(shop_id)
-                .bind(name)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db_err)?;
-                let tag_id = match existing {
-                    Some(id) => id,
-                    None => {
-                        let count: i64 = sqlx::query_scalar(
-                            "SELECT COUNT(*) FROM conversation_tag_names WHERE shop_id = $1",
-                        )
-                        .bind(shop_id)
-                        .fetch_one(&mut *conn)
-                        .await
-                        .map_err(db_err)?;
-                        if count >= MAX_TAGS_PER_SHOP {
-                            return Err(Error::validation(format!(
-                                "a shop keeps at most {MAX_TAGS_PER_SHOP} tag names"
-                            )));
-                        }
-                        // A concurrent first use of the same name waits here and then finds it.
-                        let inserted: Option<Id> = sqlx::query_scalar(
+            lock_conversation(conn, shop_id, conversation_id).await?;
+            let current = load_conversation(conn, shop_id, conversation_id).await?;
+            if current.tags.contains(name) {
+                return Ok(current);
+            }
+            if current.tags.len() >= MAX_TAGS_PER_CONVERSATION {
+                return Err(Error::validation(format!(
+                    "a conversation carries at most {MAX_TAGS_PER_CONVERSATION} tags"
+                )));
+            }
+            let now = Millis::now().0;
+            let existing: Option<Id> = sqlx::query_scalar(
+                "SELECT id FROM conversation_tag_names WHERE shop_id = $1 AND name = $2",
+            )
+            .bind(shop_id)
+            .bind(name)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            let tag_id = match existing {
+                Some(id) => id,
+                None => {
+                    let count: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM conversation_tag_names WHERE shop_id = $1",
+                    )
+                    .bind(shop_id)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                    if count >= MAX_TAGS_PER_SHOP {
+                        return Err(Error::validation(format!(
+                            "a shop keeps at most {MAX_TAGS_PER_SHOP} tag names"
+                        )));
+                    }
+                    // A concurrent first use of the same name waits here and then finds it.
+                    let inserted: Option<Id> = sqlx::query_scalar(
                             "INSERT INTO conversation_tag_names (shop_id, name, created_at) \
                              VALUES ($1, $2, $3) ON CONFLICT (shop_id, name) DO NOTHING RETURNING id",
                         )
@@ -117,7 +117,7 @@ impl ToolsStore for PostgresStore {
                         .fetch_optional(&mut *conn)
                         .await
                         .map_err(db_err)?;
-                        match inserted {
+                    match inserted {
                             Some(id) => id,
                             None => sqlx::query_scalar(
                                 "SELECT id FROM conversation_tag_names WHERE shop_id = $1 AND name = $2",
@@ -128,22 +128,22 @@ impl ToolsStore for PostgresStore {
                             .await
                             .map_err(db_err)?,
                         }
-                    }
-                };
-                sqlx::query(
-                    "INSERT INTO conversation_tags (conversation_id, tag_id, shop_id, created_at) \
+                }
+            };
+            sqlx::query(
+                "INSERT INTO conversation_tags (conversation_id, tag_id, shop_id, created_at) \
                      VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                )
-                .bind(conversation_id)
-                .bind(tag_id)
-                .bind(shop_id)
-                .bind(now)
-                .execute(&mut *conn)
-                .await
-                .map_err(db_err)?;
-                refresh_tags(conn, conversation_id).await?;
-                load_conversation(conn, shop_id, conversation_id).await
-            })
+            )
+            .bind(conversation_id)
+            .bind(tag_id)
+            .bind(shop_id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            refresh_tags(conn, conversation_id).await?;
+            load_conversation(conn, shop_id, conversation_id).await
+        })
     }
 
     async fn remove_conversation_tag(
@@ -154,20 +154,20 @@ impl ToolsStore for PostgresStore {
     ) -> Result<Conversation> {
         let name = &normalize_tag(name)?;
         write_tx!(self, |conn| async move {
-                lock_conversation(conn, shop_id, conversation_id).await?;
-                sqlx::query(
-                    "DELETE FROM conversation_tags WHERE conversation_id = $1 AND tag_id IN \
+            lock_conversation(conn, shop_id, conversation_id).await?;
+            sqlx::query(
+                "DELETE FROM conversation_tags WHERE conversation_id = $1 AND tag_id IN \
                      (SELECT id FROM conversation_tag_names WHERE shop_id = $2 AND name = $3)",
-                )
-                .bind(conversation_id)
-                .bind(shop_id)
-                .bind(name)
-                .execute(&mut *conn)
-                .await
-                .map_err(db_err)?;
-                refresh_tags(conn, conversation_id).await?;
-                load_conversation(conn, shop_id, conversation_id).await
-            })
+            )
+            .bind(conversation_id)
+            .bind(shop_id)
+            .bind(name)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            refresh_tags(conn, conversation_id).await?;
+            load_conversation(conn, shop_id, conversation_id).await
+        })
     }
 
     async fn conversation_tags(&self, shop_id: Id) -> Result<Vec<TagCount>> {
@@ -204,12 +204,14 @@ impl ToolsStore for PostgresStore {
         until: Millis,
     ) -> Result<Conversation> {
         write_tx!(self, |conn| async move {
-                lock_conversation(conn, shop_id, conversation_id).await?;
-                let current = load_conversation(conn, shop_id, conversation_id).await?;
-                if current.status == ConversationStatus::Resolved {
-                    return Err(Error::validation("a resolved conversation cannot be snoozed"));
-                }
-                sqlx::query(
+            lock_conversation(conn, shop_id, conversation_id).await?;
+            let current = load_conversation(conn, shop_id, conversation_id).await?;
+            if current.status == ConversationStatus::Resolved {
+                return Err(Error::validation(
+                    "a resolved conversation cannot be snoozed",
+                ));
+            }
+            sqlx::query(
                     "UPDATE conversations SET status = 'pending', snoozed_until = $1, queued_at = NULL, \
                      updated_at = $2 WHERE id = $3",
                 )
@@ -219,8 +221,8 @@ impl ToolsStore for PostgresStore {
                 .execute(&mut *conn)
                 .await
                 .map_err(db_err)?;
-                load_conversation(conn, shop_id, conversation_id).await
-            })
+            load_conversation(conn, shop_id, conversation_id).await
+        })
     }
 
     async fn wake_snoozed(
@@ -230,9 +232,9 @@ impl ToolsStore for PostgresStore {
         due: Option<Millis>,
     ) -> Result<Option<Conversation>> {
         write_tx!(self, |conn| async move {
-                let now = Millis::now().0;
-                // Unassigned: back in the queue, as a reopen does.
-                let woke: Option<Id> = sqlx::query_scalar(
+            let now = Millis::now().0;
+            // Unassigned: back in the queue, as a reopen does.
+            let woke: Option<Id> = sqlx::query_scalar(
                     "UPDATE conversations SET status = 'open', snoozed_until = NULL, \
                      queued_at = CASE WHEN assignee_id IS NULL THEN $1 ELSE NULL END, updated_at = $1 \
                      WHERE id = $2 AND shop_id = $3 AND snoozed_until IS NOT NULL \
@@ -245,11 +247,13 @@ impl ToolsStore for PostgresStore {
                 .fetch_optional(&mut *conn)
                 .await
                 .map_err(db_err)?;
-                match woke {
-                    Some(_) => Ok(Some(load_conversation(conn, shop_id, conversation_id).await?)),
-                    None => Ok(None),
-                }
-            })
+            match woke {
+                Some(_) => Ok(Some(
+                    load_conversation(conn, shop_id, conversation_id).await?,
+                )),
+                None => Ok(None),
+            }
+        })
     }
 
     async fn due_snoozes(&self, now: Millis, limit: i64) -> Result<Vec<(Id, Id)>> {
@@ -285,54 +289,54 @@ impl ToolsStore for PostgresStore {
     ) -> Result<Vec<Mention>> {
         let by_id = by.id;
         write_tx!(self, |conn| async move {
-                let found: Option<Id> = sqlx::query_scalar(
-                    "SELECT id FROM messages WHERE id = $1 AND conversation_id = $2 AND shop_id = $3",
+            let found: Option<Id> = sqlx::query_scalar(
+                "SELECT id FROM messages WHERE id = $1 AND conversation_id = $2 AND shop_id = $3",
+            )
+            .bind(message_id)
+            .bind(conversation_id)
+            .bind(shop_id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            found.ok_or_else(|| Error::not_found("message"))?;
+            let now = Millis::now().0;
+            let mut created = Vec::new();
+            for &agent_id in agent_ids {
+                let mine: Option<Id> =
+                    sqlx::query_scalar("SELECT id FROM users WHERE id = $1 AND shop_id = $2")
+                        .bind(agent_id)
+                        .bind(shop_id)
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(db_err)?;
+                mine.ok_or_else(|| Error::not_found("agent"))?;
+                let id: Option<Id> = sqlx::query_scalar(
+                    "INSERT INTO mentions (shop_id, conversation_id, message_id, agent_id, \
+                         by_agent_id, excerpt, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                         ON CONFLICT (message_id, agent_id) DO NOTHING RETURNING id",
                 )
-                .bind(message_id)
-                .bind(conversation_id)
                 .bind(shop_id)
+                .bind(conversation_id)
+                .bind(message_id)
+                .bind(agent_id)
+                .bind(by_id)
+                .bind(excerpt)
+                .bind(now)
                 .fetch_optional(&mut *conn)
                 .await
                 .map_err(db_err)?;
-                found.ok_or_else(|| Error::not_found("message"))?;
-                let now = Millis::now().0;
-                let mut created = Vec::new();
-                for &agent_id in agent_ids {
-                    let mine: Option<Id> =
-                        sqlx::query_scalar("SELECT id FROM users WHERE id = $1 AND shop_id = $2")
-                            .bind(agent_id)
-                            .bind(shop_id)
-                            .fetch_optional(&mut *conn)
-                            .await
-                            .map_err(db_err)?;
-                    mine.ok_or_else(|| Error::not_found("agent"))?;
-                    let id: Option<Id> = sqlx::query_scalar(
-                        "INSERT INTO mentions (shop_id, conversation_id, message_id, agent_id, \
-                         by_agent_id, excerpt, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                         ON CONFLICT (message_id, agent_id) DO NOTHING RETURNING id",
-                    )
-                    .bind(shop_id)
-                    .bind(conversation_id)
-                    .bind(message_id)
-                    .bind(agent_id)
-                    .bind(by_id)
-                    .bind(excerpt)
-                    .bind(now)
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(db_err)?;
-                    if let Some(id) = id {
-                        let sql = format!("{MENTION_SELECT} WHERE m.id = $1");
-                        let row = sqlx::query(AssertSqlSafe(sql))
-                            .bind(id)
-                            .fetch_one(&mut *conn)
-                            .await
-                            .map_err(db_err)?;
-                        created.push(mention_from_row(&row));
-                    }
+                if let Some(id) = id {
+                    let sql = format!("{MENTION_SELECT} WHERE m.id = $1");
+                    let row = sqlx::query(AssertSqlSafe(sql))
+                        .bind(id)
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(db_err)?;
+                    created.push(mention_from_row(&row));
                 }
-                Ok(created)
-            })
+            }
+            Ok(created)
+        })
     }
 
     async fn mentions(
@@ -365,36 +369,36 @@ impl ToolsStore for PostgresStore {
         conversation_id: Option<Id>,
     ) -> Result<i64> {
         write_tx!(self, |conn| async move {
-                let changed = sqlx::query(
-                    "UPDATE mentions SET read_at = $1 WHERE shop_id = $2 AND agent_id = $3 \
+            let changed = sqlx::query(
+                "UPDATE mentions SET read_at = $1 WHERE shop_id = $2 AND agent_id = $3 \
                      AND read_at IS NULL AND ($4::bigint IS NULL OR id = $4::bigint) \
                      AND ($5::bigint IS NULL OR conversation_id = $5::bigint)",
+            )
+            .bind(Millis::now().0)
+            .bind(shop_id)
+            .bind(agent_id)
+            .bind(mention_id)
+            .bind(conversation_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?
+            .rows_affected() as i64;
+            if let Some(id) = mention_id
+                && changed == 0
+            {
+                let mine: Option<Id> = sqlx::query_scalar(
+                    "SELECT id FROM mentions WHERE id = $1 AND shop_id = $2 AND agent_id = $3",
                 )
-                .bind(Millis::now().0)
+                .bind(id)
                 .bind(shop_id)
                 .bind(agent_id)
-                .bind(mention_id)
-                .bind(conversation_id)
-                .execute(&mut *conn)
+                .fetch_optional(&mut *conn)
                 .await
-                .map_err(db_err)?
-                .rows_affected() as i64;
-                if let Some(id) = mention_id
-                    && changed == 0
-                {
-                    let mine: Option<Id> = sqlx::query_scalar(
-                        "SELECT id FROM mentions WHERE id = $1 AND shop_id = $2 AND agent_id = $3",
-                    )
-                    .bind(id)
-                    .bind(shop_id)
-                    .bind(agent_id)
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(db_err)?;
-                    mine.ok_or_else(|| Error::not_found("mention"))?;
-                }
-                Ok(changed)
-            })
+                .map_err(db_err)?;
+                mine.ok_or_else(|| Error::not_found("mention"))?;
+            }
+            Ok(changed)
+        })
     }
 
     async fn is_mentioned(&self, shop_id: Id, agent_id: Id, conversation_id: Id) -> Result<bool> {
@@ -445,7 +449,7 @@ impl ToolsStore for PostgresStore {
     async fn put_auto_reply_rules(&self, shop_id: Id, rules: &AutoReplyRules) -> Result<()> {
         let json = &serde_json::to_string(rules).map_err(Error::internal)?;
         write_tx!(self, |conn| async move {
-                sqlx::query(
+            sqlx::query(
                     "INSERT INTO auto_reply_rules (shop_id, rules, updated_at) VALUES ($1, $2, $3) \
                      ON CONFLICT (shop_id) DO UPDATE SET rules = excluded.rules, updated_at = excluded.updated_at",
                 )
@@ -455,8 +459,8 @@ impl ToolsStore for PostgresStore {
                 .execute(&mut *conn)
                 .await
                 .map_err(db_err)?;
-                Ok(())
-            })
+            Ok(())
+        })
     }
 
     async fn send_auto_reply(
@@ -468,55 +472,55 @@ impl ToolsStore for PostgresStore {
         body: &str,
     ) -> Result<Option<Appended>> {
         write_tx!(self, |conn| async move {
-                lock_conversation(conn, shop_id, conversation_id).await?;
-                let now = Millis::now().0;
-                let claimed: Option<i64> = sqlx::query_scalar(
-                    "INSERT INTO auto_reply_log (conversation_id, rule_key, shop_id, sent_at) \
+            lock_conversation(conn, shop_id, conversation_id).await?;
+            let now = Millis::now().0;
+            let claimed: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO auto_reply_log (conversation_id, rule_key, shop_id, sent_at) \
                      VALUES ($1, $2, $3, $4) ON CONFLICT (conversation_id, rule_key) \
                      DO UPDATE SET sent_at = excluded.sent_at WHERE auto_reply_log.sent_at < $5 \
                      RETURNING sent_at",
-                )
-                .bind(conversation_id)
-                .bind(rule_key)
+            )
+            .bind(conversation_id)
+            .bind(rule_key)
+            .bind(shop_id)
+            .bind(now)
+            .bind(not_since.0)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            if claimed.is_none() {
+                return Ok(None);
+            }
+            let shop_name: String = sqlx::query_scalar("SELECT name FROM shops WHERE id = $1")
                 .bind(shop_id)
-                .bind(now)
-                .bind(not_since.0)
-                .fetch_optional(&mut *conn)
+                .fetch_one(&mut *conn)
                 .await
                 .map_err(db_err)?;
-                if claimed.is_none() {
-                    return Ok(None);
-                }
-                let shop_name: String = sqlx::query_scalar("SELECT name FROM shops WHERE id = $1")
-                    .bind(shop_id)
-                    .fetch_one(&mut *conn)
-                    .await
-                    .map_err(db_err)?;
-                let message = insert_message(
-                    conn,
-                    Insert {
-                        shop_id,
-                        conversation_id,
-                        sender_type: SenderType::Bot,
-                        sender_id: None,
-                        sender_name: &shop_name,
-                        body,
-                        private: false,
-                        client_msg_id: None,
-                        now,
-                        kind: MessageKind::Text,
-                        payload: None,
-                    },
-                )
-                .await?;
-                let conversation = load_conversation(conn, shop_id, conversation_id).await?;
-                Ok(Some(Appended {
-                    message,
-                    companions: vec![],
-                    conversation,
-                    conversation_started: false,
-                    duplicate: false,
-                }))
-            })
+            let message = insert_message(
+                conn,
+                Insert {
+                    shop_id,
+                    conversation_id,
+                    sender_type: SenderType::Bot,
+                    sender_id: None,
+                    sender_name: &shop_name,
+                    body,
+                    private: false,
+                    client_msg_id: None,
+                    now,
+                    kind: MessageKind::Text,
+                    payload: None,
+                },
+            )
+            .await?;
+            let conversation = load_conversation(conn, shop_id, conversation_id).await?;
+            Ok(Some(Appended {
+                message,
+                companions: vec![],
+                conversation,
+                conversation_started: false,
+                duplicate: false,
+            }))
+        })
     }
 }

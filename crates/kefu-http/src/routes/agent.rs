@@ -194,7 +194,7 @@ pub async fn list_conversations(
             return Err(Error::validation(format!("unknown assignee filter '{other}'")).into());
         }
     };
-    let tag_id = match q.tag.as_deref().filter(|t| !t.is_empty()) {
+    let tag_id = match q.tag.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         None => None,
         Some(tag) => {
             let tag = kefu_core::tools::normalize_tag(tag)?;
@@ -205,7 +205,11 @@ pub async fn list_conversations(
             {
                 Some(id) => Some(id),
                 // A tag nobody has used carries no conversations.
-                None => return Ok(Json(ConversationsResponse { conversations: vec![] })),
+                None => {
+                    return Ok(Json(ConversationsResponse {
+                        conversations: vec![],
+                    }));
+                }
             }
         }
     };
@@ -302,7 +306,13 @@ pub async fn send_message(
     // Notes go through the tools flow: @mentions, and notes by mentioned agents (tools.rs).
     let sent = if req.private {
         state
-            .note_with_mentions(&agent.user, id, &req.body, &req.client_msg_id, &req.mentions)
+            .note_with_mentions(
+                &agent.user,
+                id,
+                &req.body,
+                &req.client_msg_id,
+                &req.mentions,
+            )
             .await?
     } else if !req.mentions.is_empty() {
         return Err(Error::validation("mentions: only internal notes mention agents").into());

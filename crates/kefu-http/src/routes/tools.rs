@@ -37,11 +37,37 @@ pub fn router() -> Router<AppState> {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(list_mentions, read_mentions, read_mention, list_tags, add_tag, remove_tag, snooze, unsnooze,
-        customer_conversations, get_auto_replies, put_auto_replies),
-    components(schemas(Mention, AgentRef, TagCount, AutoReplyRules, BusinessHours, TimeRange,
-        AfterHoursReply, KeywordRule, MatchMode, MentionsResponse, ReadMentionsRequest, ReadResponse,
-        TagsResponse, TagRequest, SnoozeRequest, AutoRepliesResponse))
+    paths(
+        list_mentions,
+        read_mentions,
+        read_mention,
+        list_tags,
+        add_tag,
+        remove_tag,
+        snooze,
+        unsnooze,
+        customer_conversations,
+        get_auto_replies,
+        put_auto_replies
+    ),
+    components(schemas(
+        Mention,
+        AgentRef,
+        TagCount,
+        AutoReplyRules,
+        BusinessHours,
+        TimeRange,
+        AfterHoursReply,
+        KeywordRule,
+        MatchMode,
+        MentionsResponse,
+        ReadMentionsRequest,
+        ReadResponse,
+        TagsResponse,
+        TagRequest,
+        SnoozeRequest,
+        AutoRepliesResponse
+    ))
 )]
 pub struct ApiDoc;
 

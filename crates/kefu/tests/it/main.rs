@@ -15,3 +15,4 @@ mod isolation;
 mod live;
 mod routing;
 mod segments;
+mod tools;
