@@ -50,6 +50,10 @@ export interface Conversation {
   created_at: string
   customer_read_seq: number
   last_seq: number
+  /** Tags of the shop's vocabulary (tools area). */
+  tags?: string[]
+  /** When a snoozed (pending) conversation reopens by itself. */
+  snoozed_until?: string | null
 }
 export interface Message {
   id: number
@@ -75,4 +79,6 @@ export interface ShopSettings {
 /** A message as shown in the console: server messages plus local pending/failed ones. */
 export interface UiMessage extends Message {
   state: 'pending' | 'sent' | 'failed'
+  /** Agents @mentioned in a note being sent (kept for a retry). */
+  mentions?: number[]
 }
