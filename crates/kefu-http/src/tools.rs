@@ -368,14 +368,44 @@ impl AppState {
         Ok(())
     }
 
-    /// The text a keyword rule replies with.
+    /// The text a keyword rule replies with: its script rendered for the conversation (the bot
+    /// speaks for the shop, so `{agent.name}` is the shop's name), or its text. A script that is
+    /// gone, personal, or would leave a variable unfilled falls back to the rule's text — a
+    /// shopper never sees `{order.no}` — and without one nothing is sent.
     async fn keyword_reply_text(
         &self,
-        _shop_id: Id,
-        _conversation_id: Id,
+        shop_id: Id,
+        conversation_id: Id,
         rule: &KeywordRule,
     ) -> Result<Option<String>> {
-        Ok(Some(rule.reply.clone()))
+        let fallback = Some(rule.reply.clone()).filter(|r| !r.trim().is_empty());
+        let Some(script_id) = rule.script_id else {
+            return Ok(fallback);
+        };
+        let Some(script) = self
+            .store
+            .script(shop_id, script_id)
+            .await?
+            .filter(|s| s.owner_id.is_none())
+        else {
+            tracing::warn!(
+                script_id,
+                "keyword rule names a missing script; using its text"
+            );
+            return Ok(fallback);
+        };
+        let mut ctx = self
+            .store
+            .script_context(shop_id, conversation_id, None, None)
+            .await?
+            .unwrap_or_default();
+        ctx.agent_name = ctx.shop_name.clone();
+        let rendered = kefu_core::scripts::render(&script.body, &ctx);
+        if rendered.missing.is_empty() {
+            Ok(Some(rendered.text))
+        } else {
+            Ok(fallback)
+        }
     }
 
     async fn send_bot(

@@ -116,6 +116,7 @@ pub(crate) use write_tx;
 
 // After `write_tx!`, which it uses (macro_rules are visible only below their definition).
 mod reminders;
+mod scripts;
 mod tools;
 
 impl PostgresStore {

@@ -5,6 +5,7 @@ pub mod commerce;
 pub mod customers;
 pub mod demo;
 pub mod reminders;
+pub mod scripts;
 pub mod segments;
 pub mod tools;
 pub mod web;
@@ -56,6 +57,7 @@ pub fn api(_state: AppState) -> Router<AppState> {
         .merge(commerce::router())
         .merge(segments::router())
         .merge(reminders::router())
+        .merge(scripts::router())
         .merge(tools::router())
         .merge(demo::router())
         .route("/api/v1/ws", get(ws::agent_ws))

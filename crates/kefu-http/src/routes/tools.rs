@@ -311,12 +311,18 @@ pub async fn put_auto_replies(
     Ok(Json(auto_replies_response(rules)))
 }
 
-/// A keyword rule may name a script only of this shop's library.
-async fn check_scripts(_state: &AppState, _agent: &Agent, rules: &AutoReplyRules) -> Result<()> {
-    if rules.keywords.iter().any(|k| k.script_id.is_some()) {
-        return Err(Error::validation(
-            "keywords: script replies need the scripts library",
-        ));
+/// A keyword rule may name only a shop-wide script of this shop's library (a personal script
+/// belongs to one agent, not to the shop's bot).
+async fn check_scripts(state: &AppState, agent: &Agent, rules: &AutoReplyRules) -> Result<()> {
+    for (i, rule) in rules.keywords.iter().enumerate() {
+        if let Some(id) = rule.script_id {
+            let found = state.store.script(agent.user.shop_id, id).await?;
+            if !found.is_some_and(|s| s.owner_id.is_none()) {
+                return Err(Error::validation(format!(
+                    "keywords[{i}]: script {id} is not a shop-wide script of this shop"
+                )));
+            }
+        }
     }
     Ok(())
 }

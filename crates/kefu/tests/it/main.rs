@@ -14,5 +14,6 @@ mod errors;
 mod isolation;
 mod live;
 mod routing;
+mod scripts;
 mod segments;
 mod tools;

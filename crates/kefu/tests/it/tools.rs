@@ -794,3 +794,79 @@ async fn auto_reply_bad_input_body(backend: Backend) {
             .is_empty()
     );
 }
+
+both!(keyword_reply_with_a_script, keyword_script_body);
+async fn keyword_script_body(backend: Backend) {
+    use kefu_core::scripts::{NewScript, NewScriptCategory};
+    let s = TestServer::start(backend).await;
+    let admin = s.agent(s.shop.id, Role::Admin, "Boss").await;
+    let category = s
+        .store
+        .create_script_category(
+            s.shop.id,
+            &NewScriptCategory {
+                name: "自动回复测试".into(),
+                position: None,
+            },
+        )
+        .await
+        .unwrap();
+    let script = |body: &str, title: &str| NewScript {
+        category_id: category.id,
+        title: title.into(),
+        body: body.into(),
+        shortcut: None,
+        tags: vec![],
+    };
+    let shop_wide = s
+        .store
+        .create_script(
+            s.shop.id,
+            None,
+            &script("{customer.name}您好，满99包邮哦～", "包邮"),
+        )
+        .await
+        .unwrap();
+    let needs_order = s
+        .store
+        .create_script(s.shop.id, None, &script("您的订单{order.no}已发出", "订单"))
+        .await
+        .unwrap();
+    let personal = s
+        .store
+        .create_script(s.shop.id, Some(admin.id()), &script("私人话术", "私人"))
+        .await
+        .unwrap();
+    let rules = json!({"keywords": [
+        {"keywords": ["运费"], "script_id": shop_wide.id},
+        {"keywords": ["订单"], "script_id": needs_order.id, "reply": "订单问题请稍等，客服马上为您查询"},
+    ]});
+    s.put("/api/v1/auto-replies", Some(&admin.token), rules)
+        .await
+        .expect(200);
+
+    let session = s
+        .post("/api/v1/widget/sessions", None, json!({"name": "林小雨"}))
+        .await
+        .expect(201)
+        .clone();
+    let shopper = Shopper {
+        token: session["visitor_token"].as_str().unwrap().to_owned(),
+        customer_id: session["customer_id"].as_i64().unwrap(),
+    };
+    let cid = s.shopper_send(&shopper, "运费多少").await["conversation_id"]
+        .as_i64()
+        .unwrap();
+    expect_bot_replies(&s, &admin, cid, "林小雨您好，满99包邮哦～", 1).await;
+    // A script whose variable has no value here falls back to the rule's text, never `{order.no}`.
+    s.shopper_send(&shopper, "我的订单呢").await;
+    expect_bot_replies(&s, &admin, cid, "订单问题请稍等，客服马上为您查询", 1).await;
+
+    // Only shop-wide scripts of this shop may be named.
+    for id in [personal.id, 999_999_999] {
+        let bad = json!({"keywords": [{"keywords": ["x"], "script_id": id}]});
+        s.put("/api/v1/auto-replies", Some(&admin.token), bad)
+            .await
+            .expect_error(422, "validation_failed");
+    }
+}
