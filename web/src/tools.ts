@@ -23,4 +23,7 @@ export const toolsApi = {
   messages: (id: number) => request<{ messages: Message[] }>('GET', `/api/v1/conversations/${id}/messages?limit=1000`),
   autoReplies: () => request<AutoRepliesResponse>('GET', '/api/v1/auto-replies'),
   saveAutoReplies: (rules: AutoReplyRules) => request<AutoRepliesResponse>('PUT', '/api/v1/auto-replies', rules),
+  /** The scripts library (scripts area); keyword rules may answer with a shop-wide script. */
+  scripts: () =>
+    request<{ scripts: { id: number; title: string; owner_id: number | null }[] }>('GET', '/api/v1/scripts'),
 }
