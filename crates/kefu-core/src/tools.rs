@@ -664,7 +664,9 @@ mod tests {
 
     #[test]
     fn offsets_follow_daylight_saving() {
-        let at = |y, mo, d, h| Millis(days_from_civil(y, mo, d) * DAY_MS + h * 3_600_000);
+        let at = |y: i64, mo: i64, d: i64, h: i64| {
+            Millis(days_from_civil(y, mo, d) * DAY_MS + h * 3_600_000)
+        };
         assert_eq!(
             utc_offset_minutes("Asia/Shanghai", at(2026, 7, 1, 0)),
             Some(480)

@@ -317,7 +317,7 @@ async fn check_scripts(state: &AppState, agent: &Agent, rules: &AutoReplyRules) 
     for (i, rule) in rules.keywords.iter().enumerate() {
         if let Some(id) = rule.script_id {
             let found = state.store.script(agent.user.shop_id, id).await?;
-            if !found.is_some_and(|s| s.owner_id.is_none()) {
+            if found.is_none_or(|s| s.owner_id.is_some()) {
                 return Err(Error::validation(format!(
                     "keywords[{i}]: script {id} is not a shop-wide script of this shop"
                 )));
