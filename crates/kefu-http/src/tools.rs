@@ -38,7 +38,37 @@ pub struct ToolsState {
     snoozes_changed: Notify,
 }
 
+/// What the cache knows of a shop's rules.
+enum Cached {
+    Fresh(Arc<AutoReplyRules>),
+    /// Older than [`RULES_TTL`]: still used for the decision, and reloaded in the background.
+    Stale(Arc<AutoReplyRules>),
+    Missing,
+}
+
 impl ToolsState {
+    /// The message path's view: never waits for a reload. A stale entry is marked fresh at once
+    /// (so one message, not every message, triggers the reload).
+    fn peek_rules(&self, shop_id: Id) -> Cached {
+        {
+            let map = self.rules.read().unwrap_or_else(|p| p.into_inner());
+            match map.get(&shop_id) {
+                None => return Cached::Missing,
+                Some((at, r)) if at.elapsed() < RULES_TTL => return Cached::Fresh(r.clone()),
+                Some(_) => {}
+            }
+        }
+        let mut map = self.rules.write().unwrap_or_else(|p| p.into_inner());
+        match map.get_mut(&shop_id) {
+            Some((at, r)) if at.elapsed() >= RULES_TTL => {
+                *at = Instant::now();
+                Cached::Stale(r.clone())
+            }
+            Some((_, r)) => Cached::Fresh(r.clone()),
+            None => Cached::Missing,
+        }
+    }
+
     fn cached_rules(&self, shop_id: Id) -> Option<Arc<AutoReplyRules>> {
         let map = self.rules.read().unwrap_or_else(|p| p.into_inner());
         map.get(&shop_id)
@@ -290,13 +320,27 @@ impl AppState {
     /// when the shop has an active rule, so the bulk message path stays as it was.
     pub(crate) fn after_shopper_message(&self, conversation: &Conversation, message: &Message) {
         let snoozed = conversation.snoozed_until.is_some();
-        let cached = self.tools.cached_rules(conversation.shop_id);
-        let replies = cached.as_ref().is_none_or(|r| r.active());
+        let shop_id = conversation.shop_id;
+        let (replies, reload) = match self.tools.peek_rules(shop_id) {
+            Cached::Fresh(r) => (r.active(), false),
+            Cached::Stale(r) => (r.active(), true),
+            // Unknown yet: the task loads (and caches) them.
+            Cached::Missing => (true, false),
+        };
+        if reload {
+            let state = self.clone();
+            tokio::spawn(async move {
+                match state.store.auto_reply_rules(shop_id).await {
+                    Ok(rules) => state.tools.cache_rules(shop_id, Arc::new(rules)),
+                    Err(e) => tracing::warn!(%e, shop_id, "could not reload auto-reply rules"),
+                }
+            });
+        }
         if !snoozed && !replies {
             return;
         }
         let state = self.clone();
-        let (shop_id, conversation_id) = (conversation.shop_id, conversation.id);
+        let conversation_id = conversation.id;
         let body = message.body.clone();
         tokio::spawn(async move {
             if snoozed && let Err(e) = state.wake(shop_id, conversation_id, None).await {
