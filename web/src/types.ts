@@ -79,6 +79,8 @@ export interface ShopSettings {
 /** A message as shown in the console: server messages plus local pending/failed ones. */
 export interface UiMessage extends Message {
   state: 'pending' | 'sent' | 'failed'
+  /** The script the message was written from (sent along so its use is counted). */
+  script_id?: number | null
   /** Agents @mentioned in a note being sent (kept for a retry). */
   mentions?: number[]
 }

@@ -622,7 +622,7 @@ pub async fn stats(
             owner_id: s.owner_id,
         })
         .collect();
-    scripts.sort_by_key(|b| std::cmp::Reverse(b.stats.uses));
+    scripts.sort_by_key(|s| std::cmp::Reverse(s.stats.uses));
     Ok(Json(StatsResponse {
         since,
         order_window_hours: scripts::ORDER_WINDOW_MS / 3_600_000,
