@@ -98,7 +98,8 @@ test('auto-reply, tags, @mention, snooze and shortcuts in the console', { timeou
   await composer.pressSequentially('@李')
   await pane.getByTestId('mention-option').filter({ hasText: '李娜' }).waitFor()
   await composer.press('Enter')
-  assert.match(await composer.inputValue(), /^@李娜 $/)
+  // The chosen name replaces what was typed (Vue renders it on the next tick).
+  await admin.waitForFunction(() => document.querySelector('[data-testid="composer"]')?.value === '@李娜 ')
   await composer.pressSequentially(`请跟进一下这位顾客 ${stamp}`)
   await composer.press('Enter')
   await pane.locator('[data-testid="message-bubble"][data-private="true"][data-state="sent"]', { hasText: stamp }).waitFor()
@@ -135,7 +136,9 @@ test('auto-reply, tags, @mention, snooze and shortcuts in the console', { timeou
   await admin.getByTestId('tab-open').click()
   await admin.getByTestId('filter-all').click()
   await admin.getByTestId('tag-filter').selectOption(tag)
-  await admin.getByTestId('conversation-row').filter({ hasText: tag }).first().waitFor()
+  // Wait for the filtered list to replace the unfiltered one.
+  await admin.waitForFunction(() => document.querySelectorAll('[data-testid="conversation-row"]').length === 1)
+  await admin.getByTestId('conversation-row').filter({ hasText: tag }).waitFor()
   assert.equal(await admin.getByTestId('conversation-row').count(), 1)
 
   await shopperCtx.close()
