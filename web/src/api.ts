@@ -76,20 +76,21 @@ export const api = {
   setStatus: (status: AgentStatus) => request<{ user: User }>('PUT', '/api/v1/me/status', { status }),
   agents: () => request<{ agents: Agent[] }>('GET', '/api/v1/agents'),
   teams: () => request<{ teams: Team[] }>('GET', '/api/v1/teams'),
-  conversations: (status: ConvStatus, assignee: string) =>
+  conversations: (status: ConvStatus, assignee: string, tag = '') =>
     request<{ conversations: Conversation[] }>(
       'GET',
-      `/api/v1/conversations?status=${enc(status)}&assignee=${enc(assignee)}`,
+      `/api/v1/conversations?status=${enc(status)}&assignee=${enc(assignee)}${tag ? `&tag=${enc(tag)}` : ''}`,
     ),
   conversation: (id: number) => request<{ conversation: Conversation }>('GET', `/api/v1/conversations/${id}`),
   messages: (id: number, afterSeq = 0, limit = 1000) =>
     request<{ messages: Message[] }>('GET', `/api/v1/conversations/${id}/messages?after_seq=${afterSeq}&limit=${limit}`),
-  send: (id: number, body: string, clientMsgId: string, isPrivate: boolean, scriptId?: number | null) =>
+  send: (id: number, body: string, clientMsgId: string, isPrivate: boolean, scriptId?: number | null, mentions?: number[]) =>
     request<Message>('POST', `/api/v1/conversations/${id}/messages`, {
       body,
       client_msg_id: clientMsgId,
       private: isPrivate,
       ...(scriptId ? { script_id: scriptId } : {}),
+      ...(mentions?.length ? { mentions } : {}),
     }),
   assign: (id: number, target: { agent_id: number } | { team: number | string }, note?: string) =>
     request<{ conversation: Conversation }>('POST', `/api/v1/conversations/${id}/assign`, {

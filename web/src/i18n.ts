@@ -5,6 +5,7 @@ import * as commerce from './locales/commerce'
 import * as customers from './locales/customers'
 import * as scripts from './locales/scripts'
 import * as segments from './locales/segments'
+import * as tools from './locales/tools'
 
 export type Locale = 'zh' | 'en'
 
@@ -95,6 +96,7 @@ const zh = {
   ...cards.zh,
   ...scripts.zh,
   ...attach.zh,
+  ...tools.zh,
 }
 
 type Dict = typeof zh
@@ -187,6 +189,7 @@ const en: Dict = {
   ...cards.en,
   ...scripts.en,
   ...attach.en,
+  ...tools.en,
 }
 
 const dicts: Record<Locale, Dict> = { zh, en }

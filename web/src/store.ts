@@ -121,6 +121,8 @@ async function catchUp() {
 export const inbox = reactive({
   status: 'open' as ConvStatus,
   assignee: 'me' as 'me' | 'unassigned' | 'all',
+  /** Only conversations with this tag ('' = any; tools area). */
+  tag: '',
   list: [] as Conversation[],
   loading: false,
   activeId: null as number | null,
@@ -136,6 +138,7 @@ function sortInbox() {
 
 function matchesFilter(c: Conversation): boolean {
   if (c.status !== inbox.status) return false
+  if (inbox.tag && !(c.tags ?? []).includes(inbox.tag)) return false
   const me = session.user
   if (!me) return false
   const mineOrFree = c.assignee_id === me.id || c.assignee_id == null
@@ -149,7 +152,7 @@ export async function refreshInbox() {
   const n = ++inboxReq
   inbox.loading = true
   try {
-    const { conversations } = await api.conversations(inbox.status, inbox.assignee)
+    const { conversations } = await api.conversations(inbox.status, inbox.assignee, inbox.tag)
     if (n !== inboxReq) return
     inbox.list = conversations
     for (const c of conversations) {

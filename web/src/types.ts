@@ -50,6 +50,10 @@ export interface Conversation {
   created_at: string
   customer_read_seq: number
   last_seq: number
+  /** Tags of the shop's vocabulary (tools area). */
+  tags?: string[]
+  /** When a snoozed (pending) conversation reopens by itself. */
+  snoozed_until?: string | null
 }
 export interface Message {
   id: number
@@ -77,4 +81,6 @@ export interface UiMessage extends Message {
   state: 'pending' | 'sent' | 'failed'
   /** The script the message was written from (sent along so its use is counted). */
   script_id?: number | null
+  /** Agents @mentioned in a note being sent (kept for a retry). */
+  mentions?: number[]
 }

@@ -5,6 +5,7 @@
 //! between, which is why events carry everything needed to address them and nothing borrowed.
 
 use crate::model::{AgentStatus, Conversation, Id, Message, SenderType};
+use crate::tools::Mention;
 use std::sync::Arc;
 
 #[derive(Debug, Clone)]
@@ -55,6 +56,13 @@ pub enum Event {
     OrdersChanged {
         shop_id: Id,
         customer_id: Id,
+    },
+    /// An agent was @mentioned in an internal note: goes to that agent only, whether or not the
+    /// conversation is theirs.
+    Mention {
+        shop_id: Id,
+        agent_id: Id,
+        mention: Arc<Mention>,
     },
 }
 

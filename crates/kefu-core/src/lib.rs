@@ -23,5 +23,6 @@ pub mod store;
 pub mod tickets;
 pub mod time;
 pub mod token;
+pub mod tools;
 
 pub use error::{Error, ErrorCode, Result};

@@ -208,6 +208,10 @@ pub struct Conversation {
     /// 1-based place in the shop's waiting queue; `None` when assigned or not open.
     pub queue_position: Option<i64>,
     pub created_at: Millis,
+    /// The conversation's tags (the shop's vocabulary), sorted.
+    pub tags: Vec<String>,
+    /// When a snoozed (pending) conversation reopens by itself; `None` when not snoozed.
+    pub snoozed_until: Option<Millis>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -287,6 +291,8 @@ pub struct ConversationQuery {
     /// The viewer; agents (not admins/supervisors) see only their own and unassigned ones.
     pub viewer_id: Id,
     pub viewer_role: Role,
+    /// Only conversations carrying this tag (an id of the shop's tag vocabulary).
+    pub tag_id: Option<Id>,
     pub limit: i64,
 }
 

@@ -13,6 +13,7 @@ use crate::reminders::ReminderStore;
 use crate::scripts::ScriptStore;
 use crate::segments::SegmentStore;
 use crate::time::Millis;
+use crate::tools::ToolsStore;
 use async_trait::async_trait;
 
 /// The whole storage port: the spine's methods below plus one sub-trait per area, each in that
@@ -25,6 +26,7 @@ pub trait Store:
     + ReminderStore
     + ScriptStore
     + AttachmentStore
+    + ToolsStore
     + Send
     + Sync
     + 'static

@@ -77,6 +77,8 @@ impl AppState {
                 message: Arc::new(message),
             });
         }
+        // Snooze wake-up and auto-replies, off this request's path (tools.rs).
+        self.after_shopper_message(&conversation, &appended.message);
         if appended.conversation_started {
             // Last contact moves at a conversation's start or reopen only, never per message (the
             // hot path stays one write); off the shopper's response path.

@@ -232,7 +232,8 @@ impl EventSink for Hub {
             } => self.anyone_for(*shop_id, Some(*customer_id)),
             Event::AgentStatus { shop_id, .. }
             | Event::CustomerUpdated { shop_id, .. }
-            | Event::OrdersChanged { shop_id, .. } => self.anyone_for(*shop_id, None),
+            | Event::OrdersChanged { shop_id, .. }
+            | Event::Mention { shop_id, .. } => self.anyone_for(*shop_id, None),
         };
         if !audience {
             return;
@@ -358,6 +359,23 @@ impl EventSink for Hub {
                 }));
                 self.to_agents(shop_id, &f, |_, _| true);
             }
+            Event::Mention {
+                shop_id,
+                agent_id,
+                mention,
+            } => {
+                let f = frame(json!({
+                    "type": "mention",
+                    "id": mention.id,
+                    "conversation_id": mention.conversation_id,
+                    "message_id": mention.message_id,
+                    "by": &mention.by,
+                    "excerpt": &mention.excerpt,
+                    "customer": &mention.customer,
+                    "created_at": mention.created_at,
+                }));
+                self.to_agents(shop_id, &f, |u, _| u == agent_id);
+            }
         }
     }
 }
@@ -388,6 +406,8 @@ mod tests {
             agent_read_seq: 0,
             queue_position: None,
             created_at: Millis(0),
+            tags: vec![],
+            snoozed_until: None,
         })
     }
 

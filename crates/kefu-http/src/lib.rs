@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod ratelimit;
 pub mod routes;
 pub mod scripts;
+pub mod tools;
 pub mod visitors;
 
 use axum::Router;
@@ -66,6 +67,8 @@ pub struct AppState {
     /// Where attachments are stored (`<data-dir>/attachments`); set by the composition root.
     /// Without it, uploads and downloads answer `not_found`.
     pub attachments: Option<Arc<attachments::AttachmentFiles>>,
+    /// The daily tools' caches and the snooze task's wake-up signal.
+    pub tools: Arc<tools::ToolsState>,
 }
 
 pub struct RateLimits {
@@ -106,6 +109,7 @@ impl AppState {
             secure_cookies: false,
             demo: None,
             attachments: None,
+            tools: Arc::default(),
         }
     }
 }

@@ -12,6 +12,7 @@ mod customers;
 mod reminders;
 mod scripts;
 mod segments;
+mod tools;
 mod writer;
 
 use async_trait::async_trait;
@@ -152,6 +153,7 @@ pub(crate) const CONVERSATION_SELECT: &str = "SELECT c.id, c.shop_id, c.status, 
      u.name AS assignee_name, c.team_id, t.name AS team_name, c.customer_id, \
      cu.name AS customer_name, c.last_seq, c.last_message_at, c.last_message_preview, \
      c.unread_count, c.customer_read_seq, c.agent_read_seq, c.created_at, \
+     c.tags, c.snoozed_until, \
      CASE WHEN c.queued_at IS NULL THEN NULL ELSE ( \
         SELECT COUNT(*) FROM conversations q WHERE q.shop_id = c.shop_id \
         AND q.queued_at IS NOT NULL \
@@ -168,6 +170,7 @@ pub(crate) const CONVERSATION_SELECT_NO_QUEUE: &str = "SELECT c.id, c.shop_id, c
      u.name AS assignee_name, c.team_id, t.name AS team_name, c.customer_id, \
      cu.name AS customer_name, c.last_seq, c.last_message_at, c.last_message_preview, \
      c.unread_count, c.customer_read_seq, c.agent_read_seq, c.created_at, \
+     c.tags, c.snoozed_until, \
      NULL AS queue_position \
      FROM conversations c \
      JOIN customers cu ON cu.id = c.customer_id \
@@ -198,6 +201,8 @@ pub(crate) fn conversation_from_row(r: &SqliteRow) -> Result<Conversation> {
         agent_read_seq: r.get("agent_read_seq"),
         queue_position: r.get("queue_position"),
         created_at: Millis(r.get("created_at")),
+        tags: serde_json::from_str(r.get("tags")).map_err(Error::internal)?,
+        snoozed_until: r.get::<Option<i64>, _>("snoozed_until").map(Millis),
     })
 }
 
@@ -1169,6 +1174,8 @@ impl Store for SqliteStore {
              AND ($4 <> 'me' OR c.assignee_id = $3) \
              AND ($4 <> 'unassigned' OR c.assignee_id IS NULL) \
              AND (NOT $5 OR c.assignee_id IS NULL OR c.assignee_id = $3) \
+             AND ($7 IS NULL OR EXISTS (SELECT 1 FROM conversation_tags ct \
+                  WHERE ct.conversation_id = c.id AND ct.tag_id = $7)) \
              ORDER BY c.last_message_at DESC, c.id DESC LIMIT $6"
         );
         let assignee = match q.assignee {
@@ -1183,6 +1190,7 @@ impl Store for SqliteStore {
             .bind(assignee)
             .bind(!q.viewer_role.sees_whole_shop())
             .bind(q.limit)
+            .bind(q.tag_id)
             .fetch_all(&self.reader)
             .await
             .map_err(db_err)?;
@@ -1279,7 +1287,7 @@ impl Store for SqliteStore {
                 let now = Millis::now().0;
                 // Reopened and unassigned: back in the queue. Anything not open leaves the queue.
                 let queued_at = (status == ConversationStatus::Open && current.assignee_id.is_none()).then_some(now);
-                sqlx::query("UPDATE conversations SET status = $1, queued_at = $2, updated_at = $3 WHERE id = $4")
+                sqlx::query("UPDATE conversations SET status = $1, queued_at = $2, updated_at = $3, snoozed_until = NULL WHERE id = $4")
                     .bind(status.as_str())
                     .bind(queued_at)
                     .bind(now)

@@ -223,12 +223,37 @@ pub async fn seed(store: &dyn Store, listen: SocketAddr) -> Result<String> {
     Ok(banner)
 }
 
+/// Example auto-reply rules for the demo shop, switched off so the demo chats behave as before; an
+/// admin turns them on in Settings.
+fn demo_auto_replies() -> Result<kefu_core::tools::AutoReplyRules> {
+    let mut rules: kefu_core::tools::AutoReplyRules = serde_json::from_value(serde_json::json!({
+        "business_hours": {"enabled": false, "time_zone": "Asia/Shanghai", "days": [
+            [{"start": "09:00", "end": "22:00"}], [{"start": "09:00", "end": "22:00"}],
+            [{"start": "09:00", "end": "22:00"}], [{"start": "09:00", "end": "22:00"}],
+            [{"start": "09:00", "end": "22:00"}], [{"start": "10:00", "end": "18:00"}],
+            [{"start": "10:00", "end": "18:00"}]]},
+        "after_hours": {"enabled": false,
+            "text": "您好，现在是非工作时间（工作日 9:00-22:00，周末 10:00-18:00），客服上线后会第一时间回复您。"},
+        "keywords": [
+            {"enabled": false, "keywords": ["发货", "快递", "几天到"],
+             "reply": "亲，现货订单48小时内发货，默认顺丰/中通，江浙沪一般次日达哦～"},
+            {"enabled": false, "keywords": ["发票"],
+             "reply": "亲，本店支持开具电子发票，下单时填写抬头和税号即可，确认收货后自动发送到您的邮箱～"}
+        ]
+    }))?;
+    rules.validate()?;
+    Ok(rules)
+}
+
 async fn seed_new(store: &dyn Store) -> Result<()> {
     let shop = store.create_shop("demo", "小蜜蜂数码旗舰店").await?;
     let mut settings = shop.settings.clone();
     settings.greeting =
         "您好，欢迎光临小蜜蜂数码旗舰店！我是您的专属客服，请问有什么可以帮您？".into();
     store.update_shop_settings(shop.id, &settings).await?;
+    store
+        .put_auto_reply_rules(shop.id, &demo_auto_replies()?)
+        .await?;
     // create_shop made the default team 售前; add the after-sale team.
     let after_sale = store.create_team(shop.id, "售后", false).await?;
     let teams = store.list_teams(shop.id).await?;

@@ -490,6 +490,8 @@ async fn serve_http(
             )
         })?,
     ));
+    // Wakes snoozed conversations when their time comes (and at once for any due while down).
+    kefu_http::tools::spawn_background(&state);
     let app = kefu_http::router(state);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

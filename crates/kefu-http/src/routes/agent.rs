@@ -163,6 +163,8 @@ pub struct ConversationListQuery {
     pub assignee: Option<String>,
     /// At most this many (default 100, max 500), newest activity first.
     pub limit: Option<i64>,
+    /// Only conversations carrying this tag.
+    pub tag: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -192,11 +194,31 @@ pub async fn list_conversations(
             return Err(Error::validation(format!("unknown assignee filter '{other}'")).into());
         }
     };
+    let tag_id = match q.tag.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        None => None,
+        Some(tag) => {
+            let tag = kefu_core::tools::normalize_tag(tag)?;
+            match state
+                .store
+                .conversation_tag_id(agent.user.shop_id, &tag)
+                .await?
+            {
+                Some(id) => Some(id),
+                // A tag nobody has used carries no conversations.
+                None => {
+                    return Ok(Json(ConversationsResponse {
+                        conversations: vec![],
+                    }));
+                }
+            }
+        }
+    };
     let query = ConversationQuery {
         status,
         assignee,
         viewer_id: agent.user.id,
         viewer_role: agent.user.role,
+        tag_id,
         limit: q.limit.unwrap_or(100).clamp(1, 500),
     };
     let conversations = state
@@ -219,8 +241,9 @@ pub async fn get_conversation(
     agent: Agent,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<Json<ConversationResponse>> {
+    // Also a conversation the agent was mentioned in, or the shopper's history (tools.rs).
     Ok(Json(ConversationResponse {
-        conversation: state.visible_conversation(&agent.user, id).await?,
+        conversation: state.readable_conversation(&agent.user, id).await?,
     }))
 }
 
@@ -246,7 +269,7 @@ pub async fn list_messages(
     ApiPath(id): ApiPath<Id>,
     ApiQuery(q): ApiQuery<MessagesQuery>,
 ) -> ApiResult<Json<MessagesResponse>> {
-    state.visible_conversation(&agent.user, id).await?;
+    state.readable_conversation(&agent.user, id).await?;
     let after = q.after_seq.unwrap_or(0).max(0);
     let limit = q.limit.unwrap_or(200).clamp(1, 1000);
     let messages = state
@@ -264,6 +287,10 @@ pub struct SendRequest {
     /// An internal note, never shown to the shopper.
     #[serde(default)]
     pub private: bool,
+    /// Agents of the shop @mentioned in this internal note (`private` must be true); each is
+    /// notified live (`mention` event).
+    #[serde(default)]
+    pub mentions: Vec<Id>,
     /// The script this message was written from (the composer's picker): its use is recorded
     /// for the script's statistics. A script the caller cannot use is ignored, never an error.
     #[serde(default)]
@@ -287,9 +314,24 @@ pub async fn send_message(
     if !req.private {
         crate::scripts::refuse_unfilled(&req.body)?;
     }
-    let sent = state
-        .agent_message(&agent.user, id, &req.body, &req.client_msg_id, req.private)
-        .await?;
+    // Notes go through the tools flow: @mentions, and notes by mentioned agents (tools.rs).
+    let sent = if req.private {
+        state
+            .note_with_mentions(
+                &agent.user,
+                id,
+                &req.body,
+                &req.client_msg_id,
+                &req.mentions,
+            )
+            .await?
+    } else if !req.mentions.is_empty() {
+        return Err(Error::validation("mentions: only internal notes mention agents").into());
+    } else {
+        state
+            .agent_message(&agent.user, id, &req.body, &req.client_msg_id, false)
+            .await?
+    };
     if let Some(script_id) = req.script_id
         && !sent.duplicate
     {

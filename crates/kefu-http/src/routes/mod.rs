@@ -8,6 +8,7 @@ pub mod demo;
 pub mod reminders;
 pub mod scripts;
 pub mod segments;
+pub mod tools;
 pub mod web;
 pub mod widget;
 pub mod ws;
@@ -58,6 +59,7 @@ pub fn api(_state: AppState) -> Router<AppState> {
         .merge(segments::router())
         .merge(reminders::router())
         .merge(scripts::router())
+        .merge(tools::router())
         .merge(demo::router())
         .route("/api/v1/ws", get(ws::agent_ws))
         .route("/api/v1/widget/ws", get(ws::visitor_ws))

@@ -143,6 +143,8 @@ pub struct TestServer {
     pub shop: Shop,
     pub http: reqwest::Client,
     task: tokio::task::JoinHandle<()>,
+    /// The snooze wake-up task (kefu_http::tools::spawn_background).
+    background: tokio::task::JoinHandle<()>,
     _dir: Option<tempfile::TempDir>,
     /// The server's data directory (attachments live in `attachments/`).
     pub data_dir: tempfile::TempDir,
@@ -183,6 +185,7 @@ impl TestServer {
         state.attachments = Some(Arc::new(
             kefu_http::attachments::AttachmentFiles::open(data_dir.path()).expect("attachments"),
         ));
+        let background = kefu_http::tools::spawn_background(&state);
         let app = kefu_http::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -205,6 +208,7 @@ impl TestServer {
                 .build()
                 .expect("client"),
             task,
+            background,
             _dir: dir,
             data_dir,
             pg_schema,
@@ -513,6 +517,7 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.task.abort();
+        self.background.abort();
         if let Some(schema) = self.pg_schema.take() {
             // Best effort: a separate thread and runtime, since Drop cannot await.
             let url = pg_url();

@@ -17,3 +17,4 @@ mod live;
 mod routing;
 mod scripts;
 mod segments;
+mod tools;
