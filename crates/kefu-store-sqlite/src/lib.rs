@@ -9,6 +9,7 @@ mod batch;
 mod commerce;
 mod customers;
 mod reminders;
+mod search;
 mod segments;
 mod writer;
 
