@@ -14,6 +14,7 @@ pub mod hub;
 pub mod openapi;
 pub mod ratelimit;
 pub mod routes;
+pub mod search;
 pub mod visitors;
 
 use axum::Router;
@@ -61,6 +62,9 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Set by `kefu demo` only: enables the demo shop page's login and ordering endpoints.
     pub demo: Option<Arc<routes::demo::DemoShop>>,
+    /// The full-text index and its indexer ([`search`]); set by the composition root from
+    /// `--data-dir`. `None`: search answers `disabled`.
+    pub search: Option<Arc<search::SearchService>>,
 }
 
 pub struct RateLimits {
@@ -93,6 +97,7 @@ impl AppState {
             }),
             secure_cookies: false,
             demo: None,
+            search: None,
         }
     }
 }

@@ -321,20 +321,44 @@ impl Tokenizer for KefuTokenizer {
     type TokenStream<'a> = KefuTokenStream;
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> KefuTokenStream {
-        let tokens = self
-            .0
-            .analyze(text)
-            .into_iter()
-            .map(|t| TToken {
+        let mut tokens = Vec::new();
+        for t in self.0.analyze(text) {
+            let original = &text[t.from..t.to];
+            // jieba's HMM glues unknown runs into long words (`很着急`); the words inside must
+            // still be found (`着急`), so every CJK bigram of a longer word is indexed at the
+            // word's position too (phrases keep working: positions do not move).
+            let glued = original == t.text
+                && t.text.chars().count() >= 3
+                && t.text.chars().all(is_cjk_char);
+            if glued {
+                let idx: Vec<usize> = original.char_indices().map(|(i, _)| i).collect();
+                for w in idx.windows(3).map(|w| (w[0], w[2])).chain(std::iter::once((
+                    idx[idx.len() - 2],
+                    original.len(),
+                ))) {
+                    tokens.push(TToken {
+                        offset_from: t.from + w.0,
+                        offset_to: t.from + w.1,
+                        position: t.position,
+                        text: original[w.0..w.1].to_owned(),
+                        position_length: 1,
+                    });
+                }
+            }
+            tokens.push(TToken {
                 offset_from: t.from,
                 offset_to: t.to,
                 position: t.position,
                 text: t.text,
                 position_length: 1,
-            })
-            .collect();
+            });
+        }
         KefuTokenStream { tokens, at: 0 }
     }
+}
+
+fn is_cjk_char(c: char) -> bool {
+    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}' | '\u{F900}'..='\u{FAFF}')
 }
 
 impl TokenStream for KefuTokenStream {
@@ -812,13 +836,22 @@ impl SearchIndex {
     /// A window of `text` around the first match, with every match highlighted.
     pub fn snippet(&self, text: &str, p: &ParsedQuery) -> Snippet {
         let wanted: HashSet<&str> = p.all_terms().collect();
-        let mut spans: Vec<(usize, usize)> = self
-            .analyzer
-            .analyze(text)
-            .into_iter()
-            .filter(|t| wanted.contains(t.text.as_str()))
-            .map(|t| (t.from, t.to))
-            .collect();
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        for t in self.analyzer.analyze(text) {
+            if wanted.contains(t.text.as_str()) {
+                spans.push((t.from, t.to));
+                continue;
+            }
+            // A word found inside a longer glued word (see the tokenizer).
+            let original = &text[t.from..t.to];
+            for w in &wanted {
+                if w.chars().count() >= 2 && w.chars().all(is_cjk_char) {
+                    if let Some(i) = original.find(w) {
+                        spans.push((t.from + i, t.from + i + w.len()));
+                    }
+                }
+            }
+        }
         // Identifiers (phones, order numbers) are matched literally, ignoring case.
         let lower = text.to_ascii_lowercase();
         for raw in &p.raw_ids {
@@ -1172,6 +1205,7 @@ mod tests {
                 msg(3, 1, 11, "iPhone12的屏幕有色差吗"),
                 msg(4, 1, 12, "退货地址在哪里"),
                 msg(5, 2, 20, "我想退货"),
+                msg(6, 1, 10, "客户很着急要退款"),
                 Op::Customer(CustomerDoc {
                     id: 100,
                     shop_id: 1,
@@ -1224,6 +1258,12 @@ mod tests {
         assert_eq!(ids(&r, DocKind::Message), [1, 4]);
         let r = ix.search(&query(1, "refunds")).unwrap();
         assert_eq!(ids(&r, DocKind::Message), [2]);
+        let r = ix.search(&query(1, "着急")).unwrap();
+        assert_eq!(ids(&r, DocKind::Message), [6]);
+        let hit = &r.groups[0].1[0].snippet;
+        assert_eq!(hit.highlights, [(3, 5)], "{hit:?}");
+        let r = ix.search(&query(1, "\"着急要\"")).unwrap();
+        assert_eq!(ids(&r, DocKind::Message), [6]);
         let r = ix.search(&query(1, "iphone 色差")).unwrap();
         assert_eq!(ids(&r, DocKind::Message), [3]);
         assert_eq!(ix.payload().unwrap().as_deref(), Some("cursor"));

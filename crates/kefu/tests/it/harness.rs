@@ -56,6 +56,13 @@ pub fn pg_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
+/// One analyzer (jieba's dictionary) for the whole test binary.
+pub fn analyzer() -> Arc<kefu_search::Analyzer> {
+    static A: std::sync::OnceLock<Arc<kefu_search::Analyzer>> = std::sync::OnceLock::new();
+    A.get_or_init(|| Arc::new(kefu_search::Analyzer::new()))
+        .clone()
+}
+
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 pub fn unique() -> u64 {
@@ -142,6 +149,8 @@ pub struct TestServer {
     /// The default shop.
     pub shop: Shop,
     pub http: reqwest::Client,
+    /// The search service and its directory (servers started with [`TestServer::start_search`]).
+    pub search: Option<(Arc<kefu_http::search::SearchService>, std::path::PathBuf)>,
     task: tokio::task::JoinHandle<()>,
     _dir: Option<tempfile::TempDir>,
     pg_schema: Option<String>,
@@ -153,6 +162,15 @@ impl TestServer {
     }
 
     pub async fn start_with(backend: Backend, limits: Limits) -> TestServer {
+        Self::start_inner(backend, limits, false).await
+    }
+
+    /// A server with a search index in a temporary directory (`AppState::search`).
+    pub async fn start_search(backend: Backend) -> TestServer {
+        Self::start_inner(backend, generous(), true).await
+    }
+
+    async fn start_inner(backend: Backend, limits: Limits, with_search: bool) -> TestServer {
         let (store, dir, pg_schema): (Arc<dyn Store>, _, _) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("tempdir");
@@ -175,7 +193,19 @@ impl TestServer {
             }
         };
         let shop = store.ensure_default_shop().await.expect("default shop");
-        let app = kefu_http::router(AppState::new(store.clone(), &limits));
+        let mut state = AppState::new(store.clone(), &limits);
+        let mut dir = dir;
+        let search = if with_search {
+            let d = dir.get_or_insert_with(|| tempfile::tempdir().expect("tempdir"));
+            let path = d.path().join("search");
+            let svc =
+                kefu_http::search::SearchService::start(store.clone(), path.clone(), analyzer());
+            state.search = Some(svc.clone());
+            Some((svc, path))
+        } else {
+            None
+        };
+        let app = kefu_http::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -196,6 +226,7 @@ impl TestServer {
                 .timeout(Duration::from_secs(20))
                 .build()
                 .expect("client"),
+            search,
             task,
             _dir: dir,
             pg_schema,
