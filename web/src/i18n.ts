@@ -2,6 +2,7 @@ import { ref } from 'vue'
 import * as cards from './locales/cards'
 import * as commerce from './locales/commerce'
 import * as customers from './locales/customers'
+import * as search from './locales/search'
 import * as segments from './locales/segments'
 
 export type Locale = 'zh' | 'en'
@@ -90,6 +91,7 @@ const zh = {
   ...customers.zh,
   ...commerce.zh,
   ...segments.zh,
+  ...search.zh,
   ...cards.zh,
 }
 
@@ -180,6 +182,7 @@ const en: Dict = {
   ...customers.en,
   ...commerce.en,
   ...segments.en,
+  ...search.en,
   ...cards.en,
 }
 
