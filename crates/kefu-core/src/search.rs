@@ -53,6 +53,23 @@ pub struct SearchCustomerRow {
     pub updated_at: Millis,
 }
 
+/// A service script (话术) as the index needs it. `gone`: deleted (or otherwise out of use) — it
+/// leaves the index.
+#[derive(Debug, Clone)]
+pub struct SearchScriptRow {
+    pub id: Id,
+    pub shop_id: Id,
+    /// `None`: shop-wide; `Some(agent)`: that agent's personal script.
+    pub owner_id: Option<Id>,
+    pub title: String,
+    /// Body and shortcut, as searchable text.
+    pub body: String,
+    pub tags: Vec<String>,
+    pub gone: bool,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
 /// Order numbers indexed per customer (most recent first).
 pub const MAX_ORDER_NOS_PER_CUSTOMER: i64 = 50;
 
@@ -94,6 +111,17 @@ pub trait SearchStore {
         limit: i64,
     ) -> Result<Vec<SearchCustomerRow>>;
     async fn search_customers_by_ids(&self, ids: &[Id]) -> Result<Vec<SearchCustomerRow>>;
+    /// Scripts with `(updated_at, id) > (since, after_id)`, in that order. The scripts area
+    /// implements it (a deletion must move `updated_at` and report `gone`, e.g. a soft delete);
+    /// until then no script is indexed.
+    async fn search_scripts_changed(
+        &self,
+        _since: Millis,
+        _after_id: Id,
+        _limit: i64,
+    ) -> Result<Vec<SearchScriptRow>> {
+        Ok(Vec::new())
+    }
     /// Orders with `(updated_at, id) > (since, after_id)`: `(updated_at, order id, customer id)`.
     async fn search_orders_changed(
         &self,

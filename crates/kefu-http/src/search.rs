@@ -14,18 +14,22 @@
 //!   the commit, so each pull starts [`OVERLAP_MS`] before the cursor; rows already indexed at the
 //!   same `updated_at` are skipped, others are upserted (delete by key + add).
 //! * An order change re-indexes its customer (order numbers find their customer).
+//! * Scripts by `(updated_at, id)` through `SearchStore::search_scripts_changed`, which the scripts
+//!   area implements (the default reads none).
 //!
 //! At start-up an index that cannot be opened (missing, corrupt, older schema) is rebuilt in the
 //! background from the database while the server runs; meanwhile searches answer
 //! `{"status":"rebuilding"}`. A search that fails on a damaged index triggers the same rebuild.
 
 use kefu_core::model::Id;
-use kefu_core::search::{SearchConversationRow, SearchCustomerRow, SearchMessageRow};
+use kefu_core::search::{
+    SearchConversationRow, SearchCustomerRow, SearchMessageRow, SearchScriptRow,
+};
 use kefu_core::store::Store;
 use kefu_core::time::Millis;
 use kefu_search::Analyzer;
 use kefu_search::index::{
-    ConversationDoc, CustomerDoc, DocKind, MessageDoc, Op, SearchIndex, SearchQuery,
+    ConversationDoc, CustomerDoc, DocKind, GenericDoc, MessageDoc, Op, SearchIndex, SearchQuery,
     SearchResults, normalize_id,
 };
 use serde::{Deserialize, Serialize};
@@ -55,6 +59,8 @@ struct Cursors {
     conversation: (i64, Id),
     customer: (i64, Id),
     order: (i64, Id),
+    #[serde(default)]
+    script: (i64, Id),
 }
 
 /// What a search answered.
@@ -288,6 +294,7 @@ struct Indexer {
     seen_conversations: HashMap<Id, i64>,
     seen_customers: HashMap<Id, i64>,
     seen_orders: HashMap<Id, i64>,
+    seen_scripts: HashMap<Id, i64>,
 }
 
 impl Indexer {
@@ -301,6 +308,7 @@ impl Indexer {
             seen_conversations: HashMap::new(),
             seen_customers: HashMap::new(),
             seen_orders: HashMap::new(),
+            seen_scripts: HashMap::new(),
         }
     }
 
@@ -310,6 +318,7 @@ impl Indexer {
         total += self.conversations().await?;
         total += self.customers().await?;
         total += self.orders().await?;
+        total += self.scripts().await?;
         total += self.messages().await?;
         // Once caught up, later rows may update documents added in this run.
         self.fresh = false;
@@ -449,6 +458,37 @@ impl Indexer {
         Ok(total)
     }
 
+    async fn scripts(&mut self) -> Result<usize, String> {
+        let mut total = 0;
+        let (mut since, mut after) = overlap(self.cursors.script);
+        loop {
+            let rows = self
+                .store
+                .search_scripts_changed(Millis(since), after, PAGE)
+                .await
+                .map_err(|e| e.to_string())?;
+            let n = rows.len();
+            let mut ops = Vec::new();
+            for r in rows {
+                (since, after) = (r.updated_at.0, r.id);
+                self.cursors.script = self.cursors.script.max((since, after));
+                if self.seen_scripts.insert(r.id, r.updated_at.0) == Some(r.updated_at.0) {
+                    continue;
+                }
+                ops.push(script_op(r));
+            }
+            total += ops.len();
+            if !ops.is_empty() {
+                self.commit(ops, false).await?;
+            }
+            if (n as i64) < PAGE {
+                break;
+            }
+        }
+        prune(&mut self.seen_scripts, self.cursors.script.0);
+        Ok(total)
+    }
+
     async fn orders(&mut self) -> Result<usize, String> {
         let mut total = 0;
         let (mut since, mut after) = overlap(self.cursors.order);
@@ -524,6 +564,22 @@ fn conversation_doc(r: SearchConversationRow) -> ConversationDoc {
         preview: r.preview,
         created_at: r.created_at.0,
     }
+}
+
+fn script_op(r: SearchScriptRow) -> Op {
+    if r.gone {
+        return Op::Delete(DocKind::Script, r.id);
+    }
+    Op::Generic(GenericDoc {
+        kind: DocKind::Script,
+        id: r.id,
+        shop_id: r.shop_id,
+        owner_id: r.owner_id,
+        title: r.title,
+        body: r.body,
+        tags: r.tags,
+        created_at: r.created_at.0,
+    })
 }
 
 fn customer_op(r: SearchCustomerRow) -> Op {
