@@ -61,8 +61,12 @@ impl Rng {
 }
 
 fn utterances(path: &PathBuf) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {} (see ../shared/data/README.md)", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read {} (see ../shared/data/README.md)",
+            path.display()
+        )
+    })?;
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for line in text.lines() {
@@ -258,7 +262,10 @@ pub fn run(args: SearchArgs) -> Result<()> {
         samples.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
         let n: usize = r.groups.iter().map(|(_, h)| h.len()).sum();
         hits += n;
-        if r.groups.iter().all(|(k, h)| *k != DocKind::Message || h.is_empty()) {
+        if r.groups
+            .iter()
+            .all(|(k, h)| *k != DocKind::Message || h.is_empty())
+        {
             empty += 1;
         }
     }

@@ -92,8 +92,11 @@ pub fn split_list(s: Option<String>) -> Vec<String> {
 #[async_trait]
 pub trait SearchStore {
     /// Messages with `id > after_id`, by id.
-    async fn search_messages_after(&self, after_id: Id, limit: i64)
-    -> Result<Vec<SearchMessageRow>>;
+    async fn search_messages_after(
+        &self,
+        after_id: Id,
+        limit: i64,
+    ) -> Result<Vec<SearchMessageRow>>;
     /// Messages with these ids (ones committed late, after higher ids were seen).
     async fn search_messages_by_ids(&self, ids: &[Id]) -> Result<Vec<SearchMessageRow>>;
     /// Conversations with `(updated_at, id) > (since, after_id)`, in that order.

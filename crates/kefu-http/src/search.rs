@@ -127,7 +127,10 @@ impl SearchService {
 
     /// Whether searches are answered (false while rebuilding).
     pub fn is_ready(&self) -> bool {
-        matches!(*self.state.read().unwrap_or_else(|e| e.into_inner()), State::Ready(_))
+        matches!(
+            *self.state.read().unwrap_or_else(|e| e.into_inner()),
+            State::Ready(_)
+        )
     }
 
     fn index(&self) -> Option<Arc<SearchIndex>> {
@@ -237,7 +240,10 @@ fn open_index(
         }
         Err(e) => {
             if is_lock_busy(&e.to_string()) {
-                return Err(format!("{e} (is another kefu process using {}?)", dir.display()));
+                return Err(format!(
+                    "{e} (is another kefu process using {}?)",
+                    dir.display()
+                ));
             }
             tracing::warn!(error = %e, dir = %dir.display(), "search index cannot be opened; rebuilding it");
             let ix = SearchIndex::create_fresh(dir, analyzer).map_err(|e| e.to_string())?;
@@ -252,7 +258,11 @@ fn is_lock_busy(msg: &str) -> bool {
 
 /// Rebuilds the index in `dir` from the database and returns the number of documents
 /// (`kefu reindex`). Refuses while a server holds the index.
-pub async fn reindex(store: Arc<dyn Store>, dir: &Path, analyzer: Arc<Analyzer>) -> Result<u64, String> {
+pub async fn reindex(
+    store: Arc<dyn Store>,
+    dir: &Path,
+    analyzer: Arc<Analyzer>,
+) -> Result<u64, String> {
     let d = dir.to_owned();
     let a = analyzer.clone();
     // Opening takes the writer lock: a running server makes this fail instead of being corrupted.
@@ -348,12 +358,17 @@ impl Indexer {
         let mut total = 0;
         // Late commits first.
         let now = Instant::now();
-        self.holes.retain(|_, at| now.duration_since(*at) < HOLE_TTL);
+        self.holes
+            .retain(|_, at| now.duration_since(*at) < HOLE_TTL);
         if !self.holes.is_empty() {
             let ids: Vec<Id> = self.holes.keys().copied().collect();
             let mut ops = Vec::new();
             for chunk in ids.chunks(PAGE as usize) {
-                let rows = self.store.search_messages_by_ids(chunk).await.map_err(|e| e.to_string())?;
+                let rows = self
+                    .store
+                    .search_messages_by_ids(chunk)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 for r in rows {
                     self.holes.remove(&r.id);
                     ops.push(Op::Message(message_doc(r)));
@@ -375,7 +390,10 @@ impl Indexer {
             let mut ops = Vec::with_capacity(n);
             for r in rows {
                 // Cap the scan: a huge jump (a restored dump) is not a list of holes.
-                if r.id > expected && self.holes.len() < MAX_HOLES && r.id - expected < MAX_HOLES as i64 {
+                if r.id > expected
+                    && self.holes.len() < MAX_HOLES
+                    && r.id - expected < MAX_HOLES as i64
+                {
                     for h in expected..r.id {
                         self.holes.insert(h, now);
                     }
@@ -510,7 +528,11 @@ impl Indexer {
             }
             if !customers.is_empty() {
                 let ids: Vec<Id> = customers.into_iter().collect();
-                let rows = self.store.search_customers_by_ids(&ids).await.map_err(|e| e.to_string())?;
+                let rows = self
+                    .store
+                    .search_customers_by_ids(&ids)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let ops: Vec<Op> = rows.into_iter().map(customer_op).collect();
                 total += ops.len();
                 self.commit(ops, false).await?;

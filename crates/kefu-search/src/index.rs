@@ -332,10 +332,11 @@ impl Tokenizer for KefuTokenizer {
                 && t.text.chars().all(is_cjk_char);
             if glued {
                 let idx: Vec<usize> = original.char_indices().map(|(i, _)| i).collect();
-                for w in idx.windows(3).map(|w| (w[0], w[2])).chain(std::iter::once((
-                    idx[idx.len() - 2],
-                    original.len(),
-                ))) {
+                for w in idx
+                    .windows(3)
+                    .map(|w| (w[0], w[2]))
+                    .chain(std::iter::once((idx[idx.len() - 2], original.len())))
+                {
                     tokens.push(TToken {
                         offset_from: t.from + w.0,
                         offset_to: t.from + w.1,
@@ -559,7 +560,7 @@ impl SearchIndex {
                     d.add_text(f.ids, &t);
                 }
                 for t in &c.tags {
-                    d.add_text(f.tags, &t.to_lowercase());
+                    d.add_text(f.tags, t.to_lowercase());
                     d.add_text(f.extra, t);
                 }
                 // Shown (and highlighted) in the snippet, but stored only: identifiers match
@@ -577,7 +578,7 @@ impl SearchIndex {
                     d.add_text(f.pinyin, &p);
                 }
                 for t in &g.tags {
-                    d.add_text(f.tags, &t.to_lowercase());
+                    d.add_text(f.tags, t.to_lowercase());
                     d.add_text(f.extra, t);
                 }
                 (g.kind, g.id, g.shop_id, g.created_at)
@@ -610,10 +611,17 @@ impl SearchIndex {
                 groups: kinds.into_iter().map(|k| (k, Vec::new())).collect(),
             });
         }
-        let conv_filters =
-            q.status.is_some() || q.channel.is_some() || q.agent_id.is_some() || q.team_id.is_some();
+        let conv_filters = q.status.is_some()
+            || q.channel.is_some()
+            || q.agent_id.is_some()
+            || q.team_id.is_some();
         // Customers with the tag (a join for conversations and messages).
-        let tag_customers = match (&q.tag, kinds.iter().any(|k| matches!(k, DocKind::Message | DocKind::Conversation))) {
+        let tag_customers = match (
+            &q.tag,
+            kinds
+                .iter()
+                .any(|k| matches!(k, DocKind::Message | DocKind::Conversation)),
+        ) {
             (Some(tag), true) => {
                 let query = self.and(vec![
                     self.shop_kind(q.shop_id, DocKind::Customer),
@@ -637,9 +645,12 @@ impl SearchIndex {
                     if conv_filters || tag_customers.is_some() || !q.viewer.sees_whole_shop {
                         let mut cm = vec![self.shop_kind(q.shop_id, DocKind::Conversation)];
                         cm.extend(self.conversation_filters(q, tag_customers.as_ref()));
-                        let convs = searcher.search(&self.and(cm), &I64Values("conversation_id"))?;
+                        let convs =
+                            searcher.search(&self.and(cm), &I64Values("conversation_id"))?;
                         must.push(Box::new(TermSetQuery::new(
-                            convs.into_iter().map(|c| Term::from_field_i64(self.f.conv, c)),
+                            convs
+                                .into_iter()
+                                .map(|c| Term::from_field_i64(self.f.conv, c)),
                         )));
                     }
                 }
@@ -671,7 +682,11 @@ impl SearchIndex {
         Ok(SearchResults { groups })
     }
 
-    fn conversation_filters(&self, q: &SearchQuery, tag_customers: Option<&Vec<i64>>) -> Vec<Box<dyn Query>> {
+    fn conversation_filters(
+        &self,
+        q: &SearchQuery,
+        tag_customers: Option<&Vec<i64>>,
+    ) -> Vec<Box<dyn Query>> {
         let f = &self.f;
         let mut v: Vec<Box<dyn Query>> = Vec::new();
         if let Some(s) = &q.status {
@@ -687,11 +702,16 @@ impl SearchIndex {
             v.push(term_i64(f.team, t));
         }
         if !q.viewer.sees_whole_shop {
-            v.push(self.or(vec![term_i64(f.assignee, 0), term_i64(f.assignee, q.viewer.agent_id)]));
+            v.push(self.or(vec![
+                term_i64(f.assignee, 0),
+                term_i64(f.assignee, q.viewer.agent_id),
+            ]));
         }
         if let Some(customers) = tag_customers {
             v.push(Box::new(TermSetQuery::new(
-                customers.iter().map(|c| Term::from_field_i64(f.customer, *c)),
+                customers
+                    .iter()
+                    .map(|c| Term::from_field_i64(f.customer, *c)),
             )));
         }
         v
@@ -718,11 +738,15 @@ impl SearchIndex {
     }
 
     fn and(&self, v: Vec<Box<dyn Query>>) -> Box<dyn Query> {
-        Box::new(BooleanQuery::new(v.into_iter().map(|q| (Occur::Must, q)).collect()))
+        Box::new(BooleanQuery::new(
+            v.into_iter().map(|q| (Occur::Must, q)).collect(),
+        ))
     }
 
     fn or(&self, v: Vec<Box<dyn Query>>) -> Box<dyn Query> {
-        Box::new(BooleanQuery::new(v.into_iter().map(|q| (Occur::Should, q)).collect()))
+        Box::new(BooleanQuery::new(
+            v.into_iter().map(|q| (Occur::Should, q)).collect(),
+        ))
     }
 
     /// Every clause must match (in the title, body or the extra text; pinyin and identifiers for
@@ -738,10 +762,15 @@ impl SearchIndex {
                         term_text(f.body, term),
                         term_text(f.extra, term),
                     ];
-                    if let Some(r) = raw.as_deref().filter(|r| r.bytes().all(|b| b.is_ascii_alphabetic())) {
-                        if matches!(kind, DocKind::Customer | DocKind::Conversation | DocKind::Script) {
-                            alts.push(term_text(f.pinyin, r));
-                        }
+                    let names = matches!(
+                        kind,
+                        DocKind::Customer | DocKind::Conversation | DocKind::Script
+                    );
+                    if let Some(r) = raw
+                        .as_deref()
+                        .filter(|r| names && r.bytes().all(|b| b.is_ascii_alphabetic()))
+                    {
+                        alts.push(term_text(f.pinyin, r));
                     }
                     clauses.push(self.or(alts));
                 }
@@ -751,7 +780,10 @@ impl SearchIndex {
                             term_text(field, &terms[0])
                         } else {
                             Box::new(PhraseQuery::new(
-                                terms.iter().map(|t| Term::from_field_text(field, t)).collect(),
+                                terms
+                                    .iter()
+                                    .map(|t| Term::from_field_text(field, t))
+                                    .collect(),
                             ))
                         }
                     };
@@ -806,7 +838,10 @@ impl SearchIndex {
                 highlights: Vec::new(),
             },
             created_at: i64_of(f.created).unwrap_or(0),
-            status: doc.get_first(f.status).and_then(|v| v.as_str()).map(str::to_owned),
+            status: doc
+                .get_first(f.status)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
             private: i64_of(f.private) == Some(1),
         };
         let snippet = self.snippet(&body, p);
@@ -823,10 +858,16 @@ impl SearchIndex {
                     self.shop_kind(shop_id, DocKind::Conversation),
                     term_i64(f.conv, conv),
                 ]);
-                if let Some((_, a)) = searcher.search(&q, &TopDocs::with_limit(1).order_by_score())?.first() {
+                if let Some((_, a)) = searcher
+                    .search(&q, &TopDocs::with_limit(1).order_by_score())?
+                    .first()
+                {
                     let c: TantivyDocument = searcher.doc(*a)?;
                     hit.customer_id = c.get_first(f.customer).and_then(|v| v.as_i64());
-                    hit.status = c.get_first(f.status).and_then(|v| v.as_str()).map(str::to_owned);
+                    hit.status = c
+                        .get_first(f.status)
+                        .and_then(|v| v.as_str())
+                        .map(str::to_owned);
                 }
             }
         }
@@ -845,10 +886,11 @@ impl SearchIndex {
             // A word found inside a longer glued word (see the tokenizer).
             let original = &text[t.from..t.to];
             for w in &wanted {
-                if w.chars().count() >= 2 && w.chars().all(is_cjk_char) {
-                    if let Some(i) = original.find(w) {
-                        spans.push((t.from + i, t.from + i + w.len()));
-                    }
+                if w.chars().count() >= 2
+                    && w.chars().all(is_cjk_char)
+                    && let Some(i) = original.find(w)
+                {
+                    spans.push((t.from + i, t.from + i + w.len()));
                 }
             }
         }
@@ -961,7 +1003,9 @@ fn pinyin_terms(text: &str) -> Vec<String> {
 pub fn normalize_id(v: &str) -> String {
     let email = v.contains('@');
     v.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || (email && matches!(c, '@' | '.' | '_' | '-' | '+')))
+        .filter(|c| {
+            c.is_ascii_alphanumeric() || (email && matches!(c, '@' | '.' | '_' | '-' | '+'))
+        })
         .map(|c| c.to_ascii_lowercase())
         .collect()
 }
@@ -1004,7 +1048,10 @@ pub struct ParsedQuery {
 #[derive(Debug, Clone)]
 enum Clause {
     /// One analysed term; `raw` is the original ASCII word (for pinyin), lower-cased.
-    Term { term: String, raw: Option<String> },
+    Term {
+        term: String,
+        raw: Option<String>,
+    },
     Phrase(Vec<String>),
 }
 
@@ -1084,7 +1131,11 @@ impl Collector for I64Values {
     type Fruit = Vec<i64>;
     type Child = I64SegmentValues;
 
-    fn for_segment(&self, _: SegmentOrdinal, segment: &SegmentReader) -> tantivy::Result<I64SegmentValues> {
+    fn for_segment(
+        &self,
+        _: SegmentOrdinal,
+        segment: &SegmentReader,
+    ) -> tantivy::Result<I64SegmentValues> {
         Ok(I64SegmentValues {
             column: segment.fast_fields().i64(self.0)?,
             out: Vec::new(),
@@ -1119,7 +1170,10 @@ impl SegmentCollector for I64SegmentValues {
 
 /// Per-kind hit counts of a result, for logs and tests.
 pub fn counts(r: &SearchResults) -> HashMap<&'static str, usize> {
-    r.groups.iter().map(|(k, h)| (k.as_str(), h.len())).collect()
+    r.groups
+        .iter()
+        .map(|(k, h)| (k.as_str(), h.len()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -1281,7 +1335,15 @@ mod tests {
     #[test]
     fn phones_emails_and_order_numbers_find_the_customer() {
         let ix = sample();
-        for q in ["13812345678", "5678", "8613812345678", "e20240001", "E2024000", "zhang.san@example.com", "zhang.san@example.com"] {
+        for q in [
+            "13812345678",
+            "5678",
+            "8613812345678",
+            "e20240001",
+            "E2024000",
+            "zhang.san@example.com",
+            "zhang.san@example.com",
+        ] {
             let r = ix.search(&query(1, q)).unwrap();
             assert_eq!(ids(&r, DocKind::Customer), [100], "{q}");
         }
@@ -1295,9 +1357,21 @@ mod tests {
     #[test]
     fn pinyin_finds_names_and_titles() {
         let ix = sample();
-        assert_eq!(ids(&ix.search(&query(1, "zhangsan")).unwrap(), DocKind::Customer), [100]);
-        assert_eq!(ids(&ix.search(&query(1, "zs")).unwrap(), DocKind::Customer), [100]);
-        assert_eq!(ids(&ix.search(&query(1, "tksm")).unwrap(), DocKind::Script), [7]);
+        assert_eq!(
+            ids(
+                &ix.search(&query(1, "zhangsan")).unwrap(),
+                DocKind::Customer
+            ),
+            [100]
+        );
+        assert_eq!(
+            ids(&ix.search(&query(1, "zs")).unwrap(), DocKind::Customer),
+            [100]
+        );
+        assert_eq!(
+            ids(&ix.search(&query(1, "tksm")).unwrap(), DocKind::Script),
+            [7]
+        );
     }
 
     #[test]
@@ -1346,21 +1420,62 @@ mod tests {
     #[test]
     fn phrases_and_upserts() {
         let ix = sample();
-        assert_eq!(ids(&ix.search(&query(1, "\"想退货\"")).unwrap(), DocKind::Message), [1]);
-        assert!(ids(&ix.search(&query(1, "\"退货 想\"")).unwrap(), DocKind::Message).is_empty());
-        ix.apply(&[msg(1, 1, 10, "换货"), Op::Delete(DocKind::Message, 4)], None).unwrap();
+        assert_eq!(
+            ids(
+                &ix.search(&query(1, "\"想退货\"")).unwrap(),
+                DocKind::Message
+            ),
+            [1]
+        );
+        assert!(
+            ids(
+                &ix.search(&query(1, "\"退货 想\"")).unwrap(),
+                DocKind::Message
+            )
+            .is_empty()
+        );
+        ix.apply(
+            &[msg(1, 1, 10, "换货"), Op::Delete(DocKind::Message, 4)],
+            None,
+        )
+        .unwrap();
         assert!(ids(&ix.search(&query(1, "退货")).unwrap(), DocKind::Message).is_empty());
-        assert_eq!(ids(&ix.search(&query(1, "换货")).unwrap(), DocKind::Message), [1]);
+        assert_eq!(
+            ids(&ix.search(&query(1, "换货")).unwrap(), DocKind::Message),
+            [1]
+        );
     }
 
     #[test]
     fn odd_syntax_never_fails() {
         let ix = sample();
         let long = "退货".repeat(5000);
-        for q in ["\"", "*", "AND OR (", "", "   ", "\"\"\"", "a:b", "title:退货", "[1 TO 2]", "-", "~2", "\\", long.as_str(), "😀😀", "' OR 1=1 --"] {
+        for q in [
+            "\"",
+            "*",
+            "AND OR (",
+            "",
+            "   ",
+            "\"\"\"",
+            "a:b",
+            "title:退货",
+            "[1 TO 2]",
+            "-",
+            "~2",
+            "\\",
+            long.as_str(),
+            "😀😀",
+            "' OR 1=1 --",
+        ] {
             ix.search(&query(1, q)).unwrap();
         }
-        assert_eq!(ids(&ix.search(&query(1, "AND 退货 (")).unwrap(), DocKind::Message), [1, 4]);
+        assert_eq!(
+            ids(
+                &ix.search(&query(1, "AND 退货 (")).unwrap(),
+                DocKind::Message
+            ),
+            [1, 4]
+        );
     }
 
     #[test]

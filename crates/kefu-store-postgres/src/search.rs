@@ -59,7 +59,8 @@ impl SearchStore for PostgresStore {
         after_id: Id,
         limit: i64,
     ) -> Result<Vec<SearchMessageRow>> {
-        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id > $1 ORDER BY id LIMIT $2");
+        let sql =
+            format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id > $1 ORDER BY id LIMIT $2");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(after_id)
             .bind(limit)
@@ -73,9 +74,7 @@ impl SearchStore for PostgresStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ANY($1) ORDER BY id"
-        );
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ANY($1) ORDER BY id");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(ids)
             .fetch_all(&self.pool)
@@ -171,6 +170,9 @@ impl SearchStore for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        Ok(rows.into_iter().map(|(u, i, c)| (Millis(u), i, c)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(u, i, c)| (Millis(u), i, c))
+            .collect())
     }
 }

@@ -63,7 +63,8 @@ impl SearchStore for SqliteStore {
         after_id: Id,
         limit: i64,
     ) -> Result<Vec<SearchMessageRow>> {
-        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id > $1 ORDER BY id LIMIT $2");
+        let sql =
+            format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id > $1 ORDER BY id LIMIT $2");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(after_id)
             .bind(limit)
@@ -175,6 +176,9 @@ impl SearchStore for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?;
-        Ok(rows.into_iter().map(|(u, i, c)| (Millis(u), i, c)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(u, i, c)| (Millis(u), i, c))
+            .collect())
     }
 }

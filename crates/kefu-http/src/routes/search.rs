@@ -139,8 +139,14 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 mod tests {
     #[test]
     fn dates() {
-        assert_eq!(super::parse_time("from", "1970-01-02", false).unwrap(), 86_400_000);
-        assert_eq!(super::parse_time("to", "2026-11-23", true).unwrap(), 1_795_478_400_000);
+        assert_eq!(
+            super::parse_time("from", "1970-01-02", false).unwrap(),
+            86_400_000
+        );
+        assert_eq!(
+            super::parse_time("to", "2026-11-23", true).unwrap(),
+            1_795_478_400_000
+        );
         assert!(super::parse_time("from", "yesterday", false).is_err());
         assert_eq!(
             super::parse_time("from", "2026-11-23T00:00:00Z", false).unwrap(),
@@ -173,8 +179,12 @@ pub async fn search(
                 .map_err(|_| Error::validation("status: must be open, pending or resolved"))
         })
         .transpose()?;
-    let from = given(&p.from).map(|v| parse_time("from", v, false)).transpose()?;
-    let to = given(&p.to).map(|v| parse_time("to", v, true)).transpose()?;
+    let from = given(&p.from)
+        .map(|v| parse_time("from", v, false))
+        .transpose()?;
+    let to = given(&p.to)
+        .map(|v| parse_time("to", v, true))
+        .transpose()?;
     let user = &agent.user;
     let q = SearchQuery {
         shop_id: user.shop_id,

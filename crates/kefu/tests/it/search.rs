@@ -21,8 +21,11 @@ fn enc(q: &str) -> String {
 }
 
 async fn search(s: &TestServer, a: &Agent, q: &str, extra: &str) -> Resp {
-    s.get(&format!("/api/v1/search?q={}{extra}", enc(q)), Some(&a.token))
-        .await
+    s.get(
+        &format!("/api/v1/search?q={}{extra}", enc(q)),
+        Some(&a.token),
+    )
+    .await
 }
 
 /// The ids of one kind's hits (the answer must be `ready`).
@@ -81,10 +84,14 @@ async fn languages(backend: Backend) {
     let took = until(&s, &admin, "退货", "", "message", &[m1], SECOND).await;
     assert!(took <= SECOND, "{took:?}");
 
-    let m2 = s.shopper_send(&shopper, "I asked for a refund last week").await["id"]
+    let m2 = s
+        .shopper_send(&shopper, "I asked for a refund last week")
+        .await["id"]
         .as_i64()
         .unwrap();
-    let m3 = s.shopper_send(&shopper, "ｉＰｈｏｎｅ12的屏幕有色差吗").await["id"]
+    let m3 = s
+        .shopper_send(&shopper, "ｉＰｈｏｎｅ12的屏幕有色差吗")
+        .await["id"]
         .as_i64()
         .unwrap();
     until(&s, &admin, "refunds", "", "message", &[m2], SECOND).await;
@@ -92,7 +99,10 @@ async fn languages(backend: Backend) {
     until(&s, &admin, "\"屏幕有色差\"", "", "message", &[m3], SECOND).await;
 
     // Snippets: plain text with UTF-16 highlight ranges.
-    let v = search(&s, &admin, "退货", "&kind=message").await.expect(200).clone();
+    let v = search(&s, &admin, "退货", "&kind=message")
+        .await
+        .expect(200)
+        .clone();
     assert_eq!(v["results"].as_array().unwrap().len(), 1);
     let hit = &v["results"][0]["hits"][0];
     assert_eq!(hit["snippet"]["text"], "我想退货怎么办");
@@ -101,7 +111,9 @@ async fn languages(backend: Backend) {
 
     // A private note is found by agents; an agent's reply too.
     let conv = hit["conversation_id"].as_i64().unwrap();
-    let note = s.agent_send(&admin, conv, "内部备注：客户很着急要退款", true).await["id"]
+    let note = s
+        .agent_send(&admin, conv, "内部备注：客户很着急要退款", true)
+        .await["id"]
         .as_i64()
         .unwrap();
     let v = until(&s, &admin, "着急", "", "message", &[note], SECOND).await;
@@ -122,13 +134,49 @@ async fn identifiers(backend: Backend) {
         )
         .await;
     let customer = r.expect(201)["customer_id"].as_i64().unwrap();
-    until(&s, &admin, "13812345678", "", "customer", &[customer], SETUP).await;
+    until(
+        &s,
+        &admin,
+        "13812345678",
+        "",
+        "customer",
+        &[customer],
+        SETUP,
+    )
+    .await;
     until(&s, &admin, "5678", "", "customer", &[customer], SECOND).await;
-    until(&s, &admin, "xiaoming@example.com", "", "customer", &[customer], SECOND).await;
-    until(&s, &admin, "wangxiaoming", "", "customer", &[customer], SECOND).await;
+    until(
+        &s,
+        &admin,
+        "xiaoming@example.com",
+        "",
+        "customer",
+        &[customer],
+        SECOND,
+    )
+    .await;
+    until(
+        &s,
+        &admin,
+        "wangxiaoming",
+        "",
+        "customer",
+        &[customer],
+        SECOND,
+    )
+    .await;
     until(&s, &admin, "王小明", "", "customer", &[customer], SECOND).await;
     // A middle piece of the number is not a match.
-    until(&s, &admin, "1234", "&kind=customer", "customer", &[], SECOND).await;
+    until(
+        &s,
+        &admin,
+        "1234",
+        "&kind=customer",
+        "customer",
+        &[],
+        SECOND,
+    )
+    .await;
 
     // An order number finds its buyer (created by the order import).
     let order_no = format!("SO2026{}", 100_000 + unique());
@@ -146,13 +194,28 @@ async fn identifiers(backend: Backend) {
         .await;
     let buyer = r.expect(200)["touched_customer_ids"][0].as_i64().unwrap();
     until(&s, &admin, &order_no, "", "customer", &[buyer], SECOND).await;
-    until(&s, &admin, &order_no.to_lowercase(), "", "customer", &[buyer], SECOND).await;
+    until(
+        &s,
+        &admin,
+        &order_no.to_lowercase(),
+        "",
+        "customer",
+        &[buyer],
+        SECOND,
+    )
+    .await;
     until(&s, &admin, "1111", "", "customer", &[buyer], SECOND).await;
     let r = search(&s, &admin, &order_no, "&kind=customer").await;
     let hit = &r.expect(200)["results"][0]["hits"][0];
     assert_eq!(hit["title"], "李四");
-    assert!(hit["snippet"]["text"].as_str().unwrap().contains(&order_no), "{hit}");
-    assert!(!hit["snippet"]["highlights"].as_array().unwrap().is_empty(), "{hit}");
+    assert!(
+        hit["snippet"]["text"].as_str().unwrap().contains(&order_no),
+        "{hit}"
+    );
+    assert!(
+        !hit["snippet"]["highlights"].as_array().unwrap().is_empty(),
+        "{hit}"
+    );
 
     // An order for the existing customer makes its number find them too.
     let second = format!("SO2026{}", 200_000 + unique());
@@ -178,7 +241,16 @@ async fn identifiers(backend: Backend) {
     )
     .await
     .expect(200);
-    until(&s, &admin, "5678", "&tag=vip", "customer", &[customer], SECOND).await;
+    until(
+        &s,
+        &admin,
+        "5678",
+        "&tag=vip",
+        "customer",
+        &[customer],
+        SECOND,
+    )
+    .await;
     until(&s, &admin, "1111", "&tag=VIP", "customer", &[], SECOND).await;
 }
 both!(phone_email_and_order_numbers_find_the_customer, identifiers);
@@ -241,27 +313,95 @@ async fn scoping(backend: Backend) {
     // Conversations are found by the customer's name (every shopper here is "shopper N").
     let mut convs = vec![c_own, c_free];
     convs.sort();
-    until(&s, &a1, "shopper", "&kind=conversation", "conversation", &convs, SECOND).await;
+    until(
+        &s,
+        &a1,
+        "shopper",
+        "&kind=conversation",
+        "conversation",
+        &convs,
+        SECOND,
+    )
+    .await;
     // The other shop sees only its own.
     until(&s, &other_admin, "破损", "", "message", &[m_b], SECOND).await;
 
     // Filters.
-    until(&s, &admin, "破损", "&status=resolved", "message", &[m_other], SECOND).await;
-    until(&s, &admin, "破损", &format!("&agent_id={}", a1.id()), "message", &[m_own], SECOND).await;
-    until(&s, &admin, "破损", "&agent_id=0", "message", &[m_free], SECOND).await;
-    until(&s, &admin, "破损", "&channel=web&status=open", "message", &{
-        let mut v = vec![m_own, m_free];
-        v.sort();
-        v
-    }, SECOND)
+    until(
+        &s,
+        &admin,
+        "破损",
+        "&status=resolved",
+        "message",
+        &[m_other],
+        SECOND,
+    )
     .await;
-    until(&s, &admin, "破损", "&from=2000-01-01&to=2000-01-02", "message", &[], SECOND).await;
-    until(&s, &admin, "破损", "&from=2000-01-01", "message", &all, SECOND).await;
+    until(
+        &s,
+        &admin,
+        "破损",
+        &format!("&agent_id={}", a1.id()),
+        "message",
+        &[m_own],
+        SECOND,
+    )
+    .await;
+    until(
+        &s,
+        &admin,
+        "破损",
+        "&agent_id=0",
+        "message",
+        &[m_free],
+        SECOND,
+    )
+    .await;
+    until(
+        &s,
+        &admin,
+        "破损",
+        "&channel=web&status=open",
+        "message",
+        &{
+            let mut v = vec![m_own, m_free];
+            v.sort();
+            v
+        },
+        SECOND,
+    )
+    .await;
+    until(
+        &s,
+        &admin,
+        "破损",
+        "&from=2000-01-01&to=2000-01-02",
+        "message",
+        &[],
+        SECOND,
+    )
+    .await;
+    until(
+        &s,
+        &admin,
+        "破损",
+        "&from=2000-01-01",
+        "message",
+        &all,
+        SECOND,
+    )
+    .await;
     // A conversation filter leaves customers and scripts out.
-    let v = search(&s, &admin, "破损", "&status=open").await.expect(200).clone();
+    let v = search(&s, &admin, "破损", "&status=open")
+        .await
+        .expect(200)
+        .clone();
     assert!(ids(&v, "customer").is_empty());
     // Kinds asked for are the only groups.
-    let v = search(&s, &admin, "破损", "&kind=message,customer").await.expect(200).clone();
+    let v = search(&s, &admin, "破损", "&kind=message,customer")
+        .await
+        .expect(200)
+        .clone();
     let kinds: Vec<&str> = v["results"]
         .as_array()
         .unwrap()
@@ -271,14 +411,27 @@ async fn scoping(backend: Backend) {
     assert_eq!(kinds, ["message", "customer"]);
 
     // Bad filters are a 422, never a 5xx; no token is a 401.
-    search(&s, &admin, "x", "&status=closed").await.expect_error(422, "validation_failed");
-    search(&s, &admin, "x", "&kind=orders").await.expect_error(422, "validation_failed");
-    search(&s, &admin, "x", "&from=yesterday").await.expect_error(422, "validation_failed");
-    search(&s, &admin, "x", "&agent_id=abc").await.expect_error(400, "bad_request");
-    s.get("/api/v1/search?q=x", None).await.expect_error(401, "unauthorized");
+    search(&s, &admin, "x", "&status=closed")
+        .await
+        .expect_error(422, "validation_failed");
+    search(&s, &admin, "x", "&kind=orders")
+        .await
+        .expect_error(422, "validation_failed");
+    search(&s, &admin, "x", "&from=yesterday")
+        .await
+        .expect_error(422, "validation_failed");
+    search(&s, &admin, "x", "&agent_id=abc")
+        .await
+        .expect_error(400, "bad_request");
+    s.get("/api/v1/search?q=x", None)
+        .await
+        .expect_error(401, "unauthorized");
     // Shoppers cannot search.
     let sh = s.shopper().await;
-    assert_eq!(s.get("/api/v1/search?q=x", Some(&sh.token)).await.status, 401);
+    assert_eq!(
+        s.get("/api/v1/search?q=x", Some(&sh.token)).await.status,
+        401
+    );
 }
 both!(filters_shop_isolation_and_entitlement, scoping);
 
@@ -286,13 +439,32 @@ async fn odd(backend: Backend) {
     let s = TestServer::start_search(backend).await;
     let admin = s.agent(s.shop.id, Role::Admin, "Admin").await;
     let sh = s.shopper().await;
-    let m = s.shopper_send(&sh, "退货 AND 换货 (急)").await["id"].as_i64().unwrap();
+    let m = s.shopper_send(&sh, "退货 AND 换货 (急)").await["id"]
+        .as_i64()
+        .unwrap();
     until(&s, &admin, "退货", "", "message", &[m], SETUP).await;
     let long = "退货*".repeat(3000);
     for q in [
-        "\"", "*", "AND OR (", "((", ")", "NOT", "\"\"", "title:退货", "body:\"x", "[1 TO 5]",
-        "{}", "~", "^2", "\\", "%", "' OR 1=1 --", "<script>alert(1)</script>", "😀",
-        "\u{0}", &long,
+        "\"",
+        "*",
+        "AND OR (",
+        "((",
+        ")",
+        "NOT",
+        "\"\"",
+        "title:退货",
+        "body:\"x",
+        "[1 TO 5]",
+        "{}",
+        "~",
+        "^2",
+        "\\",
+        "%",
+        "' OR 1=1 --",
+        "<script>alert(1)</script>",
+        "😀",
+        "\u{0}",
+        &long,
     ] {
         let r = search(&s, &admin, q, "").await;
         assert_eq!(r.status, 200, "{q:?}: {}", r.text);
@@ -300,13 +472,21 @@ async fn odd(backend: Backend) {
     // Operators mean nothing; the words still match.
     until(&s, &admin, "退货 AND (换货", "", "message", &[m], SECOND).await;
     // Snippets are plain text: markup in a message comes back as the same characters.
-    let m2 = s.shopper_send(&sh, "<b>退款</b>").await["id"].as_i64().unwrap();
+    let m2 = s.shopper_send(&sh, "<b>退款</b>").await["id"]
+        .as_i64()
+        .unwrap();
     until(&s, &admin, "<b>退款</b>", "", "message", &[m2], SECOND).await;
     let r = search(&s, &admin, "退款", "&kind=message").await;
-    assert_eq!(r.expect(200)["results"][0]["hits"][0]["snippet"]["text"], "<b>退款</b>");
+    assert_eq!(
+        r.expect(200)["results"][0]["hits"][0]["snippet"]["text"],
+        "<b>退款</b>"
+    );
     // Limit bounds.
     assert_eq!(search(&s, &admin, "退货", "&limit=0").await.status, 200);
-    assert_eq!(search(&s, &admin, "退货", "&limit=100000").await.status, 200);
+    assert_eq!(
+        search(&s, &admin, "退货", "&limit=100000").await.status,
+        200
+    );
 }
 both!(odd_query_syntax_never_fails, odd);
 
@@ -314,7 +494,9 @@ async fn rebuild(backend: Backend) {
     let s = TestServer::start_search(backend).await;
     let admin = s.agent(s.shop.id, Role::Admin, "Admin").await;
     let sh = s.shopper().await;
-    let m = s.shopper_send(&sh, "我想退货怎么办").await["id"].as_i64().unwrap();
+    let m = s.shopper_send(&sh, "我想退货怎么办").await["id"]
+        .as_i64()
+        .unwrap();
     until(&s, &admin, "退货", "", "message", &[m], SETUP).await;
     let (svc, dir) = s.search.clone().expect("search");
 
@@ -362,13 +544,15 @@ async fn rebuild(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // It keeps following writes.
-    let m2 = s.shopper_send(&sh, "退货地址是哪里").await["id"].as_i64().unwrap();
+    let m2 = s.shopper_send(&sh, "退货地址是哪里").await["id"]
+        .as_i64()
+        .unwrap();
     let start = Instant::now();
     loop {
-        if let kefu_http::search::Outcome::Ready(r) = svc2.search(q.clone()).await {
-            if r.groups[0].1.len() == 2 {
-                break;
-            }
+        if let kefu_http::search::Outcome::Ready(r) = svc2.search(q.clone()).await
+            && r.groups[0].1.len() == 2
+        {
+            break;
         }
         assert!(start.elapsed() < SECOND * 2, "m2 {m2} not indexed");
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -383,7 +567,10 @@ async fn rebuild(backend: Backend) {
     // 2 messages (+ greeting/notices), 1 conversation, 1 customer at least.
     assert!(docs >= 4, "{docs}");
     let ix = kefu_search::index::SearchIndex::open_or_create(&dir, analyzer()).unwrap();
-    assert!(ix.payload().unwrap().is_some(), "cursors stored with the rebuild");
+    assert!(
+        ix.payload().unwrap().is_some(),
+        "cursors stored with the rebuild"
+    );
     let r = ix.search(&q).unwrap();
     assert_eq!(r.groups[0].1.len(), 2);
     // A second writer on the same directory (a running server) makes reindex refuse.
