@@ -305,6 +305,11 @@ struct Indexer {
     seen_customers: HashMap<Id, i64>,
     seen_orders: HashMap<Id, i64>,
     seen_scripts: HashMap<Id, i64>,
+    /// Documents waiting for the next commit (replacing by key / only added).
+    pending: Vec<Op>,
+    pending_new: Vec<Op>,
+    /// The cursors of the last commit.
+    committed: Cursors,
 }
 
 impl Indexer {
@@ -319,10 +324,15 @@ impl Indexer {
             seen_customers: HashMap::new(),
             seen_orders: HashMap::new(),
             seen_scripts: HashMap::new(),
+            pending: Vec::new(),
+            pending_new: Vec::new(),
+            committed: cursors,
         }
     }
 
-    /// Pulls until nothing is left; returns the number of rows indexed.
+    /// Pulls until nothing is left; returns the number of rows indexed. Everything read in one
+    /// call goes into as few commits as possible (one, unless more than [`PAGE`] rows changed):
+    /// a commit is the expensive part, and it keeps the lag well under a second.
     async fn catch_up(&mut self) -> Result<usize, String> {
         let mut total = 0;
         total += self.conversations().await?;
@@ -330,28 +340,57 @@ impl Indexer {
         total += self.orders().await?;
         total += self.scripts().await?;
         total += self.messages().await?;
+        self.flush().await?;
         // Once caught up, later rows may update documents added in this run.
         self.fresh = false;
         Ok(total)
     }
 
-    /// Commits `ops` with the cursors. `only_new`: the documents cannot be in the index yet
-    /// (messages past the cursor while filling an empty index), so nothing is deleted first.
-    async fn commit(&self, ops: Vec<Op>, only_new: bool) -> Result<(), String> {
+    /// Queues `ops` for the next commit (made at once when [`PAGE`] documents wait). `only_new`:
+    /// the documents cannot be in the index yet (messages past the cursor while filling an empty
+    /// index), so nothing is deleted first.
+    async fn commit(&mut self, ops: Vec<Op>, only_new: bool) -> Result<(), String> {
+        if only_new {
+            self.pending_new.extend(ops);
+        } else {
+            self.pending.extend(ops);
+        }
+        if self.pending.len() + self.pending_new.len() >= PAGE as usize {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Commits what is queued together with the cursors (which never run ahead of a commit).
+    async fn flush(&mut self) -> Result<(), String> {
+        if self.pending.is_empty() && self.pending_new.is_empty() && self.committed == self.cursors
+        {
+            return Ok(());
+        }
         let payload = serde_json::to_string(&self.cursors).map_err(|e| e.to_string())?;
         let ix = self.ix.clone();
-        let fresh = only_new;
-        tokio::task::spawn_blocking(move || {
-            if fresh {
-                ix.add_new(&ops)?;
-                ix.apply(&[], Some(&payload))
-            } else {
-                ix.apply(&ops, Some(&payload))
-            }
+        let upserts = std::mem::take(&mut self.pending);
+        let new = std::mem::take(&mut self.pending_new);
+        let result = tokio::task::spawn_blocking(move || {
+            let r = ix
+                .add_new(&new)
+                .and_then(|_| ix.apply(&upserts, Some(&payload)));
+            (r, upserts, new)
         })
         .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+        match result {
+            (Ok(()), _, _) => {
+                self.committed = self.cursors;
+                Ok(())
+            }
+            // Keep them for the next try: the cursors have moved past their rows.
+            (Err(e), upserts, new) => {
+                self.pending = upserts;
+                self.pending_new = new;
+                Err(e.to_string())
+            }
+        }
     }
 
     async fn messages(&mut self) -> Result<usize, String> {
