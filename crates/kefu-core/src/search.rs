@@ -133,3 +133,13 @@ pub trait SearchStore {
         limit: i64,
     ) -> Result<Vec<(Millis, Id, Option<Id>)>>;
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lists_split_and_drop_blanks() {
+        let s = format!("a{0}{0} {0}b", super::LIST_SEPARATOR);
+        assert_eq!(super::split_list(Some(s)), ["a", "b"]);
+        assert!(super::split_list(None).is_empty());
+    }
+}
