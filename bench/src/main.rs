@@ -14,6 +14,7 @@
 //! server under test.
 
 mod orders;
+mod search;
 mod segments;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -73,6 +74,8 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         requests: usize,
     },
+    /// Full-text search: index N messages built from the research corpus, then time a query mix.
+    Search(search::SearchArgs),
     /// Write a CSV of orders for `kefu import orders` (the import benchmark).
     GenOrders {
         /// How many orders.
@@ -177,6 +180,7 @@ fn main() -> Result<()> {
         Command::Http(args) => rt.block_on(http_load(args)),
         Command::Ws(args) => rt.block_on(ws_load(args)),
         Command::Segments(args) => rt.block_on(segments::run(args)),
+        Command::Search(args) => search::run(args),
         Command::Sidebar {
             url,
             email,

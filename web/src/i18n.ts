@@ -4,6 +4,7 @@ import * as cards from './locales/cards'
 import * as commerce from './locales/commerce'
 import * as customers from './locales/customers'
 import * as scripts from './locales/scripts'
+import * as search from './locales/search'
 import * as segments from './locales/segments'
 import * as tools from './locales/tools'
 
@@ -93,6 +94,7 @@ const zh = {
   ...customers.zh,
   ...commerce.zh,
   ...segments.zh,
+  ...search.zh,
   ...cards.zh,
   ...scripts.zh,
   ...attach.zh,
@@ -186,6 +188,7 @@ const en: Dict = {
   ...customers.en,
   ...commerce.en,
   ...segments.en,
+  ...search.en,
   ...cards.en,
   ...scripts.en,
   ...attach.en,

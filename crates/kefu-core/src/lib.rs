@@ -17,6 +17,7 @@ pub mod model;
 pub mod reminders;
 pub mod routing;
 pub mod scripts;
+pub mod search;
 pub mod segments;
 pub mod sla;
 pub mod store;

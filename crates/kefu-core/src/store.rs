@@ -11,6 +11,7 @@ use crate::customers::CustomerStore;
 use crate::model::*;
 use crate::reminders::ReminderStore;
 use crate::scripts::ScriptStore;
+use crate::search::SearchStore;
 use crate::segments::SegmentStore;
 use crate::time::Millis;
 use crate::tools::ToolsStore;
@@ -27,6 +28,7 @@ pub trait Store:
     + ScriptStore
     + AttachmentStore
     + ToolsStore
+    + SearchStore
     + Send
     + Sync
     + 'static

@@ -17,6 +17,7 @@ pub mod ratelimit;
 pub mod routes;
 pub mod scripts;
 pub mod tools;
+pub mod search;
 pub mod visitors;
 
 use axum::Router;
@@ -69,6 +70,9 @@ pub struct AppState {
     pub attachments: Option<Arc<attachments::AttachmentFiles>>,
     /// The daily tools' caches and the snooze task's wake-up signal.
     pub tools: Arc<tools::ToolsState>,
+    /// The full-text index and its indexer ([`search`]); set by the composition root from
+    /// `--data-dir`. `None`: search answers `disabled`.
+    pub search: Option<Arc<search::SearchService>>,
 }
 
 pub struct RateLimits {
@@ -110,6 +114,7 @@ impl AppState {
             demo: None,
             attachments: None,
             tools: Arc::default(),
+            search: None,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
-    agent, attachments, commerce, customers, demo, reminders, scripts, segments, tools, widget, ws,
+    agent, attachments, commerce, customers, demo, reminders, scripts, search, segments, tools, widget, ws,
 };
 use kefu_core::model::*;
 use utoipa::OpenApi;
@@ -45,6 +45,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(segments::ApiDoc::openapi());
     doc.merge(reminders::ApiDoc::openapi());
     doc.merge(scripts::ApiDoc::openapi());
+    doc.merge(search::ApiDoc::openapi());
     doc.merge(demo::ApiDoc::openapi());
     doc.merge(attachments::ApiDoc::openapi());
     doc.merge(tools::ApiDoc::openapi());

@@ -5,13 +5,14 @@
 //! [`pinyin`] keys and the script picker's matcher, the reply-ranking [`Engine`] that ranks service scripts (话术) for a conversation, learning from past
 //! shopper-message → agent-reply pairs. [`eval`] measures the engine on JSON-lines items.
 //!
-//! Pure library: no axum, no sqlx, no I/O beyond reading evaluation files. Full-text search (tantivy)
-//! will wrap the same [`Analyzer`] here.
+//! Pure library: no axum, no sqlx, no tokio. Full-text search ([`index`], tantivy) wraps the same
+//! [`Analyzer`]; its only I/O is the index directory.
 
 pub mod analyzer;
 pub mod cues;
 pub mod eval;
 pub mod pinyin;
+pub mod index;
 pub mod rank;
 
 pub use analyzer::{Analyzer, Token};

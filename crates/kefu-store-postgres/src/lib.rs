@@ -21,6 +21,7 @@
 
 mod commerce;
 mod customers;
+mod search;
 mod segments;
 
 use async_trait::async_trait;

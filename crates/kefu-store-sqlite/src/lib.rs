@@ -11,6 +11,7 @@ mod commerce;
 mod customers;
 mod reminders;
 mod scripts;
+mod search;
 mod segments;
 mod tools;
 mod writer;

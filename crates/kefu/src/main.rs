@@ -102,6 +102,13 @@ enum Command {
         #[command(subcommand)]
         command: ImportCommand,
     },
+    /// Rebuild the full-text search index (`<data-dir>/search/`) from the database. Stop the
+    /// server first (a running server holds the index; this refuses then). A server also rebuilds
+    /// a missing or corrupt index by itself at start-up.
+    Reindex {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Offline evaluations.
     Eval {
         #[command(subcommand)]
@@ -210,23 +217,32 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Eval {
             command: EvalCommand::Suggestions(args),
         } => eval::suggestions(args),
-        Command::Serve {
-            store: store_args,
-            serve,
-        } => {
-            let store = open_store(&store_args).await?;
+        Command::Serve { store: args, serve } => {
+            let store = open_store(&args).await?;
             store.ensure_default_shop().await?;
-            serve_http(store, &store_args.data_dir, serve, None, None).await
+            serve_http(store, &args.data_dir, serve, None, None).await
         }
-        Command::Demo {
-            store: store_args,
-            serve,
-        } => {
-            let store = open_store(&store_args).await?;
+        Command::Demo { store: args, serve } => {
+            let store = open_store(&args).await?;
             store.ensure_default_shop().await?;
             let banner = demo::seed(store.as_ref(), serve.listen).await?;
             let demo_shop = demo_cards::demo_shop(store.as_ref()).await?;
-            serve_http(store, &store_args.data_dir, serve, Some(banner), demo_shop).await
+            serve_http(store, &args.data_dir, serve, Some(banner), demo_shop).await
+        }
+        Command::Reindex { store: args } => {
+            let store = open_store(&args).await?;
+            let dir = args.data_dir.join("search");
+            let started = std::time::Instant::now();
+            let analyzer = Arc::new(kefu_search::Analyzer::new());
+            let docs = kefu_http::search::reindex(store, &dir, analyzer)
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?;
+            println!(
+                "search index rebuilt in {}: {docs} documents in {:.1} s",
+                dir.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
         }
         Command::Migrate { store } => {
             let store = open_store(&store).await?;
@@ -478,8 +494,17 @@ async fn serve_http(
     };
     let backend = store.backend();
     jobs::spawn_daily_segment_recompute(store.clone(), args.segments_daily_hour_utc);
-    let mut state = AppState::new(store, &limits);
+    let mut state = AppState::new(store.clone(), &limits);
     state.secure_cookies = args.secure_cookies;
+    // The index opens (or rebuilds itself from the database) in the background; search answers
+    // "rebuilding" meanwhile, everything else is served at once.
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+    state.search = Some(kefu_http::search::SearchService::start(
+        store,
+        data_dir.join("search"),
+        Arc::new(kefu_search::Analyzer::new()),
+    ));
     // Only `kefu demo` enables the demo page's login and ordering endpoints.
     state.demo = demo_shop.map(Arc::new);
     state.attachments = Some(Arc::new(

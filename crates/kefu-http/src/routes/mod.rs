@@ -7,6 +7,7 @@ pub mod customers;
 pub mod demo;
 pub mod reminders;
 pub mod scripts;
+pub mod search;
 pub mod segments;
 pub mod tools;
 pub mod web;
@@ -60,6 +61,7 @@ pub fn api(_state: AppState) -> Router<AppState> {
         .merge(reminders::router())
         .merge(scripts::router())
         .merge(tools::router())
+        .merge(search::router())
         .merge(demo::router())
         .route("/api/v1/ws", get(ws::agent_ws))
         .route("/api/v1/widget/ws", get(ws::visitor_ws))

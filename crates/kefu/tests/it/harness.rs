@@ -56,6 +56,13 @@ pub fn pg_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
+/// One analyzer (jieba's dictionary) for the whole test binary.
+pub fn analyzer() -> Arc<kefu_search::Analyzer> {
+    static A: std::sync::OnceLock<Arc<kefu_search::Analyzer>> = std::sync::OnceLock::new();
+    A.get_or_init(|| Arc::new(kefu_search::Analyzer::new()))
+        .clone()
+}
+
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 pub fn unique() -> u64 {
@@ -142,6 +149,8 @@ pub struct TestServer {
     /// The default shop.
     pub shop: Shop,
     pub http: reqwest::Client,
+    /// The search service and its directory (servers started with [`TestServer::start_search`]).
+    pub search: Option<(Arc<kefu_http::search::SearchService>, std::path::PathBuf)>,
     task: tokio::task::JoinHandle<()>,
     /// The snooze wake-up task (kefu_http::tools::spawn_background).
     background: tokio::task::JoinHandle<()>,
@@ -157,6 +166,15 @@ impl TestServer {
     }
 
     pub async fn start_with(backend: Backend, limits: Limits) -> TestServer {
+        Self::start_inner(backend, limits, false).await
+    }
+
+    /// A server with a search index in a temporary directory (`AppState::search`).
+    pub async fn start_search(backend: Backend) -> TestServer {
+        Self::start_inner(backend, generous(), true).await
+    }
+
+    async fn start_inner(backend: Backend, limits: Limits, with_search: bool) -> TestServer {
         let (store, dir, pg_schema): (Arc<dyn Store>, _, _) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("tempdir");
@@ -179,12 +197,21 @@ impl TestServer {
             }
         };
         let shop = store.ensure_default_shop().await.expect("default shop");
-        // The data directory of uploads (attachments).
+        // The server's data directory: uploads (attachments/) and, when asked for, the index (search/).
         let data_dir = tempfile::tempdir().expect("tempdir");
         let mut state = AppState::new(store.clone(), &limits);
         state.attachments = Some(Arc::new(
             kefu_http::attachments::AttachmentFiles::open(data_dir.path()).expect("attachments"),
         ));
+        let search = if with_search {
+            let path = data_dir.path().join("search");
+            let svc =
+                kefu_http::search::SearchService::start(store.clone(), path.clone(), analyzer());
+            state.search = Some(svc.clone());
+            Some((svc, path))
+        } else {
+            None
+        };
         let background = kefu_http::tools::spawn_background(&state);
         let app = kefu_http::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -207,6 +234,7 @@ impl TestServer {
                 .timeout(Duration::from_secs(20))
                 .build()
                 .expect("client"),
+            search,
             task,
             background,
             _dir: dir,

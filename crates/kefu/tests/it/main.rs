@@ -16,5 +16,6 @@ mod isolation;
 mod live;
 mod routing;
 mod scripts;
+mod search;
 mod segments;
 mod tools;

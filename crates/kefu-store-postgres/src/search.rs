@@ -1,0 +1,178 @@
+//! The PostgreSQL implementation of [`kefu_core::search::SearchStore`]: what the search indexer reads.
+//! Every read is a range over a primary key or one of the `*_updated` indexes (migration 0008).
+
+use crate::{PostgresStore, db_err};
+use async_trait::async_trait;
+use kefu_core::Result;
+use kefu_core::model::Id;
+use kefu_core::search::*;
+use kefu_core::time::Millis;
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+const MESSAGE_COLUMNS: &str =
+    "id, shop_id, conversation_id, sender_type, sender_name, private, body, created_at";
+
+fn message_row(r: &PgRow) -> SearchMessageRow {
+    SearchMessageRow {
+        id: r.get("id"),
+        shop_id: r.get("shop_id"),
+        conversation_id: r.get("conversation_id"),
+        sender_type: r.get("sender_type"),
+        sender_name: r.get("sender_name"),
+        private: r.get("private"),
+        body: r.get("body"),
+        created_at: Millis(r.get("created_at")),
+    }
+}
+
+/// Customers with their contacts, recent order numbers and tags aggregated (char 31 separates).
+const CUSTOMER_SELECT: &str = "SELECT c.id, c.shop_id, c.name, c.created_at, c.updated_at, \
+     c.merged_into IS NOT NULL AS merged, \
+     (SELECT string_agg(v, chr(31)) FROM (SELECT value AS v FROM customer_identities i \
+        WHERE i.customer_id = c.id UNION SELECT c.phone UNION SELECT c.email \
+        UNION SELECT c.external_id) x) AS contacts, \
+     (SELECT string_agg(order_no, chr(31)) FROM (SELECT order_no FROM orders o \
+        WHERE o.shop_id = c.shop_id AND o.customer_id = c.id ORDER BY o.placed_at DESC LIMIT 50) y) \
+        AS order_nos, \
+     (SELECT string_agg(tag, chr(31)) FROM customer_tags t WHERE t.customer_id = c.id) AS tags \
+     FROM customers c";
+
+fn customer_row(r: &PgRow) -> SearchCustomerRow {
+    SearchCustomerRow {
+        id: r.get("id"),
+        shop_id: r.get("shop_id"),
+        name: r.get("name"),
+        contacts: split_list(r.get("contacts")),
+        order_nos: split_list(r.get("order_nos")),
+        tags: split_list(r.get("tags")),
+        merged: r.get("merged"),
+        created_at: Millis(r.get("created_at")),
+        updated_at: Millis(r.get("updated_at")),
+    }
+}
+
+#[async_trait]
+impl SearchStore for PostgresStore {
+    async fn search_messages_after(
+        &self,
+        after_id: Id,
+        limit: i64,
+    ) -> Result<Vec<SearchMessageRow>> {
+        let sql =
+            format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id > $1 ORDER BY id LIMIT $2");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(after_id)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(rows.iter().map(message_row).collect())
+    }
+
+    async fn search_messages_by_ids(&self, ids: &[Id]) -> Result<Vec<SearchMessageRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ANY($1) ORDER BY id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(rows.iter().map(message_row).collect())
+    }
+
+    async fn search_conversations_changed(
+        &self,
+        since: Millis,
+        after_id: Id,
+        limit: i64,
+    ) -> Result<Vec<SearchConversationRow>> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.shop_id, c.customer_id, cu.name AS customer_name, c.status, c.assignee_id, \
+             u.name AS assignee_name, c.team_id, c.last_message_preview, c.created_at, c.updated_at \
+             FROM conversations c JOIN customers cu ON cu.id = c.customer_id \
+             LEFT JOIN users u ON u.id = c.assignee_id \
+             WHERE c.updated_at >= $1 AND (c.updated_at > $1 OR c.id > $2) \
+             ORDER BY c.updated_at, c.id LIMIT $3",
+        )
+        .bind(since.0)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(rows
+            .iter()
+            .map(|r| SearchConversationRow {
+                id: r.get("id"),
+                shop_id: r.get("shop_id"),
+                customer_id: r.get("customer_id"),
+                customer_name: r.get("customer_name"),
+                status: r.get("status"),
+                assignee_id: r.get("assignee_id"),
+                assignee_name: r.get("assignee_name"),
+                team_id: r.get("team_id"),
+                preview: r.get("last_message_preview"),
+                created_at: Millis(r.get("created_at")),
+                updated_at: Millis(r.get("updated_at")),
+            })
+            .collect())
+    }
+
+    async fn search_customers_changed(
+        &self,
+        since: Millis,
+        after_id: Id,
+        limit: i64,
+    ) -> Result<Vec<SearchCustomerRow>> {
+        let sql = format!(
+            "{CUSTOMER_SELECT} WHERE c.updated_at >= $1 AND (c.updated_at > $1 OR c.id > $2) \
+             ORDER BY c.updated_at, c.id LIMIT $3"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(since.0)
+            .bind(after_id)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(rows.iter().map(customer_row).collect())
+    }
+
+    async fn search_customers_by_ids(&self, ids: &[Id]) -> Result<Vec<SearchCustomerRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!("{CUSTOMER_SELECT} WHERE c.id = ANY($1)");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(rows.iter().map(customer_row).collect())
+    }
+
+    async fn search_orders_changed(
+        &self,
+        since: Millis,
+        after_id: Id,
+        limit: i64,
+    ) -> Result<Vec<(Millis, Id, Option<Id>)>> {
+        let rows: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT updated_at, id, customer_id FROM orders \
+             WHERE updated_at >= $1 AND (updated_at > $1 OR id > $2) ORDER BY updated_at, id LIMIT $3",
+        )
+        .bind(since.0)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(u, i, c)| (Millis(u), i, c))
+            .collect())
+    }
+}

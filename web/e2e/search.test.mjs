@@ -1,0 +1,81 @@
+// End-to-end: the console's global search box against a running `kefu demo` (env KEFU_URL).
+// Run from web/: KEFU_URL=http://127.0.0.1:18103 node --test e2e/search.test.mjs
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
+
+const BASE = (process.env.KEFU_URL || 'http://127.0.0.1:18080').replace(/\/$/, '')
+const SHOTS = fileURLToPath(new URL('../screenshots/', import.meta.url))
+const WAIT = 30_000
+mkdirSync(SHOTS, { recursive: true })
+
+let browser
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+  })
+})
+after(async () => {
+  await browser?.close()
+})
+
+test('global search: keyboard focus, grouped results, open a conversation and a customer', { timeout: 180_000 }, async () => {
+  const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN' })
+  const page = await ctx.newPage()
+  page.setDefaultTimeout(WAIT)
+  await page.goto(BASE + '/login', { timeout: WAIT })
+  await page.getByTestId('login-email').fill('wang.dian@demo.kefu')
+  await page.getByTestId('login-password').fill('demo1234')
+  await page.getByTestId('login-submit').click()
+  await page.waitForURL(/\/inbox/, { timeout: WAIT })
+
+  // `/` focuses the box (outside any input); words of the demo dialogues are found.
+  await page.locator('body').click({ position: { x: 700, y: 500 } })
+  await page.keyboard.press('/')
+  const input = page.getByTestId('global-search-input')
+  assert.equal(await input.evaluate((el) => el === document.activeElement), true, '/ focuses the search box')
+  // The index may still be building right after start-up: the box says so and retries.
+  const deadline = Date.now() + WAIT
+  await input.fill('降噪')
+  const group = page.getByTestId('global-search-group-message')
+  while (!(await group.isVisible())) {
+    assert.ok(Date.now() < deadline, 'message hits for 降噪')
+    await page.waitForTimeout(300)
+  }
+  const firstHit = group.getByTestId('global-search-hit').first()
+  assert.match(await firstHit.locator('mark').first().innerText(), /降噪/)
+  await page.waitForTimeout(300)
+  await page.screenshot({ path: SHOTS + 'search-01-messages.png', animations: 'disabled' })
+  // Arrows + Enter open the conversation of the selected hit.
+  await input.press('ArrowDown')
+  await input.press('ArrowUp')
+  await input.press('Enter')
+  await page.waitForURL(/\/inbox\/\d+/, { timeout: WAIT })
+
+  // Ctrl+K from anywhere, even the composer (focused once the conversation has loaded); the
+  // last 4 digits of a phone find the customer.
+  await page.waitForFunction(() => document.activeElement?.tagName === 'TEXTAREA', null, { timeout: WAIT })
+  await page.keyboard.press('Control+k')
+  assert.equal(await input.evaluate((el) => el === document.activeElement), true, 'Ctrl+K focuses the search box')
+  await input.fill('1111')
+  const customers = page.getByTestId('global-search-group-customer')
+  await customers.waitFor({ timeout: WAIT })
+  assert.match(await customers.innerText(), /林小雨/)
+  await page.screenshot({ path: SHOTS + 'search-02-customer.png', animations: 'disabled' })
+  await customers.getByTestId('global-search-hit').first().click()
+  await page.waitForURL(/\/customers\/\d+/, { timeout: WAIT })
+
+  // Odd syntax answers an empty result, not an error.
+  await page.keyboard.press('Control+k')
+  await input.fill('"((AND OR *')
+  await page.getByTestId('global-search-empty').waitFor({ timeout: WAIT })
+  // English UI.
+  await page.getByTestId('lang-select').selectOption('en')
+  await input.fill('降噪')
+  await page.locator('.gsearch-group-title', { hasText: 'Messages' }).waitFor({ timeout: WAIT })
+  await ctx.close()
+})
