@@ -15,6 +15,7 @@
 
 mod orders;
 mod segments;
+mod suggest;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
@@ -57,6 +58,9 @@ enum Command {
     Ws(WsArgs),
     /// Segments: time a full recompute over HTTP and the sidebar's segment read (p50/p95/p99).
     Segments(segments::SegmentsArgs),
+    /// Reply suggestions: ranking latency of the server's suggestion code on the research
+    /// dialogues (no server needed; build with --release).
+    Suggest(suggest::SuggestArgs),
     /// Latency of the customer sidebar's recent orders (`GET /api/v1/customers/{id}/orders`),
     /// sequential requests on one keep-alive connection.
     Sidebar {
@@ -177,6 +181,7 @@ fn main() -> Result<()> {
         Command::Http(args) => rt.block_on(http_load(args)),
         Command::Ws(args) => rt.block_on(ws_load(args)),
         Command::Segments(args) => rt.block_on(segments::run(args)),
+        Command::Suggest(args) => suggest::run(args),
         Command::Sidebar {
             url,
             email,

@@ -3,6 +3,7 @@ import * as cards from './locales/cards'
 import * as commerce from './locales/commerce'
 import * as customers from './locales/customers'
 import * as segments from './locales/segments'
+import * as suggest from './locales/suggest'
 
 export type Locale = 'zh' | 'en'
 
@@ -91,6 +92,7 @@ const zh = {
   ...commerce.zh,
   ...segments.zh,
   ...cards.zh,
+  ...suggest.zh,
 }
 
 type Dict = typeof zh
@@ -181,6 +183,7 @@ const en: Dict = {
   ...commerce.en,
   ...segments.en,
   ...cards.en,
+  ...suggest.en,
 }
 
 const dicts: Record<Locale, Dict> = { zh, en }

@@ -15,6 +15,7 @@ pub mod reminders;
 pub mod routing;
 pub mod segments;
 pub mod store;
+pub mod suggestions;
 pub mod time;
 pub mod token;
 

@@ -10,6 +10,7 @@ use crate::customers::CustomerStore;
 use crate::model::*;
 use crate::reminders::ReminderStore;
 use crate::segments::SegmentStore;
+use crate::suggestions::SuggestionStore;
 use crate::time::Millis;
 use async_trait::async_trait;
 
@@ -17,7 +18,14 @@ use async_trait::async_trait;
 /// area's module, so areas grow without touching one another.
 #[async_trait]
 pub trait Store:
-    CustomerStore + CommerceStore + SegmentStore + ReminderStore + Send + Sync + 'static
+    CustomerStore
+    + CommerceStore
+    + SegmentStore
+    + ReminderStore
+    + SuggestionStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Which backend this is (`sqlite` or `postgres`), for logs and health.
     fn backend(&self) -> &'static str;

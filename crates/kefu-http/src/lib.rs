@@ -14,6 +14,7 @@ pub mod hub;
 pub mod openapi;
 pub mod ratelimit;
 pub mod routes;
+pub mod suggest;
 pub mod visitors;
 
 use axum::Router;
@@ -61,6 +62,9 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Set by `kefu demo` only: enables the demo shop page's login and ordering endpoints.
     pub demo: Option<Arc<routes::demo::DemoShop>>,
+    /// Reply suggestions; `None` turns them off (the endpoint then answers an empty list). The
+    /// composition root starts it ([`AppState::with_suggestions`]).
+    pub suggest: Option<Arc<suggest::Suggester>>,
 }
 
 pub struct RateLimits {
@@ -93,7 +97,18 @@ impl AppState {
             }),
             secure_cookies: false,
             demo: None,
+            suggest: None,
         }
+    }
+
+    /// Starts the reply-suggestion service (needs a Tokio runtime).
+    pub fn with_suggestions(mut self, config: suggest::SuggestConfig) -> Self {
+        self.suggest = Some(suggest::Suggester::start(
+            self.store.clone(),
+            self.hub.clone(),
+            config,
+        ));
+        self
     }
 }
 

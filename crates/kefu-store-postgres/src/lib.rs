@@ -22,6 +22,7 @@
 mod commerce;
 mod customers;
 mod segments;
+mod suggestions;
 
 use async_trait::async_trait;
 use kefu_core::model::*;

@@ -10,6 +10,7 @@ mod commerce;
 mod customers;
 mod reminders;
 mod segments;
+mod suggestions;
 mod writer;
 
 use async_trait::async_trait;

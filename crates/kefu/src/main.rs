@@ -469,6 +469,7 @@ async fn serve_http(
     state.secure_cookies = args.secure_cookies;
     // Only `kefu demo` enables the demo page's login and ordering endpoints.
     state.demo = demo_shop.map(Arc::new);
+    let state = state.with_suggestions(kefu_http::suggest::SuggestConfig::default());
     let app = kefu_http::router(state);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -6,6 +6,7 @@ pub mod customers;
 pub mod demo;
 pub mod reminders;
 pub mod segments;
+pub mod suggest;
 pub mod web;
 pub mod widget;
 pub mod ws;
@@ -55,6 +56,7 @@ pub fn api(_state: AppState) -> Router<AppState> {
         .merge(commerce::router())
         .merge(segments::router())
         .merge(reminders::router())
+        .merge(suggest::router())
         .merge(demo::router())
         .route("/api/v1/ws", get(ws::agent_ws))
         .route("/api/v1/widget/ws", get(ws::visitor_ws))

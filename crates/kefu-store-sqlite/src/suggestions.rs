@@ -1,0 +1,37 @@
+//! The sqlite implementation of [`kefu_core::suggestions::SuggestionStore`]: one read on the reader
+//! pool, walking `messages` backwards by rowid (its primary key), so it costs about `limit` rows
+//! of a single-shop install and needs no index of its own (which every message insert would pay).
+
+use crate::{SqliteStore, db_err};
+use async_trait::async_trait;
+use kefu_core::Result;
+use kefu_core::model::Id;
+use kefu_core::suggestions::{PastTurn, SuggestionStore};
+use sqlx::Row;
+
+#[async_trait]
+impl SuggestionStore for SqliteStore {
+    async fn recent_public_turns(&self, shop_id: Id, limit: i64) -> Result<Vec<PastTurn>> {
+        let rows = sqlx::query(
+            "SELECT conversation_id, seq, sender_type, body FROM messages \
+             WHERE shop_id = ? AND private = 0 AND kind = 'text' \
+               AND sender_type IN ('customer', 'agent') \
+             ORDER BY id DESC LIMIT ?",
+        )
+        .bind(shop_id)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(PastTurn {
+                    conversation_id: r.try_get(0).map_err(db_err)?,
+                    seq: r.try_get(1).map_err(db_err)?,
+                    from_customer: r.try_get::<&str, _>(2).map_err(db_err)? == "customer",
+                    body: r.try_get(3).map_err(db_err)?,
+                })
+            })
+            .collect()
+    }
+}
