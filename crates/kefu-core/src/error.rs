@@ -11,6 +11,8 @@ use std::fmt;
 pub enum ErrorCode {
     BadRequest,
     ValidationFailed,
+    /// A message still holds a script variable without a value (e.g. `{order.no}`).
+    MissingVariables,
     PayloadTooLarge,
     Unauthorized,
     Forbidden,
@@ -26,6 +28,7 @@ impl ErrorCode {
         match self {
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::ValidationFailed => "validation_failed",
+            ErrorCode::MissingVariables => "missing_variables",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",
@@ -41,7 +44,7 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         match self {
             ErrorCode::BadRequest => 400,
-            ErrorCode::ValidationFailed => 422,
+            ErrorCode::ValidationFailed | ErrorCode::MissingVariables => 422,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::Unauthorized => 401,
             ErrorCode::Forbidden | ErrorCode::Blocked => 403,

@@ -13,6 +13,7 @@ pub mod events;
 pub mod model;
 pub mod reminders;
 pub mod routing;
+pub mod scripts;
 pub mod segments;
 pub mod store;
 pub mod suggestions;

@@ -9,6 +9,7 @@ use crate::commerce::CommerceStore;
 use crate::customers::CustomerStore;
 use crate::model::*;
 use crate::reminders::ReminderStore;
+use crate::scripts::ScriptStore;
 use crate::segments::SegmentStore;
 use crate::suggestions::SuggestionStore;
 use crate::time::Millis;
@@ -22,6 +23,7 @@ pub trait Store:
     + CommerceStore
     + SegmentStore
     + ReminderStore
+    + ScriptStore
     + SuggestionStore
     + Send
     + Sync

@@ -87,6 +87,11 @@ pub trait SuggestionStore: Send + Sync {
     /// how they are read; the order returned does not matter). Read from the newest message id
     /// downwards, so the cost follows `limit`, not the size of the shop's history.
     async fn recent_public_turns(&self, shop_id: Id, limit: i64) -> Result<Vec<PastTurn>>;
+
+    /// The shop's latest `limit` script uses as exchanges: the shopper's last public text message
+    /// before the use → the script's body, so that what agents picked teaches the engine. Uses
+    /// with no shopper message before them are skipped.
+    async fn script_pick_exchanges(&self, shop_id: Id, limit: i64) -> Result<Vec<PastExchange>>;
 }
 
 #[cfg(test)]

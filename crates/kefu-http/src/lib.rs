@@ -14,6 +14,7 @@ pub mod hub;
 pub mod openapi;
 pub mod ratelimit;
 pub mod routes;
+pub mod scripts;
 pub mod suggest;
 pub mod visitors;
 

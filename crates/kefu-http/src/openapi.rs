@@ -2,7 +2,9 @@
 //! `/api/v1/openapi.json`; a test checks every route is in it).
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::routes::{agent, commerce, customers, demo, reminders, segments, suggest, widget, ws};
+use crate::routes::{
+    agent, commerce, customers, demo, reminders, scripts, segments, suggest, widget, ws,
+};
 use kefu_core::model::*;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -43,6 +45,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(segments::ApiDoc::openapi());
     doc.merge(reminders::ApiDoc::openapi());
     doc.merge(suggest::ApiDoc::openapi());
+    doc.merge(scripts::ApiDoc::openapi());
     doc.merge(demo::ApiDoc::openapi());
     doc
 }

@@ -616,10 +616,44 @@ impl Suggester {
     }
 }
 
-/// Every script of the shop: shop-wide ones and each agent's personal ones.
+impl crate::AppState {
+    /// The shop's script library changed (a script or category created, edited, deleted or
+    /// imported): suggestions rebuild their prepared library before the next ranking.
+    pub fn scripts_changed(&self, shop_id: Id) {
+        if let Some(s) = &self.suggest {
+            s.invalidate(shop_id);
+        }
+    }
+}
+
+/// Every script of the shop: the shop-wide ones and each agent's personal ones (the store lists
+/// a viewer's scripts, so the agents are asked in turn; shops have few agents and this runs only
+/// when the library is rebuilt).
 async fn load_scripts(store: &dyn Store, shop_id: Id) -> Result<Vec<ScriptEntry>> {
-    let _ = (store, shop_id);
-    Ok(Vec::new())
+    let mut out: Vec<ScriptEntry> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let agents = store.list_agents(shop_id).await?;
+    // Without agents nobody could be shown a suggestion; still load the shop-wide library (any
+    // id sees it) so that reads behave the same.
+    let viewers: Vec<Id> = if agents.is_empty() {
+        vec![0]
+    } else {
+        agents.iter().map(|a| a.user.id).collect()
+    };
+    for viewer in viewers {
+        for s in store.list_scripts(shop_id, viewer).await? {
+            if seen.insert(s.id) {
+                out.push(ScriptEntry {
+                    id: s.id,
+                    owner_id: s.owner_id,
+                    title: s.title,
+                    body: s.body,
+                    category: s.category,
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Exchanges made by agents picking a script: the shopper's message before the pick → the script.
@@ -628,6 +662,5 @@ async fn load_script_picks(
     shop_id: Id,
     limit: usize,
 ) -> Result<Vec<PastExchange>> {
-    let _ = (store, shop_id, limit);
-    Ok(Vec::new())
+    store.script_pick_exchanges(shop_id, limit as i64).await
 }

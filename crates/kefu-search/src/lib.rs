@@ -2,7 +2,7 @@
 //!
 //! Owns the Chinese + English [`Analyzer`] (jieba segmentation, width folding, English stemming,
 //! placeholder classes), the rule-based intent [`CueDetector`] over the script categories, and the
-//! reply-ranking [`Engine`] that ranks service scripts (话术) for a conversation, learning from past
+//! [`pinyin`] keys and the script picker's matcher, the reply-ranking [`Engine`] that ranks service scripts (话术) for a conversation, learning from past
 //! shopper-message → agent-reply pairs. [`eval`] measures the engine on JSON-lines items.
 //!
 //! Pure library: no axum, no sqlx, no I/O beyond reading evaluation files. Full-text search (tantivy)
@@ -11,6 +11,7 @@
 pub mod analyzer;
 pub mod cues;
 pub mod eval;
+pub mod pinyin;
 pub mod rank;
 
 pub use analyzer::{Analyzer, Token};

@@ -117,6 +117,7 @@ pub(crate) use write_tx;
 
 // After `write_tx!`, which it uses (macro_rules are visible only below their definition).
 mod reminders;
+mod scripts;
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://…`, which may carry `?options=-c%20search_path%3D…`) and

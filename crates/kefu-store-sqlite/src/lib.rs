@@ -9,6 +9,7 @@ mod batch;
 mod commerce;
 mod customers;
 mod reminders;
+mod scripts;
 mod segments;
 mod suggestions;
 mod writer;

@@ -6,7 +6,7 @@ use crate::{SqliteStore, db_err};
 use async_trait::async_trait;
 use kefu_core::Result;
 use kefu_core::model::Id;
-use kefu_core::suggestions::{PastTurn, SuggestionStore};
+use kefu_core::suggestions::{PastExchange, PastTurn, SuggestionStore};
 use sqlx::Row;
 
 #[async_trait]
@@ -33,5 +33,40 @@ impl SuggestionStore for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn script_pick_exchanges(&self, shop_id: Id, limit: i64) -> Result<Vec<PastExchange>> {
+        // The shopper message before each use: the conversation's latest public text message of
+        // the shopper older than the message the script went out in (by id, which grows with
+        // time) or, when that is not known, not later than the use. One probe of the
+        // (conversation_id, seq) index per use.
+        let rows = sqlx::query(
+            "SELECT u.conversation_id, s.body, \
+               (SELECT m.body FROM messages m \
+                WHERE m.conversation_id = u.conversation_id AND m.sender_type = 'customer' \
+                  AND m.private = 0 AND m.kind = 'text' \
+                  AND m.id < COALESCE(u.message_id, 9223372036854775807) \
+                  AND m.created_at <= u.used_at \
+                ORDER BY m.seq DESC LIMIT 1) AS asked \
+             FROM script_uses u JOIN scripts s ON s.id = u.script_id \
+             WHERE u.shop_id = ? ORDER BY u.used_at DESC LIMIT ?",
+        )
+        .bind(shop_id)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let asked: Option<String> = r.try_get(2).map_err(db_err)?;
+            if let Some(asked) = asked {
+                out.push(PastExchange {
+                    conversation_id: r.try_get(0).map_err(db_err)?,
+                    context: vec![asked],
+                    reply: r.try_get(1).map_err(db_err)?,
+                });
+            }
+        }
+        Ok(out)
     }
 }

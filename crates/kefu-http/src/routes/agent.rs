@@ -264,21 +264,39 @@ pub struct SendRequest {
     /// An internal note, never shown to the shopper.
     #[serde(default)]
     pub private: bool,
+    /// The script this message was written from (the composer's picker): its use is recorded
+    /// for the script's statistics. A script the caller cannot use is ignored, never an error.
+    #[serde(default)]
+    pub script_id: Option<Id>,
 }
 
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "conversations",
     params(("id" = i64, Path)), request_body = SendRequest,
     responses((status = 201, body = Message), (status = 200, description = "a retry: the original message", body = Message),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+        (status = 404, body = ErrorBody),
+        (status = 422, description = "bad input, or `missing_variables`: the text still holds a script variable such as `{order.no}`", body = ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn send_message(
     State(state): State<AppState>,
     agent: Agent,
     ApiPath(id): ApiPath<Id>,
     ApiJson(req): ApiJson<SendRequest>,
 ) -> ApiResult<Response> {
+    // A shopper must never see `{customer.name}`: a script's missing value is filled or removed
+    // by the agent first. Notes stay free-form.
+    if !req.private {
+        crate::scripts::refuse_unfilled(&req.body)?;
+    }
     let sent = state
         .agent_message(&agent.user, id, &req.body, &req.client_msg_id, req.private)
         .await?;
+    if let Some(script_id) = req.script_id
+        && !sent.duplicate
+    {
+        state
+            .record_script_use_quietly(&agent.user, script_id, id, sent.message.id)
+            .await;
+    }
     let status = if sent.duplicate {
         StatusCode::OK
     } else {

@@ -5,6 +5,7 @@ pub mod commerce;
 pub mod customers;
 pub mod demo;
 pub mod reminders;
+pub mod scripts;
 pub mod segments;
 pub mod suggest;
 pub mod web;
@@ -57,6 +58,7 @@ pub fn api(_state: AppState) -> Router<AppState> {
         .merge(segments::router())
         .merge(reminders::router())
         .merge(suggest::router())
+        .merge(scripts::router())
         .merge(demo::router())
         .route("/api/v1/ws", get(ws::agent_ws))
         .route("/api/v1/widget/ws", get(ws::visitor_ws))

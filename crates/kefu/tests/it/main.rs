@@ -14,4 +14,5 @@ mod errors;
 mod isolation;
 mod live;
 mod routing;
+mod scripts;
 mod segments;
