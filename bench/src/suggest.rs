@@ -118,13 +118,17 @@ pub fn run(args: SuggestArgs) -> Result<()> {
 
     let default_library: Vec<ScriptEntry> = kefu_core::scripts::default_library()
         .into_iter()
+        .flat_map(|c| {
+            let category = c.name;
+            c.scripts.into_iter().map(move |s| (category.clone(), s))
+        })
         .enumerate()
-        .map(|(i, s)| ScriptEntry {
+        .map(|(i, (category, s))| ScriptEntry {
             id: i as i64 + 1,
             owner_id: None,
-            title: s.title.to_owned(),
-            body: s.body.to_owned(),
-            category: s.category.to_owned(),
+            title: s.title,
+            body: s.body,
+            category,
         })
         .collect();
     let mut large = default_library.clone();

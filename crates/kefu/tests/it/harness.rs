@@ -153,6 +153,15 @@ impl TestServer {
     }
 
     pub async fn start_with(backend: Backend, limits: Limits) -> TestServer {
+        Self::start_full(backend, limits, false).await
+    }
+
+    /// A server with reply suggestions running (as `kefu serve` has them).
+    pub async fn start_suggesting(backend: Backend) -> TestServer {
+        Self::start_full(backend, generous(), true).await
+    }
+
+    async fn start_full(backend: Backend, limits: Limits, suggestions: bool) -> TestServer {
         let (store, dir, pg_schema): (Arc<dyn Store>, _, _) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("tempdir");
@@ -175,7 +184,11 @@ impl TestServer {
             }
         };
         let shop = store.ensure_default_shop().await.expect("default shop");
-        let app = kefu_http::router(AppState::new(store.clone(), &limits));
+        let mut state = AppState::new(store.clone(), &limits);
+        if suggestions {
+            state = state.with_suggestions(Default::default());
+        }
+        let app = kefu_http::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

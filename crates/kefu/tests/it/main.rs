@@ -16,3 +16,4 @@ mod live;
 mod routing;
 mod scripts;
 mod segments;
+mod suggest;
