@@ -84,11 +84,12 @@ export const api = {
   conversation: (id: number) => request<{ conversation: Conversation }>('GET', `/api/v1/conversations/${id}`),
   messages: (id: number, afterSeq = 0, limit = 1000) =>
     request<{ messages: Message[] }>('GET', `/api/v1/conversations/${id}/messages?after_seq=${afterSeq}&limit=${limit}`),
-  send: (id: number, body: string, clientMsgId: string, isPrivate: boolean) =>
+  send: (id: number, body: string, clientMsgId: string, isPrivate: boolean, scriptId?: number) =>
     request<Message>('POST', `/api/v1/conversations/${id}/messages`, {
       body,
       client_msg_id: clientMsgId,
       private: isPrivate,
+      ...(scriptId ? { script_id: scriptId } : {}),
     }),
   assign: (id: number, target: { agent_id: number } | { team: number | string }, note?: string) =>
     request<{ conversation: Conversation }>('POST', `/api/v1/conversations/${id}/assign`, {

@@ -4,15 +4,11 @@
 export const zh = {
   'suggest.title': '推荐话术',
   'suggest.insert': '点击插入：{title}',
-  'suggest.personal': '个人',
-  'suggest.loading': '正在生成推荐…',
-  'suggest.none': '暂无推荐',
+  'suggest.missing': '以下变量没有值，请补全或删除后再发送：{vars}',
 }
 
 export const en: typeof zh = {
   'suggest.title': 'Suggested replies',
   'suggest.insert': 'Click to insert: {title}',
-  'suggest.personal': 'Personal',
-  'suggest.loading': 'Finding suggestions…',
-  'suggest.none': 'No suggestions',
+  'suggest.missing': 'These variables have no value; fill them in or remove them before sending: {vars}',
 }
