@@ -70,7 +70,8 @@ fn measure(name: &str, prepared: &Prepared, contexts: &[Vec<String>]) {
 }
 
 fn read_chat_sample(path: &std::path::Path) -> Result<Vec<PastTurn>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut sessions: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
     let mut turns = Vec::new();
     for (seq, line) in text.lines().enumerate() {
@@ -114,7 +115,10 @@ pub fn run(args: SuggestArgs) -> Result<()> {
 
     let t = Instant::now();
     let analyzer = Arc::new(Analyzer::new());
-    println!("analyzer (jieba dictionary) loaded in {} ms", t.elapsed().as_millis());
+    println!(
+        "analyzer (jieba dictionary) loaded in {} ms",
+        t.elapsed().as_millis()
+    );
 
     let default_library: Vec<ScriptEntry> = kefu_core::scripts::default_library()
         .into_iter()

@@ -58,7 +58,10 @@ pub fn exchanges(mut turns: Vec<PastTurn>) -> Vec<PastExchange> {
     turns.sort_by_key(|t| (t.conversation_id, t.seq));
     let mut by_conversation: HashMap<Id, Vec<&PastTurn>> = HashMap::new();
     for t in &turns {
-        by_conversation.entry(t.conversation_id).or_default().push(t);
+        by_conversation
+            .entry(t.conversation_id)
+            .or_default()
+            .push(t);
     }
     let mut out = Vec::new();
     let mut ids: Vec<Id> = by_conversation.keys().copied().collect();

@@ -406,8 +406,7 @@ impl Hub {
                 .filter(|a| agent_sees(conversation, a.user_id, a.role))
             {
                 let own;
-                let f = if has_personal
-                    && suggestions.iter().any(|s| s.owner_id == Some(a.user_id))
+                let f = if has_personal && suggestions.iter().any(|s| s.owner_id == Some(a.user_id))
                 {
                     own = suggestions_frame(
                         conversation.id,

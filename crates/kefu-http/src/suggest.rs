@@ -203,7 +203,11 @@ struct Shop {
 struct Latencies {
     micros: Vec<u32>,
     next: usize,
+    recorded: u64,
 }
+
+/// Every this many events the recent latencies are logged (info).
+const LATENCY_LOG_EVERY: u64 = 256;
 
 const LATENCY_WINDOW: usize = 1024;
 
@@ -271,6 +275,15 @@ impl Suggester {
         }
     }
 
+    /// An agent of the shop connected: build the shop's library now (in the background) so that
+    /// the first shopper message does not wait for it.
+    pub fn warm(self: &Arc<Self>, shop_id: Id) {
+        let shop = self.shop(shop_id);
+        if lock(&shop.state).prepared.is_none() {
+            self.ensure_building(shop_id, &shop);
+        }
+    }
+
     /// Called after a shopper's message is committed and published; never waits.
     pub fn on_shopper_message(&self, conversation: Arc<Conversation>, message_id: Id, seq: i64) {
         // No agent connected to the shop: nobody would see the event; a console that opens the
@@ -309,15 +322,28 @@ impl Suggester {
     }
 
     fn record_latency(&self, d: Duration) {
-        let mut l = lock(&self.latencies);
-        let us = d.as_micros().min(u128::from(u32::MAX)) as u32;
-        if l.micros.len() < LATENCY_WINDOW {
-            l.micros.push(us);
-        } else {
-            let i = l.next;
-            l.micros[i] = us;
+        let report = {
+            let mut l = lock(&self.latencies);
+            let us = d.as_micros().min(u128::from(u32::MAX)) as u32;
+            if l.micros.len() < LATENCY_WINDOW {
+                l.micros.push(us);
+            } else {
+                let i = l.next;
+                l.micros[i] = us;
+            }
+            l.next = (l.next + 1) % LATENCY_WINDOW;
+            l.recorded += 1;
+            l.recorded % LATENCY_LOG_EVERY == 0
+        };
+        if report && let Some((p50, p95, n)) = self.latency() {
+            tracing::info!(
+                p50_us = p50.as_micros() as u64,
+                p95_us = p95.as_micros() as u64,
+                events = n,
+                dropped = self.dropped(),
+                "suggestion latency (message committed → event published)"
+            );
         }
-        l.next = (l.next + 1) % LATENCY_WINDOW;
     }
 
     async fn worker(this: std::sync::Weak<Self>, mut rx: mpsc::Receiver<Job>) {
@@ -359,11 +385,7 @@ impl Suggester {
     }
 
     /// The shop's current library, or `None` after parking the job until the build finishes.
-    fn ready_or_park(
-        self: &Arc<Self>,
-        shop_id: Id,
-        job: Job,
-    ) -> Option<(Arc<Prepared>, Job)> {
+    fn ready_or_park(self: &Arc<Self>, shop_id: Id, job: Job) -> Option<(Arc<Prepared>, Job)> {
         let shop = self.shop(shop_id);
         let generation = shop.generation.load(Ordering::SeqCst);
         let mut st = lock(&shop.state);
@@ -441,8 +463,7 @@ impl Suggester {
                         }
                     }
                     // Scripts changed while building: go again before answering parked jobs.
-                    if shop.generation.load(Ordering::SeqCst) != generation
-                        && st.prepared.is_some()
+                    if shop.generation.load(Ordering::SeqCst) != generation && st.prepared.is_some()
                     {
                         None
                     } else {
@@ -562,7 +583,11 @@ impl Suggester {
         )))
     }
 
-    async fn suggest_and_publish(self: &Arc<Self>, prepared: &Arc<Prepared>, job: Job) -> Result<()> {
+    async fn suggest_and_publish(
+        self: &Arc<Self>,
+        prepared: &Arc<Prepared>,
+        job: Job,
+    ) -> Result<()> {
         let Some((message_id, context)) = self.context(&job.conversation, Some(job.seq)).await?
         else {
             return Ok(());

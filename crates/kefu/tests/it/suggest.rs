@@ -79,7 +79,10 @@ async fn shipping_body(backend: Backend) {
         .filter(|x| x["category"] == "运费解释")
         .map(|x| x["id"].as_i64().unwrap())
         .collect();
-    assert!(shipping_ids.len() >= 3, "the default library has 运费 scripts");
+    assert!(
+        shipping_ids.len() >= 3,
+        "the default library has 运费 scripts"
+    );
     let cat = category_id(&s, &owner, "运费解释").await;
     let personal = create_script(
         &s,
@@ -104,7 +107,8 @@ async fn shipping_body(backend: Backend) {
     let got = ids(&ev["suggestions"]);
     assert!(got.len() <= 3 && !got.is_empty(), "{ev}");
     assert!(
-        got.iter().any(|id| shipping_ids.contains(id) || *id == personal),
+        got.iter()
+            .any(|id| shipping_ids.contains(id) || *id == personal),
         "a 运费 script in the owner's top 3: {ev}"
     );
     assert!(got.contains(&personal), "the owner's own script: {ev}");
@@ -116,10 +120,16 @@ async fn shipping_body(backend: Backend) {
     let got = ids(&ev["suggestions"]);
     assert_eq!(got.len(), 3, "{ev}");
     assert!(got.iter().any(|id| shipping_ids.contains(id)), "{ev}");
-    assert!(!got.contains(&personal), "someone else's personal script: {ev}");
+    assert!(
+        !got.contains(&personal),
+        "someone else's personal script: {ev}"
+    );
     assert!(!got.contains(&foreign), "{ev}");
     assert!(
-        other_ws.find(Duration::from_millis(500), |e| e["type"] == "suggestions").await.is_none(),
+        other_ws
+            .find(Duration::from_millis(500), |e| e["type"] == "suggestions")
+            .await
+            .is_none(),
         "another shop's agents hear nothing"
     );
 
@@ -169,5 +179,4 @@ async fn shipping_body(backend: Backend) {
         .map(|x| x["category"].as_str().unwrap())
         .collect();
     assert!(categories.contains(&"售后处理"), "{ev}");
-
 }
