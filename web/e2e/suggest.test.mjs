@@ -86,7 +86,7 @@ test('a shipping question shows shipping scripts; one click inserts, send record
     await agent.waitForFunction((want) => document.querySelector('[data-testid="composer"]')?.value === want, r.text, { timeout: WAIT })
     if (r.missing.length) {
       // the console names the unfilled variables instead of sending them blank
-      await agent.getByTestId('suggestion-missing').waitFor({ timeout: WAIT })
+      await agent.getByTestId('script-missing').waitFor({ timeout: WAIT })
       continue
     }
     scriptId = id

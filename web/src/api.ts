@@ -84,7 +84,7 @@ export const api = {
   conversation: (id: number) => request<{ conversation: Conversation }>('GET', `/api/v1/conversations/${id}`),
   messages: (id: number, afterSeq = 0, limit = 1000) =>
     request<{ messages: Message[] }>('GET', `/api/v1/conversations/${id}/messages?after_seq=${afterSeq}&limit=${limit}`),
-  send: (id: number, body: string, clientMsgId: string, isPrivate: boolean, scriptId?: number) =>
+  send: (id: number, body: string, clientMsgId: string, isPrivate: boolean, scriptId?: number | null) =>
     request<Message>('POST', `/api/v1/conversations/${id}/messages`, {
       body,
       client_msg_id: clientMsgId,

@@ -2,6 +2,7 @@ import { ref } from 'vue'
 import * as cards from './locales/cards'
 import * as commerce from './locales/commerce'
 import * as customers from './locales/customers'
+import * as scripts from './locales/scripts'
 import * as segments from './locales/segments'
 import * as suggest from './locales/suggest'
 
@@ -92,6 +93,7 @@ const zh = {
   ...commerce.zh,
   ...segments.zh,
   ...cards.zh,
+  ...scripts.zh,
   ...suggest.zh,
 }
 
@@ -183,6 +185,7 @@ const en: Dict = {
   ...commerce.en,
   ...segments.en,
   ...cards.en,
+  ...scripts.en,
   ...suggest.en,
 }
 

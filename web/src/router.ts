@@ -16,6 +16,7 @@ export const router = createRouter({
         { path: 'customers/:id(\\d+)', name: 'customer', component: () => import('./views/CustomersView.vue') },
         { path: 'orders', name: 'orders', component: () => import('./views/OrdersView.vue') },
         { path: 'reminders', name: 'reminders', component: () => import('./views/RemindersView.vue') },
+        { path: 'scripts', name: 'scripts', component: () => import('./views/ScriptsView.vue') },
         { path: 'segments', name: 'segments', component: () => import('./views/SegmentsView.vue') },
         { path: 'settings', name: 'settings', component: () => import('./views/SettingsView.vue') },
       ],

@@ -21,17 +21,7 @@ export interface SuggestionsEvent extends SuggestionsResponse {
   message_id: number
 }
 
-export interface Rendered {
-  text: string
-  /** Variables without a value (still `{name}` in the text). */
-  missing: string[]
-  script_id: number | null
-}
-
 export const suggestApi = {
   current: (conversationId: number) =>
     request<SuggestionsResponse>('GET', `/api/v1/conversations/${conversationId}/suggestions`),
-  /** The script's text with the conversation's variables filled (scripts area endpoint). */
-  render: (conversationId: number, scriptId: number) =>
-    request<Rendered>('POST', '/api/v1/scripts/render', { script_id: scriptId, conversation_id: conversationId }),
 }

@@ -75,6 +75,6 @@ export interface ShopSettings {
 /** A message as shown in the console: server messages plus local pending/failed ones. */
 export interface UiMessage extends Message {
   state: 'pending' | 'sent' | 'failed'
-  /** The script the text came from (usage statistics), sent with the message. */
-  script_id?: number
+  /** The script the message was written from (sent along so its use is counted). */
+  script_id?: number | null
 }

@@ -601,8 +601,8 @@ pub trait ScriptStore {
     /// `conflict` while any script (of anyone) is in it.
     async fn delete_script_category(&self, shop_id: Id, id: Id) -> Result<()>;
 
-    /// The shop-wide scripts and `viewer_agent_id`'s personal ones, by category position then title
-    /// (seeding the default library on the first read).
+    /// The shop-wide scripts and `viewer_agent_id`'s personal ones, by category position, then in
+    /// creation order (seeding the default library on the first read).
     async fn list_scripts(&self, shop_id: Id, viewer_agent_id: Id) -> Result<Vec<Script>>;
     /// Any script of the shop (the caller checks who may see a personal one).
     async fn script(&self, shop_id: Id, id: Id) -> Result<Option<Script>>;

@@ -511,7 +511,7 @@ impl ScriptStore for PostgresStore {
         self.ensure_library(shop_id).await?;
         let c = category;
         write_tx!(self, |conn| async move {
-            insert_category(conn, shop_id, &c).await
+            insert_category(conn, shop_id, c).await
         })
     }
 
@@ -569,7 +569,7 @@ impl ScriptStore for PostgresStore {
         self.ensure_library(shop_id).await?;
         let sql = format!(
             "{SCRIPT_SELECT} WHERE s.shop_id = $1 AND (s.owner_id IS NULL OR s.owner_id = $2) \
-             ORDER BY c.position, c.id, s.title, s.id"
+             ORDER BY c.position, c.id, s.id"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(shop_id)
@@ -594,14 +594,14 @@ impl ScriptStore for PostgresStore {
         self.ensure_library(shop_id).await?;
         let s = script;
         write_tx!(self, |conn| async move {
-            insert_script(conn, shop_id, owner_id, &s).await
+            insert_script(conn, shop_id, owner_id, s).await
         })
     }
 
     async fn update_script(&self, shop_id: Id, id: Id, script: &NewScript) -> Result<Script> {
         let s = script;
         write_tx!(self, |conn| async move {
-            replace_script(conn, shop_id, id, &s).await
+            replace_script(conn, shop_id, id, s).await
         })
     }
 

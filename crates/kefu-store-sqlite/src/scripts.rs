@@ -573,7 +573,7 @@ impl ScriptStore for SqliteStore {
         self.ensure_library(shop_id).await?;
         let sql = format!(
             "{SCRIPT_SELECT} WHERE s.shop_id = $1 AND (s.owner_id IS NULL OR s.owner_id = $2) \
-             ORDER BY c.position, c.id, s.title, s.id"
+             ORDER BY c.position, c.id, s.id"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(shop_id)

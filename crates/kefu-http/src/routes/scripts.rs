@@ -625,7 +625,7 @@ pub async fn stats(
             owner_id: s.owner_id,
         })
         .collect();
-    scripts.sort_by(|a, b| b.stats.uses.cmp(&a.stats.uses));
+    scripts.sort_by_key(|s| std::cmp::Reverse(s.stats.uses));
     Ok(Json(StatsResponse {
         since,
         order_window_hours: scripts::ORDER_WINDOW_MS / 3_600_000,
