@@ -333,7 +333,7 @@ impl Suggester {
             }
             l.next = (l.next + 1) % LATENCY_WINDOW;
             l.recorded += 1;
-            l.recorded % LATENCY_LOG_EVERY == 0
+            l.recorded.is_multiple_of(LATENCY_LOG_EVERY)
         };
         if report && let Some((p50, p95, n)) = self.latency() {
             tracing::info!(

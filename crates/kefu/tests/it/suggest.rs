@@ -6,6 +6,7 @@
 use crate::both;
 use crate::harness::*;
 use kefu_core::model::{Id, Role};
+use kefu_core::suggestions::SuggestionStore;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -179,4 +180,38 @@ async fn shipping_body(backend: Backend) {
         .map(|x| x["category"].as_str().unwrap())
         .collect();
     assert!(categories.contains(&"售后处理"), "{ev}");
+
+    // A script sent from a suggestion is a pick: it becomes history (the question → the script).
+    let picked = ev["suggestions"][0]["script_id"].as_i64().unwrap();
+    let picked_body = ev["suggestions"][0]["body"].as_str().unwrap().to_owned();
+    s.agent_send_raw(
+        &admin,
+        conversation_id,
+        json!({"body": "亲，收到有问题的话我们负责退换，您放心", "client_msg_id": format!("a-{}", unique()), "script_id": picked}),
+    )
+    .await
+    .expect(201);
+    let picks = s
+        .store
+        .script_pick_exchanges(s.shop.id, 100)
+        .await
+        .expect("picks");
+    assert!(
+        picks.iter().any(|p| p.reply == picked_body
+            && p.context == vec!["收到的商品坏了，我要退货退款".to_owned()]),
+        "{picks:?}"
+    );
+    let turns = s
+        .store
+        .recent_public_turns(s.shop.id, 100)
+        .await
+        .expect("turns");
+    let pairs = kefu_core::suggestions::exchanges(turns);
+    assert!(
+        pairs
+            .iter()
+            .any(|p| p.reply == "亲，收到有问题的话我们负责退换，您放心"
+                && p.context.last().map(String::as_str) == Some("收到的商品坏了，我要退货退款")),
+        "{pairs:?}"
+    );
 }
