@@ -61,6 +61,9 @@ enum Command {
     /// Reply suggestions: ranking latency of the server's suggestion code on the research
     /// dialogues (no server needed; build with --release).
     Suggest(suggest::SuggestArgs),
+    /// Reply suggestions end to end against a running kefu: shopper message sent → `suggestions`
+    /// event at a connected agent.
+    SuggestLive(suggest::SuggestLiveArgs),
     /// Latency of the customer sidebar's recent orders (`GET /api/v1/customers/{id}/orders`),
     /// sequential requests on one keep-alive connection.
     Sidebar {
@@ -182,6 +185,7 @@ fn main() -> Result<()> {
         Command::Ws(args) => rt.block_on(ws_load(args)),
         Command::Segments(args) => rt.block_on(segments::run(args)),
         Command::Suggest(args) => suggest::run(args),
+        Command::SuggestLive(args) => rt.block_on(suggest::live(args)),
         Command::Sidebar {
             url,
             email,

@@ -185,3 +185,144 @@ pub fn run(args: SuggestArgs) -> Result<()> {
     measure("large library", &big, &contexts);
     Ok(())
 }
+
+/// `suggest-live`: the time from sending a shopper message to the `suggestions` event at an agent's
+/// console, against a running kefu (e.g. `kefu demo`). One message at a time, so this is latency,
+/// not throughput; the shoppers' messages are real shopper turns from the corpus.
+#[derive(Args, Clone)]
+pub struct SuggestLiveArgs {
+    /// Base URL of the server (plain HTTP on loopback).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// The shop's slug.
+    #[arg(long, default_value = "demo")]
+    shop: String,
+    /// An agent of the shop who sees every conversation (admin or supervisor).
+    #[arg(long)]
+    email: String,
+    #[arg(long, env = "KEFU_BENCH_PASSWORD")]
+    password: String,
+    /// The research data directory (the shopper turns are read from jddc_train.jsonl).
+    #[arg(long, default_value = "../shared/data")]
+    data: PathBuf,
+    /// Messages to time.
+    #[arg(long, default_value_t = 300)]
+    messages: usize,
+    /// Shoppers the messages rotate over.
+    #[arg(long, default_value_t = 30)]
+    shoppers: usize,
+}
+
+pub async fn live(args: SuggestLiveArgs) -> Result<()> {
+    use crate::{Client, host_port};
+    use futures_util::StreamExt;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::time::Duration;
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+    let addr = host_port(&args.url)?;
+    let items = kefu_search::eval::read_items(&args.data.join("jddc_train.jsonl"))?;
+    let questions: Vec<String> = items
+        .iter()
+        .filter_map(|it| it.context.last().cloned())
+        .filter(|q| !q.trim().is_empty() && q.chars().count() <= 500)
+        .take(args.messages)
+        .collect();
+
+    let mut client = Client::connect(&addr).await?;
+    let login =
+        serde_json::to_vec(&serde_json::json!({"email": args.email, "password": args.password}))?;
+    let (status, body) = client.post("/api/v1/auth/login", None, &login).await?;
+    if status != 200 {
+        bail!("login: HTTP {status}: {}", String::from_utf8_lossy(&body));
+    }
+    let token = serde_json::from_slice::<serde_json::Value>(&body)?["token"]
+        .as_str()
+        .context("no token")?
+        .to_owned();
+
+    // The agent's console: every suggestions event, stamped on arrival.
+    let arrived: Arc<Mutex<HashMap<i64, Instant>>> = Arc::default();
+    let (ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/ws?token={token}")).await?;
+    let (_sink, mut stream) = ws.split();
+    let seen = arrived.clone();
+    tokio::spawn(async move {
+        while let Some(Ok(msg)) = stream.next().await {
+            if let WsMessage::Text(t) = msg
+                && let Ok(ev) = serde_json::from_str::<serde_json::Value>(t.as_str())
+                && ev["type"] == "suggestions"
+                && let Some(id) = ev["message_id"].as_i64()
+            {
+                seen.lock().unwrap().insert(id, Instant::now());
+            }
+        }
+    });
+    // The connection warms the shop's engine; give the build time before timing.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    let mut shoppers = Vec::new();
+    for i in 0..args.shoppers.max(1) {
+        let body = serde_json::to_vec(
+            &serde_json::json!({"shop": args.shop, "name": format!("bench shopper {i}")}),
+        )?;
+        let (status, body) = client.post("/api/v1/widget/sessions", None, &body).await?;
+        if status != 201 {
+            bail!("session: HTTP {status}: {}", String::from_utf8_lossy(&body));
+        }
+        shoppers.push(
+            serde_json::from_slice::<serde_json::Value>(&body)?["visitor_token"]
+                .as_str()
+                .context("no visitor_token")?
+                .to_owned(),
+        );
+    }
+
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis();
+    let mut samples = Vec::new();
+    let mut missed = 0;
+    for (i, q) in questions.iter().enumerate() {
+        let body = serde_json::to_vec(
+            &serde_json::json!({"body": q, "client_msg_id": format!("sl-{run}-{i}")}),
+        )?;
+        let sent = Instant::now();
+        let (status, body) = client
+            .post(
+                "/api/v1/widget/messages",
+                Some(&shoppers[i % shoppers.len()]),
+                &body,
+            )
+            .await?;
+        if status != 201 {
+            bail!("message: HTTP {status}: {}", String::from_utf8_lossy(&body));
+        }
+        let id = serde_json::from_slice::<serde_json::Value>(&body)?["id"]
+            .as_i64()
+            .context("no message id")?;
+        let deadline = sent + Duration::from_secs(5);
+        loop {
+            if let Some(at) = arrived.lock().unwrap().get(&id) {
+                samples.push(at.duration_since(sent).as_micros() as u32);
+                break;
+            }
+            if Instant::now() > deadline {
+                missed += 1;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    let p = percentiles(&mut samples);
+    println!(
+        "message sent → suggestions event at the agent: {} events ({missed} missed)\n  p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
+        samples.len(),
+        p.p50_ms,
+        p.p95_ms,
+        p.p99_ms,
+        p.max_ms
+    );
+    Ok(())
+}
