@@ -443,6 +443,7 @@ impl Suggester {
                 let result = this.build(shop_id, reuse.clone(), generation).await;
                 let parked = {
                     let mut st = lock(&shop.state);
+                    let failed = result.is_err();
                     match result {
                         Ok(p) => {
                             tracing::info!(
@@ -463,12 +464,17 @@ impl Suggester {
                         }
                     }
                     // Scripts changed while building: go again before answering parked jobs.
-                    if shop.generation.load(Ordering::SeqCst) != generation && st.prepared.is_some()
+                    if !failed
+                        && shop.generation.load(Ordering::SeqCst) != generation
+                        && st.prepared.is_some()
                     {
                         None
                     } else {
                         st.building = false;
-                        Some(std::mem::take(&mut st.parked))
+                        let parked = std::mem::take(&mut st.parked);
+                        // After a failure the parked jobs are dropped: re-queued they would only
+                        // start the next failing build at once.
+                        Some(if failed { Vec::new() } else { parked })
                     }
                 };
                 shop.built.send_modify(|n| *n += 1);
@@ -538,6 +544,11 @@ impl Suggester {
             let left = deadline.saturating_duration_since(Instant::now());
             if tokio::time::timeout(left, built.changed()).await.is_err() {
                 return Err(Error::internal("the suggestion engine is not ready"));
+            }
+            let st = lock(&shop.state);
+            if st.prepared.is_none() && !st.building {
+                // The build failed (logged); do not start another one per waiting request.
+                return Err(Error::internal("the suggestion engine could not be built"));
             }
         }
     }
