@@ -6,7 +6,6 @@
 use crate::both;
 use crate::harness::*;
 use kefu_core::model::{Id, Role};
-use kefu_core::suggestions::SuggestionStore;
 use serde_json::{Value, json};
 use std::time::Duration;
 
