@@ -16,6 +16,7 @@
 mod orders;
 mod search;
 mod segments;
+mod suggest;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
@@ -58,6 +59,12 @@ enum Command {
     Ws(WsArgs),
     /// Segments: time a full recompute over HTTP and the sidebar's segment read (p50/p95/p99).
     Segments(segments::SegmentsArgs),
+    /// Reply suggestions: ranking latency of the server's suggestion code on the research
+    /// dialogues (no server needed; build with --release).
+    Suggest(suggest::SuggestArgs),
+    /// Reply suggestions end to end against a running kefu: shopper message sent → `suggestions`
+    /// event at a connected agent.
+    SuggestLive(suggest::SuggestLiveArgs),
     /// Latency of the customer sidebar's recent orders (`GET /api/v1/customers/{id}/orders`),
     /// sequential requests on one keep-alive connection.
     Sidebar {
@@ -181,6 +188,8 @@ fn main() -> Result<()> {
         Command::Ws(args) => rt.block_on(ws_load(args)),
         Command::Segments(args) => rt.block_on(segments::run(args)),
         Command::Search(args) => search::run(args),
+        Command::Suggest(args) => suggest::run(args),
+        Command::SuggestLive(args) => rt.block_on(suggest::live(args)),
         Command::Sidebar {
             url,
             email,

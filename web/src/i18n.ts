@@ -7,6 +7,7 @@ import * as scripts from './locales/scripts'
 import * as search from './locales/search'
 import * as segments from './locales/segments'
 import * as tools from './locales/tools'
+import * as suggest from './locales/suggest'
 
 export type Locale = 'zh' | 'en'
 
@@ -99,6 +100,7 @@ const zh = {
   ...scripts.zh,
   ...attach.zh,
   ...tools.zh,
+  ...suggest.zh,
 }
 
 type Dict = typeof zh
@@ -193,6 +195,7 @@ const en: Dict = {
   ...scripts.en,
   ...attach.en,
   ...tools.en,
+  ...suggest.en,
 }
 
 const dicts: Record<Locale, Dict> = { zh, en }

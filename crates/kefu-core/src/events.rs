@@ -5,6 +5,7 @@
 //! between, which is why events carry everything needed to address them and nothing borrowed.
 
 use crate::model::{AgentStatus, Conversation, Id, Message, SenderType};
+use crate::suggestions::Suggestion;
 use crate::tools::Mention;
 use std::sync::Arc;
 
@@ -63,6 +64,14 @@ pub enum Event {
         shop_id: Id,
         agent_id: Id,
         mention: Arc<Mention>,
+    },
+    /// Scripts ranked for a shopper's message, best first. Goes to the agents who see the
+    /// conversation; each gets the top 3 of those meant for them (shop-wide scripts and their own
+    /// personal ones), so the list holds a few more than 3 when personal scripts rank high.
+    Suggestions {
+        conversation: Arc<Conversation>,
+        message_id: Id,
+        suggestions: Arc<Vec<Suggestion>>,
     },
 }
 

@@ -6,8 +6,8 @@
 //! other way round.
 
 pub mod aftersales;
-pub mod business_hours;
 pub mod attachments;
+pub mod business_hours;
 pub mod cards;
 pub mod commerce;
 pub mod customers;
@@ -21,6 +21,7 @@ pub mod search;
 pub mod segments;
 pub mod sla;
 pub mod store;
+pub mod suggestions;
 pub mod tickets;
 pub mod time;
 pub mod token;

@@ -13,6 +13,7 @@ use crate::reminders::ReminderStore;
 use crate::scripts::ScriptStore;
 use crate::search::SearchStore;
 use crate::segments::SegmentStore;
+use crate::suggestions::SuggestionStore;
 use crate::time::Millis;
 use crate::tools::ToolsStore;
 use async_trait::async_trait;
@@ -29,6 +30,7 @@ pub trait Store:
     + AttachmentStore
     + ToolsStore
     + SearchStore
+    + SuggestionStore
     + Send
     + Sync
     + 'static

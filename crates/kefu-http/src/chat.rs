@@ -79,6 +79,14 @@ impl AppState {
         }
         // Snooze wake-up and auto-replies, off this request's path (tools.rs).
         self.after_shopper_message(&conversation, &appended.message);
+        if let Some(suggest) = &self.suggest {
+            // A try_send to the suggestion worker: ranking happens off this path.
+            suggest.on_shopper_message(
+                conversation.clone(),
+                appended.message.id,
+                appended.message.seq,
+            );
+        }
         if appended.conversation_started {
             // Last contact moves at a conversation's start or reopen only, never per message (the
             // hot path stays one write); off the shopper's response path.

@@ -8,6 +8,7 @@
 
 use kefu_core::events::{Event, EventSink};
 use kefu_core::model::{Conversation, Id, Role, SenderType};
+use kefu_core::suggestions::Suggestion;
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -115,6 +116,11 @@ impl Hub {
             },
             rx,
         )
+    }
+
+    /// Whether any agent of the shop is connected.
+    pub fn has_agents(&self, shop_id: Id) -> bool {
+        self.read().agents_by_shop.contains_key(&shop_id)
     }
 
     /// Live connections (agents, shoppers), for metrics and tests.
@@ -234,6 +240,7 @@ impl EventSink for Hub {
             | Event::CustomerUpdated { shop_id, .. }
             | Event::OrdersChanged { shop_id, .. }
             | Event::Mention { shop_id, .. } => self.anyone_for(*shop_id, None),
+            Event::Suggestions { conversation, .. } => self.anyone_for(conversation.shop_id, None),
         };
         if !audience {
             return;
@@ -376,8 +383,82 @@ impl EventSink for Hub {
                 }));
                 self.to_agents(shop_id, &f, |u, _| u == agent_id);
             }
+            Event::Suggestions {
+                conversation,
+                message_id,
+                suggestions,
+            } => self.suggestions_to_agents(&conversation, message_id, &suggestions),
         }
     }
+}
+
+/// Suggestions shown per shopper message.
+pub const SUGGESTIONS_SHOWN: usize = 3;
+
+/// The first [`SUGGESTIONS_SHOWN`] suggestions meant for `agent`: shop-wide scripts and the agent's
+/// own personal ones (another agent's personal script is never shown).
+pub fn suggestions_for(suggestions: &[Suggestion], agent: Id) -> Vec<&Suggestion> {
+    suggestions
+        .iter()
+        .filter(|s| s.owner_id.is_none_or(|o| o == agent))
+        .take(SUGGESTIONS_SHOWN)
+        .collect()
+}
+
+impl Hub {
+    /// Each entitled agent gets the top suggestions meant for them. Agents whose lists are the same
+    /// (no personal script among them, the usual case) share one serialized frame.
+    fn suggestions_to_agents(
+        &self,
+        conversation: &Conversation,
+        message_id: Id,
+        suggestions: &[Suggestion],
+    ) {
+        let shared = suggestions_for(suggestions, 0);
+        let shared_frame = suggestions_frame(conversation.id, message_id, &shared);
+        let has_personal = suggestions.iter().any(|s| s.owner_id.is_some());
+        let mut slow = Vec::new();
+        if let Some(list) = self.read().agents_by_shop.get(&conversation.shop_id) {
+            for a in list
+                .iter()
+                .filter(|a| agent_sees(conversation, a.user_id, a.role))
+            {
+                let own;
+                let f = if has_personal && suggestions.iter().any(|s| s.owner_id == Some(a.user_id))
+                {
+                    own = suggestions_frame(
+                        conversation.id,
+                        message_id,
+                        &suggestions_for(suggestions, a.user_id),
+                    );
+                    &own
+                } else {
+                    &shared_frame
+                };
+                if a.tx.try_send(f.clone()).is_err() {
+                    slow.push(a.conn_id);
+                }
+            }
+        }
+        for conn_id in slow {
+            tracing::warn!(conn_id, "dropping a slow agent connection");
+            self.remove(
+                Key::Agent {
+                    shop_id: conversation.shop_id,
+                },
+                conn_id,
+            );
+        }
+    }
+}
+
+fn suggestions_frame(conversation_id: Id, message_id: Id, list: &[&Suggestion]) -> Frame {
+    frame(json!({
+        "type": "suggestions",
+        "conversation_id": conversation_id,
+        "message_id": message_id,
+        "suggestions": list,
+    }))
 }
 
 #[cfg(test)]
@@ -449,6 +530,51 @@ mod tests {
             (1, 0),
             "the stalled shopper socket was dropped"
         );
+    }
+
+    fn suggestion(script_id: Id, owner_id: Option<Id>) -> Suggestion {
+        Suggestion {
+            script_id,
+            title: format!("s{script_id}"),
+            body: String::new(),
+            category: String::new(),
+            score: 1.0,
+            owner_id,
+        }
+    }
+
+    fn ids(frame: &str) -> Vec<i64> {
+        let v: serde_json::Value = serde_json::from_str(frame).unwrap();
+        v["suggestions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["script_id"].as_i64().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn personal_suggestions_reach_their_owner_only() {
+        let hub = Hub::new();
+        let (_a, mut owner_rx) = hub.register_agent(1, 5, Role::Agent);
+        let (_b, mut other_rx) = hub.register_agent(1, 6, Role::Admin);
+        let (_c, mut other_shop_rx) = hub.register_agent(2, 7, Role::Admin);
+        hub.publish(Event::Suggestions {
+            conversation: conversation(42),
+            message_id: 9,
+            suggestions: Arc::new(vec![
+                suggestion(1, Some(5)),
+                suggestion(2, None),
+                suggestion(3, Some(6)),
+                suggestion(4, None),
+                suggestion(5, None),
+            ]),
+        });
+        let owner_frame = owner_rx.try_recv().unwrap();
+        assert_eq!(ids(&owner_frame), vec![1, 2, 4]);
+        assert!(!owner_frame.contains("owner_id"), "{owner_frame}");
+        assert_eq!(ids(&other_rx.try_recv().unwrap()), vec![2, 3, 4]);
+        assert!(other_shop_rx.try_recv().is_err());
     }
 
     #[test]

@@ -16,8 +16,9 @@ pub mod openapi;
 pub mod ratelimit;
 pub mod routes;
 pub mod scripts;
-pub mod tools;
 pub mod search;
+pub mod suggest;
+pub mod tools;
 pub mod visitors;
 
 use axum::Router;
@@ -73,6 +74,9 @@ pub struct AppState {
     /// The full-text index and its indexer ([`search`]); set by the composition root from
     /// `--data-dir`. `None`: search answers `disabled`.
     pub search: Option<Arc<search::SearchService>>,
+    /// Reply suggestions; `None` turns them off (the endpoint then answers an empty list). The
+    /// composition root starts it ([`AppState::with_suggestions`]).
+    pub suggest: Option<Arc<suggest::Suggester>>,
 }
 
 pub struct RateLimits {
@@ -115,7 +119,18 @@ impl AppState {
             attachments: None,
             tools: Arc::default(),
             search: None,
+            suggest: None,
         }
+    }
+
+    /// Starts the reply-suggestion service (needs a Tokio runtime).
+    pub fn with_suggestions(mut self, config: suggest::SuggestConfig) -> Self {
+        self.suggest = Some(suggest::Suggester::start(
+            self.store.clone(),
+            self.hub.clone(),
+            config,
+        ));
+        self
     }
 }
 

@@ -3,7 +3,8 @@
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
-    agent, attachments, commerce, customers, demo, reminders, scripts, search, segments, tools, widget, ws,
+    agent, attachments, commerce, customers, demo, reminders, scripts, search, segments, suggest,
+    tools, widget, ws,
 };
 use kefu_core::model::*;
 use utoipa::OpenApi;
@@ -44,6 +45,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(commerce::ApiDoc::openapi());
     doc.merge(segments::ApiDoc::openapi());
     doc.merge(reminders::ApiDoc::openapi());
+    doc.merge(suggest::ApiDoc::openapi());
     doc.merge(scripts::ApiDoc::openapi());
     doc.merge(search::ApiDoc::openapi());
     doc.merge(demo::ApiDoc::openapi());

@@ -23,6 +23,7 @@ mod commerce;
 mod customers;
 mod search;
 mod segments;
+mod suggestions;
 
 use async_trait::async_trait;
 use kefu_core::model::*;

@@ -515,6 +515,7 @@ async fn serve_http(
             )
         })?,
     ));
+    let state = state.with_suggestions(kefu_http::suggest::SuggestConfig::default());
     // Wakes snoozed conversations when their time comes (and at once for any due while down).
     kefu_http::tools::spawn_background(&state);
     let app = kefu_http::router(state);

@@ -9,6 +9,7 @@ pub mod reminders;
 pub mod scripts;
 pub mod search;
 pub mod segments;
+pub mod suggest;
 pub mod tools;
 pub mod web;
 pub mod widget;
@@ -59,6 +60,7 @@ pub fn api(_state: AppState) -> Router<AppState> {
         .merge(commerce::router())
         .merge(segments::router())
         .merge(reminders::router())
+        .merge(suggest::router())
         .merge(scripts::router())
         .merge(tools::router())
         .merge(search::router())

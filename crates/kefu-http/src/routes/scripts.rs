@@ -106,12 +106,13 @@ pub async fn update_category(
 ) -> ApiResult<Json<ScriptCategory>> {
     require_manager(&agent.user)?;
     req.validate()?;
-    Ok(Json(
-        state
-            .store
-            .update_script_category(agent.user.shop_id, id, &req)
-            .await?,
-    ))
+    let c = state
+        .store
+        .update_script_category(agent.user.shop_id, id, &req)
+        .await?;
+    // Suggestions show category names.
+    state.scripts_changed(agent.user.shop_id);
+    Ok(Json(c))
 }
 
 /// Deletes an empty category (admins and supervisors); `409` while it holds scripts.
@@ -252,6 +253,7 @@ pub async fn create_script(
         .store
         .create_script(agent.user.shop_id, owner, &new)
         .await?;
+    state.scripts_changed(agent.user.shop_id);
     Ok((StatusCode::CREATED, Json(s)).into_response())
 }
 
@@ -279,12 +281,12 @@ pub async fn update_script(
 ) -> ApiResult<Json<Script>> {
     state.manageable_script(&agent.user, id).await?;
     let new = req.into_new()?;
-    Ok(Json(
-        state
-            .store
-            .update_script(agent.user.shop_id, id, &new)
-            .await?,
-    ))
+    let s = state
+        .store
+        .update_script(agent.user.shop_id, id, &new)
+        .await?;
+    state.scripts_changed(agent.user.shop_id);
+    Ok(Json(s))
 }
 
 /// Deletes a script and its usage records.
@@ -298,6 +300,7 @@ pub async fn delete_script(
 ) -> ApiResult<StatusCode> {
     state.manageable_script(&agent.user, id).await?;
     state.store.delete_script(agent.user.shop_id, id).await?;
+    state.scripts_changed(agent.user.shop_id);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -552,12 +555,12 @@ pub async fn import(
         "csv" => scripts::parse_import_csv(text)?,
         _ => return Err(Error::validation("format: must be json or csv").into()),
     };
-    Ok(Json(
-        state
-            .store
-            .import_scripts(agent.user.shop_id, owner, rows)
-            .await?,
-    ))
+    let report = state
+        .store
+        .import_scripts(agent.user.shop_id, owner, rows)
+        .await?;
+    state.scripts_changed(agent.user.shop_id);
+    Ok(Json(report))
 }
 
 // ---- statistics ----

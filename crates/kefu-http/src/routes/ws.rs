@@ -63,6 +63,9 @@ pub async fn agent_ws(
 ) -> ApiResult<Response> {
     let user = agent_from_token(&state, q.token()?).await?;
     let (registration, rx) = state.hub.register_agent(user.shop_id, user.id, user.role);
+    if let Some(suggest) = &state.suggest {
+        suggest.warm(user.shop_id);
+    }
     Ok(tune(upgrade).on_upgrade(move |socket| async move {
         run(socket, rx, registration, |frame| {
             let state = state.clone();

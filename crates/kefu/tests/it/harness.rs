@@ -166,15 +166,25 @@ impl TestServer {
     }
 
     pub async fn start_with(backend: Backend, limits: Limits) -> TestServer {
-        Self::start_inner(backend, limits, false).await
+        Self::start_inner(backend, limits, false, false).await
     }
 
     /// A server with a search index in a temporary directory (`AppState::search`).
     pub async fn start_search(backend: Backend) -> TestServer {
-        Self::start_inner(backend, generous(), true).await
+        Self::start_inner(backend, generous(), true, false).await
     }
 
-    async fn start_inner(backend: Backend, limits: Limits, with_search: bool) -> TestServer {
+    /// A server with reply suggestions running (as `kefu serve` has them).
+    pub async fn start_suggesting(backend: Backend) -> TestServer {
+        Self::start_inner(backend, generous(), false, true).await
+    }
+
+    async fn start_inner(
+        backend: Backend,
+        limits: Limits,
+        with_search: bool,
+        suggestions: bool,
+    ) -> TestServer {
         let (store, dir, pg_schema): (Arc<dyn Store>, _, _) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("tempdir");
@@ -212,6 +222,9 @@ impl TestServer {
         } else {
             None
         };
+        if suggestions {
+            state = state.with_suggestions(Default::default());
+        }
         let background = kefu_http::tools::spawn_background(&state);
         let app = kefu_http::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -18,4 +18,5 @@ mod routing;
 mod scripts;
 mod search;
 mod segments;
+mod suggest;
 mod tools;
