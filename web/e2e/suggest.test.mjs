@@ -55,7 +55,15 @@ test('a shipping question shows shipping scripts; one click inserts, send record
 
   // the shopper writes through the widget API
   const session = await api('POST', '/api/v1/widget/sessions', null, { shop: 'demo', name: `运费顾客 ${stamp}` })
-  await api('POST', '/api/v1/widget/messages', session.visitor_token, { body: question, client_msg_id: `s-${stamp}` })
+  const posted = await api('POST', '/api/v1/widget/messages', session.visitor_token, { body: question, client_msg_id: `s-${stamp}` })
+
+  // the shop owner hands it to 李娜, so the test does not depend on routing (other tests leave other
+  // agents online); the console then reads the suggestions when the conversation opens
+  const owner = await api('POST', '/api/v1/auth/login', null, { email: 'wang.dian@demo.kefu', password: 'demo1234' })
+  const agents = await api('GET', '/api/v1/agents', owner.token)
+  const lina = agents.agents.find((a) => a.email === 'li.na@demo.kefu')
+  assert.ok(lina, 'demo agent 李娜')
+  await api('POST', `/api/v1/conversations/${posted.conversation_id}/assign`, owner.token, { agent_id: lina.id })
 
   const row = agent.getByTestId('conversation-row').filter({ hasText: question })
   await row.waitFor({ timeout: WAIT })
