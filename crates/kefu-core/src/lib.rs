@@ -6,8 +6,8 @@
 //! other way round.
 
 pub mod aftersales;
-pub mod business_hours;
 pub mod attachments;
+pub mod business_hours;
 pub mod cards;
 pub mod commerce;
 pub mod customers;

@@ -16,8 +16,8 @@ pub mod openapi;
 pub mod ratelimit;
 pub mod routes;
 pub mod scripts;
-pub mod tools;
 pub mod search;
+pub mod tools;
 pub mod visitors;
 
 use axum::Router;

@@ -3,7 +3,8 @@
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
-    agent, attachments, commerce, customers, demo, reminders, scripts, search, segments, tools, widget, ws,
+    agent, attachments, commerce, customers, demo, reminders, scripts, search, segments, tools,
+    widget, ws,
 };
 use kefu_core::model::*;
 use utoipa::OpenApi;

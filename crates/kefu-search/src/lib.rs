@@ -11,8 +11,8 @@
 pub mod analyzer;
 pub mod cues;
 pub mod eval;
-pub mod pinyin;
 pub mod index;
+pub mod pinyin;
 pub mod rank;
 
 pub use analyzer::{Analyzer, Token};
