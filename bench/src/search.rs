@@ -130,6 +130,7 @@ pub fn run(args: SearchArgs) -> Result<()> {
             assignee_name: None,
             team_id: Some(1),
             preview: texts[rng.below(texts.len())].chars().take(80).collect(),
+            tags: Vec::new(),
             created_at: base_ms + c * 60_000,
         }));
         ops.push(Op::Customer(CustomerDoc {

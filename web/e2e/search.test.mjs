@@ -79,3 +79,53 @@ test('global search: keyboard focus, grouped results, open a conversation and a 
   await page.locator('.gsearch-group-title', { hasText: 'Messages' }).waitFor({ timeout: WAIT })
   await ctx.close()
 })
+
+test('global search: a script hit opens the scripts page on that script', { timeout: 180_000 }, async () => {
+  const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN' })
+  const page = await ctx.newPage()
+  page.setDefaultTimeout(WAIT)
+  await page.goto(BASE + '/login', { timeout: WAIT })
+  await page.getByTestId('login-email').fill('wang.dian@demo.kefu')
+  await page.getByTestId('login-password').fill('demo1234')
+  await page.getByTestId('login-submit').click()
+  await page.waitForURL(/\/inbox/, { timeout: WAIT })
+  const token = await page.evaluate(() => localStorage.getItem('kefu_token'))
+  const call = async (method, path, body) => {
+    const r = await fetch(BASE + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body ? JSON.stringify(body) : undefined,
+    })
+    assert.ok(r.ok, `${method} ${path}: ${r.status}`)
+    return r.status === 204 ? null : r.json()
+  }
+  const { categories } = await call('GET', '/api/v1/script-categories')
+  const script = await call('POST', '/api/v1/scripts', {
+    category_id: categories[0].id,
+    title: '琉璃礼盒',
+    body: '亲，琉璃摆件已用防震泡沫包好',
+    personal: true,
+  })
+
+  const input = page.getByTestId('global-search-input')
+  await input.click()
+  await input.fill('防震泡沫')
+  const group = page.getByTestId('global-search-group-script')
+  const deadline = Date.now() + WAIT
+  while (!(await group.isVisible())) {
+    assert.ok(Date.now() < deadline, 'a script hit for 防震泡沫')
+    await page.waitForTimeout(300)
+    await input.fill('')
+    await input.fill('防震泡沫')
+  }
+  assert.match(await group.innerText(), /琉璃礼盒/)
+  await group.getByTestId('global-search-hit').first().click()
+  await page.waitForURL(new RegExp(`/scripts\\?id=${script.id}$`), { timeout: WAIT })
+  const row = page.locator(`[data-script-id="${script.id}"]`)
+  await row.waitFor({ timeout: WAIT })
+  await page.waitForFunction((id) => document.querySelector(`[data-script-id="${id}"]`)?.classList.contains('focused'), script.id, { timeout: WAIT })
+  assert.equal(await row.isVisible(), true)
+  await page.screenshot({ path: SHOTS + 'search-03-script.png', animations: 'disabled' })
+  await call('DELETE', `/api/v1/scripts/${script.id}`)
+  await ctx.close()
+})

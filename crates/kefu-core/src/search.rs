@@ -1,8 +1,9 @@
 //! What the full-text indexer reads from storage: changed rows of every shop, by cursor.
 //!
-//! The indexer (kefu-http/src/search.rs) follows messages by id and conversations, customers and
-//! orders by `(updated_at, id)`; these reads are index-backed (primary keys and the
-//! `*_updated` indexes of migration 0008) and never touch the write path.
+//! The indexer (kefu-http/src/search.rs) follows messages by id and conversations, customers,
+//! orders and scripts by `(updated_at, id)`; these reads are index-backed (primary keys, the
+//! `*_updated` indexes of migration 0008 and the scripts ones of 0012) and never touch the write
+//! path.
 
 use crate::Result;
 use crate::model::Id;
@@ -34,6 +35,8 @@ pub struct SearchConversationRow {
     pub assignee_name: Option<String>,
     pub team_id: Option<Id>,
     pub preview: String,
+    /// The conversation's own tags (daily tools; a tag change moves `updated_at`).
+    pub tags: Vec<String>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
@@ -53,8 +56,9 @@ pub struct SearchCustomerRow {
     pub updated_at: Millis,
 }
 
-/// A service script (话术) as the index needs it. `gone`: deleted (or otherwise out of use) — it
-/// leaves the index.
+/// A service script (话术) as the index needs it. `gone`: deleted — a tombstone (migration 0012,
+/// written by `delete_script` in the same transaction) whose `updated_at` is the deletion time and
+/// whose other fields are empty; the script leaves the index.
 #[derive(Debug, Clone)]
 pub struct SearchScriptRow {
     pub id: Id,
@@ -114,17 +118,16 @@ pub trait SearchStore {
         limit: i64,
     ) -> Result<Vec<SearchCustomerRow>>;
     async fn search_customers_by_ids(&self, ids: &[Id]) -> Result<Vec<SearchCustomerRow>>;
-    /// Scripts with `(updated_at, id) > (since, after_id)`, in that order. The scripts area
-    /// implements it (a deletion must move `updated_at` and report `gone`, e.g. a soft delete);
-    /// until then no script is indexed.
+    /// Scripts with `(updated_at, id) > (since, after_id)`, in that order: live scripts and the
+    /// tombstones of deleted ones (`gone`, at their deletion time) merged. A tombstone whose id is
+    /// in use again (SQLite may hand out the id of the highest deleted row once more) is left
+    /// out: the live row stands for that id.
     async fn search_scripts_changed(
         &self,
-        _since: Millis,
-        _after_id: Id,
-        _limit: i64,
-    ) -> Result<Vec<SearchScriptRow>> {
-        Ok(Vec::new())
-    }
+        since: Millis,
+        after_id: Id,
+        limit: i64,
+    ) -> Result<Vec<SearchScriptRow>>;
     /// Orders with `(updated_at, id) > (since, after_id)`: `(updated_at, order id, customer id)`.
     async fn search_orders_changed(
         &self,

@@ -14,8 +14,11 @@
 //!   the commit, so each pull starts [`OVERLAP_MS`] before the cursor; rows already indexed at the
 //!   same `updated_at` are skipped, others are upserted (delete by key + add).
 //! * An order change re-indexes its customer (order numbers find their customer).
-//! * Scripts by `(updated_at, id)` through `SearchStore::search_scripts_changed`, which the scripts
-//!   area implements (the default reads none).
+//! * Scripts by `(updated_at, id)`: live rows and the tombstones of deleted ones (`gone`, migration
+//!   0012) merged in that order, so a deletion leaves the index like any other change. Personal
+//!   scripts keep their owner: the index shows them only to that agent.
+//! * Conversation documents carry the conversation's tags; a tag change moves the conversation's
+//!   `updated_at`, so it is followed like any other change.
 //!
 //! At start-up an index that cannot be opened (missing, corrupt, older schema) is rebuilt in the
 //! background from the database while the server runs; meanwhile searches answer
@@ -61,6 +64,31 @@ struct Cursors {
     order: (i64, Id),
     #[serde(default)]
     script: (i64, Id),
+    /// What the documents hold, for indexes written by an older server: see [`CURSORS_VERSION`].
+    #[serde(default)]
+    version: u32,
+}
+
+/// Bumped when a kind of document gains content, so an existing index re-reads that kind instead
+/// of waiting for each row's next change. 1: conversations carry their tags.
+const CURSORS_VERSION: u32 = 1;
+
+impl Cursors {
+    /// Brings cursors stored by an older server up to date (re-reading what gained content).
+    fn upgraded(mut self) -> Self {
+        if self.version < 1 {
+            self.conversation = (0, 0);
+        }
+        self.version = CURSORS_VERSION;
+        self
+    }
+
+    fn fresh() -> Self {
+        Self {
+            version: CURSORS_VERSION,
+            ..Self::default()
+        }
+    }
 }
 
 /// What a search answered.
@@ -233,9 +261,9 @@ fn open_index(
                 .flatten()
                 .and_then(|p| serde_json::from_str::<Cursors>(&p).ok());
             match cursors {
-                Some(c) => Ok((Arc::new(ix), c, false)),
+                Some(c) => Ok((Arc::new(ix), c.upgraded(), false)),
                 // Created just now (or never committed): fill it from the start.
-                None => Ok((Arc::new(ix), Cursors::default(), true)),
+                None => Ok((Arc::new(ix), Cursors::fresh(), true)),
             }
         }
         Err(e) => {
@@ -247,7 +275,7 @@ fn open_index(
             }
             tracing::warn!(error = %e, dir = %dir.display(), "search index cannot be opened; rebuilding it");
             let ix = SearchIndex::create_fresh(dir, analyzer).map_err(|e| e.to_string())?;
-            Ok((Arc::new(ix), Cursors::default(), true))
+            Ok((Arc::new(ix), Cursors::fresh(), true))
         }
     }
 }
@@ -285,7 +313,7 @@ pub async fn reindex(
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
     let ix = Arc::new(ix);
-    let mut indexer = Indexer::new(store, ix.clone(), Cursors::default(), true);
+    let mut indexer = Indexer::new(store, ix.clone(), Cursors::fresh(), true);
     indexer.catch_up().await.map_err(|e| e.to_string())?;
     Ok(ix.num_docs())
 }
@@ -623,6 +651,7 @@ fn conversation_doc(r: SearchConversationRow) -> ConversationDoc {
         assignee_name: r.assignee_name,
         team_id: r.team_id,
         preview: r.preview,
+        tags: r.tags,
         created_at: r.created_at.0,
     }
 }
@@ -663,4 +692,21 @@ fn customer_op(r: SearchCustomerRow) -> Op {
         tags: r.tags,
         created_at: r.created_at.0,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn older_cursors_reread_conversations_only() {
+        // As stored by the first search release (no scripts cursor, no version).
+        let old = r#"{"message":9,"conversation":[5,3],"customer":[6,4],"order":[7,2]}"#;
+        let c = serde_json::from_str::<Cursors>(old).unwrap().upgraded();
+        assert_eq!(c.conversation, (0, 0));
+        assert_eq!((c.message, c.customer, c.order), (9, (6, 4), (7, 2)));
+        assert_eq!(c.version, CURSORS_VERSION);
+        // Current cursors are kept as they are.
+        assert_eq!(c.upgraded(), c);
+    }
 }

@@ -12,8 +12,9 @@
 //!   values, tails and order-number heads, never arbitrary middles.
 //! * Every document carries `shop_id`; every query is filtered by it. Conversation-level filters
 //!   (status, channel, assignee, team) and the agent entitlement apply to messages through their
-//!   conversation's document (a join inside the index), and the tag filter through the customer's,
-//!   so a conversation update never rewrites its messages.
+//!   conversation's document (a join inside the index), and the tag filter through the
+//!   conversation's own tags or its customer's, so a conversation update never rewrites its
+//!   messages.
 //! * User queries are parsed here, never by tantivy's query parser: terms through the analyzer,
 //!   `"quoted phrases"`, and nothing else; any input yields a (possibly empty) result, never an error.
 //!
@@ -122,7 +123,8 @@ pub struct MessageDoc {
     pub created_at: i64,
 }
 
-/// A conversation as indexed (its text: the customer's name and the last message preview).
+/// A conversation as indexed (its text: the customer's name, the last message preview and its
+/// tags).
 #[derive(Debug, Clone)]
 pub struct ConversationDoc {
     pub id: i64,
@@ -135,6 +137,8 @@ pub struct ConversationDoc {
     pub assignee_name: Option<String>,
     pub team_id: Option<i64>,
     pub preview: String,
+    /// The conversation's own tags (the `tag` filter also matches its customer's).
+    pub tags: Vec<String>,
     pub created_at: i64,
 }
 
@@ -540,6 +544,10 @@ impl SearchIndex {
                 if let Some(a) = &c.assignee_name {
                     d.add_text(f.extra, a);
                 }
+                for t in &c.tags {
+                    d.add_text(f.tags, t.to_lowercase());
+                    d.add_text(f.extra, t);
+                }
                 for p in pinyin_terms(&c.customer_name) {
                     d.add_text(f.pinyin, &p);
                 }
@@ -617,7 +625,8 @@ impl SearchIndex {
             || q.channel.is_some()
             || q.agent_id.is_some()
             || q.team_id.is_some();
-        // Customers with the tag (a join for conversations and messages).
+        // Customers with the tag (a join for conversations and messages, which also match by
+        // the conversation's own tags).
         let tag_customers = match (
             &q.tag,
             kinds
@@ -709,12 +718,16 @@ impl SearchIndex {
                 term_i64(f.assignee, q.viewer.agent_id),
             ]));
         }
-        if let Some(customers) = tag_customers {
-            v.push(Box::new(TermSetQuery::new(
-                customers
-                    .iter()
-                    .map(|c| Term::from_field_i64(f.customer, *c)),
-            )));
+        if let (Some(tag), Some(customers)) = (&q.tag, tag_customers) {
+            // Tagged itself, or its customer is.
+            v.push(self.or(vec![
+                term_text(f.tags, &tag.to_lowercase()),
+                Box::new(TermSetQuery::new(
+                    customers
+                        .iter()
+                        .map(|c| Term::from_field_i64(f.customer, *c)),
+                )),
+            ]));
         }
         v
     }
@@ -1213,8 +1226,19 @@ mod tests {
             assignee_name: None,
             team_id: Some(1),
             preview: "你好".into(),
+            tags: Vec::new(),
             created_at: 0,
         })
+    }
+
+    fn tagged(op: Op, tags: &[&str]) -> Op {
+        match op {
+            Op::Conversation(mut c) => {
+                c.tags = tags.iter().map(|t| t.to_string()).collect();
+                Op::Conversation(c)
+            }
+            other => other,
+        }
     }
 
     fn query(shop: i64, text: &str) -> SearchQuery {
@@ -1254,7 +1278,7 @@ mod tests {
             &[
                 conv(10, 1, 100, "open", Some(1)),
                 conv(11, 1, 101, "resolved", Some(2)),
-                conv(12, 1, 102, "open", None),
+                tagged(conv(12, 1, 102, "open", None), &["加急", "Refund"]),
                 conv(20, 2, 200, "open", None),
                 msg(1, 1, 10, "我想退货怎么办"),
                 msg(2, 1, 10, "The refund was sent yesterday"),
@@ -1417,6 +1441,20 @@ mod tests {
         q.text = "zs".into();
         assert_eq!(ids(&ix.search(&q).unwrap(), DocKind::Customer), [100]);
         assert_eq!(ix.search(&q).unwrap().groups.len(), 1);
+        // A conversation's own tags (any case), for it and its messages; its customer has none.
+        let mut q = query(1, "退货");
+        q.tag = Some("refund".into());
+        assert_eq!(ids(&ix.search(&q).unwrap(), DocKind::Message), [4]);
+        q.tag = Some("加急".into());
+        q.text = "张三".into();
+        assert_eq!(ids(&ix.search(&q).unwrap(), DocKind::Conversation), [12]);
+        assert!(ids(&ix.search(&q).unwrap(), DocKind::Customer).is_empty());
+        // A customer's tag still reaches its conversations.
+        q.tag = Some("vip".into());
+        assert_eq!(ids(&ix.search(&q).unwrap(), DocKind::Conversation), [10]);
+        // Tags are words of the conversation too.
+        let r = ix.search(&query(1, "加急")).unwrap();
+        assert_eq!(ids(&r, DocKind::Conversation), [12]);
     }
 
     #[test]

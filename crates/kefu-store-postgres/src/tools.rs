@@ -15,7 +15,8 @@ use kefu_core::{Error, Result};
 use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 
-/// Rewrites the tag list kept on the conversation row from `conversation_tags`.
+/// Rewrites the tag list kept on the conversation row from `conversation_tags`, moving
+/// `updated_at` so the search indexer (which follows conversations by it) sees the change.
 async fn refresh_tags(conn: &mut PgConnection, conversation_id: Id) -> Result<()> {
     let mut names: Vec<String> = sqlx::query_scalar(
         "SELECT n.name FROM conversation_tags ct JOIN conversation_tag_names n ON n.id = ct.tag_id \
@@ -27,8 +28,9 @@ async fn refresh_tags(conn: &mut PgConnection, conversation_id: Id) -> Result<()
     .map_err(db_err)?;
     names.sort();
     let json = serde_json::to_string(&names).map_err(Error::internal)?;
-    sqlx::query("UPDATE conversations SET tags = $1 WHERE id = $2")
+    sqlx::query("UPDATE conversations SET tags = $1, updated_at = $2 WHERE id = $3")
         .bind(json)
+        .bind(Millis::now().0)
         .bind(conversation_id)
         .execute(&mut *conn)
         .await

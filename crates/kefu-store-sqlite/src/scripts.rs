@@ -627,6 +627,19 @@ impl ScriptStore for SqliteStore {
                 if done.rows_affected() == 0 {
                     return Err(Error::not_found("script"));
                 }
+                // The search index learns about deletions from tombstones (migration 0012); an id
+                // deleted again after SQLite handed it out once more just moves its tombstone.
+                sqlx::query(
+                    "INSERT INTO script_tombstones (script_id, shop_id, deleted_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (script_id) DO UPDATE SET shop_id = excluded.shop_id, \
+                     deleted_at = excluded.deleted_at",
+                )
+                .bind(id)
+                .bind(shop_id)
+                .bind(Millis::now().0)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
                 Ok(())
             })
         })

@@ -1,5 +1,6 @@
 //! The sqlite implementation of [`kefu_core::search::SearchStore`]: what the search indexer reads.
-//! Every read is a range over a primary key or one of the `*_updated` indexes (migration 0008).
+//! Every read is a range over a primary key or one of the `*_updated` indexes (migrations 0008 and
+//! 0012; the statements are shared with the other store's same file).
 
 use crate::{SqliteStore, db_err};
 use async_trait::async_trait;
@@ -56,6 +57,47 @@ fn ids_json(ids: &[Id]) -> String {
     serde_json::to_string(ids).unwrap_or_else(|_| "[]".into())
 }
 
+/// A JSON array of strings as kept in a `tags` column (conversations, scripts).
+fn json_list(s: String) -> Vec<String> {
+    serde_json::from_str(&s).unwrap_or_default()
+}
+
+/// Live scripts and the tombstones of deleted ones, merged in `(updated_at, id)` order. Each side
+/// is an index range (`scripts_updated`, `script_tombstones_deleted`) limited on its own, so the
+/// merge sorts at most twice the page. A tombstone whose id is in use again is left out.
+const SCRIPTS_CHANGED: &str = "SELECT * FROM (SELECT s.id, s.shop_id, s.owner_id, s.title, s.body, \
+       s.shortcut, s.tags, s.created_at, s.updated_at, FALSE AS gone FROM scripts s \
+       WHERE s.updated_at >= $1 AND (s.updated_at > $1 OR s.id > $2) \
+       ORDER BY s.updated_at, s.id LIMIT $3) live \
+     UNION ALL \
+     SELECT * FROM (SELECT t.script_id AS id, t.shop_id, CAST(NULL AS BIGINT) AS owner_id, '' AS title, '' AS body, \
+       CAST(NULL AS TEXT) AS shortcut, '[]' AS tags, t.deleted_at AS created_at, t.deleted_at AS updated_at, \
+       TRUE AS gone FROM script_tombstones t \
+       WHERE t.deleted_at >= $1 AND (t.deleted_at > $1 OR t.script_id > $2) \
+         AND NOT EXISTS (SELECT 1 FROM scripts x WHERE x.id = t.script_id) \
+       ORDER BY t.deleted_at, t.script_id LIMIT $3) dead \
+     ORDER BY updated_at, id LIMIT $3";
+
+fn script_row(r: &SqliteRow) -> SearchScriptRow {
+    let body: String = r.get("body");
+    let shortcut: Option<String> = r.get("shortcut");
+    SearchScriptRow {
+        id: r.get("id"),
+        shop_id: r.get("shop_id"),
+        owner_id: r.get("owner_id"),
+        title: r.get("title"),
+        // The shortcut is searchable (and shown) the way agents type it.
+        body: match shortcut {
+            Some(sc) if !sc.is_empty() => format!("{body}\n/{sc}"),
+            _ => body,
+        },
+        tags: json_list(r.get("tags")),
+        gone: r.get("gone"),
+        created_at: Millis(r.get("created_at")),
+        updated_at: Millis(r.get("updated_at")),
+    }
+}
+
 #[async_trait]
 impl SearchStore for SqliteStore {
     async fn search_messages_after(
@@ -97,7 +139,7 @@ impl SearchStore for SqliteStore {
     ) -> Result<Vec<SearchConversationRow>> {
         let rows = sqlx::query(
             "SELECT c.id, c.shop_id, c.customer_id, cu.name AS customer_name, c.status, c.assignee_id, \
-             u.name AS assignee_name, c.team_id, c.last_message_preview, c.created_at, c.updated_at \
+             u.name AS assignee_name, c.team_id, c.last_message_preview, c.tags, c.created_at, c.updated_at \
              FROM conversations c JOIN customers cu ON cu.id = c.customer_id \
              LEFT JOIN users u ON u.id = c.assignee_id \
              WHERE c.updated_at >= $1 AND (c.updated_at > $1 OR c.id > $2) \
@@ -121,6 +163,7 @@ impl SearchStore for SqliteStore {
                 assignee_name: r.get("assignee_name"),
                 team_id: r.get("team_id"),
                 preview: r.get("last_message_preview"),
+                tags: json_list(r.get("tags")),
                 created_at: Millis(r.get("created_at")),
                 updated_at: Millis(r.get("updated_at")),
             })
@@ -180,5 +223,21 @@ impl SearchStore for SqliteStore {
             .into_iter()
             .map(|(u, i, c)| (Millis(u), i, c))
             .collect())
+    }
+
+    async fn search_scripts_changed(
+        &self,
+        since: Millis,
+        after_id: Id,
+        limit: i64,
+    ) -> Result<Vec<SearchScriptRow>> {
+        let rows = sqlx::query(SCRIPTS_CHANGED)
+            .bind(since.0)
+            .bind(after_id)
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        Ok(rows.iter().map(script_row).collect())
     }
 }

@@ -53,7 +53,8 @@ pub struct SearchParams {
     pub from: Option<String>,
     /// Created before: RFC 3339, or `YYYY-MM-DD` (the whole day included).
     pub to: Option<String>,
-    /// Customer tag (customers; messages and conversations of customers with it; script tags).
+    /// Tag (any case): customers with it; conversations carrying it or whose customer does, and
+    /// their messages; scripts with it.
     pub tag: Option<String>,
     /// Hits per kind (default 10, max 50).
     pub limit: Option<usize>,

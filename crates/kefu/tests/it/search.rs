@@ -1,6 +1,7 @@
 //! Full-text search (`GET /api/v1/search`): Chinese, English and mixed text, identifiers finding
 //! their customer, filters, shop isolation, agent entitlement, the index following writes within
-//! 1 s, rebuild after corruption and `reindex`, and odd query syntax never answering 5xx.
+//! 1 s (scripts: created, edited and deleted; conversation tags), rebuild after corruption and
+//! `reindex`, and odd query syntax never answering 5xx.
 
 use crate::both;
 use crate::harness::{Agent, Backend, Resp, TestServer, analyzer, unique};
@@ -581,3 +582,232 @@ async fn rebuild(backend: Backend) {
     drop(ix);
 }
 both!(rebuild_after_corruption_and_reindex, rebuild);
+
+/// The id of the shop's first script category (reading it seeds the default library).
+async fn first_category(s: &TestServer, a: &Agent) -> i64 {
+    s.get("/api/v1/script-categories", Some(&a.token))
+        .await
+        .expect(200)["categories"][0]["id"]
+        .as_i64()
+        .expect("a category")
+}
+
+async fn new_script(s: &TestServer, a: &Agent, body: Value) -> i64 {
+    s.post("/api/v1/scripts", Some(&a.token), body)
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap()
+}
+
+async fn scripts(backend: Backend) {
+    let s = TestServer::start_search(backend).await;
+    let other = s.create_shop(&format!("other-{}", unique())).await;
+    let admin = s.agent(s.shop.id, Role::Admin, "Admin").await;
+    let a1 = s.agent(s.shop.id, Role::Agent, "Agent One").await;
+    let a2 = s.agent(s.shop.id, Role::Agent, "Agent Two").await;
+    let other_admin = s.agent(other.id, Role::Admin, "Other").await;
+    until(&s, &admin, "nothing-here", "", "script", &[], SETUP).await;
+    let cat = first_category(&s, &admin).await;
+    let other_cat = first_category(&s, &other_admin).await;
+
+    // Another agent's personal script and another shop's script, with the same words.
+    let mine = new_script(
+        &s,
+        &a2,
+        json!({"category_id": cat, "title": "我的暗号", "body": "防震泡沫，芝麻开门", "personal": true}),
+    )
+    .await;
+    let theirs = new_script(
+        &s,
+        &other_admin,
+        json!({"category_id": other_cat, "title": "琉璃礼盒", "body": "防震泡沫包好"}),
+    )
+    .await;
+    // Created last: on SQLite its id is the highest, the one handed out again after a delete.
+    let sid = new_script(
+        &s,
+        &admin,
+        json!({"category_id": cat, "title": "琉璃礼盒", "body": "亲，琉璃摆件已用防震泡沫包好",
+               "shortcut": "glassgift", "tags": ["包装"]}),
+    )
+    .await;
+
+    // A word of its body, its title's pinyin (whole and initials), its shortcut, its tag.
+    let took = until(&s, &a1, "防震", "", "script", &[sid], SECOND).await;
+    assert!(took <= SECOND, "{took:?}");
+    until(&s, &a1, "liulilihe", "", "script", &[sid], SECOND).await;
+    until(&s, &a1, "lllh", "&kind=script", "script", &[sid], SECOND).await;
+    until(&s, &a1, "glassgift", "", "script", &[sid], SECOND).await;
+    until(&s, &a1, "琉璃", "&tag=包装", "script", &[sid], SECOND).await;
+    let v = search(&s, &a1, "防震", "&kind=script")
+        .await
+        .expect(200)
+        .clone();
+    let hit = &v["results"][0]["hits"][0];
+    assert_eq!(hit["title"], "琉璃礼盒");
+    assert!(
+        hit["snippet"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("防震泡沫"),
+        "{hit}"
+    );
+    // Personal scripts: only their owner, not even an admin; other shops: never.
+    let mut both = vec![sid, mine];
+    both.sort();
+    until(&s, &a2, "防震", "", "script", &both, SECOND).await;
+    assert_eq!(
+        ids(search(&s, &admin, "防震", "").await.expect(200), "script"),
+        [sid]
+    );
+    assert_eq!(
+        ids(search(&s, &a1, "芝麻", "").await.expect(200), "script"),
+        Vec::<i64>::new()
+    );
+    until(&s, &other_admin, "防震", "", "script", &[theirs], SECOND).await;
+    assert_eq!(
+        ids(search(&s, &a1, "liulilihe", "").await.expect(200), "script"),
+        [sid]
+    );
+
+    // Editing updates the hit (old words gone, new ones found).
+    s.put(
+        &format!("/api/v1/scripts/{sid}"),
+        Some(&admin.token),
+        json!({"category_id": cat, "title": "琉璃礼盒", "body": "亲，琉璃摆件已用气泡膜包好"}),
+    )
+    .await
+    .expect(200);
+    let took = until(&s, &a1, "气泡膜", "", "script", &[sid], SECOND).await;
+    assert!(took <= SECOND, "{took:?}");
+    until(&s, &a1, "防震", "", "script", &[], SECOND).await;
+    until(&s, &a1, "glassgift", "", "script", &[], SECOND).await;
+
+    // Deleting removes it within a second; the personal and the other shop's stay.
+    s.request(
+        reqwest::Method::DELETE,
+        &format!("/api/v1/scripts/{sid}"),
+        Some(&admin.token),
+        None,
+    )
+    .await
+    .expect(204);
+    let took = until(&s, &a1, "气泡膜", "", "script", &[], SECOND).await;
+    assert!(took <= SECOND, "{took:?}");
+    until(&s, &a1, "liulilihe", "", "script", &[], SECOND).await;
+    until(&s, &a2, "防震", "", "script", &[mine], SECOND).await;
+    until(&s, &other_admin, "防震", "", "script", &[theirs], SECOND).await;
+
+    // A script created next (SQLite may give it the deleted id) is found, the deleted one is not.
+    let again = new_script(
+        &s,
+        &admin,
+        json!({"category_id": cat, "title": "再来一次", "body": "琉璃摆件补发说明"}),
+    )
+    .await;
+    until(&s, &a1, "补发说明", "", "script", &[again], SECOND).await;
+    until(&s, &a1, "气泡膜", "", "script", &[], SECOND).await;
+    // A personal script deleted by its owner leaves too.
+    s.request(
+        reqwest::Method::DELETE,
+        &format!("/api/v1/scripts/{mine}"),
+        Some(&a2.token),
+        None,
+    )
+    .await
+    .expect(204);
+    until(&s, &a2, "芝麻", "", "script", &[], SECOND).await;
+}
+both!(scripts_are_found_updated_and_removed, scripts);
+
+async fn conversation_tags(backend: Backend) {
+    let s = TestServer::start_search(backend).await;
+    let admin = s.agent(s.shop.id, Role::Admin, "Admin").await;
+    let agent = s.agent(s.shop.id, Role::Agent, "Agent").await;
+    until(&s, &admin, "nothing-here", "", "message", &[], SETUP).await;
+    let send = |body: &'static str| {
+        let s = &s;
+        async move {
+            let sh = s.shopper().await;
+            let v = s.shopper_send(&sh, body).await;
+            (
+                v["id"].as_i64().unwrap(),
+                v["conversation_id"].as_i64().unwrap(),
+            )
+        }
+    };
+    let (m1, c1) = send("麻烦开一张发票").await;
+    let (m2, c2) = send("发票抬头写公司").await;
+    let mut all = vec![m1, m2];
+    all.sort();
+    until(&s, &admin, "发票", "", "message", &all, SETUP).await;
+
+    // Tagging moves the conversation: the tag filter finds it and its messages within a second.
+    s.post(
+        &format!("/api/v1/conversations/{c1}/tags"),
+        Some(&agent.token),
+        json!({"tag": "VIP"}),
+    )
+    .await
+    .expect(200);
+    let took = until(&s, &admin, "发票", "&tag=vip", "message", &[m1], SECOND).await;
+    assert!(took <= SECOND, "{took:?}");
+    until(
+        &s,
+        &admin,
+        "shopper",
+        "&tag=vip&kind=conversation",
+        "conversation",
+        &[c1],
+        SECOND,
+    )
+    .await;
+    // Agents too (unassigned conversations); another tag finds nothing; no tag finds both
+    // (conversations are found by their customer's name, every shopper here is "shopper N").
+    until(&s, &agent, "发票", "&tag=VIP", "message", &[m1], SECOND).await;
+    assert!(
+        ids(
+            search(&s, &admin, "发票", "&tag=退货").await.expect(200),
+            "message"
+        )
+        .is_empty()
+    );
+    let mut convs = vec![c1, c2];
+    convs.sort();
+    until(
+        &s,
+        &admin,
+        "shopper",
+        "&kind=conversation",
+        "conversation",
+        &convs,
+        SECOND,
+    )
+    .await;
+
+    // Removing the tag takes it out of the filter.
+    s.request(
+        reqwest::Method::DELETE,
+        &format!("/api/v1/conversations/{c1}/tags/VIP"),
+        Some(&agent.token),
+        None,
+    )
+    .await
+    .expect(200);
+    until(&s, &admin, "发票", "&tag=vip", "message", &[], SECOND).await;
+    until(
+        &s,
+        &admin,
+        "shopper",
+        "&tag=vip&kind=conversation",
+        "conversation",
+        &[],
+        SECOND,
+    )
+    .await;
+}
+both!(
+    conversation_tags_filter_conversations_and_messages,
+    conversation_tags
+);
