@@ -26,7 +26,7 @@ use kefu_core::model::{Conversation, Id, MessageKind, SenderType};
 use kefu_core::store::Store;
 use kefu_core::suggestions::{CONTEXT_TURNS, PastExchange, Suggestion, exchanges};
 use kefu_core::{Error, Result};
-use kefu_search::{Analyzer, Candidate, Engine, HistoryPair, Params};
+use kefu_search::{Analyzer, Candidate, Engine, Feature, HistoryPair, Params};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -52,6 +52,31 @@ impl Default for SuggestConfig {
             queue: 1024,
         }
     }
+}
+
+/// Below this many history pairs the learned features (similar past conversations, term
+/// association) are off; they reach their tuned weight at [`FULL_LEARNING_HISTORY`]. With a handful
+/// of pairs one coincidence (a digit in the question and an order card's "×1" in a past reply)
+/// outweighs the script text itself, so a young shop is ranked by its library and the cues alone.
+const MIN_LEARNING_HISTORY: usize = 300;
+const FULL_LEARNING_HISTORY: usize = 3_000;
+
+/// The engine's parameters for a history of `pairs` pairs: the tuned defaults, with the features
+/// learned from history scaled by how much history there is.
+pub fn params_for_history(pairs: usize) -> Params {
+    let mut params = Params::default();
+    let confidence = pairs.saturating_sub(MIN_LEARNING_HISTORY) as f32
+        / (FULL_LEARNING_HISTORY - MIN_LEARNING_HISTORY) as f32;
+    let confidence = confidence.min(1.0);
+    for feature in [
+        Feature::HistorySimilar,
+        Feature::HistoryExact,
+        Feature::Popularity,
+        Feature::Association,
+    ] {
+        params.weights[feature as usize] *= confidence;
+    }
+    params
 }
 
 /// Below this many history pairs, a script change rebuilds the whole engine (cheap then), so that
@@ -92,6 +117,7 @@ impl Prepared {
         history: Vec<PastExchange>,
         scripts: Vec<ScriptEntry>,
     ) -> Self {
+        let params = params_for_history(history.len());
         let pairs: Vec<HistoryPair> = history
             .into_iter()
             .enumerate()
@@ -105,7 +131,7 @@ impl Prepared {
             analyzer,
             pairs,
             scripts.iter().map(|s| s.body.as_str()),
-            Params::default(),
+            params,
         );
         Self::with_engine(Arc::new(engine), scripts, 0)
     }
@@ -699,4 +725,33 @@ async fn load_script_picks(
     limit: usize,
 ) -> Result<Vec<PastExchange>> {
     store.script_pick_exchanges(shop_id, limit as i64).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn learned_features_grow_with_the_history() {
+        let tuned = Params::default().weights;
+        let learned = [Feature::HistorySimilar, Feature::Association];
+        for f in learned {
+            assert!(tuned[f as usize] != 0.0, "{f:?} is tuned on");
+            assert_eq!(params_for_history(0).weights[f as usize], 0.0);
+            assert_eq!(
+                params_for_history(MIN_LEARNING_HISTORY).weights[f as usize],
+                0.0
+            );
+            let half = params_for_history((MIN_LEARNING_HISTORY + FULL_LEARNING_HISTORY) / 2);
+            assert!((half.weights[f as usize] - tuned[f as usize] / 2.0).abs() < 1e-3);
+            assert_eq!(
+                params_for_history(20_000).weights[f as usize],
+                tuned[f as usize]
+            );
+        }
+        // What the library alone decides is never scaled.
+        for f in [Feature::Bm25Context, Feature::Bm25Latest, Feature::Cues] {
+            assert_eq!(params_for_history(0).weights[f as usize], tuned[f as usize]);
+        }
+    }
 }
