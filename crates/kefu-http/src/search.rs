@@ -482,85 +482,78 @@ impl Indexer {
     }
 
     async fn conversations(&mut self) -> Result<usize, String> {
-        let mut total = 0;
-        let (mut since, mut after) = overlap(self.cursors.conversation);
-        loop {
-            let rows = self
-                .store
-                .search_conversations_changed(Millis(since), after, PAGE)
-                .await
-                .map_err(|e| e.to_string())?;
-            let n = rows.len();
-            let mut ops = Vec::new();
-            for r in rows {
-                (since, after) = (r.updated_at.0, r.id);
-                self.cursors.conversation = self.cursors.conversation.max((since, after));
-                if self.seen_conversations.insert(r.id, r.updated_at.0) == Some(r.updated_at.0) {
-                    continue;
-                }
-                ops.push(Op::Conversation(conversation_doc(r)));
-            }
-            total += ops.len();
-            if !ops.is_empty() {
-                self.commit(ops, false).await?;
-            }
-            if (n as i64) < PAGE {
-                break;
-            }
-        }
-        prune(&mut self.seen_conversations, self.cursors.conversation.0);
-        Ok(total)
+        self.follow(
+            Feed::Conversations,
+            |store, since, after| async move {
+                store.search_conversations_changed(since, after, PAGE).await
+            },
+            |r| (r.updated_at.0, r.id),
+            |r| Op::Conversation(conversation_doc(r)),
+        )
+        .await
     }
 
     async fn customers(&mut self) -> Result<usize, String> {
-        let mut total = 0;
-        let (mut since, mut after) = overlap(self.cursors.customer);
-        loop {
-            let rows = self
-                .store
-                .search_customers_changed(Millis(since), after, PAGE)
-                .await
-                .map_err(|e| e.to_string())?;
-            let n = rows.len();
-            let mut ops = Vec::new();
-            for r in rows {
-                (since, after) = (r.updated_at.0, r.id);
-                self.cursors.customer = self.cursors.customer.max((since, after));
-                if self.seen_customers.insert(r.id, r.updated_at.0) == Some(r.updated_at.0) {
-                    continue;
-                }
-                ops.push(customer_op(r));
-            }
-            total += ops.len();
-            if !ops.is_empty() {
-                self.commit(ops, false).await?;
-            }
-            if (n as i64) < PAGE {
-                break;
-            }
-        }
-        prune(&mut self.seen_customers, self.cursors.customer.0);
-        Ok(total)
+        self.follow(
+            Feed::Customers,
+            |store, since, after| async move {
+                store.search_customers_changed(since, after, PAGE).await
+            },
+            |r| (r.updated_at.0, r.id),
+            customer_op,
+        )
+        .await
     }
 
     async fn scripts(&mut self) -> Result<usize, String> {
+        self.follow(
+            Feed::Scripts,
+            |store, since, after| async move {
+                store.search_scripts_changed(since, after, PAGE).await
+            },
+            |r| (r.updated_at.0, r.id),
+            script_op,
+        )
+        .await
+    }
+
+    /// The cursor and the versions already indexed of one `(updated_at, id)` feed.
+    fn feed_state(&mut self, feed: Feed) -> (&mut (i64, Id), &mut HashMap<Id, i64>) {
+        match feed {
+            Feed::Conversations => (&mut self.cursors.conversation, &mut self.seen_conversations),
+            Feed::Customers => (&mut self.cursors.customer, &mut self.seen_customers),
+            Feed::Scripts => (&mut self.cursors.script, &mut self.seen_scripts),
+        }
+    }
+
+    /// Follows one `(updated_at, id)` feed: pages from [`overlap`] before its cursor (rows committed
+    /// late), skips rows already indexed at the same `updated_at`, commits each page with the cursor.
+    async fn follow<R, Fut>(
+        &mut self,
+        feed: Feed,
+        fetch: impl Fn(Arc<dyn Store>, Millis, Id) -> Fut,
+        version: impl Fn(&R) -> (i64, Id),
+        to_op: impl Fn(R) -> Op,
+    ) -> Result<usize, String>
+    where
+        Fut: std::future::Future<Output = kefu_core::Result<Vec<R>>>,
+    {
         let mut total = 0;
-        let (mut since, mut after) = overlap(self.cursors.script);
+        let (mut since, mut after) = overlap(*self.feed_state(feed).0);
         loop {
-            let rows = self
-                .store
-                .search_scripts_changed(Millis(since), after, PAGE)
+            let rows = fetch(self.store.clone(), Millis(since), after)
                 .await
                 .map_err(|e| e.to_string())?;
             let n = rows.len();
             let mut ops = Vec::new();
             for r in rows {
-                (since, after) = (r.updated_at.0, r.id);
-                self.cursors.script = self.cursors.script.max((since, after));
-                if self.seen_scripts.insert(r.id, r.updated_at.0) == Some(r.updated_at.0) {
+                (since, after) = version(&r);
+                let (cursor, seen) = self.feed_state(feed);
+                *cursor = (*cursor).max((since, after));
+                if seen.insert(after, since) == Some(since) {
                     continue;
                 }
-                ops.push(script_op(r));
+                ops.push(to_op(r));
             }
             total += ops.len();
             if !ops.is_empty() {
@@ -570,7 +563,9 @@ impl Indexer {
                 break;
             }
         }
-        prune(&mut self.seen_scripts, self.cursors.script.0);
+        let (cursor, seen) = self.feed_state(feed);
+        let cursor_ts = cursor.0;
+        prune(seen, cursor_ts);
         Ok(total)
     }
 
@@ -611,6 +606,15 @@ impl Indexer {
         prune(&mut self.seen_orders, self.cursors.order.0);
         Ok(total)
     }
+}
+
+/// The `(updated_at, id)` feeds the indexer follows with [`Indexer::follow`] (orders only point at
+/// customers and have their own loop).
+#[derive(Clone, Copy)]
+enum Feed {
+    Conversations,
+    Customers,
+    Scripts,
 }
 
 /// Where a `(updated_at, id)` pull starts: [`OVERLAP_MS`] before the cursor.
