@@ -5,8 +5,9 @@
 //! and make-up working days (调休: a weekend day that is worked, with its own hours). Chinese shops
 //! live by the last one: the State Council's holiday plan moves weekends around every year.
 //!
-//! Time zones are fixed offsets. The zones kefu's shops are in (China, Hong Kong, Taiwan, Singapore,
-//! Japan, Korea) have no daylight saving time; a zone with DST is refused rather than computed wrongly.
+//! Time zones are the fixed-offset zones of the one zone table (`tools::fixed_utc_offset`). The zones
+//! kefu's shops are in (China, Hong Kong, Taiwan, Singapore, Japan, Korea) have no daylight saving time;
+//! a zone with DST is refused rather than computed wrongly, since SLA arithmetic counts whole local days.
 //!
 //! All arithmetic is in milliseconds on local days, exact, with no floating point; the property tests
 //! at the bottom check it against a minute-by-minute count.
@@ -23,37 +24,6 @@ const MINUTES_PER_DAY: u16 = 24 * 60;
 const MAX_SEARCH_DAYS: i64 = 3_660;
 const MAX_SPECIAL_DAYS: usize = 2_000;
 const MAX_INTERVALS_PER_DAY: usize = 8;
-
-/// Named zones kefu knows, with their fixed offsets in minutes. None of them observes DST.
-const ZONES: &[(&str, i32)] = &[
-    ("Asia/Shanghai", 480),
-    ("Asia/Chongqing", 480),
-    ("Asia/Hong_Kong", 480),
-    ("Asia/Macau", 480),
-    ("Asia/Taipei", 480),
-    ("Asia/Singapore", 480),
-    ("Asia/Kuala_Lumpur", 480),
-    ("Asia/Manila", 480),
-    ("Asia/Tokyo", 540),
-    ("Asia/Seoul", 540),
-    ("Asia/Bangkok", 420),
-    ("Asia/Ho_Chi_Minh", 420),
-    ("Asia/Jakarta", 420),
-    ("Asia/Kolkata", 330),
-    ("Asia/Dubai", 240),
-    ("UTC", 0),
-    ("Etc/UTC", 0),
-];
-
-/// The UTC offset (minutes) of a supported zone name.
-pub fn zone_offset(name: &str) -> Option<i32> {
-    ZONES.iter().find(|(n, _)| *n == name).map(|(_, o)| *o)
-}
-
-/// Names of the supported zones, for pickers.
-pub fn zone_names() -> impl Iterator<Item = &'static str> {
-    ZONES.iter().map(|(n, _)| *n)
-}
 
 /// An opening interval within a local day, `[start, end)` in minutes after midnight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,7 +195,7 @@ impl Calendar {
 
     /// Validates a shop's calendar as edited.
     pub fn from_spec(spec: &CalendarSpec) -> Result<Self> {
-        let offset = zone_offset(&spec.time_zone).ok_or_else(|| {
+        let offset = crate::tools::fixed_utc_offset(&spec.time_zone).ok_or_else(|| {
             invalid(format!(
                 "unknown or unsupported time zone `{}` (zones with daylight saving are not supported)",
                 spec.time_zone

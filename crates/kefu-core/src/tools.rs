@@ -124,10 +124,13 @@ const ZONES: &[(&str, i32, Dst)] = &[
     ("Asia/Taipei", 480, Dst::None),
     ("Asia/Singapore", 480, Dst::None),
     ("Asia/Kuala_Lumpur", 480, Dst::None),
+    ("Asia/Macau", 480, Dst::None),
+    ("Asia/Manila", 480, Dst::None),
     ("Asia/Tokyo", 540, Dst::None),
     ("Asia/Seoul", 540, Dst::None),
     ("Asia/Bangkok", 420, Dst::None),
     ("Asia/Jakarta", 420, Dst::None),
+    ("Asia/Ho_Chi_Minh", 420, Dst::None),
     ("Asia/Kolkata", 330, Dst::None),
     ("Asia/Dubai", 240, Dst::None),
     ("Europe/Moscow", 180, Dst::None),
@@ -140,6 +143,15 @@ const ZONES: &[(&str, i32, Dst)] = &[
     ("America/Denver", -420, Dst::Us),
     ("America/Los_Angeles", -480, Dst::Us),
 ];
+
+/// The offset (minutes east of UTC) of a zone without daylight saving; `None` for an unknown zone
+/// or one with DST. SLA calendars (business_hours.rs) count in whole local days and take only these.
+pub fn fixed_utc_offset(zone: &str) -> Option<i32> {
+    ZONES
+        .iter()
+        .find(|z| z.0 == zone)
+        .and_then(|&(_, std, dst)| matches!(dst, Dst::None).then_some(std))
+}
 
 /// The time zones business hours may use.
 pub fn time_zones() -> Vec<&'static str> {
