@@ -3,6 +3,7 @@ import * as attach from './locales/attach'
 import * as cards from './locales/cards'
 import * as commerce from './locales/commerce'
 import * as customers from './locales/customers'
+import * as mail from './locales/mail'
 import * as scripts from './locales/scripts'
 import * as search from './locales/search'
 import * as segments from './locales/segments'
@@ -101,6 +102,7 @@ const zh = {
   ...attach.zh,
   ...tools.zh,
   ...suggest.zh,
+  ...mail.zh,
 }
 
 type Dict = typeof zh
@@ -196,6 +198,7 @@ const en: Dict = {
   ...attach.en,
   ...tools.en,
   ...suggest.en,
+  ...mail.en,
 }
 
 const dicts: Record<Locale, Dict> = { zh, en }

@@ -13,6 +13,7 @@ pub mod commerce;
 pub mod customers;
 pub mod error;
 pub mod events;
+pub mod mail;
 pub mod model;
 pub mod reminders;
 pub mod routing;

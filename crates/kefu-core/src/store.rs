@@ -8,6 +8,7 @@ use crate::Result;
 use crate::attachments::AttachmentStore;
 use crate::commerce::CommerceStore;
 use crate::customers::CustomerStore;
+use crate::mail::MailStore;
 use crate::model::*;
 use crate::reminders::ReminderStore;
 use crate::scripts::ScriptStore;
@@ -31,6 +32,7 @@ pub trait Store:
     + ToolsStore
     + SearchStore
     + SuggestionStore
+    + MailStore
     + Send
     + Sync
     + 'static

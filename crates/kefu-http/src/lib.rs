@@ -12,6 +12,7 @@ pub mod chat;
 pub mod customers;
 pub mod error;
 pub mod hub;
+pub mod mail;
 pub mod openapi;
 pub mod ratelimit;
 pub mod routes;
@@ -77,6 +78,8 @@ pub struct AppState {
     /// Reply suggestions; `None` turns them off (the endpoint then answers an empty list). The
     /// composition root starts it ([`AppState::with_suggestions`]).
     pub suggest: Option<Arc<suggest::Suggester>>,
+    /// The outbound mail sender's wake-up signal ([`mail::spawn_sender`]).
+    pub mail: Arc<mail::MailState>,
 }
 
 pub struct RateLimits {
@@ -120,6 +123,7 @@ impl AppState {
             tools: Arc::default(),
             search: None,
             suggest: None,
+            mail: Arc::default(),
         }
     }
 

@@ -118,6 +118,7 @@ pub(crate) use write_tx;
 
 // After `write_tx!`, which they use (macro_rules are visible only below their definition).
 mod attachments;
+mod mail;
 mod reminders;
 mod scripts;
 mod tools;

@@ -9,6 +9,7 @@ mod attachments;
 mod batch;
 mod commerce;
 mod customers;
+mod mail;
 mod reminders;
 mod scripts;
 mod search;

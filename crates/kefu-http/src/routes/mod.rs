@@ -5,6 +5,7 @@ pub mod attachments;
 pub mod commerce;
 pub mod customers;
 pub mod demo;
+pub mod mail;
 pub mod reminders;
 pub mod scripts;
 pub mod search;
@@ -57,6 +58,7 @@ pub fn api(_state: AppState) -> Router<AppState> {
         )
         .route("/api/v1/widget/read", post(widget::read))
         .merge(customers::router())
+        .merge(mail::router())
         .merge(commerce::router())
         .merge(segments::router())
         .merge(reminders::router())

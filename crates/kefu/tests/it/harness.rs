@@ -226,6 +226,7 @@ impl TestServer {
             state = state.with_suggestions(Default::default());
         }
         let background = kefu_http::tools::spawn_background(&state);
+        kefu_http::mail::spawn_sender(&state);
         let app = kefu_http::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -14,6 +14,7 @@ mod durability;
 mod errors;
 mod isolation;
 mod live;
+mod mail;
 mod routing;
 mod scripts;
 mod search;
