@@ -76,6 +76,9 @@ export const api = {
   setStatus: (status: AgentStatus) => request<{ user: User }>('PUT', '/api/v1/me/status', { status }),
   agents: () => request<{ agents: Agent[] }>('GET', '/api/v1/agents'),
   teams: () => request<{ teams: Team[] }>('GET', '/api/v1/teams'),
+  /** An agent's own concurrency cap; null = the shop's default. */
+  setAgentCap: (id: number, maxConcurrent: number | null) =>
+    request<{ user: User }>('PUT', `/api/v1/agents/${id}/cap`, { max_concurrent: maxConcurrent }),
   conversations: (status: ConvStatus, assignee: string, tag = '') =>
     request<{ conversations: Conversation[] }>(
       'GET',

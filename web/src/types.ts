@@ -14,7 +14,7 @@ export interface User {
   role: Role
   status: AgentStatus
   team: TeamRef | null
-  max_concurrent: number
+  max_concurrent: number | null
 }
 export interface Shop {
   id: number
@@ -29,7 +29,7 @@ export interface Agent {
   team: TeamRef | null
   status: AgentStatus
   open_count: number
-  max_concurrent: number
+  max_concurrent: number | null
 }
 export interface Team {
   id: number

@@ -60,6 +60,14 @@ pub trait Store:
     async fn list_agents(&self, shop_id: Id) -> Result<Vec<AgentSummary>>;
     async fn set_agent_status(&self, shop_id: Id, user_id: Id, status: AgentStatus)
     -> Result<User>;
+    /// Sets an agent's own concurrency cap (`None`: the shop's default applies); `not_found` for
+    /// another shop's user.
+    async fn set_agent_max_concurrent(
+        &self,
+        shop_id: Id,
+        user_id: Id,
+        max_concurrent: Option<i64>,
+    ) -> Result<User>;
     /// Whether any agent of the shop is online.
     async fn any_agent_online(&self, shop_id: Id) -> Result<bool>;
     async fn create_session(&self, token_hash: &str, user_id: Id, expires_at: Millis)

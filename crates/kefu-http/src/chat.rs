@@ -366,6 +366,32 @@ impl AppState {
         Ok(user)
     }
 
+    /// Sets an agent's own concurrency cap (admins and supervisors); a raised cap takes waiting
+    /// shoppers at once.
+    pub async fn set_agent_cap(
+        &self,
+        by: &User,
+        agent_id: Id,
+        max_concurrent: Option<i64>,
+    ) -> Result<User> {
+        if !by.role.sees_whole_shop() {
+            return Err(Error::forbidden(
+                "only admins and supervisors set concurrency caps",
+            ));
+        }
+        if max_concurrent.is_some_and(|n| !(1..=100).contains(&n)) {
+            return Err(Error::validation(
+                "max_concurrent: must be between 1 and 100, or null for the shop's default",
+            ));
+        }
+        let user = self
+            .store
+            .set_agent_max_concurrent(by.shop_id, agent_id, max_concurrent)
+            .await?;
+        self.route(by.shop_id, None).await?;
+        Ok(user)
+    }
+
     /// Runs routing for the shop and tells everyone affected: assigned conversations to agents and
     /// their shoppers, and new queue positions to those still waiting. `changed` is the conversation
     /// that prompted the run, whose shopper learns their position even when nothing moved.

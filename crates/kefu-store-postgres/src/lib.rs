@@ -972,6 +972,30 @@ impl Store for PostgresStore {
         })
     }
 
+    async fn set_agent_max_concurrent(
+        &self,
+        shop_id: Id,
+        user_id: Id,
+        max_concurrent: Option<i64>,
+    ) -> Result<User> {
+        write_tx!(self, |conn| async move {
+            let done =
+                sqlx::query("UPDATE users SET max_concurrent = $1 WHERE id = $2 AND shop_id = $3")
+                    .bind(max_concurrent)
+                    .bind(user_id)
+                    .bind(shop_id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+            if done.rows_affected() == 0 {
+                return Err(Error::not_found("user"));
+            }
+            load_user(conn, shop_id, user_id)
+                .await?
+                .ok_or_else(|| Error::not_found("user"))
+        })
+    }
+
     async fn any_agent_online(&self, shop_id: Id) -> Result<bool> {
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM users WHERE shop_id = $1 AND status = 'online'",

@@ -140,6 +140,29 @@ pub async fn list_agents(
     }))
 }
 
+#[derive(Deserialize, ToSchema)]
+pub struct CapRequest {
+    /// 1-100 conversations at once, or `null` for the shop's default.
+    pub max_concurrent: Option<i64>,
+}
+
+#[utoipa::path(put, path = "/api/v1/agents/{id}/cap", tag = "agents", params(("id" = i64, Path)),
+    request_body = CapRequest,
+    responses((status = 200, body = UserResponse), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn set_agent_cap(
+    State(state): State<AppState>,
+    agent: Agent,
+    ApiPath(id): ApiPath<Id>,
+    ApiJson(req): ApiJson<CapRequest>,
+) -> ApiResult<Json<UserResponse>> {
+    let user = state
+        .set_agent_cap(&agent.user, id, req.max_concurrent)
+        .await?;
+    Ok(Json(UserResponse { user }))
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct TeamsResponse {
     pub teams: Vec<Team>,

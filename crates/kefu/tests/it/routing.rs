@@ -347,3 +347,92 @@ async fn assign_body(backend: Backend) {
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
     assert_eq!(seqs.last().copied(), m["seq"].as_i64());
 }
+
+both!(per_agent_cap, per_agent_cap_body);
+async fn per_agent_cap_body(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin = s.agent(s.shop.id, Role::Admin, "Admin").await;
+    let supervisor = s.agent(s.shop.id, Role::Supervisor, "Sup").await;
+    let a1 = s.agent(s.shop.id, Role::Agent, "A1").await;
+    let cap = |id: i64| format!("/api/v1/agents/{id}/cap");
+
+    // Bad input names the field and changes nothing; agents may not set caps.
+    for bad in [json!({"max_concurrent": 0}), json!({"max_concurrent": 101})] {
+        let r = s.put(&cap(a1.id()), Some(&admin.token), bad).await;
+        r.expect_error(422, "validation_failed");
+        assert!(r.text.contains("max_concurrent"), "{}", r.text);
+    }
+    s.put(
+        &cap(a1.id()),
+        Some(&admin.token),
+        json!({"max_concurrent": "two"}),
+    )
+    .await
+    .expect_error(422, "validation_failed");
+    s.put(&cap(a1.id()), Some(&a1.token), json!({"max_concurrent": 5}))
+        .await
+        .expect_error(403, "forbidden");
+    s.put(
+        &cap(999_999),
+        Some(&admin.token),
+        json!({"max_concurrent": 5}),
+    )
+    .await
+    .expect_error(404, "not_found");
+    let other = s.create_shop("caps-other").await;
+    let stranger = s.agent(other.id, Role::Agent, "Stranger").await;
+    s.put(
+        &cap(stranger.id()),
+        Some(&admin.token),
+        json!({"max_concurrent": 5}),
+    )
+    .await
+    .expect_error(404, "not_found");
+
+    // A cap of 1: the second shopper waits while the shop default (8) would have let them in.
+    let set = s
+        .put(
+            &cap(a1.id()),
+            Some(&supervisor.token),
+            json!({"max_concurrent": 1}),
+        )
+        .await;
+    assert_eq!(set.expect(200)["user"]["max_concurrent"], 1);
+    s.set_status(&a1, "online").await;
+    let first = s.shopper().await;
+    let c1 = s.shopper_send(&first, "first").await["conversation_id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(s.conversation(&admin, c1).await["assignee_id"], a1.id());
+    let second = s.shopper().await;
+    let c2 = s.shopper_send(&second, "second").await["conversation_id"]
+        .as_i64()
+        .unwrap();
+    assert!(s.conversation(&admin, c2).await["assignee_id"].is_null());
+    let listed = s
+        .get("/api/v1/agents", Some(&admin.token))
+        .await
+        .expect(200)
+        .clone();
+    let me = listed["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == a1.id())
+        .cloned()
+        .unwrap();
+    assert_eq!(me["max_concurrent"], 1);
+
+    // Back to the shop's default (null): the waiting shopper is routed at once.
+    let mut ws2 = s.shopper_ws(&second).await;
+    let reset = s
+        .put(
+            &cap(a1.id()),
+            Some(&admin.token),
+            json!({"max_concurrent": null}),
+        )
+        .await;
+    assert!(reset.expect(200)["user"]["max_concurrent"].is_null());
+    assert_eq!(s.conversation(&admin, c2).await["assignee_id"], a1.id());
+    assert_eq!(ws2.next_event("queue.position", WAIT).await["position"], 0);
+}
