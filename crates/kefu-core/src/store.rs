@@ -14,6 +14,7 @@ use crate::scripts::ScriptStore;
 use crate::search::SearchStore;
 use crate::segments::SegmentStore;
 use crate::suggestions::SuggestionStore;
+use crate::tickets::TicketStore;
 use crate::time::Millis;
 use crate::tools::ToolsStore;
 use async_trait::async_trait;
@@ -31,6 +32,7 @@ pub trait Store:
     + ToolsStore
     + SearchStore
     + SuggestionStore
+    + TicketStore
     + Send
     + Sync
     + 'static

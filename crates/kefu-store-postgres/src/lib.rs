@@ -120,6 +120,7 @@ pub(crate) use write_tx;
 mod attachments;
 mod reminders;
 mod scripts;
+mod tickets;
 mod tools;
 
 impl PostgresStore {

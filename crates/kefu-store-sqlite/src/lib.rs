@@ -14,6 +14,7 @@ mod scripts;
 mod search;
 mod segments;
 mod suggestions;
+mod tickets;
 mod tools;
 mod writer;
 
