@@ -8,6 +8,7 @@ import * as search from './locales/search'
 import * as segments from './locales/segments'
 import * as tools from './locales/tools'
 import * as suggest from './locales/suggest'
+import * as tickets from './locales/tickets'
 
 export type Locale = 'zh' | 'en'
 
@@ -101,6 +102,7 @@ const zh = {
   ...attach.zh,
   ...tools.zh,
   ...suggest.zh,
+  ...tickets.zh,
 }
 
 type Dict = typeof zh
@@ -196,6 +198,7 @@ const en: Dict = {
   ...attach.en,
   ...tools.en,
   ...suggest.en,
+  ...tickets.en,
 }
 
 const dicts: Record<Locale, Dict> = { zh, en }
