@@ -9,6 +9,7 @@ import * as search from './locales/search'
 import * as segments from './locales/segments'
 import * as tools from './locales/tools'
 import * as suggest from './locales/suggest'
+import * as tickets from './locales/tickets'
 
 export type Locale = 'zh' | 'en'
 
@@ -112,6 +113,7 @@ const zh = {
   ...tools.zh,
   ...suggest.zh,
   ...mail.zh,
+  ...tickets.zh,
 }
 
 type Dict = typeof zh
@@ -217,6 +219,7 @@ const en: Dict = {
   ...tools.en,
   ...suggest.en,
   ...mail.en,
+  ...tickets.en,
 }
 
 const dicts: Record<Locale, Dict> = { zh, en }

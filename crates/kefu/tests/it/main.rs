@@ -20,4 +20,5 @@ mod scripts;
 mod search;
 mod segments;
 mod suggest;
+mod tickets;
 mod tools;
