@@ -6,6 +6,7 @@
 
 use crate::Result;
 use crate::attachments::AttachmentStore;
+use crate::automation::AutomationStore;
 use crate::commerce::CommerceStore;
 use crate::customers::CustomerStore;
 use crate::model::*;
@@ -13,6 +14,7 @@ use crate::reminders::ReminderStore;
 use crate::scripts::ScriptStore;
 use crate::search::SearchStore;
 use crate::segments::SegmentStore;
+use crate::sla_policies::SlaStore;
 use crate::suggestions::SuggestionStore;
 use crate::time::Millis;
 use crate::tools::ToolsStore;
@@ -31,6 +33,8 @@ pub trait Store:
     + ToolsStore
     + SearchStore
     + SuggestionStore
+    + SlaStore
+    + AutomationStore
     + Send
     + Sync
     + 'static

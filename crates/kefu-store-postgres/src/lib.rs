@@ -120,6 +120,7 @@ pub(crate) use write_tx;
 mod attachments;
 mod reminders;
 mod scripts;
+mod sla;
 mod tools;
 
 impl PostgresStore {

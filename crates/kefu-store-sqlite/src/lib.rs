@@ -13,6 +13,7 @@ mod reminders;
 mod scripts;
 mod search;
 mod segments;
+mod sla;
 mod suggestions;
 mod tools;
 mod writer;
