@@ -6,6 +6,7 @@ import * as customers from './locales/customers'
 import * as scripts from './locales/scripts'
 import * as search from './locales/search'
 import * as segments from './locales/segments'
+import * as sla from './locales/sla'
 import * as tools from './locales/tools'
 import * as suggest from './locales/suggest'
 
@@ -101,6 +102,7 @@ const zh = {
   ...attach.zh,
   ...tools.zh,
   ...suggest.zh,
+  ...sla.zh,
 }
 
 type Dict = typeof zh
@@ -196,6 +198,7 @@ const en: Dict = {
   ...attach.en,
   ...tools.en,
   ...suggest.en,
+  ...sla.en,
 }
 
 const dicts: Record<Locale, Dict> = { zh, en }
