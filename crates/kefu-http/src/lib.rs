@@ -7,6 +7,7 @@
 
 pub mod attachments;
 pub mod auth;
+pub mod automation;
 pub mod cards;
 pub mod chat;
 pub mod customers;
@@ -17,6 +18,7 @@ pub mod ratelimit;
 pub mod routes;
 pub mod scripts;
 pub mod search;
+pub mod sla;
 pub mod suggest;
 pub mod tools;
 pub mod visitors;
@@ -24,6 +26,7 @@ pub mod visitors;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use kefu_core::store::Store;
+use kefu_core::time::{Clock, SystemClock};
 use ratelimit::RateLimiter;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -77,6 +80,9 @@ pub struct AppState {
     /// Reply suggestions; `None` turns them off (the endpoint then answers an empty list). The
     /// composition root starts it ([`AppState::with_suggestions`]).
     pub suggest: Option<Arc<suggest::Suggester>>,
+    /// "Now" for SLA clocks and escalation ([`AppState::now`]): the system clock, or a manual one
+    /// in tests that compute due times exactly.
+    pub clock: Arc<dyn Clock>,
 }
 
 pub struct RateLimits {
@@ -120,7 +126,13 @@ impl AppState {
             tools: Arc::default(),
             search: None,
             suggest: None,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The current time as SLA clocks see it.
+    pub fn now(&self) -> kefu_core::time::Millis {
+        self.clock.now()
     }
 
     /// Starts the reply-suggestion service (needs a Tokio runtime).

@@ -3,7 +3,7 @@
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
-    agent, attachments, commerce, customers, demo, reminders, scripts, search, segments, suggest,
+    agent, attachments, commerce, customers, demo, reminders, scripts, search, segments, sla, suggest,
     tools, widget, ws,
 };
 use kefu_core::model::*;
@@ -51,5 +51,6 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(demo::ApiDoc::openapi());
     doc.merge(attachments::ApiDoc::openapi());
     doc.merge(tools::ApiDoc::openapi());
+    doc.merge(sla::ApiDoc::openapi());
     doc
 }

@@ -9,6 +9,7 @@ pub mod reminders;
 pub mod scripts;
 pub mod search;
 pub mod segments;
+pub mod sla;
 pub mod suggest;
 pub mod tools;
 pub mod web;
@@ -64,6 +65,7 @@ pub fn api(_state: AppState) -> Router<AppState> {
         .merge(scripts::router())
         .merge(tools::router())
         .merge(search::router())
+        .merge(sla::router())
         .merge(demo::router())
         .route("/api/v1/ws", get(ws::agent_ws))
         .route("/api/v1/widget/ws", get(ws::visitor_ws))

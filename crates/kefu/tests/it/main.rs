@@ -18,5 +18,6 @@ mod routing;
 mod scripts;
 mod search;
 mod segments;
+mod sla;
 mod suggest;
 mod tools;
