@@ -16,6 +16,7 @@ use crate::search::SearchStore;
 use crate::segments::SegmentStore;
 use crate::sla_policies::SlaStore;
 use crate::suggestions::SuggestionStore;
+use crate::tickets::TicketStore;
 use crate::time::Millis;
 use crate::tools::ToolsStore;
 use async_trait::async_trait;
@@ -35,6 +36,7 @@ pub trait Store:
     + SuggestionStore
     + SlaStore
     + AutomationStore
+    + TicketStore
     + Send
     + Sync
     + 'static

@@ -51,7 +51,10 @@ impl AppState {
             return Ok((None, None));
         };
         match self.store.customer_segments(t.shop_id, c.id).await {
-            Ok(Some(s)) => Ok((Some(s.tier.as_str().to_owned()), s.rfm_segment.clone())),
+            Ok(Some(s)) => Ok((
+                Some(s.tier.as_str().to_owned()),
+                s.rfm_segment.map(|r| r.as_str().to_owned()),
+            )),
             Ok(None) | Err(Error { code: kefu_core::ErrorCode::NotFound, .. }) => {
                 Ok((None, None))
             }
@@ -159,6 +162,19 @@ impl AppState {
             .into_iter()
             .filter_map(|(id, c)| ticket_sla(&c, now).map(|s| (id, s)))
             .collect())
+    }
+
+    /// Fills the tickets' `sla` field (one read for all of them).
+    pub async fn fill_sla(&self, tickets: &mut [Ticket]) -> Result<()> {
+        let Some(shop_id) = tickets.first().map(|t| t.shop_id) else {
+            return Ok(());
+        };
+        let ids: Vec<Id> = tickets.iter().map(|t| t.id).collect();
+        let mut slas = self.ticket_slas(shop_id, &ids).await?;
+        for t in tickets.iter_mut() {
+            t.sla = slas.remove(&t.id);
+        }
+        Ok(())
     }
 
     /// Stores notifications and pushes each to its user's open consoles.

@@ -35,7 +35,7 @@ CREATE INDEX sla_policies_shop ON sla_policies (shop_id, position, id);
 CREATE TABLE ticket_sla_clocks (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     shop_id BIGINT NOT NULL REFERENCES shops(id),
-    ticket_id BIGINT NOT NULL,
+    ticket_id BIGINT NOT NULL REFERENCES tickets(id),
     metric TEXT NOT NULL,
     policy_id BIGINT NOT NULL,
     target_ms BIGINT NOT NULL,
@@ -60,7 +60,7 @@ CREATE TABLE notifications (
     shop_id BIGINT NOT NULL REFERENCES shops(id),
     user_id BIGINT NOT NULL REFERENCES users(id),
     kind TEXT NOT NULL,
-    ticket_id BIGINT,
+    ticket_id BIGINT REFERENCES tickets(id),
     text TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     read_at BIGINT

@@ -121,6 +121,7 @@ mod attachments;
 mod reminders;
 mod scripts;
 mod sla;
+mod tickets;
 mod tools;
 
 impl PostgresStore {

@@ -35,7 +35,7 @@ CREATE INDEX sla_policies_shop ON sla_policies (shop_id, position, id);
 CREATE TABLE ticket_sla_clocks (
     id INTEGER PRIMARY KEY,
     shop_id INTEGER NOT NULL REFERENCES shops(id),
-    ticket_id INTEGER NOT NULL,
+    ticket_id INTEGER NOT NULL REFERENCES tickets(id),
     metric TEXT NOT NULL,
     policy_id INTEGER NOT NULL,
     target_ms INTEGER NOT NULL,
@@ -60,7 +60,7 @@ CREATE TABLE notifications (
     shop_id INTEGER NOT NULL REFERENCES shops(id),
     user_id INTEGER NOT NULL REFERENCES users(id),
     kind TEXT NOT NULL,
-    ticket_id INTEGER,
+    ticket_id INTEGER REFERENCES tickets(id),
     text TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     read_at INTEGER

@@ -15,6 +15,7 @@ mod search;
 mod segments;
 mod sla;
 mod suggestions;
+mod tickets;
 mod tools;
 mod writer;
 

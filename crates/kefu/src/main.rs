@@ -518,6 +518,8 @@ async fn serve_http(
     let state = state.with_suggestions(kefu_http::suggest::SuggestConfig::default());
     // Wakes snoozed conversations when their time comes (and at once for any due while down).
     kefu_http::tools::spawn_background(&state);
+    // Fires SLA warnings and breach escalations (exactly once per clock, whatever number of nodes).
+    kefu_http::sla::spawn_escalation(&state);
     let app = kefu_http::router(state);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

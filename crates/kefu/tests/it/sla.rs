@@ -383,3 +383,325 @@ async fn notifications_are_per_user(backend: Backend) {
         .expect_error(422, "validation_failed");
 }
 both!(notifications_are_stored_and_pushed, notifications_are_per_user);
+
+const MIN: i64 = 60_000;
+const HOUR: i64 = 60 * MIN;
+
+/// A Shanghai wall-clock time: days after Monday 2026-11-23, hour, minute.
+fn sh(day: i64, h: i64, m: i64) -> kefu_core::time::Millis {
+    kefu_core::time::Millis((20_780 + day) * 86_400_000 + (h - 8) * HOUR + m * MIN)
+}
+
+fn rfc(t: kefu_core::time::Millis) -> Value {
+    json!(t.to_rfc3339())
+}
+
+fn set_clock(s: &TestServer, t: kefu_core::time::Millis) {
+    s.clock.as_ref().expect("a clocked server").set(t);
+}
+
+async fn ticket(s: &TestServer, token: &str, id: i64) -> Value {
+    s.get(&format!("/api/v1/tickets/{id}"), Some(token)).await.expect(200)["ticket"].clone()
+}
+
+fn clock<'a>(t: &'a Value, metric: &str) -> &'a Value {
+    t["sla"]["clocks"]
+        .as_array()
+        .expect("sla clocks")
+        .iter()
+        .find(|c| c["metric"] == metric)
+        .unwrap_or_else(|| panic!("no {metric} clock in {t}"))
+}
+
+async fn listed(s: &TestServer, token: &str, query: &str) -> Vec<i64> {
+    let r = s.get(&format!("/api/v1/tickets?{query}"), Some(token)).await;
+    r.expect(200)["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_i64().unwrap())
+        .collect()
+}
+
+async fn patch(s: &TestServer, token: &str, id: i64, body: Value) -> Resp {
+    s.request(reqwest::Method::PATCH, &format!("/api/v1/tickets/{id}"), Some(token), Some(body))
+        .await
+}
+
+/// Due times in business hours with a holiday, exactly; warnings; a first reply meeting the
+/// first-response target; pausing while pending on the customer; the customer's answer resuming
+/// the clocks and starting next response; the `sla` list filter.
+async fn due_times_pauses_and_filters(backend: Backend) {
+    // Friday 2026-11-27 17:00 in Shanghai; Monday 11-30 is a holiday.
+    let s = TestServer::start_clocked(backend, sh(4, 17, 0)).await;
+    let shop = s.shop.id;
+    let admin = s.agent(shop, Role::Admin, "Admin").await;
+    let agent = s.agent(shop, Role::Agent, "Agent").await;
+    s.post(
+        "/api/v1/sla/calendars",
+        Some(&admin.token),
+        json!({"name": "含假日", "spec": china_week(&["2026-11-30"]), "is_default": true}),
+    )
+    .await
+    .expect(201);
+    s.post(
+        "/api/v1/sla/policies",
+        Some(&admin.token),
+        json!({"name": "标准", "first_response_minutes": 120, "next_response_minutes": 60,
+               "resolution_minutes": 600, "warn_before_minutes": 30}),
+    )
+    .await
+    .expect(201);
+    let shopper = s.shopper().await;
+    let r = s
+        .post(
+            "/api/v1/tickets",
+            Some(&agent.token),
+            json!({"subject": "快递破损", "customer_id": shopper.customer_id, "assignee_id": agent.id()}),
+        )
+        .await;
+    let created = r.expect(201).clone();
+    let id = created["id"].as_i64().unwrap();
+    // 1 h on Friday, nothing on the weekend or the Monday holiday, 1 h on Tuesday.
+    assert_eq!(clock(&created, "first_response")["due_at"], rfc(sh(8, 10, 0)));
+    assert_eq!(clock(&created, "first_response")["warn_at"], rfc(sh(8, 9, 30)));
+    // 10 h: 1 h Friday + 9 h Tuesday = Tuesday's closing time.
+    assert_eq!(clock(&created, "resolution")["due_at"], rfc(sh(8, 18, 0)));
+    assert_eq!(created["sla"]["state"], "ok");
+    assert_eq!(created["sla"]["next_due_at"], rfc(sh(8, 10, 0)));
+
+    // Tuesday 09:45: within the warning lead of first response.
+    set_clock(&s, sh(8, 9, 45));
+    let t = ticket(&s, &agent.token, id).await;
+    assert_eq!(t["sla"]["state"], "warning");
+    assert_eq!(listed(&s, &agent.token, "sla=warning").await, vec![id]);
+    assert!(listed(&s, &agent.token, "sla=breached").await.is_empty());
+    s.get("/api/v1/tickets?sla=late", Some(&agent.token))
+        .await
+        .expect_error(422, "validation_failed");
+
+    // The first public reply meets first response.
+    set_clock(&s, sh(8, 9, 50));
+    s.post(
+        &format!("/api/v1/tickets/{id}/entries"),
+        Some(&agent.token),
+        json!({"kind": "public", "body": "您好，我们马上处理"}),
+    )
+    .await
+    .expect(201);
+    let t = ticket(&s, &agent.token, id).await;
+    let first = clock(&t, "first_response");
+    assert_eq!((first["state"].clone(), first["late"].clone()), (json!("met"), json!(false)));
+    assert_eq!(t["sla"]["state"], "ok", "resolution still runs: {t}");
+
+    // Pending on the customer at 10:00 pauses resolution (2 h used).
+    set_clock(&s, sh(8, 10, 0));
+    patch(&s, &agent.token, id, json!({"status": "pending_customer"})).await.expect(200);
+    let t = ticket(&s, &agent.token, id).await;
+    let res = clock(&t, "resolution");
+    assert_eq!(res["state"], "paused");
+    assert_eq!(res["due_at"], Value::Null);
+    assert_eq!(res["used_ms"], 2 * HOUR);
+    assert_eq!(t["sla"]["state"], "paused");
+    assert_eq!(listed(&s, &agent.token, "sla=paused").await, vec![id]);
+
+    // Hours later the customer answers: the ticket opens, resolution resumes with 8 h left
+    // (4 h Tuesday, 4 h Wednesday) and next response runs 1 h.
+    set_clock(&s, sh(8, 14, 0));
+    s.post(
+        &format!("/api/v1/widget/tickets/{id}/replies"),
+        Some(&shopper.token),
+        json!({"body": "照片发您了"}),
+    )
+    .await
+    .expect(201);
+    let t = ticket(&s, &agent.token, id).await;
+    assert_eq!(t["status"], "open");
+    assert_eq!(clock(&t, "resolution")["due_at"], rfc(sh(9, 13, 0)));
+    assert_eq!(clock(&t, "next_response")["due_at"], rfc(sh(8, 15, 0)));
+    assert_eq!(listed(&s, &agent.token, "sla=ok").await, vec![id]);
+
+    // Past next response's due time: breached, and listed as such.
+    set_clock(&s, sh(8, 15, 1));
+    let t = ticket(&s, &agent.token, id).await;
+    assert_eq!(t["sla"]["state"], "breached");
+    assert_eq!(listed(&s, &agent.token, "sla=breached,warning").await, vec![id]);
+    // Resolving meets every clock.
+    patch(&s, &agent.token, id, json!({"status": "resolved"})).await.expect(200);
+    let t = ticket(&s, &agent.token, id).await;
+    assert_eq!(t["sla"]["state"], "met");
+    assert!(listed(&s, &agent.token, "sla=breached,warning,ok,paused").await.is_empty());
+}
+both!(due_times_with_business_hours_holidays_and_pauses, due_times_pauses_and_filters);
+
+/// Two nodes scanning at the same moment: each warning and each breach fires once; the breach
+/// escalates the ticket (priority raised, reassigned) as the system, audited, and notifies.
+async fn escalation_fires_once(backend: Backend) {
+    let s = TestServer::start_clocked(backend, sh(0, 10, 0)).await;
+    let shop = s.shop.id;
+    let admin = s.agent(shop, Role::Admin, "Admin").await;
+    let sup = s.agent(shop, Role::Supervisor, "Sup").await;
+    let agent = s.agent(shop, Role::Agent, "Agent").await;
+    let backup = s.agent(shop, Role::Agent, "Backup").await;
+    s.post(
+        "/api/v1/sla/policies",
+        Some(&admin.token),
+        json!({"name": "快", "first_response_minutes": 30, "warn_before_minutes": 10,
+               "escalation": {"raise_priority": true, "notify_supervisors": true,
+                              "reassign_agent_id": backup.id()}}),
+    )
+    .await
+    .expect(201);
+    let r = s
+        .post(
+            "/api/v1/tickets",
+            Some(&agent.token),
+            json!({"subject": "没收到货", "assignee_id": agent.id()}),
+        )
+        .await;
+    let id = r.expect(201)["id"].as_i64().unwrap();
+    let mut sup_ws = s.agent_ws(&sup).await;
+
+    let mut node2 = kefu_http::AppState::new(s.store.clone(), &generous());
+    node2.clock = s.state.clock.clone();
+    let both_scan = || async {
+        let (a, b) = tokio::join!(s.state.sla_scan(), node2.sla_scan());
+        let (a, b) = (a.expect("scan"), b.expect("scan"));
+        (a.warnings + b.warnings, a.breaches + b.breaches)
+    };
+    assert_eq!(both_scan().await, (0, 0), "nothing due at 10:00");
+    set_clock(&s, sh(0, 10, 21));
+    assert_eq!(both_scan().await, (1, 0), "one warning");
+    assert_eq!(both_scan().await, (0, 0), "never twice");
+    let mine = s.get("/api/v1/notifications", Some(&agent.token)).await;
+    let mine = mine.expect(200)["notifications"].as_array().unwrap().clone();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0]["kind"], "sla_warning");
+    assert_eq!(mine[0]["ticket_id"], id);
+
+    set_clock(&s, sh(0, 10, 31));
+    assert_eq!(both_scan().await, (0, 1), "one breach");
+    assert_eq!(both_scan().await, (0, 0), "never twice");
+    let t = ticket(&s, &admin.token, id).await;
+    assert_eq!(t["priority"], "high");
+    assert_eq!(t["assignee_id"], backup.id());
+    assert_eq!(t["sla"]["state"], "breached");
+    assert!(clock(&t, "first_response")["breached_at"].is_string());
+    let audit = s.get(&format!("/api/v1/tickets/{id}/audit"), Some(&admin.token)).await;
+    let audit = audit.expect(200)["audit"].as_array().unwrap().clone();
+    let by_system: Vec<&str> = audit
+        .iter()
+        .filter(|a| a["actor_type"] == "system")
+        .map(|a| a["field"].as_str().unwrap())
+        .collect();
+    assert!(by_system.contains(&"priority") && by_system.contains(&"assignee_id"), "{audit:?}");
+    assert_eq!(by_system.iter().filter(|f| **f == "priority").count(), 1);
+
+    // Supervisors, the old and the new assignee are told once; admins are supervisors too.
+    for (who, n) in [(&sup, 1), (&admin, 1), (&backup, 1), (&agent, 2)] {
+        let r = s.get("/api/v1/notifications", Some(&who.token)).await;
+        let list = r.expect(200)["notifications"].as_array().unwrap().clone();
+        assert_eq!(list.len(), n, "{}: {list:?}", who.user.name);
+        assert_eq!(list[0]["kind"], "sla_breach");
+    }
+    let frame = sup_ws
+        .find(std::time::Duration::from_secs(5), |e| e["type"] == "notification")
+        .await
+        .expect("a live notification");
+    assert_eq!(frame["notification"]["kind"], "sla_breach");
+    // A reply afterwards still meets the clock, late.
+    s.post(
+        &format!("/api/v1/tickets/{id}/entries"),
+        Some(&backup.token),
+        json!({"kind": "public", "body": "抱歉久等"}),
+    )
+    .await
+    .expect(201);
+    let t = ticket(&s, &admin.token, id).await;
+    assert_eq!(clock(&t, "first_response")["late"], true);
+    assert_eq!(both_scan().await, (0, 0));
+}
+both!(escalation_fires_exactly_once_across_two_nodes, escalation_fires_once);
+
+/// Rules match on keywords and priority (seeing what earlier rules set), act as the system
+/// (audited), reply with filled variables, notify, and never trigger themselves again.
+async fn automation_rules_run(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let shop = s.shop.id;
+    let admin = s.agent(shop, Role::Admin, "Admin").await;
+    let sup = s.agent(shop, Role::Supervisor, "Sup").await;
+    let agent = s.agent(shop, Role::Agent, "Agent").await;
+    for rule in [
+        json!({"name": "破损加急", "position": 1,
+               "conditions": {"keywords": ["破损"]},
+               "actions": {"set_priority": "urgent", "add_tags": ["破损"], "notify_supervisors": true,
+                           "reply": "{customer.name}您好，工单 {ticket.number} 已受理"}}),
+        json!({"name": "加急标签", "position": 2, "on_update": true,
+               "conditions": {"priorities": ["urgent"]},
+               "actions": {"add_tags": ["加急"]}}),
+        json!({"name": "每次更新", "position": 3, "on_create": false, "on_update": true,
+               "actions": {"add_tags": ["已更新"], "set_priority": "low"}}),
+        json!({"name": "停用", "position": 0, "enabled": false,
+               "actions": {"add_tags": ["不应出现"]}}),
+    ] {
+        s.post("/api/v1/automation-rules", Some(&admin.token), rule).await.expect(201);
+    }
+    let shopper = s.shopper().await;
+    let name = s
+        .get(&format!("/api/v1/customers/{}", shopper.customer_id), Some(&admin.token))
+        .await
+        .expect(200)["customer"]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = s
+        .post(
+            "/api/v1/tickets",
+            Some(&agent.token),
+            json!({"subject": "收到的箱子", "description": "外箱破损，杯子碎了", "customer_id": shopper.customer_id}),
+        )
+        .await;
+    let created = r.expect(201).clone();
+    let id = created["id"].as_i64().unwrap();
+    let t = ticket(&s, &agent.token, id).await;
+    assert_eq!(t["priority"], "urgent");
+    assert_eq!(t["tags"], json!(["加急", "破损"]), "the later rule saw the raised priority");
+    let entries = s.get(&format!("/api/v1/tickets/{id}/entries"), Some(&agent.token)).await;
+    let entries = entries.expect(200)["entries"].as_array().unwrap().clone();
+    let reply = entries
+        .iter()
+        .find(|e| e["kind"] == "public")
+        .expect("the automatic reply");
+    assert_eq!(reply["author_type"], "system");
+    assert_eq!(
+        reply["body"],
+        format!("{name}您好，工单 {} 已受理", created["display_number"].as_str().unwrap())
+    );
+    let notes = s.get("/api/v1/notifications", Some(&sup.token)).await;
+    let notes = notes.expect(200)["notifications"].as_array().unwrap().clone();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0]["kind"], "automation");
+
+    // A ticket without the keyword is left alone.
+    let r = s
+        .post("/api/v1/tickets", Some(&agent.token), json!({"subject": "开发票"}))
+        .await;
+    let plain = r.expect(201)["id"].as_i64().unwrap();
+    let t = ticket(&s, &agent.token, plain).await;
+    assert_eq!((t["priority"].clone(), t["tags"].clone()), (json!("normal"), json!([])));
+
+    // An update by a person runs the update rules once; their own change (priority → low, tag)
+    // does not run them again (else "加急" would be re-evaluated and "已更新" re-added forever).
+    patch(&s, &agent.token, id, json!({"subject": "收到的箱子破了"})).await.expect(200);
+    let t = ticket(&s, &agent.token, id).await;
+    assert_eq!(t["priority"], "low");
+    assert_eq!(t["tags"], json!(["加急", "已更新", "破损"]));
+    let audit = s.get(&format!("/api/v1/tickets/{id}/audit"), Some(&agent.token)).await;
+    let audit = audit.expect(200)["audit"].as_array().unwrap().clone();
+    let system_changes = audit
+        .iter()
+        .filter(|a| a["actor_type"] == "system" && a["field"] == "priority")
+        .count();
+    assert_eq!(system_changes, 2, "one on create, one on the update: {audit:?}");
+}
+both!(automation_rules_act_once_without_loops, automation_rules_run);
