@@ -5,14 +5,12 @@
 //! escalation) never runs rules, so a rule's own change cannot trigger rules again.
 
 use crate::AppState;
+use kefu_core::Result;
 use kefu_core::automation::*;
 use kefu_core::model::Id;
 use kefu_core::scripts::RenderContext;
 use kefu_core::sla_policies::{NewNotification, NotificationKind};
-use kefu_core::tickets::{
-    Actor, ActorType, EntryKind, NewEntry, Ticket, TicketPatch,
-};
-use kefu_core::Result;
+use kefu_core::tickets::{Actor, ActorType, EntryKind, NewEntry, Ticket, TicketPatch};
 
 impl AppState {
     /// Runs the shop's rules for a ticket that was just created or changed by `actor`.
@@ -34,7 +32,9 @@ impl AppState {
         // The new entry's text, read only when some rule looks for keywords.
         let mut entry_text = String::new();
         if let Some(entry_id) = entry_id
-            && rules.iter().any(|r| r.enabled && !r.conditions.keywords.is_empty())
+            && rules
+                .iter()
+                .any(|r| r.enabled && !r.conditions.keywords.is_empty())
         {
             let entries = self.store.ticket_entries(t.shop_id, t.id, false).await?;
             if let Some(e) = entries.iter().find(|e| e.id == entry_id) {
@@ -57,7 +57,12 @@ impl AppState {
                 .category
                 .as_ref()
                 .map(|c| (c.key.clone(), c.parent_key.clone())),
-            text: [t.subject.as_str(), t.description.as_str(), entry_text.as_str()].join("\n"),
+            text: [
+                t.subject.as_str(),
+                t.description.as_str(),
+                entry_text.as_str(),
+            ]
+            .join("\n"),
             tier,
             segment,
             channel: Some(t.channel.as_str().to_owned()),
@@ -77,16 +82,25 @@ impl AppState {
         if let Some(key) = &plan.category {
             match categories.iter().find(|c| &c.key == key && !c.archived) {
                 Some(c) => patch.category_id = Some(Some(c.id)),
-                None => tracing::warn!(key, ticket_id = t.id, "automation names an unknown category"),
+                None => tracing::warn!(
+                    key,
+                    ticket_id = t.id,
+                    "automation names an unknown category"
+                ),
             }
         }
         let mut ticket = t.clone();
         if !patch.is_empty() {
-            match self.update_ticket_as(t.shop_id, t.id, &patch, Actor::SYSTEM).await {
+            match self
+                .update_ticket_as(t.shop_id, t.id, &patch, Actor::SYSTEM)
+                .await
+            {
                 Ok(after) => ticket = after,
                 // An illegal move (e.g. resolving a complaint without its result) is skipped, not
                 // fatal: the person's change stands.
-                Err(e) => tracing::warn!(%e, ticket_id = t.id, "automation could not change the ticket"),
+                Err(e) => {
+                    tracing::warn!(%e, ticket_id = t.id, "automation could not change the ticket")
+                }
             }
         }
         if !plan.replies.is_empty() {

@@ -3,8 +3,8 @@
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
-    agent, attachments, commerce, customers, demo, reminders, scripts, search, segments, sla, suggest,
-    tickets, tools, widget, ws,
+    agent, attachments, commerce, customers, demo, reminders, scripts, search, segments, sla,
+    suggest, tickets, tools, widget, ws,
 };
 use kefu_core::model::*;
 use utoipa::OpenApi;

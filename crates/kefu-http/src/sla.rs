@@ -9,12 +9,12 @@
 //! two loses an escalation rather than doubling it.
 
 use crate::AppState;
+use crate::ticket_hooks::{TicketChange, TicketChangeKind, ticket_changed};
+use kefu_core::automation::Trigger;
 use kefu_core::business_hours::Calendar;
 use kefu_core::events::{Event, EventSink};
 use kefu_core::model::{Id, Role};
 use kefu_core::sla_policies::*;
-use crate::ticket_hooks::{TicketChange, TicketChangeKind, ticket_changed};
-use kefu_core::automation::Trigger;
 use kefu_core::tickets::{
     Actor, ActorType, EntryKind, NewEntry, PolicyMatch, Priority, Ticket, TicketFacts, TicketPatch,
     TicketStatus, choose_policy,
@@ -55,9 +55,11 @@ impl AppState {
                 Some(s.tier.as_str().to_owned()),
                 s.rfm_segment.map(|r| r.as_str().to_owned()),
             )),
-            Ok(None) | Err(Error { code: kefu_core::ErrorCode::NotFound, .. }) => {
-                Ok((None, None))
-            }
+            Ok(None)
+            | Err(Error {
+                code: kefu_core::ErrorCode::NotFound,
+                ..
+            }) => Ok((None, None)),
             Err(e) => Err(e),
         }
     }
@@ -151,7 +153,11 @@ impl AppState {
     }
 
     /// The `sla` field of these tickets (tickets without clocks are absent).
-    pub async fn ticket_slas(&self, shop_id: Id, ticket_ids: &[Id]) -> Result<HashMap<Id, TicketSla>> {
+    pub async fn ticket_slas(
+        &self,
+        shop_id: Id,
+        ticket_ids: &[Id],
+    ) -> Result<HashMap<Id, TicketSla>> {
         let clocks = self.store.sla_clocks(shop_id, ticket_ids).await?;
         let now = self.now();
         let mut by_ticket: HashMap<Id, Vec<ClockRecord>> = HashMap::new();
@@ -286,7 +292,9 @@ impl AppState {
                 .await
             {
                 Ok(updated) => ticket = updated,
-                Err(e) => tracing::warn!(%e, ticket_id = t.id, "SLA escalation could not change the ticket"),
+                Err(e) => {
+                    tracing::warn!(%e, ticket_id = t.id, "SLA escalation could not change the ticket")
+                }
             }
         }
         let mut users: Vec<Id> = t.assignee_id.into_iter().collect();
@@ -370,9 +378,8 @@ pub async fn on_ticket_change(state: &AppState, change: &TicketChange) {
     let (trigger, entry_id) = match change.kind {
         TicketChangeKind::Created => (Trigger::Created, None),
         TicketChangeKind::FieldsChanged => (Trigger::Updated, None),
-        TicketChangeKind::PublicReply { entry_id } | TicketChangeKind::CustomerReply { entry_id } => {
-            (Trigger::Updated, Some(entry_id))
-        }
+        TicketChangeKind::PublicReply { entry_id }
+        | TicketChangeKind::CustomerReply { entry_id } => (Trigger::Updated, Some(entry_id)),
         TicketChangeKind::Note { .. } => return,
     };
     if let Err(e) = state
@@ -418,9 +425,17 @@ impl AppState {
     }
 
     /// An entry (an automatic public reply) by `entry.actor`, through the ticket hook.
-    pub(crate) async fn add_entry_as(&self, shop_id: Id, ticket_id: Id, mut entry: NewEntry) -> Result<()> {
+    pub(crate) async fn add_entry_as(
+        &self,
+        shop_id: Id,
+        ticket_id: Id,
+        mut entry: NewEntry,
+    ) -> Result<()> {
         entry.validate()?;
-        let added = self.store.add_ticket_entry(shop_id, ticket_id, &entry).await?;
+        let added = self
+            .store
+            .add_ticket_entry(shop_id, ticket_id, &entry)
+            .await?;
         let entry_id = added.entry.id;
         let change = TicketChange {
             kind: match entry.kind {

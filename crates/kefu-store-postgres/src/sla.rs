@@ -557,7 +557,7 @@ impl SlaStore for PostgresStore {
                 .bind(shop_id)
                 .bind(input.position)
                 .bind(calendar_id)
-                .bind(policy_doc(&input, calendar_id)?)
+                .bind(policy_doc(input, calendar_id)?)
                 .bind(now)
                 .fetch_one(&mut *conn)
                 .await
@@ -582,7 +582,7 @@ impl SlaStore for PostgresStore {
                 )
                 .bind(input.position)
                 .bind(calendar_id)
-                .bind(policy_doc(&input, calendar_id)?)
+                .bind(policy_doc(input, calendar_id)?)
                 .bind(Millis::now().0)
                 .bind(id)
                 .bind(shop_id)

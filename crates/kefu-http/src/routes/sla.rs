@@ -299,7 +299,10 @@ pub async fn delete_policy(
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<StatusCode> {
     require_manager(&agent.user)?;
-    state.store.delete_sla_policy(agent.user.shop_id, id).await?;
+    state
+        .store
+        .delete_sla_policy(agent.user.shop_id, id)
+        .await?;
     state.sla_policies_changed(agent.user.shop_id);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -308,10 +311,7 @@ pub async fn delete_policy(
     responses((status = 200, body = SlaOverview), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
 /// The shop's open tickets by SLA state, now.
-pub async fn overview(
-    State(state): State<AppState>,
-    agent: Agent,
-) -> ApiResult<Json<SlaOverview>> {
+pub async fn overview(State(state): State<AppState>, agent: Agent) -> ApiResult<Json<SlaOverview>> {
     require_manager(&agent.user)?;
     Ok(Json(
         state

@@ -41,10 +41,16 @@ async fn calendars_and_policies(backend: Backend) {
     assert_eq!(cals.len(), 1);
     assert_eq!(cals[0]["is_default"], true);
     assert_eq!(cals[0]["spec"]["time_zone"], "Asia/Shanghai");
-    assert_eq!(cals[0]["spec"]["weekly"]["mon"], json!([["09:00", "18:00"]]));
+    assert_eq!(
+        cals[0]["spec"]["weekly"]["mon"],
+        json!([["09:00", "18:00"]])
+    );
     let zones = body["time_zones"].as_array().unwrap();
     assert!(zones.contains(&json!("Asia/Shanghai")));
-    assert!(!zones.contains(&json!("Europe/London")), "DST zones are refused");
+    assert!(
+        !zones.contains(&json!("Europe/London")),
+        "DST zones are refused"
+    );
     let default_id = cals[0]["id"].as_i64().unwrap();
     let again = s.get("/api/v1/sla/calendars", Some(&sup.token)).await;
     assert_eq!(again.expect(200)["calendars"].as_array().unwrap().len(), 1);
@@ -53,27 +59,45 @@ async fn calendars_and_policies(backend: Backend) {
     let bad = |spec: Value| json!({"name": "节假日", "spec": spec});
     let mut spec = china_week(&[]);
     spec["time_zone"] = json!("Europe/London");
-    let r = s.post("/api/v1/sla/calendars", Some(&admin.token), bad(spec)).await;
+    let r = s
+        .post("/api/v1/sla/calendars", Some(&admin.token), bad(spec))
+        .await;
     expect_field_error(&r, 422, "validation_failed", "spec.time_zone");
     let mut spec = china_week(&[]);
     spec["weekly"]["mon"] = json!([["09:00", "13:00"], ["12:00", "18:00"]]);
-    let r = s.post("/api/v1/sla/calendars", Some(&admin.token), bad(spec)).await;
+    let r = s
+        .post("/api/v1/sla/calendars", Some(&admin.token), bad(spec))
+        .await;
     expect_field_error(&r, 422, "validation_failed", "spec.weekly");
     let mut spec = china_week(&[]);
     spec["weekly"]["tue"] = json!([["18:00", "09:00"]]);
-    let r = s.post("/api/v1/sla/calendars", Some(&admin.token), bad(spec)).await;
+    let r = s
+        .post("/api/v1/sla/calendars", Some(&admin.token), bad(spec))
+        .await;
     expect_field_error(&r, 422, "validation_failed", "spec.weekly");
     let r = s
-        .post("/api/v1/sla/calendars", Some(&admin.token), bad(china_week(&["2026-02-30"])))
+        .post(
+            "/api/v1/sla/calendars",
+            Some(&admin.token),
+            bad(china_week(&["2026-02-30"])),
+        )
         .await;
     expect_field_error(&r, 422, "validation_failed", "spec.holidays");
     let r = s
-        .post("/api/v1/sla/calendars", Some(&admin.token), json!({"name": " ", "spec": china_week(&[])}))
+        .post(
+            "/api/v1/sla/calendars",
+            Some(&admin.token),
+            json!({"name": " ", "spec": china_week(&[])}),
+        )
         .await;
     expect_field_error(&r, 422, "validation_failed", "name");
     // Agents read but do not write.
     let r = s
-        .post("/api/v1/sla/calendars", Some(&agent.token), bad(china_week(&[])))
+        .post(
+            "/api/v1/sla/calendars",
+            Some(&agent.token),
+            bad(china_week(&[])),
+        )
         .await;
     r.expect_error(403, "forbidden");
     let list = s.get("/api/v1/sla/calendars", Some(&agent.token)).await;
@@ -94,11 +118,18 @@ async fn calendars_and_policies(backend: Backend) {
     assert_eq!(cal["spec"]["holidays"], json!(["2026-10-01", "2026-10-02"]));
     let cal_id = cal["id"].as_i64().unwrap();
     let old = s
-        .get(&format!("/api/v1/sla/calendars/{default_id}"), Some(&agent.token))
+        .get(
+            &format!("/api/v1/sla/calendars/{default_id}"),
+            Some(&agent.token),
+        )
         .await;
     assert_eq!(old.expect(200)["calendar"]["is_default"], false);
     let dup = s
-        .post("/api/v1/sla/calendars", Some(&sup.token), json!({"name": "国庆", "spec": china_week(&[])}))
+        .post(
+            "/api/v1/sla/calendars",
+            Some(&sup.token),
+            json!({"name": "国庆", "spec": china_week(&[])}),
+        )
         .await;
     dup.expect_error(409, "conflict");
 
@@ -181,15 +212,23 @@ async fn calendars_and_policies(backend: Backend) {
         )
         .await;
     let policy = r.expect(201)["policy"].clone();
-    assert_eq!(policy["calendar_id"], cal_id, "the default calendar when none is named");
+    assert_eq!(
+        policy["calendar_id"], cal_id,
+        "the default calendar when none is named"
+    );
     assert_eq!(policy["pause_on_customer"], true);
     assert_eq!(policy["match"]["category"], "error");
     assert_eq!(policy["escalation"]["reassign_agent_id"], sup.id());
     let pid = policy["id"].as_i64().unwrap();
 
-    let mut edited = json!({"name": "破损加急", "resolution_minutes": 240, "calendar_id": default_id});
+    let mut edited =
+        json!({"name": "破损加急", "resolution_minutes": 240, "calendar_id": default_id});
     let r = s
-        .put(&format!("/api/v1/sla/policies/{pid}"), Some(&sup.token), edited.clone())
+        .put(
+            &format!("/api/v1/sla/policies/{pid}"),
+            Some(&sup.token),
+            edited.clone(),
+        )
         .await;
     let p = r.expect(200)["policy"].clone();
     assert_eq!(p["resolution_minutes"], 240);
@@ -197,21 +236,38 @@ async fn calendars_and_policies(backend: Backend) {
     assert_eq!(p["calendar_id"], default_id);
     edited["resolution_minutes"] = json!(0);
     let r = s
-        .put(&format!("/api/v1/sla/policies/{pid}"), Some(&sup.token), edited)
+        .put(
+            &format!("/api/v1/sla/policies/{pid}"),
+            Some(&sup.token),
+            edited,
+        )
         .await;
     expect_field_error(&r, 422, "validation_failed", "resolution_minutes");
-    let r = s.get(&format!("/api/v1/sla/policies/{pid}"), Some(&agent.token)).await;
-    assert_eq!(r.expect(200)["policy"]["resolution_minutes"], 240, "a refused edit changes nothing");
+    let r = s
+        .get(&format!("/api/v1/sla/policies/{pid}"), Some(&agent.token))
+        .await;
+    assert_eq!(
+        r.expect(200)["policy"]["resolution_minutes"],
+        240,
+        "a refused edit changes nothing"
+    );
 
     // Another shop sees none of it.
     for path in [
         format!("/api/v1/sla/policies/{pid}"),
         format!("/api/v1/sla/calendars/{cal_id}"),
     ] {
-        s.get(&path, Some(&stranger.token)).await.expect_error(404, "not_found");
+        s.get(&path, Some(&stranger.token))
+            .await
+            .expect_error(404, "not_found");
     }
     let r = s
-        .request(reqwest::Method::DELETE, &format!("/api/v1/sla/policies/{pid}"), Some(&stranger.token), None)
+        .request(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/sla/policies/{pid}"),
+            Some(&stranger.token),
+            None,
+        )
         .await;
     r.expect_error(404, "not_found");
     let theirs = s.get("/api/v1/sla/policies", Some(&stranger.token)).await;
@@ -219,25 +275,50 @@ async fn calendars_and_policies(backend: Backend) {
 
     // A calendar in use, or the default, is not deleted.
     let r = s
-        .request(reqwest::Method::DELETE, &format!("/api/v1/sla/calendars/{default_id}"), Some(&admin.token), None)
+        .request(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/sla/calendars/{default_id}"),
+            Some(&admin.token),
+            None,
+        )
         .await;
     r.expect_error(409, "conflict");
     let r = s
-        .request(reqwest::Method::DELETE, &format!("/api/v1/sla/calendars/{cal_id}"), Some(&admin.token), None)
+        .request(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/sla/calendars/{cal_id}"),
+            Some(&admin.token),
+            None,
+        )
         .await;
     r.expect_error(409, "conflict");
     let r = s
-        .request(reqwest::Method::DELETE, &format!("/api/v1/sla/policies/{pid}"), Some(&agent.token), None)
+        .request(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/sla/policies/{pid}"),
+            Some(&agent.token),
+            None,
+        )
         .await;
     r.expect_error(403, "forbidden");
     let r = s
-        .request(reqwest::Method::DELETE, &format!("/api/v1/sla/policies/{pid}"), Some(&admin.token), None)
+        .request(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/sla/policies/{pid}"),
+            Some(&admin.token),
+            None,
+        )
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
     // Now the old default is free: make the holiday calendar non-default is refused, deleting the
     // unused old one works.
     let r = s
-        .request(reqwest::Method::DELETE, &format!("/api/v1/sla/calendars/{default_id}"), Some(&admin.token), None)
+        .request(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/sla/calendars/{default_id}"),
+            Some(&admin.token),
+            None,
+        )
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
     let r = s
@@ -261,15 +342,23 @@ async fn automation_rules_crud(backend: Backend) {
 
     for (body, field) in [
         (json!({"name": "x"}), "actions"),
-        (json!({"name": "x", "actions": {"set_status": "closed"}}), "actions.set_status"),
-        (json!({"name": "x", "on_create": false, "actions": {"add_tags": ["a"]}}), "on_create"),
+        (
+            json!({"name": "x", "actions": {"set_status": "closed"}}),
+            "actions.set_status",
+        ),
+        (
+            json!({"name": "x", "on_create": false, "actions": {"add_tags": ["a"]}}),
+            "on_create",
+        ),
         (
             json!({"name": "x", "conditions": {"tiers": ["gold"]}, "actions": {"add_tags": ["a"]}}),
             "conditions.tiers",
         ),
         (json!({"name": "", "actions": {"add_tags": ["a"]}}), "name"),
     ] {
-        let r = s.post("/api/v1/automation-rules", Some(&admin.token), body).await;
+        let r = s
+            .post("/api/v1/automation-rules", Some(&admin.token), body)
+            .await;
         expect_field_error(&r, 422, "validation_failed", field);
     }
     let r = s
@@ -316,10 +405,16 @@ async fn automation_rules_crud(backend: Backend) {
         )
         .await;
     let rule = r.expect(200)["rule"].clone();
-    assert_eq!((rule["enabled"].clone(), rule["on_update"].clone()), (json!(false), json!(true)));
-    s.get(&format!("/api/v1/automation-rules/{id}"), Some(&stranger.token))
-        .await
-        .expect_error(404, "not_found");
+    assert_eq!(
+        (rule["enabled"].clone(), rule["on_update"].clone()),
+        (json!(false), json!(true))
+    );
+    s.get(
+        &format!("/api/v1/automation-rules/{id}"),
+        Some(&stranger.token),
+    )
+    .await
+    .expect_error(404, "not_found");
     let r = s
         .put(
             &format!("/api/v1/automation-rules/{id}"),
@@ -329,12 +424,20 @@ async fn automation_rules_crud(backend: Backend) {
         .await;
     r.expect_error(404, "not_found");
     let r = s
-        .request(reqwest::Method::DELETE, &format!("/api/v1/automation-rules/{id}"), Some(&admin.token), None)
+        .request(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/automation-rules/{id}"),
+            Some(&admin.token),
+            None,
+        )
         .await;
     assert_eq!(r.status, 204);
-    s.get(&format!("/api/v1/automation-rules/{id}"), Some(&admin.token))
-        .await
-        .expect_error(404, "not_found");
+    s.get(
+        &format!("/api/v1/automation-rules/{id}"),
+        Some(&admin.token),
+    )
+    .await
+    .expect_error(404, "not_found");
 }
 both!(automation_rules_over_the_api, automation_rules_crud);
 
@@ -354,35 +457,70 @@ async fn notifications_are_per_user(backend: Backend) {
         text: text.into(),
     };
     s.state
-        .notify(shop, vec![n(sup.id(), "超时了"), n(agent.id(), "给客服"), n(stranger.id(), "别的店")])
+        .notify(
+            shop,
+            vec![
+                n(sup.id(), "超时了"),
+                n(agent.id(), "给客服"),
+                n(stranger.id(), "别的店"),
+            ],
+        )
         .await
         .unwrap();
     let frame = ws
-        .find(std::time::Duration::from_secs(5), |e| e["type"] == "notification")
+        .find(std::time::Duration::from_secs(5), |e| {
+            e["type"] == "notification"
+        })
         .await
         .expect("a notification event");
     assert_eq!(frame["notification"]["text"], "超时了");
     assert_eq!(frame["notification"]["kind"], "sla_breach");
-    let mine = s.get("/api/v1/notifications?unread=true", Some(&sup.token)).await;
-    let list = mine.expect(200)["notifications"].as_array().unwrap().clone();
+    let mine = s
+        .get("/api/v1/notifications?unread=true", Some(&sup.token))
+        .await;
+    let list = mine.expect(200)["notifications"]
+        .as_array()
+        .unwrap()
+        .clone();
     assert_eq!(list.len(), 1);
     let theirs = s.get("/api/v1/notifications", Some(&stranger.token)).await;
-    assert_eq!(theirs.expect(200)["notifications"], json!([]), "another shop's user is skipped");
+    assert_eq!(
+        theirs.expect(200)["notifications"],
+        json!([]),
+        "another shop's user is skipped"
+    );
     let id = list[0]["id"].as_i64().unwrap();
-    s.post(&format!("/api/v1/notifications/{id}/read"), Some(&agent.token), json!({}))
-        .await
-        .expect_error(404, "not_found");
-    let r = s.post(&format!("/api/v1/notifications/{id}/read"), Some(&sup.token), json!({})).await;
+    s.post(
+        &format!("/api/v1/notifications/{id}/read"),
+        Some(&agent.token),
+        json!({}),
+    )
+    .await
+    .expect_error(404, "not_found");
+    let r = s
+        .post(
+            &format!("/api/v1/notifications/{id}/read"),
+            Some(&sup.token),
+            json!({}),
+        )
+        .await;
     assert_eq!(r.expect(200)["changed"], 1);
-    let mine = s.get("/api/v1/notifications?unread=true", Some(&sup.token)).await;
+    let mine = s
+        .get("/api/v1/notifications?unread=true", Some(&sup.token))
+        .await;
     assert_eq!(mine.expect(200)["notifications"], json!([]));
-    let r = s.post("/api/v1/notifications/read", Some(&agent.token), json!({})).await;
+    let r = s
+        .post("/api/v1/notifications/read", Some(&agent.token), json!({}))
+        .await;
     assert_eq!(r.expect(200)["changed"], 1);
     s.get("/api/v1/notifications?limit=0", Some(&agent.token))
         .await
         .expect_error(422, "validation_failed");
 }
-both!(notifications_are_stored_and_pushed, notifications_are_per_user);
+both!(
+    notifications_are_stored_and_pushed,
+    notifications_are_per_user
+);
 
 const MIN: i64 = 60_000;
 const HOUR: i64 = 60 * MIN;
@@ -401,7 +539,10 @@ fn set_clock(s: &TestServer, t: kefu_core::time::Millis) {
 }
 
 async fn ticket(s: &TestServer, token: &str, id: i64) -> Value {
-    s.get(&format!("/api/v1/tickets/{id}"), Some(token)).await.expect(200)["ticket"].clone()
+    s.get(&format!("/api/v1/tickets/{id}"), Some(token))
+        .await
+        .expect(200)["ticket"]
+        .clone()
 }
 
 fn clock<'a>(t: &'a Value, metric: &str) -> &'a Value {
@@ -414,7 +555,9 @@ fn clock<'a>(t: &'a Value, metric: &str) -> &'a Value {
 }
 
 async fn listed(s: &TestServer, token: &str, query: &str) -> Vec<i64> {
-    let r = s.get(&format!("/api/v1/tickets?{query}"), Some(token)).await;
+    let r = s
+        .get(&format!("/api/v1/tickets?{query}"), Some(token))
+        .await;
     r.expect(200)["tickets"]
         .as_array()
         .unwrap()
@@ -424,8 +567,13 @@ async fn listed(s: &TestServer, token: &str, query: &str) -> Vec<i64> {
 }
 
 async fn patch(s: &TestServer, token: &str, id: i64, body: Value) -> Resp {
-    s.request(reqwest::Method::PATCH, &format!("/api/v1/tickets/{id}"), Some(token), Some(body))
-        .await
+    s.request(
+        reqwest::Method::PATCH,
+        &format!("/api/v1/tickets/{id}"),
+        Some(token),
+        Some(body),
+    )
+    .await
 }
 
 /// Due times in business hours with a holiday, exactly; warnings; a first reply meeting the
@@ -463,8 +611,14 @@ async fn due_times_pauses_and_filters(backend: Backend) {
     let created = r.expect(201).clone();
     let id = created["id"].as_i64().unwrap();
     // 1 h on Friday, nothing on the weekend or the Monday holiday, 1 h on Tuesday.
-    assert_eq!(clock(&created, "first_response")["due_at"], rfc(sh(8, 10, 0)));
-    assert_eq!(clock(&created, "first_response")["warn_at"], rfc(sh(8, 9, 30)));
+    assert_eq!(
+        clock(&created, "first_response")["due_at"],
+        rfc(sh(8, 10, 0))
+    );
+    assert_eq!(
+        clock(&created, "first_response")["warn_at"],
+        rfc(sh(8, 9, 30))
+    );
     // 10 h: 1 h Friday + 9 h Tuesday = Tuesday's closing time.
     assert_eq!(clock(&created, "resolution")["due_at"], rfc(sh(8, 18, 0)));
     assert_eq!(created["sla"]["state"], "ok");
@@ -491,12 +645,17 @@ async fn due_times_pauses_and_filters(backend: Backend) {
     .expect(201);
     let t = ticket(&s, &agent.token, id).await;
     let first = clock(&t, "first_response");
-    assert_eq!((first["state"].clone(), first["late"].clone()), (json!("met"), json!(false)));
+    assert_eq!(
+        (first["state"].clone(), first["late"].clone()),
+        (json!("met"), json!(false))
+    );
     assert_eq!(t["sla"]["state"], "ok", "resolution still runs: {t}");
 
     // Pending on the customer at 10:00 pauses resolution (2 h used).
     set_clock(&s, sh(8, 10, 0));
-    patch(&s, &agent.token, id, json!({"status": "pending_customer"})).await.expect(200);
+    patch(&s, &agent.token, id, json!({"status": "pending_customer"}))
+        .await
+        .expect(200);
     let t = ticket(&s, &agent.token, id).await;
     let res = clock(&t, "resolution");
     assert_eq!(res["state"], "paused");
@@ -525,14 +684,26 @@ async fn due_times_pauses_and_filters(backend: Backend) {
     set_clock(&s, sh(8, 15, 1));
     let t = ticket(&s, &agent.token, id).await;
     assert_eq!(t["sla"]["state"], "breached");
-    assert_eq!(listed(&s, &agent.token, "sla=breached,warning").await, vec![id]);
+    assert_eq!(
+        listed(&s, &agent.token, "sla=breached,warning").await,
+        vec![id]
+    );
     // Resolving meets every clock.
-    patch(&s, &agent.token, id, json!({"status": "resolved"})).await.expect(200);
+    patch(&s, &agent.token, id, json!({"status": "resolved"}))
+        .await
+        .expect(200);
     let t = ticket(&s, &agent.token, id).await;
     assert_eq!(t["sla"]["state"], "met");
-    assert!(listed(&s, &agent.token, "sla=breached,warning,ok,paused").await.is_empty());
+    assert!(
+        listed(&s, &agent.token, "sla=breached,warning,ok,paused")
+            .await
+            .is_empty()
+    );
 }
-both!(due_times_with_business_hours_holidays_and_pauses, due_times_pauses_and_filters);
+both!(
+    due_times_with_business_hours_holidays_and_pauses,
+    due_times_pauses_and_filters
+);
 
 /// Two nodes scanning at the same moment: each warning and each breach fires once; the breach
 /// escalates the ticket (priority raised, reassigned) as the system, audited, and notifies.
@@ -574,7 +745,10 @@ async fn escalation_fires_once(backend: Backend) {
     assert_eq!(both_scan().await, (1, 0), "one warning");
     assert_eq!(both_scan().await, (0, 0), "never twice");
     let mine = s.get("/api/v1/notifications", Some(&agent.token)).await;
-    let mine = mine.expect(200)["notifications"].as_array().unwrap().clone();
+    let mine = mine.expect(200)["notifications"]
+        .as_array()
+        .unwrap()
+        .clone();
     assert_eq!(mine.len(), 1);
     assert_eq!(mine[0]["kind"], "sla_warning");
     assert_eq!(mine[0]["ticket_id"], id);
@@ -587,14 +761,19 @@ async fn escalation_fires_once(backend: Backend) {
     assert_eq!(t["assignee_id"], backup.id());
     assert_eq!(t["sla"]["state"], "breached");
     assert!(clock(&t, "first_response")["breached_at"].is_string());
-    let audit = s.get(&format!("/api/v1/tickets/{id}/audit"), Some(&admin.token)).await;
+    let audit = s
+        .get(&format!("/api/v1/tickets/{id}/audit"), Some(&admin.token))
+        .await;
     let audit = audit.expect(200)["audit"].as_array().unwrap().clone();
     let by_system: Vec<&str> = audit
         .iter()
         .filter(|a| a["actor_type"] == "system")
         .map(|a| a["field"].as_str().unwrap())
         .collect();
-    assert!(by_system.contains(&"priority") && by_system.contains(&"assignee_id"), "{audit:?}");
+    assert!(
+        by_system.contains(&"priority") && by_system.contains(&"assignee_id"),
+        "{audit:?}"
+    );
     assert_eq!(by_system.iter().filter(|f| **f == "priority").count(), 1);
 
     // Supervisors, the old and the new assignee are told once; admins are supervisors too.
@@ -605,7 +784,9 @@ async fn escalation_fires_once(backend: Backend) {
         assert_eq!(list[0]["kind"], "sla_breach");
     }
     let frame = sup_ws
-        .find(std::time::Duration::from_secs(5), |e| e["type"] == "notification")
+        .find(std::time::Duration::from_secs(5), |e| {
+            e["type"] == "notification"
+        })
         .await
         .expect("a live notification");
     assert_eq!(frame["notification"]["kind"], "sla_breach");
@@ -621,7 +802,10 @@ async fn escalation_fires_once(backend: Backend) {
     assert_eq!(clock(&t, "first_response")["late"], true);
     assert_eq!(both_scan().await, (0, 0));
 }
-both!(escalation_fires_exactly_once_across_two_nodes, escalation_fires_once);
+both!(
+    escalation_fires_exactly_once_across_two_nodes,
+    escalation_fires_once
+);
 
 /// Rules match on keywords and priority (seeing what earlier rules set), act as the system
 /// (audited), reply with filled variables, notify, and never trigger themselves again.
@@ -644,11 +828,16 @@ async fn automation_rules_run(backend: Backend) {
         json!({"name": "停用", "position": 0, "enabled": false,
                "actions": {"add_tags": ["不应出现"]}}),
     ] {
-        s.post("/api/v1/automation-rules", Some(&admin.token), rule).await.expect(201);
+        s.post("/api/v1/automation-rules", Some(&admin.token), rule)
+            .await
+            .expect(201);
     }
     let shopper = s.shopper().await;
     let name = s
-        .get(&format!("/api/v1/customers/{}", shopper.customer_id), Some(&admin.token))
+        .get(
+            &format!("/api/v1/customers/{}", shopper.customer_id),
+            Some(&admin.token),
+        )
         .await
         .expect(200)["customer"]["name"]
         .as_str()
@@ -665,8 +854,14 @@ async fn automation_rules_run(backend: Backend) {
     let id = created["id"].as_i64().unwrap();
     let t = ticket(&s, &agent.token, id).await;
     assert_eq!(t["priority"], "urgent");
-    assert_eq!(t["tags"], json!(["加急", "破损"]), "the later rule saw the raised priority");
-    let entries = s.get(&format!("/api/v1/tickets/{id}/entries"), Some(&agent.token)).await;
+    assert_eq!(
+        t["tags"],
+        json!(["加急", "破损"]),
+        "the later rule saw the raised priority"
+    );
+    let entries = s
+        .get(&format!("/api/v1/tickets/{id}/entries"), Some(&agent.token))
+        .await;
     let entries = entries.expect(200)["entries"].as_array().unwrap().clone();
     let reply = entries
         .iter()
@@ -675,33 +870,56 @@ async fn automation_rules_run(backend: Backend) {
     assert_eq!(reply["author_type"], "system");
     assert_eq!(
         reply["body"],
-        format!("{name}您好，工单 {} 已受理", created["display_number"].as_str().unwrap())
+        format!(
+            "{name}您好，工单 {} 已受理",
+            created["display_number"].as_str().unwrap()
+        )
     );
     let notes = s.get("/api/v1/notifications", Some(&sup.token)).await;
-    let notes = notes.expect(200)["notifications"].as_array().unwrap().clone();
+    let notes = notes.expect(200)["notifications"]
+        .as_array()
+        .unwrap()
+        .clone();
     assert_eq!(notes.len(), 1);
     assert_eq!(notes[0]["kind"], "automation");
 
     // A ticket without the keyword is left alone.
     let r = s
-        .post("/api/v1/tickets", Some(&agent.token), json!({"subject": "开发票"}))
+        .post(
+            "/api/v1/tickets",
+            Some(&agent.token),
+            json!({"subject": "开发票"}),
+        )
         .await;
     let plain = r.expect(201)["id"].as_i64().unwrap();
     let t = ticket(&s, &agent.token, plain).await;
-    assert_eq!((t["priority"].clone(), t["tags"].clone()), (json!("normal"), json!([])));
+    assert_eq!(
+        (t["priority"].clone(), t["tags"].clone()),
+        (json!("normal"), json!([]))
+    );
 
     // An update by a person runs the update rules once; their own change (priority → low, tag)
     // does not run them again (else "加急" would be re-evaluated and "已更新" re-added forever).
-    patch(&s, &agent.token, id, json!({"subject": "收到的箱子破了"})).await.expect(200);
+    patch(&s, &agent.token, id, json!({"subject": "收到的箱子破了"}))
+        .await
+        .expect(200);
     let t = ticket(&s, &agent.token, id).await;
     assert_eq!(t["priority"], "low");
     assert_eq!(t["tags"], json!(["加急", "已更新", "破损"]));
-    let audit = s.get(&format!("/api/v1/tickets/{id}/audit"), Some(&agent.token)).await;
+    let audit = s
+        .get(&format!("/api/v1/tickets/{id}/audit"), Some(&agent.token))
+        .await;
     let audit = audit.expect(200)["audit"].as_array().unwrap().clone();
     let system_changes = audit
         .iter()
         .filter(|a| a["actor_type"] == "system" && a["field"] == "priority")
         .count();
-    assert_eq!(system_changes, 2, "one on create, one on the update: {audit:?}");
+    assert_eq!(
+        system_changes, 2,
+        "one on create, one on the update: {audit:?}"
+    );
 }
-both!(automation_rules_act_once_without_loops, automation_rules_run);
+both!(
+    automation_rules_act_once_without_loops,
+    automation_rules_run
+);
