@@ -1184,7 +1184,20 @@ fn json_list(v: &[String]) -> String {
 /// result to be resolved ([`complaint_resolution_gaps`], 422 naming the missing fields), required
 /// custom fields must be set to resolve, a merged ticket cannot change. Returns the audited
 /// changes (empty when nothing changed).
+/// On an error `ticket` is left as it was.
 pub fn apply_patch(
+    ticket: &mut Ticket,
+    patch: &TicketPatch,
+    refs: &PatchRefs,
+    now: Millis,
+) -> Result<Vec<FieldChange>> {
+    let mut changed = ticket.clone();
+    let changes = apply_patch_to(&mut changed, patch, refs, now)?;
+    *ticket = changed;
+    Ok(changes)
+}
+
+fn apply_patch_to(
     ticket: &mut Ticket,
     patch: &TicketPatch,
     refs: &PatchRefs,
@@ -1196,6 +1209,7 @@ pub fn apply_patch(
             ticket.merged_into_id.unwrap_or_default()
         )));
     }
+    let was_closed = ticket.status == TicketStatus::Closed;
     let mut changes = Vec::new();
     let mut note = |field: &str, old: Option<String>, new: Option<String>| {
         if old != new {
@@ -1338,7 +1352,7 @@ pub fn apply_patch(
         // complaint without its causes.
         check_resolvable(ticket, &refs.field_defs)?;
     }
-    if ticket.status == TicketStatus::Closed && !changes.is_empty() {
+    if was_closed && !changes.is_empty() {
         return Err(Error::conflict(
             "a closed ticket cannot change; open a follow-up ticket",
         ));
@@ -1711,5 +1725,124 @@ mod tests {
             choose_policy(&policies[1..], &facts(Priority::Low, None, None)),
             None
         );
+    }
+}
+
+#[cfg(test)]
+mod ticket_system_tests {
+    use super::*;
+
+    fn ticket(complaint: bool) -> Ticket {
+        Ticket {
+            id: 1,
+            shop_id: 1,
+            number: 7,
+            display_number: display_number(7),
+            subject: "s".into(),
+            description: String::new(),
+            customer: None,
+            category: complaint.then(|| CategoryRef {
+                id: 3,
+                key: "damaged_item".into(),
+                name: "破损".into(),
+                parent_id: Some(1),
+                parent_key: Some("error".into()),
+                is_complaint: true,
+            }),
+            priority: Priority::Normal,
+            status: TicketStatus::Open,
+            assignee_id: None,
+            assignee_name: None,
+            team: None,
+            channel: TicketChannel::Api,
+            custom_fields: BTreeMap::new(),
+            tags: vec![],
+            root_causes: vec![],
+            handling_result: None,
+            merged_into_id: None,
+            created_by: None,
+            created_at: Millis(0),
+            updated_at: Millis(0),
+            first_public_reply_at: None,
+            resolved_at: None,
+            closed_at: None,
+        }
+    }
+
+    #[test]
+    fn numbers_read_and_print() {
+        assert_eq!(display_number(123), "T-000123");
+        for s in ["T-000123", "t123", "#123", "123", " T123 "] {
+            assert_eq!(parse_number(s), Some(123), "{s}");
+        }
+        for s in ["", "T-", "12a", "0", "破损"] {
+            assert_eq!(parse_number(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn a_refused_resolve_changes_nothing_and_names_the_gaps() {
+        let mut t = ticket(true);
+        let patch = TicketPatch {
+            status: Some(TicketStatus::Resolved),
+            root_causes: Some(vec!["包装不牢".into()]),
+            ..Default::default()
+        };
+        let err = apply_patch(&mut t, &patch, &PatchRefs::default(), Millis(5)).unwrap_err();
+        assert_eq!(err.code, crate::ErrorCode::ValidationFailed);
+        assert!(err.message.contains("handling_result") && !err.message.contains("root_causes"));
+        let ok = TicketPatch {
+            handling_result: Some(Some("补发".into())),
+            ..patch
+        };
+        let changes = apply_patch(&mut t, &ok, &PatchRefs::default(), Millis(5)).unwrap();
+        let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(fields, vec!["root_causes", "handling_result", "status"]);
+        assert_eq!(t.resolved_at, Some(Millis(5)));
+        // Closing, then nothing more.
+        let close = TicketPatch {
+            status: Some(TicketStatus::Closed),
+            ..Default::default()
+        };
+        apply_patch(&mut t, &close, &PatchRefs::default(), Millis(6)).unwrap();
+        let rename = TicketPatch {
+            subject: Some("x".into()),
+            ..Default::default()
+        };
+        assert!(apply_patch(&mut t, &rename, &PatchRefs::default(), Millis(7)).is_err());
+    }
+
+    #[test]
+    fn replies_move_the_status() {
+        use TicketStatus::*;
+        assert_eq!(
+            status_after_entry(New, EntryKind::Public).unwrap(),
+            Some(Open)
+        );
+        assert_eq!(
+            status_after_entry(PendingCustomer, EntryKind::Customer).unwrap(),
+            Some(Open)
+        );
+        assert_eq!(status_after_entry(Open, EntryKind::Note).unwrap(), None);
+        assert!(status_after_entry(Closed, EntryKind::Customer).is_err());
+        assert_eq!(status_after_entry(Closed, EntryKind::Note).unwrap(), None);
+    }
+
+    #[test]
+    fn filters_parse_strictly() {
+        let mut p = BTreeMap::new();
+        p.insert("status".to_owned(), "open, new".to_owned());
+        p.insert("assignee".to_owned(), "me".to_owned());
+        let f = TicketFilter::from_params(&p).unwrap();
+        assert_eq!(f.statuses, vec![TicketStatus::Open, TicketStatus::New]);
+        assert_eq!(f.assignee, Some(AssigneeFilter::Me));
+        p.insert("colour".to_owned(), "red".to_owned());
+        assert!(TicketFilter::from_params(&p).is_err());
+        let c = Cursor {
+            at: Millis(1234),
+            id: 9,
+        };
+        assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
+        assert!(Cursor::decode("x_1").is_err());
     }
 }

@@ -20,4 +20,5 @@ mod search;
 mod segments;
 mod sla;
 mod suggest;
+mod tickets;
 mod tools;
