@@ -733,8 +733,11 @@ async fn escalation_fires_once(backend: Backend) {
     let id = r.expect(201)["id"].as_i64().unwrap();
     let mut sup_ws = s.agent_ws(&sup).await;
 
+    // A second node on the same database. Its events reach the same sockets, as the bus of a
+    // multi-node deployment would deliver them.
     let mut node2 = kefu_http::AppState::new(s.store.clone(), &generous());
     node2.clock = s.state.clock.clone();
+    node2.hub = s.state.hub.clone();
     let both_scan = || async {
         let (a, b) = tokio::join!(s.state.sla_scan(), node2.sla_scan());
         let (a, b) = (a.expect("scan"), b.expect("scan"));
