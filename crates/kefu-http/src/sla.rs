@@ -113,6 +113,18 @@ impl AppState {
         };
         let mut clocks = self.store.sla_clocks(t.shop_id, &[t.id]).await?;
         let before = clocks.clone();
+        if clocks.is_empty()
+            && !events.contains(&SlaEvent::Created)
+            && !matches!(t.status, TicketStatus::Resolved | TicketStatus::Closed)
+        {
+            // A policy applies for the first time (e.g. a rule or a person raised the priority):
+            // the clocks start from the ticket's creation, so the time already passed counts.
+            let open = TicketStatus::Open;
+            advance_clocks(&mut clocks, Some(&policy), &cal, open, &[SlaEvent::Created], t.id, t.created_at);
+            if let Some(replied) = t.first_public_reply_at {
+                advance_clocks(&mut clocks, Some(&policy), &cal, open, &[SlaEvent::AgentReplied], t.id, replied);
+            }
+        }
         let removed = advance_clocks(
             &mut clocks,
             Some(&policy),

@@ -835,6 +835,15 @@ async fn automation_rules_run(backend: Backend) {
             .await
             .expect(201);
     }
+    // Only urgent tickets have an SLA: a ticket raised to urgent by a rule gets its clocks then.
+    let r = s
+        .post(
+            "/api/v1/sla/policies",
+            Some(&admin.token),
+            json!({"name": "紧急", "match": {"priority": "urgent"}, "resolution_minutes": 600}),
+        )
+        .await;
+    let urgent_policy = r.expect(201)["policy"]["id"].clone();
     let shopper = s.shopper().await;
     let name = s
         .get(
@@ -862,6 +871,8 @@ async fn automation_rules_run(backend: Backend) {
         json!(["加急", "破损"]),
         "the later rule saw the raised priority"
     );
+    assert_eq!(t["sla"]["policy_id"], urgent_policy);
+    assert!(clock(&t, "resolution")["due_at"].is_string(), "{t}");
     let entries = s
         .get(&format!("/api/v1/tickets/{id}/entries"), Some(&agent.token))
         .await;
