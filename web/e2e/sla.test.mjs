@@ -116,7 +116,18 @@ test('calendar, SLA policy and automation rule in the console; due times on a ti
   assert.equal(first.target_ms, 45 * 60_000)
   assert.ok(first.due_at, JSON.stringify(t.body.ticket.sla))
 
+  // ---- the ticket shows its SLA: a badge in the list and the clocks in the detail
+  await page.goto(BASE + `/tickets/${created.body.id}`, { timeout: WAIT })
+  const detail = page.getByTestId('ticket-detail')
+  await detail.getByTestId('sla-detail').waitFor()
+  assert.match(await detail.getByTestId('sla-detail').textContent(), /首次响应/)
+  const row = page.getByTestId('ticket-row').filter({ hasText: `杯子碎了${stamp}` })
+  const state = await row.getByTestId('sla-badge').getAttribute('data-state')
+  assert.ok(['ok', 'warning', 'breached'].includes(state), state)
+  await shot(page, 's04-ticket-sla')
+
   // ---- the English UI
+  await page.goto(BASE + '/sla', { timeout: WAIT })
   await page.getByTestId('lang-select').selectOption('en')
   await page.getByTestId('sla-tab-policies').click()
   await page.getByText('SLA policies').first().waitFor()

@@ -9,6 +9,7 @@ import * as segments from './locales/segments'
 import * as sla from './locales/sla'
 import * as tools from './locales/tools'
 import * as suggest from './locales/suggest'
+import * as tickets from './locales/tickets'
 
 export type Locale = 'zh' | 'en'
 
@@ -103,6 +104,7 @@ const zh = {
   ...tools.zh,
   ...suggest.zh,
   ...sla.zh,
+  ...tickets.zh,
 }
 
 type Dict = typeof zh
@@ -199,6 +201,7 @@ const en: Dict = {
   ...tools.en,
   ...suggest.en,
   ...sla.en,
+  ...tickets.en,
 }
 
 const dicts: Record<Locale, Dict> = { zh, en }

@@ -4,6 +4,7 @@
  * All user-provided text is rendered with textContent only.
  */
 import { CSS } from './style'
+import { TICKETS_CSS, mountTickets } from './tickets'
 
 /** Accepted by the server (it checks the real content again). */
 const ACCEPT = '.jpg,.jpeg,.jfif,.png,.gif,.webp,.pdf,.txt,.csv,.log,.md,.zip,.docx,.xlsx,.pptx,.mp4,.m4v'
@@ -168,7 +169,7 @@ const TEXT = {
   host.style.cssText = 'position:fixed;z-index:2147483000;right:0;bottom:0;width:0;height:0;'
   const root = host.attachShadow({ mode: 'open' })
   const style = h('style')
-  style.textContent = CSS
+  style.textContent = CSS + TICKETS_CSS
   root.appendChild(style)
 
   const launcher = h('button', { class: 'launcher', 'data-testid': 'kefu-launcher', 'aria-label': L.open, type: 'button' })
@@ -729,6 +730,9 @@ const TEXT = {
 
   function onEvent(ev: any) {
     switch (ev.type) {
+      case 'ticket.reply':
+        tickets.onEvent(ev)
+        break
       case 'message.created': {
         const m = ev.message as Msg
         if (!m || m.private) return
@@ -808,6 +812,17 @@ const TEXT = {
     }
   })
   document.addEventListener('visibilitychange', markRead)
+
+  // ---------------------------------------------------------------- tickets (报告问题)
+  async function uploadTicketFile(path: string, file: File): Promise<{ id: number; name: string }> {
+    const form = new FormData()
+    form.append('file', file, file.name)
+    const res = await fetch(base + path, { method: 'POST', headers: token ? { Authorization: `Bearer ${token}` } : {}, body: form })
+    const data = await res.json().catch(() => null)
+    if (!res.ok) throw new Error(data?.error?.message || L.uploadFailed)
+    return data
+  }
+  const tickets = mountTickets({ lang, panel, head, call, upload: uploadTicketFile, ensureSession, h })
 
   // ---------------------------------------------------------------- boot
   function mount() {

@@ -85,7 +85,16 @@ impl From<&Ticket> for ShopperTicket {
 fn transcript_line(m: &Message) -> String {
     let at = m.created_at.to_rfc3339();
     let at = at.get(..16).unwrap_or(&at).replace('T', " ");
-    format!("[{at}] {}: {}", m.sender_name, m.body)
+    let who = if m.sender_name.trim().is_empty() {
+        match m.sender_type {
+            SenderType::Customer => "顾客",
+            SenderType::Agent => "客服",
+            SenderType::Bot | SenderType::System => "系统",
+        }
+    } else {
+        m.sender_name.as_str()
+    };
+    format!("[{at}] {who}: {}", m.body)
 }
 
 impl AppState {

@@ -381,6 +381,7 @@ async fn seed_new(store: &dyn Store) -> Result<()> {
     seed_commerce(store, shop.id, &chat_customers).await?;
     crate::demo_cards::seed(store, &shop, &agent_ids).await?;
     seed_order_history(store, shop.id).await?;
+    seed_tickets(store, shop.id, &chat_customers, &agent_ids).await?;
     // Segments are computed once at the end, so the segments page and the sidebar badges are
     // filled from the first start.
     store
@@ -1072,6 +1073,195 @@ async fn seed_more_customers(store: &dyn Store, shop_id: Id, supervisor: &User) 
             true,
             Some("多个账号同一收货地址批量下单后申请退款"),
             &supervisor.name,
+        )
+        .await?;
+    Ok(())
+}
+
+/// A few tickets in different states so the 工单 page is not empty: complaints about a damaged
+/// parcel (with a partial refund), a delivery that never came upstairs (resolved, with its root
+/// cause and handling result), a price question and an attitude complaint waiting on the shopper.
+async fn seed_tickets(
+    store: &dyn Store,
+    shop_id: Id,
+    chat_customers: &[Id],
+    agents: &[User],
+) -> Result<()> {
+    use kefu_core::tickets::*;
+    let cats = store.ticket_categories(shop_id).await?;
+    let cat = |key: &str| cats.iter().find(|c| c.key == key).map(|c| c.id);
+    let by = |i: usize| Actor::agent(agents[i].id);
+    let origin = |channel, actor| TicketOrigin {
+        channel,
+        actor,
+        entries: vec![],
+    };
+    let customer = |i: usize| chat_customers.get(i).copied();
+    let latest_order = |customer: Option<Id>| async move {
+        match customer {
+            Some(c) => store
+                .customer_orders(shop_id, c, 1)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|o| o.into_iter().next())
+                .map(|o| o.order.id),
+            None => None,
+        }
+    };
+    let mut links = Vec::new();
+    if let Some(c) = customer(1)
+        && let Some(conv) = store.customer_conversation(shop_id, c).await?
+    {
+        links.push(NewTicketLink {
+            kind: LinkKind::Conversation,
+            ref_id: conv.id,
+        });
+    }
+    if let Some(o) = latest_order(customer(1)).await {
+        links.push(NewTicketLink {
+            kind: LinkKind::Order,
+            ref_id: o,
+        });
+    }
+    let damaged = store
+        .create_ticket(
+            shop_id,
+            &NewTicket {
+                subject: "收到的耳机盒子压坏了，耳机有划痕".into(),
+                description: "顾客反馈快递外箱破损，耳机充电盒有明显划痕，要求处理。".into(),
+                customer_id: customer(1),
+                category_id: cat("damaged_item"),
+                priority: Some(Priority::High),
+                assignee_id: Some(agents[4].id),
+                tags: vec!["破损".into()],
+                links,
+                ..Default::default()
+            },
+            &origin(TicketChannel::Conversation, by(4)),
+        )
+        .await?;
+    let reply = |kind, actor, body: &str| NewEntry {
+        kind,
+        actor,
+        body: body.into(),
+        attachment_ids: vec![],
+    };
+    store
+        .add_ticket_entry(
+            shop_id,
+            damaged.id,
+            &reply(
+                EntryKind::Public,
+                by(4),
+                "非常抱歉给您带来不便，我们已为您申请部分退款 ¥30，请查收。",
+            ),
+        )
+        .await?;
+    store
+        .add_ticket_entry(
+            shop_id,
+            damaged.id,
+            &reply(
+                EntryKind::Note,
+                by(4),
+                "仓库确认是中转站暴力分拣，已反馈快递。",
+            ),
+        )
+        .await?;
+    store
+        .add_compensation(
+            shop_id,
+            damaged.id,
+            &Compensation {
+                kind: CompensationKind::Refund,
+                amount_cents: 3000,
+                cost_cents: 3000,
+                note: "部分退款，商品不退回".into(),
+            },
+            "CNY",
+            by(4),
+        )
+        .await?;
+
+    let upstairs = store
+        .create_ticket(
+            shop_id,
+            &NewTicket {
+                subject: "快递没有送货上楼，放在小区门口".into(),
+                customer_id: customer(0),
+                category_id: cat("not_upstairs"),
+                assignee_id: Some(agents[2].id),
+                ..Default::default()
+            },
+            &origin(TicketChannel::Console, by(2)),
+        )
+        .await?;
+    store
+        .update_ticket(
+            shop_id,
+            upstairs.id,
+            &TicketPatch {
+                status: Some(TicketStatus::Resolved),
+                root_causes: Some(vec!["快递员未按约定派送".into()]),
+                handling_result: Some(Some("已向快递公司投诉，赠送 10 元优惠券并致歉".into())),
+                ..Default::default()
+            },
+            by(2),
+        )
+        .await?;
+    store
+        .add_compensation(
+            shop_id,
+            upstairs.id,
+            &Compensation {
+                kind: CompensationKind::Coupon,
+                amount_cents: 1000,
+                cost_cents: 0,
+                note: "无门槛优惠券".into(),
+            },
+            "CNY",
+            by(2),
+        )
+        .await?;
+
+    store
+        .create_ticket(
+            shop_id,
+            &NewTicket {
+                subject: "同款充电宝别家便宜 20 元，能否补差价".into(),
+                customer_id: customer(2),
+                category_id: cat("price"),
+                priority: Some(Priority::Low),
+                ..Default::default()
+            },
+            &origin(TicketChannel::Widget, Actor::SYSTEM),
+        )
+        .await?;
+    let attitude = store
+        .create_ticket(
+            shop_id,
+            &NewTicket {
+                subject: "电话客服态度不好".into(),
+                description: "顾客说电话里客服不耐烦，希望有人回电。".into(),
+                customer_id: customer(3),
+                category_id: cat("attitude"),
+                priority: Some(Priority::Urgent),
+                assignee_id: Some(agents[1].id),
+                ..Default::default()
+            },
+            &origin(TicketChannel::Api, by(1)),
+        )
+        .await?;
+    store
+        .update_ticket(
+            shop_id,
+            attitude.id,
+            &TicketPatch {
+                status: Some(TicketStatus::PendingCustomer),
+                ..Default::default()
+            },
+            by(1),
         )
         .await?;
     Ok(())
