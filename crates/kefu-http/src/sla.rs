@@ -120,9 +120,25 @@ impl AppState {
             // A policy applies for the first time (e.g. a rule or a person raised the priority):
             // the clocks start from the ticket's creation, so the time already passed counts.
             let open = TicketStatus::Open;
-            advance_clocks(&mut clocks, Some(&policy), &cal, open, &[SlaEvent::Created], t.id, t.created_at);
+            advance_clocks(
+                &mut clocks,
+                Some(&policy),
+                &cal,
+                open,
+                &[SlaEvent::Created],
+                t.id,
+                t.created_at,
+            );
             if let Some(replied) = t.first_public_reply_at {
-                advance_clocks(&mut clocks, Some(&policy), &cal, open, &[SlaEvent::AgentReplied], t.id, replied);
+                advance_clocks(
+                    &mut clocks,
+                    Some(&policy),
+                    &cal,
+                    open,
+                    &[SlaEvent::AgentReplied],
+                    t.id,
+                    replied,
+                );
             }
         }
         let removed = advance_clocks(
@@ -182,17 +198,21 @@ impl AppState {
             .collect())
     }
 
-    /// Fills the tickets' `sla` field (one read for all of them).
-    pub async fn fill_sla(&self, tickets: &mut [Ticket]) -> Result<()> {
+    /// Fills the tickets' `sla` field (one read for all of them). Called after a change is
+    /// committed, so a failed read leaves `sla` empty (logged) instead of failing the answer.
+    pub async fn fill_sla(&self, tickets: &mut [Ticket]) {
         let Some(shop_id) = tickets.first().map(|t| t.shop_id) else {
-            return Ok(());
+            return;
         };
         let ids: Vec<Id> = tickets.iter().map(|t| t.id).collect();
-        let mut slas = self.ticket_slas(shop_id, &ids).await?;
-        for t in tickets.iter_mut() {
-            t.sla = slas.remove(&t.id);
+        match self.ticket_slas(shop_id, &ids).await {
+            Ok(mut slas) => {
+                for t in tickets.iter_mut() {
+                    t.sla = slas.remove(&t.id);
+                }
+            }
+            Err(e) => tracing::warn!(%e, "could not read SLA clocks"),
         }
-        Ok(())
     }
 
     /// Stores notifications and pushes each to its user's open consoles.

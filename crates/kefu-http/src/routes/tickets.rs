@@ -155,7 +155,7 @@ pub async fn list(
     let next_cursor = (tickets.len() as i64 == limit)
         .then(|| tickets.last().map(|t| Cursor::after(t, sort).encode()))
         .flatten();
-    state.fill_sla(&mut tickets).await?;
+    state.fill_sla(&mut tickets).await;
     Ok(Json(TicketsPage {
         tickets,
         next_cursor,
@@ -185,7 +185,7 @@ pub async fn create(
     let mut t = state
         .create_ticket(&agent.user, req, channel, vec![])
         .await?;
-    state.fill_sla(std::slice::from_mut(&mut t)).await?;
+    state.fill_sla(std::slice::from_mut(&mut t)).await;
     Ok((StatusCode::CREATED, Json(t)).into_response())
 }
 
@@ -210,7 +210,7 @@ pub async fn detail(
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<Json<TicketDetail>> {
     let mut ticket = state.visible_ticket(&agent.user, id).await?;
-    state.fill_sla(std::slice::from_mut(&mut ticket)).await?;
+    state.fill_sla(std::slice::from_mut(&mut ticket)).await;
     let shop = agent.user.shop_id;
     let merged = if ticket.merged_into_id.is_none() {
         state
@@ -263,7 +263,7 @@ pub async fn patch(
     ApiJson(req): ApiJson<TicketPatch>,
 ) -> ApiResult<Json<Ticket>> {
     let mut t = state.patch_ticket(&agent.user, id, req).await?;
-    state.fill_sla(std::slice::from_mut(&mut t)).await?;
+    state.fill_sla(std::slice::from_mut(&mut t)).await;
     Ok(Json(t))
 }
 
@@ -532,9 +532,9 @@ pub async fn merge(
     if req.source_ids.is_empty() || req.source_ids.len() > MAX_BULK {
         return Err(Error::validation(format!("source_ids: 1-{MAX_BULK} tickets")).into());
     }
-    Ok(Json(
-        state.merge_tickets(&agent.user, id, req.source_ids).await?,
-    ))
+    let mut t = state.merge_tickets(&agent.user, id, req.source_ids).await?;
+    state.fill_sla(std::slice::from_mut(&mut t)).await;
+    Ok(Json(t))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -608,10 +608,13 @@ pub async fn bulk(
     for id in ids {
         let r = state.patch_ticket(&agent.user, id, patch.clone()).await;
         results.push(match r {
-            Ok(t) => BulkResult {
+            Ok(mut t) => BulkResult {
+                ticket: {
+                    state.fill_sla(std::slice::from_mut(&mut t)).await;
+                    Some(t)
+                },
                 id,
                 ok: true,
-                ticket: Some(t),
                 error: None,
             },
             Err(e) => BulkResult {
@@ -860,7 +863,8 @@ pub async fn from_conversation(
     ApiPath(id): ApiPath<Id>,
     ApiJson(req): ApiJson<FromConversation>,
 ) -> ApiResult<Response> {
-    let t = state.ticket_from_conversation(&agent.user, id, req).await?;
+    let mut t = state.ticket_from_conversation(&agent.user, id, req).await?;
+    state.fill_sla(std::slice::from_mut(&mut t)).await;
     Ok((StatusCode::CREATED, Json(t)).into_response())
 }
 
@@ -880,13 +884,14 @@ pub async fn conversation_tickets(
 ) -> ApiResult<Json<ConversationTickets>> {
     state.visible_conversation(&agent.user, id).await?;
     let user = &agent.user;
-    let tickets = state
+    let mut tickets: Vec<Ticket> = state
         .store
         .conversation_tickets(user.shop_id, id)
         .await?
         .into_iter()
         .filter(|t| crate::hub::agent_sees_ticket(t, user.id, user.role))
         .collect();
+    state.fill_sla(&mut tickets).await;
     Ok(Json(ConversationTickets { tickets }))
 }
 
