@@ -55,7 +55,9 @@ pub async fn seed(args: SeedArgs) -> Result<()> {
     let input: kefu_core::sla_policies::SlaPolicyInput = serde_json::from_value(
         serde_json::json!({"name": "标准", "first_response_minutes": 240, "resolution_minutes": 2880}),
     )?;
-    let policy = store.create_sla_policy(shop.id, &input.validated()?).await?;
+    let policy = store
+        .create_sla_policy(shop.id, &input.validated()?)
+        .await?;
     let hash = kefu_http::auth::hash_password(args.password.clone()).await?;
     store
         .create_user(NewUser {
@@ -113,7 +115,10 @@ pub async fn seed(args: SeedArgs) -> Result<()> {
     // Clocks: first response and resolution for every ticket not resolved or closed. Open and new
     // ones run (due times spread from 3 days ago to 3 days ahead, so some are breached and some
     // warned); pending ones are paused. Resolved and closed tickets have met clocks.
-    for (metric, target) in [("first_response", 240 * 60_000i64), ("resolution", 2880 * 60_000)] {
+    for (metric, target) in [
+        ("first_response", 240 * 60_000i64),
+        ("resolution", 2880 * 60_000),
+    ] {
         let sql = format!(
             "INSERT INTO ticket_sla_clocks (shop_id, ticket_id, metric, policy_id, target_ms, used_ms, \
                running_since, met_at, due_at, warn_at, updated_at) \
@@ -201,7 +206,9 @@ pub async fn list(args: ListArgs) -> Result<()> {
         .as_str()
         .ok_or_else(|| anyhow!("no token"))?
         .to_owned();
-    let (_, body) = client.get("/api/v1/ticket-categories", Some(&token)).await?;
+    let (_, body) = client
+        .get("/api/v1/ticket-categories", Some(&token))
+        .await?;
     let cats: serde_json::Value = serde_json::from_slice(&body)?;
     let category = cats["categories"]
         .as_array()

@@ -1163,7 +1163,8 @@ fn list_sql(shop_id: Id, q: &TicketQuery) -> (String, Vec<Bind>) {
     }
     if !f.sla.is_empty() {
         // A clock not yet met in one of the asked states, judged at `sla_now` from the stored
-        // instants (the `ticket_sla_clocks_open` index; see kefu_core::sla_policies::clock_state).
+        // instants, probed per ticket by the unique `(ticket_id, metric)` index (see
+        // kefu_core::sla_policies::clock_state).
         let now = push(&mut binds, Bind::I(f.sla_now.0));
         let states: Vec<String> = f
             .sla
