@@ -137,6 +137,19 @@ pub async fn seed(args: SeedArgs) -> Result<()> {
             .await
             .context("insert clocks")?;
     }
+    // A running server would have warned and escalated what is already past: mark it so, so the
+    // escalation task only handles clocks falling due during the run (about one a second).
+    for sql in [
+        format!("UPDATE ticket_sla_clocks SET warned_at = warn_at WHERE warn_at <= {now}"),
+        format!(
+            "UPDATE ticket_sla_clocks SET escalated_at = due_at, breached_at = due_at WHERE due_at <= {now}"
+        ),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .context("mark past warnings and breaches")?;
+    }
     let open: i64 = sqlx::query_scalar(
         "SELECT COUNT(DISTINCT ticket_id) FROM ticket_sla_clocks WHERE met_at IS NULL",
     )
