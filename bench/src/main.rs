@@ -17,6 +17,7 @@ mod orders;
 mod search;
 mod segments;
 mod suggest;
+mod tickets;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
@@ -83,6 +84,11 @@ enum Command {
     },
     /// Full-text search: index N messages built from the research corpus, then time a query mix.
     Search(search::SearchArgs),
+    /// Create a SQLite data dir holding N tickets with SLA clocks (bulk SQL), an SLA policy and
+    /// an admin, for `tickets`.
+    TicketsSeed(tickets::SeedArgs),
+    /// Ticket list views and the SLA evaluation of all open tickets against a running kefu.
+    Tickets(tickets::ListArgs),
     /// Write a CSV of orders for `kefu import orders` (the import benchmark).
     GenOrders {
         /// How many orders.
@@ -188,6 +194,8 @@ fn main() -> Result<()> {
         Command::Ws(args) => rt.block_on(ws_load(args)),
         Command::Segments(args) => rt.block_on(segments::run(args)),
         Command::Search(args) => search::run(args),
+        Command::TicketsSeed(args) => rt.block_on(tickets::seed(args)),
+        Command::Tickets(args) => rt.block_on(tickets::list(args)),
         Command::Suggest(args) => suggest::run(args),
         Command::SuggestLive(args) => rt.block_on(suggest::live(args)),
         Command::Sidebar {
@@ -526,7 +534,7 @@ async fn sidebar(
 // Percentiles over microsecond samples.
 
 #[derive(Serialize, Default, Clone, Copy)]
-struct Percentiles {
+pub(crate) struct Percentiles {
     p50_ms: f64,
     p95_ms: f64,
     p99_ms: f64,

@@ -7,6 +7,7 @@ import * as mail from './locales/mail'
 import * as scripts from './locales/scripts'
 import * as search from './locales/search'
 import * as segments from './locales/segments'
+import * as sla from './locales/sla'
 import * as tools from './locales/tools'
 import * as suggest from './locales/suggest'
 import * as tickets from './locales/tickets'
@@ -113,6 +114,7 @@ const zh = {
   ...tools.zh,
   ...suggest.zh,
   ...mail.zh,
+  ...sla.zh,
   ...tickets.zh,
 }
 
@@ -219,6 +221,7 @@ const en: Dict = {
   ...tools.en,
   ...suggest.en,
   ...mail.en,
+  ...sla.en,
   ...tickets.en,
 }
 

@@ -20,6 +20,7 @@ export const router = createRouter({
         { path: 'tickets/:id(\\d+)', name: 'ticket', component: () => import('./views/TicketsView.vue') },
         { path: 'scripts', name: 'scripts', component: () => import('./views/ScriptsView.vue') },
         { path: 'segments', name: 'segments', component: () => import('./views/SegmentsView.vue') },
+        { path: 'sla', name: 'sla', component: () => import('./views/SlaView.vue') },
         { path: 'settings', name: 'settings', component: () => import('./views/SettingsView.vue') },
       ],
     },

@@ -5,6 +5,7 @@
 //! between, which is why events carry everything needed to address them and nothing borrowed.
 
 use crate::model::{AgentStatus, Conversation, Id, Message, SenderType};
+use crate::sla_policies::Notification;
 use crate::suggestions::Suggestion;
 use crate::tickets::Ticket;
 use crate::tools::Mention;
@@ -65,6 +66,12 @@ pub enum Event {
         shop_id: Id,
         agent_id: Id,
         mention: Arc<Mention>,
+    },
+    /// A stored notification (SLA warning or breach, automation notice) for one user: goes to
+    /// that user's sockets only.
+    Notification {
+        shop_id: Id,
+        notification: Arc<Notification>,
     },
     /// Scripts ranked for a shopper's message, best first. Goes to the agents who see the
     /// conversation; each gets the top 3 of those meant for them (shop-wide scripts and their own

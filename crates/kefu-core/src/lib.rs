@@ -7,6 +7,7 @@
 
 pub mod aftersales;
 pub mod attachments;
+pub mod automation;
 pub mod business_hours;
 pub mod cards;
 pub mod commerce;
@@ -21,6 +22,7 @@ pub mod scripts;
 pub mod search;
 pub mod segments;
 pub mod sla;
+pub mod sla_policies;
 pub mod store;
 pub mod suggestions;
 pub mod tickets;

@@ -6,6 +6,7 @@
 
 use crate::Result;
 use crate::attachments::AttachmentStore;
+use crate::automation::AutomationStore;
 use crate::commerce::CommerceStore;
 use crate::customers::CustomerStore;
 use crate::mail::MailStore;
@@ -14,6 +15,7 @@ use crate::reminders::ReminderStore;
 use crate::scripts::ScriptStore;
 use crate::search::SearchStore;
 use crate::segments::SegmentStore;
+use crate::sla_policies::SlaStore;
 use crate::suggestions::SuggestionStore;
 use crate::tickets::TicketStore;
 use crate::time::Millis;
@@ -34,6 +36,8 @@ pub trait Store:
     + SearchStore
     + SuggestionStore
     + MailStore
+    + SlaStore
+    + AutomationStore
     + TicketStore
     + Send
     + Sync

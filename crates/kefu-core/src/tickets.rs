@@ -604,6 +604,9 @@ pub struct Ticket {
     pub resolved_at: Option<Millis>,
     #[schema(value_type = Option<String>)]
     pub closed_at: Option<Millis>,
+    /// The SLA clocks' due times and states (`null` when no policy applies). Filled by the HTTP
+    /// layer from the clocks (`crate::sla_policies`), never stored with the ticket row.
+    pub sla: Option<crate::sla_policies::TicketSla>,
 }
 
 impl Ticket {
@@ -797,6 +800,10 @@ pub struct TicketFilter {
     pub sort: TicketSort,
     /// Merged-away tickets are left out unless asked for.
     pub include_merged: bool,
+    /// Tickets with a clock (not met) in one of these states: `ok`, `warning`, `breached`,
+    /// `paused` (`sla=breached,warning`). Judged at `sla_now`, which the caller sets.
+    pub sla: Vec<crate::sla_policies::SlaState>,
+    pub sla_now: Millis,
 }
 
 fn parse_id(field: &str, v: &str) -> Result<Id> {
@@ -865,6 +872,19 @@ impl TicketFilter {
                     f.q = Some(v.to_owned());
                 }
                 "sort" => f.sort = TicketSort::parse(v)?,
+                "sla" => {
+                    use crate::sla_policies::SlaState;
+                    for s in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                        match SlaState::parse(s) {
+                            Ok(state) if state != SlaState::Met => f.sla.push(state),
+                            _ => {
+                                return Err(Error::validation(format!(
+                                    "sla: unknown state '{s}' (ok, warning, breached, paused)"
+                                )));
+                            }
+                        }
+                    }
+                }
                 "include_merged" => {
                     f.include_merged = match v {
                         "true" | "1" => true,

@@ -73,6 +73,42 @@ impl utoipa::PartialSchema for Millis {
 }
 impl utoipa::ToSchema for Millis {}
 
+/// Where "now" comes from for rules that depend on the time of day (SLA clocks, escalation). The
+/// server uses [`SystemClock`]; tests that must compute due times exactly use [`ManualClock`].
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Millis;
+}
+
+/// The wall clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Millis {
+        Millis::now()
+    }
+}
+
+/// A clock that stands still until moved (tests).
+pub struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    pub fn new(at: Millis) -> Self {
+        ManualClock(std::sync::atomic::AtomicI64::new(at.0))
+    }
+    pub fn set(&self, at: Millis) {
+        self.0.store(at.0, std::sync::atomic::Ordering::SeqCst);
+    }
+    pub fn advance(&self, ms: i64) {
+        self.0.fetch_add(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Millis {
+        Millis(self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -246,7 +246,8 @@ impl EventSink for Hub {
             Event::AgentStatus { shop_id, .. }
             | Event::CustomerUpdated { shop_id, .. }
             | Event::OrdersChanged { shop_id, .. }
-            | Event::Mention { shop_id, .. } => self.anyone_for(*shop_id, None),
+            | Event::Mention { shop_id, .. }
+            | Event::Notification { shop_id, .. } => self.anyone_for(*shop_id, None),
             Event::Suggestions { conversation, .. } => self.anyone_for(conversation.shop_id, None),
             Event::TicketChanged { ticket, .. } => {
                 self.anyone_for(ticket.shop_id, ticket.customer.as_ref().map(|c| c.id))
@@ -375,6 +376,16 @@ impl EventSink for Hub {
                     "customer_id": customer_id,
                 }));
                 self.to_agents(shop_id, &f, |_, _| true);
+            }
+            Event::Notification {
+                shop_id,
+                notification,
+            } => {
+                let f = frame(json!({
+                    "type": "notification",
+                    "notification": &*notification,
+                }));
+                self.to_agents(shop_id, &f, |u, _| u == notification.user_id);
             }
             Event::Mention {
                 shop_id,

@@ -7,6 +7,7 @@
 
 pub mod attachments;
 pub mod auth;
+pub mod automation;
 pub mod cards;
 pub mod chat;
 pub mod customers;
@@ -18,6 +19,7 @@ pub mod ratelimit;
 pub mod routes;
 pub mod scripts;
 pub mod search;
+pub mod sla;
 pub mod suggest;
 pub mod ticket_hooks;
 pub mod tickets;
@@ -27,6 +29,7 @@ pub mod visitors;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use kefu_core::store::Store;
+use kefu_core::time::{Clock, SystemClock};
 use ratelimit::RateLimiter;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -82,6 +85,9 @@ pub struct AppState {
     pub suggest: Option<Arc<suggest::Suggester>>,
     /// The outbound mail sender's wake-up signal ([`mail::spawn_sender`]).
     pub mail: Arc<mail::MailState>,
+    /// "Now" for SLA clocks and escalation ([`AppState::now`]): the system clock, or a manual one
+    /// in tests that compute due times exactly.
+    pub clock: Arc<dyn Clock>,
 }
 
 pub struct RateLimits {
@@ -126,7 +132,13 @@ impl AppState {
             search: None,
             suggest: None,
             mail: Arc::default(),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The current time as SLA clocks see it.
+    pub fn now(&self) -> kefu_core::time::Millis {
+        self.clock.now()
     }
 
     /// Starts the reply-suggestion service (needs a Tokio runtime).

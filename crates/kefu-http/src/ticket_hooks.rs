@@ -2,8 +2,9 @@
 //!
 //! Whatever changes a ticket — creation (console, API, conversation, widget), a patch, a bulk
 //! action, a merge, a reply, a note, a link or a compensation — calls [`ticket_changed`] once per
-//! ticket after the change is committed. Today it publishes the live event; SLA clocks and
-//! automation rules hook in here too, so no write path can forget them.
+//! ticket after the change is committed. It publishes the live event, then moves the ticket's SLA
+//! clocks and runs the shop's automation rules ([`crate::sla::on_ticket_change`]), so no write
+//! path can forget them.
 
 use crate::AppState;
 use kefu_core::events::{Event, EventSink};
@@ -64,4 +65,5 @@ pub async fn ticket_changed(state: &AppState, change: &TicketChange) {
             .filter(|prev| Some(*prev) != change.after.assignee_id),
         public_reply: matches!(change.kind, TicketChangeKind::PublicReply { .. }),
     });
+    crate::sla::on_ticket_change(state, change).await;
 }

@@ -121,6 +121,7 @@ mod attachments;
 mod mail;
 mod reminders;
 mod scripts;
+mod sla;
 mod tickets;
 mod tools;
 

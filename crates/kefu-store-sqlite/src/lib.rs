@@ -14,6 +14,7 @@ mod reminders;
 mod scripts;
 mod search;
 mod segments;
+mod sla;
 mod suggestions;
 mod tickets;
 mod tools;

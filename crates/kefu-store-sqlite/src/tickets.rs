@@ -12,6 +12,7 @@ use crate::{SqliteStore, db_err};
 use async_trait::async_trait;
 use kefu_core::customers::FieldKind;
 use kefu_core::model::{CustomerRef, Id, TeamRef};
+use kefu_core::sla_policies::SlaState;
 use kefu_core::tickets::*;
 use kefu_core::time::Millis;
 use kefu_core::{Error, ErrorCode, Result};
@@ -121,6 +122,7 @@ fn ticket_from_row(r: &SqliteRow) -> Result<Ticket> {
         first_public_reply_at: r.get::<Option<i64>, _>("first_public_reply_at").map(Millis),
         resolved_at: r.get::<Option<i64>, _>("resolved_at").map(Millis),
         closed_at: r.get::<Option<i64>, _>("closed_at").map(Millis),
+        sla: None,
     })
 }
 
@@ -1157,6 +1159,38 @@ fn list_sql(shop_id: Id, q: &TicketQuery) -> (String, Vec<Bind>) {
         let p = push(&mut binds, Bind::S(tag.clone()));
         sql.push_str(&format!(
             " AND EXISTS (SELECT 1 FROM ticket_tags g WHERE g.ticket_id = t.id AND g.tag = {p})"
+        ));
+    }
+    if !f.sla.is_empty() {
+        // A clock not yet met in one of the asked states, judged at `sla_now` from the stored
+        // instants, probed per ticket by the unique `(ticket_id, metric)` index (see
+        // kefu_core::sla_policies::clock_state).
+        let now = push(&mut binds, Bind::I(f.sla_now.0));
+        let states: Vec<String> = f
+            .sla
+            .iter()
+            .map(|s| match s {
+                SlaState::Breached => format!(
+                    "(k.used_ms > k.target_ms OR k.breached_at IS NOT NULL \
+                     OR (k.running_since IS NOT NULL AND k.due_at <= {now}))"
+                ),
+                SlaState::Warning => format!(
+                    "(k.running_since IS NOT NULL AND k.warn_at <= {now} AND k.due_at > {now} \
+                     AND k.breached_at IS NULL AND k.used_ms <= k.target_ms)"
+                ),
+                SlaState::Ok => format!(
+                    "(k.running_since IS NOT NULL AND k.due_at > {now} \
+                     AND (k.warn_at IS NULL OR k.warn_at > {now}) AND k.breached_at IS NULL)"
+                ),
+                _ => "(k.running_since IS NULL AND k.breached_at IS NULL \
+                      AND k.used_ms <= k.target_ms)"
+                    .to_owned(),
+            })
+            .collect();
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM ticket_sla_clocks k WHERE k.ticket_id = t.id \
+               AND k.met_at IS NULL AND ({}))",
+            states.join(" OR ")
         ));
     }
     if let Some(text) = &f.q {

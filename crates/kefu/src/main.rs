@@ -520,6 +520,8 @@ async fn serve_http(
     kefu_http::tools::spawn_background(&state);
     // Delivers queued mail (ticket replies to shoppers) through each shop's SMTP server.
     kefu_http::mail::spawn_sender(&state);
+    // Fires SLA warnings and breach escalations (exactly once per clock, whatever number of nodes).
+    kefu_http::sla::spawn_escalation(&state);
     let app = kefu_http::router(state);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

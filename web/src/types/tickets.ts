@@ -1,3 +1,4 @@
+import type { TicketSla } from '../sla'
 // Types of the ticket system (工单), as the API serialises them (crates/kefu-core/src/tickets.rs).
 export type TicketStatus = 'new' | 'open' | 'pending_customer' | 'pending_third_party' | 'resolved' | 'closed'
 export type Priority = 'low' | 'normal' | 'high' | 'urgent'
@@ -47,6 +48,8 @@ export interface Ticket {
   first_public_reply_at: string | null
   resolved_at: string | null
   closed_at: string | null
+  /** SLA clocks (null when no policy applies). */
+  sla: TicketSla | null
 }
 
 export interface TicketCategory {

@@ -10,6 +10,7 @@ pub mod reminders;
 pub mod scripts;
 pub mod search;
 pub mod segments;
+pub mod sla;
 pub mod suggest;
 pub mod tickets;
 pub mod tools;
@@ -68,6 +69,7 @@ pub fn api(_state: AppState) -> Router<AppState> {
         .merge(scripts::router())
         .merge(tools::router())
         .merge(search::router())
+        .merge(sla::router())
         .merge(tickets::router())
         .merge(demo::router())
         .route("/api/v1/ws", get(ws::agent_ws))

@@ -103,13 +103,16 @@ pub struct TicketsPage {
 /// sub-categories), `assignee` (`me`, `unassigned` or an id), `team`, `tag`, `customer`,
 /// `channel`, `created_from`/`created_to` (RFC 3339 or ms), `q` (subject text or a number like
 /// `T-000123`), `sort` (`updated_desc` default, `updated_asc`, `created_desc`, `created_asc`),
-/// `include_merged`, `cursor`, `limit` (≤ 200, default 50).
+/// `include_merged`, `sla` (tickets with a clock in one of these states: `ok`, `warning`,
+/// `breached`, `paused`, comma-separated), `cursor`, `limit` (≤ 200, default 50). Every ticket
+/// carries `sla`: its clocks' due times and states.
 #[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets",
     params(("status" = Option<String>, Query), ("priority" = Option<String>, Query),
         ("category" = Option<i64>, Query), ("assignee" = Option<String>, Query),
         ("team" = Option<i64>, Query), ("tag" = Option<String>, Query), ("customer" = Option<i64>, Query),
         ("channel" = Option<String>, Query), ("created_from" = Option<String>, Query),
         ("created_to" = Option<String>, Query), ("q" = Option<String>, Query), ("sort" = Option<String>, Query),
+        ("sla" = Option<String>, Query),
         ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = TicketsPage), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -132,10 +135,11 @@ pub async fn list(
             .filter(|l| (1..=MAX_PAGE).contains(l))
             .ok_or_else(|| Error::validation(format!("limit: must be 1-{MAX_PAGE}")))?,
     };
-    let filter = TicketFilter::from_params(&params)?;
+    let mut filter = TicketFilter::from_params(&params)?;
+    filter.sla_now = state.now();
     let sort = filter.sort;
     let user = &agent.user;
-    let tickets = state
+    let mut tickets = state
         .store
         .list_tickets(
             user.shop_id,
@@ -151,6 +155,7 @@ pub async fn list(
     let next_cursor = (tickets.len() as i64 == limit)
         .then(|| tickets.last().map(|t| Cursor::after(t, sort).encode()))
         .flatten();
+    state.fill_sla(&mut tickets).await;
     Ok(Json(TicketsPage {
         tickets,
         next_cursor,
@@ -177,9 +182,10 @@ pub async fn create(
     } else {
         TicketChannel::Api
     };
-    let t = state
+    let mut t = state
         .create_ticket(&agent.user, req, channel, vec![])
         .await?;
+    state.fill_sla(std::slice::from_mut(&mut t)).await;
     Ok((StatusCode::CREATED, Json(t)).into_response())
 }
 
@@ -203,7 +209,8 @@ pub async fn detail(
     agent: Agent,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<Json<TicketDetail>> {
-    let ticket = state.visible_ticket(&agent.user, id).await?;
+    let mut ticket = state.visible_ticket(&agent.user, id).await?;
+    state.fill_sla(std::slice::from_mut(&mut ticket)).await;
     let shop = agent.user.shop_id;
     let merged = if ticket.merged_into_id.is_none() {
         state
@@ -255,7 +262,9 @@ pub async fn patch(
     ApiPath(id): ApiPath<Id>,
     ApiJson(req): ApiJson<TicketPatch>,
 ) -> ApiResult<Json<Ticket>> {
-    Ok(Json(state.patch_ticket(&agent.user, id, req).await?))
+    let mut t = state.patch_ticket(&agent.user, id, req).await?;
+    state.fill_sla(std::slice::from_mut(&mut t)).await;
+    Ok(Json(t))
 }
 
 // ---- thread and audit ----
@@ -523,9 +532,9 @@ pub async fn merge(
     if req.source_ids.is_empty() || req.source_ids.len() > MAX_BULK {
         return Err(Error::validation(format!("source_ids: 1-{MAX_BULK} tickets")).into());
     }
-    Ok(Json(
-        state.merge_tickets(&agent.user, id, req.source_ids).await?,
-    ))
+    let mut t = state.merge_tickets(&agent.user, id, req.source_ids).await?;
+    state.fill_sla(std::slice::from_mut(&mut t)).await;
+    Ok(Json(t))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -599,10 +608,13 @@ pub async fn bulk(
     for id in ids {
         let r = state.patch_ticket(&agent.user, id, patch.clone()).await;
         results.push(match r {
-            Ok(t) => BulkResult {
+            Ok(mut t) => BulkResult {
+                ticket: {
+                    state.fill_sla(std::slice::from_mut(&mut t)).await;
+                    Some(t)
+                },
                 id,
                 ok: true,
-                ticket: Some(t),
                 error: None,
             },
             Err(e) => BulkResult {
@@ -851,7 +863,8 @@ pub async fn from_conversation(
     ApiPath(id): ApiPath<Id>,
     ApiJson(req): ApiJson<FromConversation>,
 ) -> ApiResult<Response> {
-    let t = state.ticket_from_conversation(&agent.user, id, req).await?;
+    let mut t = state.ticket_from_conversation(&agent.user, id, req).await?;
+    state.fill_sla(std::slice::from_mut(&mut t)).await;
     Ok((StatusCode::CREATED, Json(t)).into_response())
 }
 
@@ -871,13 +884,14 @@ pub async fn conversation_tickets(
 ) -> ApiResult<Json<ConversationTickets>> {
     state.visible_conversation(&agent.user, id).await?;
     let user = &agent.user;
-    let tickets = state
+    let mut tickets: Vec<Ticket> = state
         .store
         .conversation_tickets(user.shop_id, id)
         .await?
         .into_iter()
         .filter(|t| crate::hub::agent_sees_ticket(t, user.id, user.role))
         .collect();
+    state.fill_sla(&mut tickets).await;
     Ok(Json(ConversationTickets { tickets }))
 }
 

@@ -158,6 +158,11 @@ pub struct TestServer {
     /// The server's data directory (attachments live in `attachments/`).
     pub data_dir: tempfile::TempDir,
     pg_schema: Option<String>,
+    /// The server's state (a clone: same store, hub and clock), for driving background work such
+    /// as the SLA escalation scan from a test.
+    pub state: AppState,
+    /// Set by [`TestServer::start_clocked`]: the server's SLA clock, moved by the test.
+    pub clock: Option<Arc<kefu_core::time::ManualClock>>,
 }
 
 impl TestServer {
@@ -167,6 +172,12 @@ impl TestServer {
 
     pub async fn start_with(backend: Backend, limits: Limits) -> TestServer {
         Self::start_inner(backend, limits, false, false).await
+    }
+
+    /// A server whose SLA clock (`AppState::clock`) stands at `at` until the test moves it.
+    pub async fn start_clocked(backend: Backend, at: Millis) -> TestServer {
+        let clock = Arc::new(kefu_core::time::ManualClock::new(at));
+        Self::start_full(backend, generous(), false, false, Some(clock)).await
     }
 
     /// A server with a search index in a temporary directory (`AppState::search`).
@@ -184,6 +195,16 @@ impl TestServer {
         limits: Limits,
         with_search: bool,
         suggestions: bool,
+    ) -> TestServer {
+        Self::start_full(backend, limits, with_search, suggestions, None).await
+    }
+
+    async fn start_full(
+        backend: Backend,
+        limits: Limits,
+        with_search: bool,
+        suggestions: bool,
+        clock: Option<Arc<kefu_core::time::ManualClock>>,
     ) -> TestServer {
         let (store, dir, pg_schema): (Arc<dyn Store>, _, _) = match backend {
             Backend::Sqlite => {
@@ -225,9 +246,12 @@ impl TestServer {
         if suggestions {
             state = state.with_suggestions(Default::default());
         }
+        if let Some(clock) = &clock {
+            state.clock = clock.clone();
+        }
         let background = kefu_http::tools::spawn_background(&state);
         kefu_http::mail::spawn_sender(&state);
-        let app = kefu_http::router(state);
+        let app = kefu_http::router(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -254,6 +278,8 @@ impl TestServer {
             _dir: dir,
             data_dir,
             pg_schema,
+            state,
+            clock,
         }
     }
 

@@ -19,6 +19,7 @@ mod routing;
 mod scripts;
 mod search;
 mod segments;
+mod sla;
 mod suggest;
 mod tickets;
 mod tools;
