@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod model;
 pub mod reminders;
+pub mod reviews;
 pub mod routing;
 pub mod scripts;
 pub mod search;

@@ -5,11 +5,13 @@
 //! answers `None`/`not_found`, exactly as an unknown id does. Writes return only once committed.
 
 use crate::Result;
+use crate::aftersales::AftersalesStore;
 use crate::attachments::AttachmentStore;
 use crate::commerce::CommerceStore;
 use crate::customers::CustomerStore;
 use crate::model::*;
 use crate::reminders::ReminderStore;
+use crate::reviews::ReviewStore;
 use crate::scripts::ScriptStore;
 use crate::search::SearchStore;
 use crate::segments::SegmentStore;
@@ -31,6 +33,8 @@ pub trait Store:
     + ToolsStore
     + SearchStore
     + SuggestionStore
+    + AftersalesStore
+    + ReviewStore
     + Send
     + Sync
     + 'static

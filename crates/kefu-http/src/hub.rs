@@ -239,7 +239,8 @@ impl EventSink for Hub {
             Event::AgentStatus { shop_id, .. }
             | Event::CustomerUpdated { shop_id, .. }
             | Event::OrdersChanged { shop_id, .. }
-            | Event::Mention { shop_id, .. } => self.anyone_for(*shop_id, None),
+            | Event::Mention { shop_id, .. }
+            | Event::AftersalesUpdated { shop_id, .. } => self.anyone_for(*shop_id, None),
             Event::Suggestions { conversation, .. } => self.anyone_for(conversation.shop_id, None),
         };
         if !audience {
@@ -382,6 +383,25 @@ impl EventSink for Hub {
                     "created_at": mention.created_at,
                 }));
                 self.to_agents(shop_id, &f, |u, _| u == agent_id);
+            }
+            Event::AftersalesUpdated {
+                shop_id,
+                request_id,
+                state,
+                assignee_id,
+                previous_assignee,
+            } => {
+                let f = frame(json!({
+                    "type": "aftersales.updated",
+                    "request_id": request_id,
+                    "state": state,
+                    "assignee_id": assignee_id,
+                }));
+                self.to_agents(shop_id, &f, |u, r| {
+                    r.sees_whole_shop()
+                        || assignee_id.is_none_or(|a| a == u)
+                        || previous_assignee == Some(u)
+                });
             }
             Event::Suggestions {
                 conversation,

@@ -3,8 +3,8 @@
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
-    agent, attachments, commerce, customers, demo, reminders, scripts, search, segments, suggest,
-    tools, widget, ws,
+    aftersales, agent, attachments, commerce, customers, demo, reminders, scripts, search, segments, suggest,
+    tools, widget, ws, reviews,
 };
 use kefu_core::model::*;
 use utoipa::OpenApi;
@@ -51,5 +51,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(demo::ApiDoc::openapi());
     doc.merge(attachments::ApiDoc::openapi());
     doc.merge(tools::ApiDoc::openapi());
+    doc.merge(aftersales::ApiDoc::openapi());
+    doc.merge(reviews::ApiDoc::openapi());
     doc
 }

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod aftersales;
 mod attachments;
 mod cards;
 mod chat;
@@ -14,6 +15,7 @@ mod durability;
 mod errors;
 mod isolation;
 mod live;
+mod reviews;
 mod routing;
 mod scripts;
 mod search;
