@@ -1,4 +1,5 @@
 import { ref } from 'vue'
+import * as aftersales from './locales/aftersales'
 import * as attach from './locales/attach'
 import * as cards from './locales/cards'
 import * as commerce from './locales/commerce'
@@ -101,6 +102,7 @@ const zh = {
   ...attach.zh,
   ...tools.zh,
   ...suggest.zh,
+  ...aftersales.zh,
 }
 
 type Dict = typeof zh
@@ -196,6 +198,7 @@ const en: Dict = {
   ...attach.en,
   ...tools.en,
   ...suggest.en,
+  ...aftersales.en,
 }
 
 const dicts: Record<Locale, Dict> = { zh, en }
