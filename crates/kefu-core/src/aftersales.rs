@@ -381,9 +381,13 @@ impl RequestKind {
     }
 
     pub fn parse(s: &str) -> Option<RequestKind> {
-        [RequestKind::Return, RequestKind::Exchange, RequestKind::Refund]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            RequestKind::Return,
+            RequestKind::Exchange,
+            RequestKind::Refund,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 
@@ -614,8 +618,8 @@ pub fn plan_lines(
                 available.max(0)
             )));
         }
-        let share = i128::from(line.total_cents) * i128::from(w.quantity)
-            / i128::from(line.quantity);
+        let share =
+            i128::from(line.total_cents) * i128::from(w.quantity) / i128::from(line.quantity);
         let paid_share = if order.items_cents > 0 {
             share * i128::from(order.items_cents - order.discount_cents)
                 / i128::from(order.items_cents)
@@ -997,7 +1001,6 @@ mod tests {
         assert!(rejected.apply(&Action::Cancel).is_err());
     }
 
-
     fn facts() -> (OrderFacts, Vec<OrderLineFacts>) {
         let line = |id, no, q, unit| OrderLineFacts {
             id,
@@ -1050,7 +1053,11 @@ mod tests {
             quantity: 1,
         };
         let e = plan_lines(&order, &lines, &[foreign]).unwrap_err();
-        assert!(e.message.starts_with("lines[0].order_item_id"), "{}", e.message);
+        assert!(
+            e.message.starts_with("lines[0].order_item_id"),
+            "{}",
+            e.message
+        );
         let e = plan_lines(&order, &lines, &[want(1, 1), want(1, 1)]).unwrap_err();
         assert!(e.message.starts_with("lines[1]"), "{}", e.message);
         // What open requests claim is taken off.
@@ -1123,7 +1130,12 @@ mod tests {
             for a in samples(&req) {
                 let result = req.apply(&a);
                 if !offered.contains(&a.name()) {
-                    assert!(result.is_err(), "{:?} not offered in {:?} but accepted", a, req.state);
+                    assert!(
+                        result.is_err(),
+                        "{:?} not offered in {:?} but accepted",
+                        a,
+                        req.state
+                    );
                 } else if let Ok(next) = result {
                     checked += 1;
                     if checked < 500 {
@@ -1133,7 +1145,9 @@ mod tests {
             }
             for name in offered {
                 assert!(
-                    samples(&req).iter().any(|a| a.name() == name && req.apply(a).is_ok()),
+                    samples(&req)
+                        .iter()
+                        .any(|a| a.name() == name && req.apply(a).is_ok()),
                     "{name} offered in {:?} but never accepted",
                     req.state
                 );

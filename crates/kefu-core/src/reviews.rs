@@ -215,9 +215,12 @@ pub struct ReviewImportReport {
     pub bad_rows: Vec<BadRow>,
 }
 
+/// A parsed CSV: the valid rows with their line numbers, the bad rows, and how many rows there were.
+pub type ParsedCsv = (Vec<(usize, ReviewDoc)>, Vec<BadRow>, u64);
+
 /// Parses a review CSV: the valid rows (with their line numbers) and the bad ones. A row is all
 /// or nothing: any bad cell rejects it. A missing required column fails the whole file.
-pub fn parse_csv(input: impl Read) -> Result<(Vec<(usize, ReviewDoc)>, Vec<BadRow>, u64)> {
+pub fn parse_csv(input: impl Read) -> Result<ParsedCsv> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
@@ -471,8 +474,12 @@ pub trait ReviewStore: Send + Sync + 'static {
         reviews: Vec<(usize, ReviewDoc)>,
         now: Millis,
     ) -> Result<(BatchOutcome, usize)>;
-    async fn list_reviews(&self, shop_id: Id, query: &ReviewQuery, now: Millis)
-    -> Result<Vec<Review>>;
+    async fn list_reviews(
+        &self,
+        shop_id: Id,
+        query: &ReviewQuery,
+        now: Millis,
+    ) -> Result<Vec<Review>>;
     async fn list_followups(
         &self,
         shop_id: Id,
@@ -510,7 +517,11 @@ mod tests {
         );
         assert!(is_overdue(FollowupStatus::Open, Millis(10), Millis(11)));
         assert!(!is_overdue(FollowupStatus::Open, Millis(10), Millis(10)));
-        assert!(!is_overdue(FollowupStatus::Resolved, Millis(10), Millis(11)));
+        assert!(!is_overdue(
+            FollowupStatus::Resolved,
+            Millis(10),
+            Millis(11)
+        ));
     }
 
     #[test]
@@ -525,14 +536,21 @@ mod tests {
         let (good, bad, rows) = parse_csv(csv.as_bytes()).unwrap();
         assert_eq!(rows, 6);
         assert_eq!(
-            good.iter().map(|(l, d)| (*l, d.review_id.as_str())).collect::<Vec<_>>(),
+            good.iter()
+                .map(|(l, d)| (*l, d.review_id.as_str()))
+                .collect::<Vec<_>>(),
             vec![(2, "R1"), (7, "R5")]
         );
         assert_eq!(good[0].1.text, "破损了, 很失望");
         let got: Vec<_> = bad.iter().map(|b| (b.line, b.field.as_str())).collect();
         assert_eq!(
             got,
-            vec![(3, "rating"), (4, "reviewed_at"), (5, "review_id"), (6, "platform")]
+            vec![
+                (3, "rating"),
+                (4, "reviewed_at"),
+                (5, "review_id"),
+                (6, "platform")
+            ]
         );
         let e = parse_csv("review_id,rating\nR1,1\n".as_bytes()).unwrap_err();
         assert!(e.message.contains("platform"), "{}", e.message);
@@ -549,6 +567,10 @@ mod tests {
         assert!(close(" ").check(FollowupStatus::Open).is_err());
         let e = close("again").check(FollowupStatus::Resolved).unwrap_err();
         assert_eq!(e.code, crate::ErrorCode::Conflict);
-        assert!(FollowupPatch::default().check(FollowupStatus::Open).is_err());
+        assert!(
+            FollowupPatch::default()
+                .check(FollowupStatus::Open)
+                .is_err()
+        );
     }
 }

@@ -325,8 +325,15 @@ async fn receive_file(
             _ => {
                 head.extend_from_slice(&chunk);
                 if head.len() >= SNIFF_BYTES {
-                    let (a, f) =
-                        decide(&head, &raw_name, claimed.as_deref(), &tmp, &mut text, images_only).await?;
+                    let (a, f) = decide(
+                        &head,
+                        &raw_name,
+                        claimed.as_deref(),
+                        &tmp,
+                        &mut text,
+                        images_only,
+                    )
+                    .await?;
                     if size > a.max_bytes {
                         return Err(too_large(a.max_bytes));
                     }
@@ -339,7 +346,17 @@ async fn receive_file(
     }
     let (accepted, mut f) = match (accepted, out) {
         (Some(a), Some(f)) => (a, f),
-        _ => decide(&head, &raw_name, claimed.as_deref(), &tmp, &mut text, images_only).await?,
+        _ => {
+            decide(
+                &head,
+                &raw_name,
+                claimed.as_deref(),
+                &tmp,
+                &mut text,
+                images_only,
+            )
+            .await?
+        }
     };
     if accepted.mime == "text/plain" && !text.finish() {
         return Err(not_text());
@@ -374,7 +391,10 @@ pub async fn receive(files: Arc<AttachmentFiles>, multipart: Multipart) -> Resul
 
 /// Reads a photo upload (one `file` field; images only, judged by content like every upload):
 /// after-sales evidence.
-pub async fn receive_photo(files: Arc<AttachmentFiles>, multipart: Multipart) -> Result<NewAttachment> {
+pub async fn receive_photo(
+    files: Arc<AttachmentFiles>,
+    multipart: Multipart,
+) -> Result<NewAttachment> {
     Ok(receive_upload(files, multipart, true).await?.0)
 }
 

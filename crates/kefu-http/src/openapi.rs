@@ -3,8 +3,8 @@
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
-    aftersales, agent, attachments, commerce, customers, demo, reminders, scripts, search, segments, suggest,
-    tools, widget, ws, reviews,
+    aftersales, agent, attachments, commerce, customers, demo, reminders, reviews, scripts, search,
+    segments, suggest, tools, widget, ws,
 };
 use kefu_core::model::*;
 use utoipa::OpenApi;

@@ -706,7 +706,12 @@ async fn add_evidence(
         .ok_or_else(|| Error::internal("evidence vanished in its own write"))
 }
 
-async fn evidence(conn: &mut Conn, shop_id: Id, request_id: Id, id: Id) -> Result<Option<Evidence>> {
+async fn evidence(
+    conn: &mut Conn,
+    shop_id: Id,
+    request_id: Id,
+    id: Id,
+) -> Result<Option<Evidence>> {
     Ok(sqlx::query(AssertSqlSafe(format!(
         "{EVIDENCE_SELECT} WHERE e.shop_id = $1 AND e.request_id = $2 AND e.id = $3"
     )))
@@ -765,10 +770,12 @@ async fn review_settings(conn: &mut Conn, shop_id: Id) -> Result<ReviewSettings>
     .fetch_optional(&mut *conn)
     .await
     .map_err(db_err)?;
-    Ok(row.map_or_else(ReviewSettings::default, |(t, h)| ReviewSettings {
-        low_rating_threshold: t,
-        followup_hours: h,
-    }))
+    Ok(
+        row.map_or_else(ReviewSettings::default, |(t, h)| ReviewSettings {
+            low_rating_threshold: t,
+            followup_hours: h,
+        }),
+    )
 }
 
 async fn put_review_settings(
@@ -808,14 +815,14 @@ async fn import_review(
     now: Millis,
 ) -> Result<ImportedReview> {
     let order: Option<(Id, Id)> = match &doc.order_no {
-        Some(no) => {
-            sqlx::query_as("SELECT id, customer_id FROM orders WHERE shop_id = $1 AND order_no = $2")
-                .bind(shop_id)
-                .bind(no)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db_err)?
-        }
+        Some(no) => sqlx::query_as(
+            "SELECT id, customer_id FROM orders WHERE shop_id = $1 AND order_no = $2",
+        )
+        .bind(shop_id)
+        .bind(no)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?,
         None => None,
     };
     let (order_id, customer_id) = (order.map(|o| o.0), order.map(|o| o.1));
@@ -1187,7 +1194,9 @@ impl AftersalesStore for SqliteStore {
         actor: Actor,
     ) -> Result<RequestDetail> {
         self.write(move |conn| {
-            Box::pin(async move { create_request(conn, shop_id, &new, &actor, Millis::now()).await })
+            Box::pin(
+                async move { create_request(conn, shop_id, &new, &actor, Millis::now()).await },
+            )
         })
         .await
     }
@@ -1227,9 +1236,9 @@ impl AftersalesStore for SqliteStore {
         actor: Actor,
     ) -> Result<RequestDetail> {
         self.write(move |conn| {
-            Box::pin(async move {
-                assign(conn, shop_id, id, assignee_id, &actor, Millis::now()).await
-            })
+            Box::pin(
+                async move { assign(conn, shop_id, id, assignee_id, &actor, Millis::now()).await },
+            )
         })
         .await
     }

@@ -20,6 +20,9 @@ fn line(line_no: i64, quantity: i64) -> LineInput {
     }
 }
 
+/// One demo request: kind, reason, description, assignee, the steps taken since.
+type Plan<'a> = (RequestKind, &'a str, &'a str, Option<&'a User>, Vec<Action>);
+
 fn decide(decision: Decision) -> Action {
     Action::Decide { decision }
 }
@@ -45,7 +48,7 @@ pub async fn seed(store: &dyn Store, shop: &Shop, users: &[User]) -> Result<()> 
         id: Some(after_sale.id),
         name: after_sale.name.clone(),
     };
-    let plans: Vec<(RequestKind, &str, &str, Option<&User>, Vec<Action>)> = vec![
+    let plans: Vec<Plan> = vec![
         (
             RequestKind::Refund,
             "damaged",
@@ -143,12 +146,30 @@ pub async fn seed(store: &dyn Store, shop: &Shop, users: &[User]) -> Result<()> 
     // Reviews: two imported yesterday morning (their follow-ups are overdue), the rest just now.
     let now = Millis::now();
     let reviews = [
-        ("TB-88120031", "taobao", 1, "耳机到手就坏了，客服回复慢，非常失望！", 8),
+        (
+            "TB-88120031",
+            "taobao",
+            1,
+            "耳机到手就坏了，客服回复慢，非常失望！",
+            8,
+        ),
         ("JD-55200417", "jd", 2, "物流太慢了，等了一个星期才到", 9),
-        ("TB-88120087", "taobao", 5, "音质很好，降噪效果不错，推荐", 10),
+        (
+            "TB-88120087",
+            "taobao",
+            5,
+            "音质很好，降噪效果不错，推荐",
+            10,
+        ),
         ("PDD-3302291", "pdd", 3, "一般般吧，和描述有点出入", 11),
         ("TB-88120102", "taobao", 4, "整体满意，包装可以再好一点", 12),
-        ("DY-7700154", "douyin", 1, "收到的颜色不对，申请换货还要自己付运费？", 13),
+        (
+            "DY-7700154",
+            "douyin",
+            1,
+            "收到的颜色不对，申请换货还要自己付运费？",
+            13,
+        ),
         ("JD-55200533", "jd", 5, "第二次购买了，一如既往的好", 14),
     ];
     let docs = |range: std::ops::Range<usize>| -> Vec<(usize, ReviewDoc)> {

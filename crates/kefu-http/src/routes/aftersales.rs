@@ -9,10 +9,10 @@ use crate::AppState;
 use crate::auth::Agent;
 use crate::error::{ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use crate::routes::attachments::{Upload, UploadForm, serve, serve_thumb};
+use axum::extract::State as AxState;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use axum::extract::State as AxState;
 use axum::{Json, Router};
 use kefu_core::aftersales::*;
 use kefu_core::commerce::parse_time;
@@ -176,7 +176,11 @@ pub async fn list(
     };
     let requests = state.store.list_aftersales(u.shop_id, &query).await?;
     let next_cursor = (requests.len() as i64 == query.limit)
-        .then(|| requests.last().map(|r| format!("{}:{}", r.created_at.0, r.id)))
+        .then(|| {
+            requests
+                .last()
+                .map(|r| format!("{}:{}", r.created_at.0, r.id))
+        })
         .flatten();
     Ok(Json(RequestsPage {
         requests,
@@ -273,7 +277,10 @@ async fn visible_evidence(
     agent: &Agent,
     id: Id,
     evidence_id: Id,
-) -> Result<(std::sync::Arc<crate::attachments::AttachmentFiles>, Evidence)> {
+) -> Result<(
+    std::sync::Arc<crate::attachments::AttachmentFiles>,
+    Evidence,
+)> {
     let files = state
         .attachments
         .clone()
@@ -318,9 +325,36 @@ pub async fn evidence_thumb(
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(create, get_one, list, act, assign, list_evidence, upload_evidence, download_evidence, evidence_thumb),
-    components(schemas(NewRequestInput, LineInput, RequestDetail, AftersalesRequest, RequestLine, HistoryEntry,
-        Evidence, EvidenceList, RequestsPage, AssignRequest, Action, Decision, RequestKind, State,
-        ReturnShippingPayer, Parcel, Inspection, AgentRef))
+    paths(
+        create,
+        get_one,
+        list,
+        act,
+        assign,
+        list_evidence,
+        upload_evidence,
+        download_evidence,
+        evidence_thumb
+    ),
+    components(schemas(
+        NewRequestInput,
+        LineInput,
+        RequestDetail,
+        AftersalesRequest,
+        RequestLine,
+        HistoryEntry,
+        Evidence,
+        EvidenceList,
+        RequestsPage,
+        AssignRequest,
+        Action,
+        Decision,
+        RequestKind,
+        State,
+        ReturnShippingPayer,
+        Parcel,
+        Inspection,
+        AgentRef
+    ))
 )]
 pub struct ApiDoc;

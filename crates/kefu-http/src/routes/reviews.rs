@@ -87,10 +87,9 @@ pub async fn import_batch(
 ) -> ApiResult<Json<ReviewBatchOutcome>> {
     require_manager(&agent.user, "import reviews")?;
     if batch.reviews.is_empty() || batch.reviews.len() > MAX_BATCH_REVIEWS {
-        return Err(Error::validation(format!(
-            "reviews: send 1 to {MAX_BATCH_REVIEWS} reviews"
-        ))
-        .into());
+        return Err(
+            Error::validation(format!("reviews: send 1 to {MAX_BATCH_REVIEWS} reviews")).into(),
+        );
     }
     let mut failed = Vec::new();
     let mut docs = Vec::new();
@@ -182,7 +181,9 @@ fn status_param(v: &Option<String>) -> Result<Option<FollowupStatus>> {
         .filter(|s| !s.is_empty())
         .map(|s| {
             FollowupStatus::parse(s).ok_or_else(|| {
-                Error::validation("status: must be one of open, resolved, review_revised, no_response")
+                Error::validation(
+                    "status: must be one of open, resolved, review_revised, no_response",
+                )
             })
         })
         .transpose()
@@ -265,7 +266,11 @@ pub async fn list_reviews(
         .list_reviews(agent.user.shop_id, &query, Millis::now())
         .await?;
     let next_cursor = (reviews.len() as i64 == query.limit)
-        .then(|| reviews.last().map(|r| format!("{}:{}", r.reviewed_at.0, r.id)))
+        .then(|| {
+            reviews
+                .last()
+                .map(|r| format!("{}:{}", r.reviewed_at.0, r.id))
+        })
         .flatten();
     Ok(Json(ReviewsPage {
         reviews,
@@ -398,9 +403,10 @@ pub async fn patch_followup(
         && !u.role.sees_whole_shop()
         && (to != Some(u.id) || current.assignee.is_some())
     {
-        return Err(
-            Error::forbidden("agents may only take an unassigned follow-up for themselves").into(),
-        );
+        return Err(Error::forbidden(
+            "agents may only take an unassigned follow-up for themselves",
+        )
+        .into());
     }
     let actor = AgentRef {
         id: u.id,
@@ -416,9 +422,29 @@ pub async fn patch_followup(
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(import_batch, import_csv, list_reviews, get_settings, put_settings, list_followups, get_followup, patch_followup),
-    components(schemas(ReviewBatch, ReviewBatchOutcome, ReviewInput, ReviewImportReport, BadRow, Review, ReviewsPage,
-        ReviewSettings, Followup, FollowupStatus, FollowupPatch, FollowupsPage))
+    paths(
+        import_batch,
+        import_csv,
+        list_reviews,
+        get_settings,
+        put_settings,
+        list_followups,
+        get_followup,
+        patch_followup
+    ),
+    components(schemas(
+        ReviewBatch,
+        ReviewBatchOutcome,
+        ReviewInput,
+        ReviewImportReport,
+        BadRow,
+        Review,
+        ReviewsPage,
+        ReviewSettings,
+        Followup,
+        FollowupStatus,
+        FollowupPatch,
+        FollowupsPage
+    ))
 )]
 pub struct ApiDoc;
-

@@ -82,7 +82,10 @@ fn id_of(v: &Value) -> Id {
     v["id"].as_i64().expect("id")
 }
 
-both!(refund_only_partial_refund_keeping_goods, partial_refund_body);
+both!(
+    refund_only_partial_refund_keeping_goods,
+    partial_refund_body
+);
 async fn partial_refund_body(backend: Backend) {
     let s = TestServer::start(backend).await;
     let admin = s.agent(s.shop.id, Role::Admin, "店长").await;
@@ -126,10 +129,21 @@ async fn partial_refund_body(backend: Backend) {
     assert_eq!(decided["state"], "approved");
     assert_eq!(decided["allowed_actions"], json!(["refund", "cancel"]));
     // More than decided is a bad value, not a bad state.
-    act(&s, &admin, id, json!({"type": "refund", "amount_cents": 3001}))
-        .await
-        .expect_error(422, "validation_failed");
-    let refunded = act(&s, &admin, id, json!({"type": "refund", "amount_cents": 3000})).await;
+    act(
+        &s,
+        &admin,
+        id,
+        json!({"type": "refund", "amount_cents": 3001}),
+    )
+    .await
+    .expect_error(422, "validation_failed");
+    let refunded = act(
+        &s,
+        &admin,
+        id,
+        json!({"type": "refund", "amount_cents": 3000}),
+    )
+    .await;
     let refunded = refunded.expect(200).clone();
     assert_eq!(refunded["state"], "refunded");
     assert_eq!(refunded["refunded_cents"], 3000);
@@ -154,12 +168,20 @@ async fn partial_refund_body(backend: Backend) {
         .collect();
     assert_eq!(steps, ["create", "decide", "refund", "complete"]);
     assert_eq!(done["history"][1]["actor_name"], "店长");
-    assert_eq!(done["history"][1]["detail"]["decision"]["amount_cents"], 3000);
+    assert_eq!(
+        done["history"][1]["detail"]["decision"]["amount_cents"],
+        3000
+    );
     assert_eq!(done["history"][2]["from_state"], "approved");
     // A finished request takes nothing more.
     let e = act(&s, &admin, id, json!({"type": "cancel"})).await;
     e.expect_error(409, "conflict");
-    assert!(e.body["error"]["message"].as_str().unwrap().contains("completed"));
+    assert!(
+        e.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("completed")
+    );
 }
 
 both!(return_with_full_refund_refunds_the_order, full_return_body);
@@ -181,9 +203,14 @@ async fn full_return_body(backend: Backend) {
     assert_eq!(req["refundable_cents"], 19900 + 5800 + 1000);
 
     // Who pays the shipping back must be said when goods come back.
-    act(&s, &admin, id, json!({"type": "decide", "decision": {"type": "full_refund", "return_goods": true}}))
-        .await
-        .expect_error(422, "validation_failed");
+    act(
+        &s,
+        &admin,
+        id,
+        json!({"type": "decide", "decision": {"type": "full_refund", "return_goods": true}}),
+    )
+    .await
+    .expect_error(422, "validation_failed");
     let d = act(
         &s,
         &admin,
@@ -195,31 +222,72 @@ async fn full_return_body(backend: Backend) {
     assert_eq!(d["state"], "awaiting_return");
     assert_eq!(d["return_shipping_paid_by"], "customer");
     // No refund before the goods are back and inspected.
-    let e = act(&s, &admin, id, json!({"type": "refund", "amount_cents": 100})).await;
+    let e = act(
+        &s,
+        &admin,
+        id,
+        json!({"type": "refund", "amount_cents": 100}),
+    )
+    .await;
     e.expect_error(409, "conflict");
     let msg = e.body["error"]["message"].as_str().unwrap();
-    assert!(msg.contains("refund") && msg.contains("awaiting_return"), "{msg}");
+    assert!(
+        msg.contains("refund") && msg.contains("awaiting_return"),
+        "{msg}"
+    );
     // A bad tracking number is a bad value.
-    act(&s, &admin, id, json!({"type": "ship_return", "carrier": "顺丰", "tracking_no": "x"}))
-        .await
-        .expect_error(422, "validation_failed");
-    let shipped = act(&s, &admin, id, json!({"type": "ship_return", "carrier": "顺丰", "tracking_no": "SF1234567890"})).await;
-    assert_eq!(shipped.expect(200)["return_parcel"]["tracking_no"], "SF1234567890");
+    act(
+        &s,
+        &admin,
+        id,
+        json!({"type": "ship_return", "carrier": "顺丰", "tracking_no": "x"}),
+    )
+    .await
+    .expect_error(422, "validation_failed");
+    let shipped = act(
+        &s,
+        &admin,
+        id,
+        json!({"type": "ship_return", "carrier": "顺丰", "tracking_no": "SF1234567890"}),
+    )
+    .await;
+    assert_eq!(
+        shipped.expect(200)["return_parcel"]["tracking_no"],
+        "SF1234567890"
+    );
     // Cancelling is for before the goods are on their way.
     act(&s, &admin, id, json!({"type": "cancel"}))
         .await
         .expect_error(409, "conflict");
-    act(&s, &admin, id, json!({"type": "receive"})).await.expect(200);
-    let inspected = act(&s, &admin, id, json!({"type": "inspect", "passed": true, "note": "完好"})).await;
+    act(&s, &admin, id, json!({"type": "receive"}))
+        .await
+        .expect(200);
+    let inspected = act(
+        &s,
+        &admin,
+        id,
+        json!({"type": "inspect", "passed": true, "note": "完好"}),
+    )
+    .await;
     let inspected = inspected.expect(200).clone();
     assert_eq!(inspected["inspection"]["passed"], true);
     assert_eq!(inspected["allowed_actions"], json!(["refund"]));
-    act(&s, &admin, id, json!({"type": "reship", "carrier": "EMS", "tracking_no": "E1234567"}))
-        .await
-        .expect_error(409, "conflict");
-    act(&s, &admin, id, json!({"type": "refund", "amount_cents": 26700}))
-        .await
-        .expect(200);
+    act(
+        &s,
+        &admin,
+        id,
+        json!({"type": "reship", "carrier": "EMS", "tracking_no": "E1234567"}),
+    )
+    .await
+    .expect_error(409, "conflict");
+    act(
+        &s,
+        &admin,
+        id,
+        json!({"type": "refund", "amount_cents": 26700}),
+    )
+    .await
+    .expect(200);
     let o = order_json(&s, &admin, oid).await;
     assert_eq!(o["refunded_cents"], 26700);
     assert_eq!(o["payment_status"], "refunded");
@@ -239,30 +307,58 @@ async fn exchange_body(backend: Backend) {
     let admin = s.agent(s.shop.id, Role::Supervisor, "主管").await;
     let c = customer(&s, s.shop.id).await;
     let oid = paid_order(&s, s.shop.id, c, "AS-X-1").await;
-    let mk = |line: i64, kind: &str| {
-        json!({"order_id": oid, "kind": kind, "reason": "wrong_item", "lines": [{"line_no": line, "quantity": 1}]})
-    };
+    let mk = |line: i64, kind: &str| json!({"order_id": oid, "kind": kind, "reason": "wrong_item", "lines": [{"line_no": line, "quantity": 1}]});
     // Exchange: back, inspected, replacement shipped, completed.
     let x = id_of(create(&s, &admin, mk(1, "exchange")).await.expect(201));
     // An exchange request is not refunded in full.
-    act(&s, &admin, x, json!({"type": "decide", "decision": {"type": "full_refund", "return_goods": false}}))
-        .await
-        .expect_error(422, "validation_failed");
+    act(
+        &s,
+        &admin,
+        x,
+        json!({"type": "decide", "decision": {"type": "full_refund", "return_goods": false}}),
+    )
+    .await
+    .expect_error(422, "validation_failed");
     act(&s, &admin, x, json!({"type": "decide", "decision": {"type": "exchange", "return_shipping_paid_by": "shop"}}))
         .await
         .expect(200);
-    act(&s, &admin, x, json!({"type": "decide", "decision": {"type": "reject", "reason": "no"}}))
+    act(
+        &s,
+        &admin,
+        x,
+        json!({"type": "decide", "decision": {"type": "reject", "reason": "no"}}),
+    )
+    .await
+    .expect_error(409, "conflict");
+    act(&s, &admin, x, json!({"type": "receive"}))
         .await
-        .expect_error(409, "conflict");
-    act(&s, &admin, x, json!({"type": "receive"})).await.expect(200);
+        .expect(200);
     act(&s, &admin, x, json!({"type": "complete"}))
         .await
         .expect_error(409, "conflict");
-    act(&s, &admin, x, json!({"type": "inspect", "passed": true, "note": ""})).await.expect(200);
-    act(&s, &admin, x, json!({"type": "refund", "amount_cents": 100}))
-        .await
-        .expect_error(409, "conflict");
-    let r = act(&s, &admin, x, json!({"type": "reship", "carrier": "中通", "tracking_no": "ZT99887766"})).await;
+    act(
+        &s,
+        &admin,
+        x,
+        json!({"type": "inspect", "passed": true, "note": ""}),
+    )
+    .await
+    .expect(200);
+    act(
+        &s,
+        &admin,
+        x,
+        json!({"type": "refund", "amount_cents": 100}),
+    )
+    .await
+    .expect_error(409, "conflict");
+    let r = act(
+        &s,
+        &admin,
+        x,
+        json!({"type": "reship", "carrier": "中通", "tracking_no": "ZT99887766"}),
+    )
+    .await;
     assert_eq!(r.expect(200)["reship_parcel"]["carrier"], "中通");
     let done = act(&s, &admin, x, json!({"type": "complete"})).await;
     assert_eq!(done.expect(200)["state"], "completed");
@@ -274,11 +370,24 @@ async fn exchange_body(backend: Backend) {
     act(&s, &admin, y, json!({"type": "decide", "decision": {"type": "full_refund", "return_goods": true, "return_shipping_paid_by": "shop"}}))
         .await
         .expect(200);
-    act(&s, &admin, y, json!({"type": "receive"})).await.expect(200);
-    act(&s, &admin, y, json!({"type": "inspect", "passed": false, "note": " "}))
+    act(&s, &admin, y, json!({"type": "receive"}))
         .await
-        .expect_error(422, "validation_failed");
-    let rej = act(&s, &admin, y, json!({"type": "inspect", "passed": false, "note": "已使用，影响二次销售"})).await;
+        .expect(200);
+    act(
+        &s,
+        &admin,
+        y,
+        json!({"type": "inspect", "passed": false, "note": " "}),
+    )
+    .await
+    .expect_error(422, "validation_failed");
+    let rej = act(
+        &s,
+        &admin,
+        y,
+        json!({"type": "inspect", "passed": false, "note": "已使用，影响二次销售"}),
+    )
+    .await;
     assert_eq!(rej.expect(200)["state"], "rejected");
 
     // A refund-only request cannot be an exchange; a rejection needs its reason.
@@ -286,31 +395,61 @@ async fn exchange_body(backend: Backend) {
     act(&s, &admin, z, json!({"type": "decide", "decision": {"type": "exchange", "return_shipping_paid_by": "shop"}}))
         .await
         .expect_error(422, "validation_failed");
-    act(&s, &admin, z, json!({"type": "decide", "decision": {"type": "reject", "reason": ""}}))
-        .await
-        .expect_error(422, "validation_failed");
-    let rejected = act(&s, &admin, z, json!({"type": "decide", "decision": {"type": "reject", "reason": "超过七天无理由期限"}})).await;
+    act(
+        &s,
+        &admin,
+        z,
+        json!({"type": "decide", "decision": {"type": "reject", "reason": ""}}),
+    )
+    .await
+    .expect_error(422, "validation_failed");
+    let rejected = act(
+        &s,
+        &admin,
+        z,
+        json!({"type": "decide", "decision": {"type": "reject", "reason": "超过七天无理由期限"}}),
+    )
+    .await;
     let rejected = rejected.expect(200).clone();
     assert_eq!(rejected["state"], "rejected");
     assert_eq!(rejected["decision"]["reason"], "超过七天无理由期限");
     assert_eq!(rejected["allowed_actions"], json!([]));
     // Every step on a rejected request is refused, naming its state.
-    for a in [json!({"type": "receive"}), json!({"type": "complete"}), json!({"type": "cancel"})] {
+    for a in [
+        json!({"type": "receive"}),
+        json!({"type": "complete"}),
+        json!({"type": "cancel"}),
+    ] {
         let e = act(&s, &admin, z, a).await;
         e.expect_error(409, "conflict");
-        assert!(e.body["error"]["message"].as_str().unwrap().contains("rejected"));
+        assert!(
+            e.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("rejected")
+        );
     }
     // Unknown actions and malformed bodies are input errors.
     act(&s, &admin, z, json!({"type": "teleport"}))
         .await
         .expect_error(422, "validation_failed");
-    s.raw(reqwest::Method::POST, &format!("/api/v1/aftersales/{z}/actions"), Some(&admin.token), "{")
-        .await
-        .expect_error(400, "bad_request");
+    s.raw(
+        reqwest::Method::POST,
+        &format!("/api/v1/aftersales/{z}/actions"),
+        Some(&admin.token),
+        "{",
+    )
+    .await
+    .expect_error(400, "bad_request");
 
     // Cancelled before a decision; the quantity it held is free again.
     let w = id_of(create(&s, &admin, mk(2, "refund")).await.expect(201));
-    assert_eq!(act(&s, &admin, w, json!({"type": "cancel"})).await.expect(200)["state"], "cancelled");
+    assert_eq!(
+        act(&s, &admin, w, json!({"type": "cancel"}))
+            .await
+            .expect(200)["state"],
+        "cancelled"
+    );
 }
 
 both!(lines_are_validated_against_the_order, lines_body);
@@ -320,8 +459,12 @@ async fn lines_body(backend: Backend) {
     let c = customer(&s, s.shop.id).await;
     let oid = paid_order(&s, s.shop.id, c, "AS-L-1").await;
     let other = paid_order(&s, s.shop.id, c, "AS-L-2").await;
-    let foreign_item = order_json(&s, &admin, other).await["items"][0]["id"].as_i64().unwrap();
-    let own_item = order_json(&s, &admin, oid).await["items"][1]["id"].as_i64().unwrap();
+    let foreign_item = order_json(&s, &admin, other).await["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let own_item = order_json(&s, &admin, oid).await["items"][1]["id"]
+        .as_i64()
+        .unwrap();
     let body = |lines: Value| json!({"order_id": oid, "kind": "return", "reason": "quality", "lines": lines});
 
     let check = |r: Resp, field: &str| {
@@ -329,12 +472,45 @@ async fn lines_body(backend: Backend) {
         let msg = r.body["error"]["message"].as_str().unwrap().to_owned();
         assert!(msg.starts_with(field), "{msg} should name {field}");
     };
-    check(create(&s, &admin, body(json!([{"order_item_id": foreign_item, "quantity": 1}]))).await, "lines[0].order_item_id");
-    check(create(&s, &admin, body(json!([{"line_no": 7, "quantity": 1}]))).await, "lines[0].line_no");
-    check(create(&s, &admin, body(json!([{"line_no": 2, "quantity": 3}]))).await, "lines[0].quantity");
-    check(create(&s, &admin, body(json!([{"line_no": 2, "quantity": 0}]))).await, "lines[0].quantity");
-    check(create(&s, &admin, body(json!([{"line_no": 1, "order_item_id": own_item, "quantity": 1}]))).await, "lines[0]");
-    check(create(&s, &admin, body(json!([{"line_no": 1, "quantity": 1}, {"line_no": 1, "quantity": 1}]))).await, "lines[1]");
+    check(
+        create(
+            &s,
+            &admin,
+            body(json!([{"order_item_id": foreign_item, "quantity": 1}])),
+        )
+        .await,
+        "lines[0].order_item_id",
+    );
+    check(
+        create(&s, &admin, body(json!([{"line_no": 7, "quantity": 1}]))).await,
+        "lines[0].line_no",
+    );
+    check(
+        create(&s, &admin, body(json!([{"line_no": 2, "quantity": 3}]))).await,
+        "lines[0].quantity",
+    );
+    check(
+        create(&s, &admin, body(json!([{"line_no": 2, "quantity": 0}]))).await,
+        "lines[0].quantity",
+    );
+    check(
+        create(
+            &s,
+            &admin,
+            body(json!([{"line_no": 1, "order_item_id": own_item, "quantity": 1}])),
+        )
+        .await,
+        "lines[0]",
+    );
+    check(
+        create(
+            &s,
+            &admin,
+            body(json!([{"line_no": 1, "quantity": 1}, {"line_no": 1, "quantity": 1}])),
+        )
+        .await,
+        "lines[1]",
+    );
     check(create(&s, &admin, body(json!([]))).await, "lines");
     check(
         create(&s, &admin, json!({"order_id": oid, "kind": "return", "reason": "because", "lines": [{"line_no": 1, "quantity": 1}]})).await,
@@ -354,24 +530,42 @@ async fn lines_body(backend: Backend) {
     );
 
     // By item id works; one cable of two, then the second; a third is over what was ordered.
-    let first = create(&s, &admin, body(json!([{"order_item_id": own_item, "quantity": 1}]))).await;
+    let first = create(
+        &s,
+        &admin,
+        body(json!([{"order_item_id": own_item, "quantity": 1}])),
+    )
+    .await;
     let first = first.expect(201).clone();
     assert_eq!(first["lines"][0]["line_no"], 2);
     assert_eq!(first["refundable_cents"], 2900);
-    create(&s, &admin, body(json!([{"line_no": 2, "quantity": 1}]))).await.expect(201);
+    create(&s, &admin, body(json!([{"line_no": 2, "quantity": 1}])))
+        .await
+        .expect(201);
     let over = create(&s, &admin, body(json!([{"line_no": 2, "quantity": 1}]))).await;
     check(over, "lines[0].quantity");
     // Cancelling the first frees its cable.
-    act(&s, &admin, id_of(&first), json!({"type": "cancel"})).await.expect(200);
-    create(&s, &admin, body(json!([{"line_no": 2, "quantity": 1}]))).await.expect(201);
+    act(&s, &admin, id_of(&first), json!({"type": "cancel"}))
+        .await
+        .expect(200);
+    create(&s, &admin, body(json!([{"line_no": 2, "quantity": 1}])))
+        .await
+        .expect(201);
     // Nothing was stored by the refused attempts: 3 requests exist for the order.
-    let list = s.get(&format!("/api/v1/aftersales?order_id={oid}"), Some(&admin.token)).await;
+    let list = s
+        .get(
+            &format!("/api/v1/aftersales?order_id={oid}"),
+            Some(&admin.token),
+        )
+        .await;
     assert_eq!(list.expect(200)["requests"].as_array().unwrap().len(), 3);
 }
 
 /// A 1×1 PNG made by the image crate.
 fn png(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+    });
     let mut out = Vec::new();
     image::DynamicImage::ImageRgb8(img)
         .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
@@ -391,7 +585,10 @@ async fn upload(s: &TestServer, token: &str, id: Id, name: &str, ct: &str, bytes
         .http
         .post(s.url(&format!("/api/v1/aftersales/{id}/evidence")))
         .bearer_auth(token)
-        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
         .body(body)
         .send()
         .await
@@ -423,29 +620,72 @@ async fn evidence_body(backend: Backend) {
     assert_eq!(e["width"], 800);
     let url = e["url"].as_str().unwrap().to_owned();
     let thumb = e["thumb_url"].as_str().unwrap().to_owned();
-    let got = s.http.get(s.url(&url)).bearer_auth(&admin.token).send().await.unwrap();
+    let got = s
+        .http
+        .get(s.url(&url))
+        .bearer_auth(&admin.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.status().as_u16(), 200);
     assert_eq!(got.bytes().await.unwrap().len(), big.len());
-    let t = s.http.get(s.url(&thumb)).bearer_auth(&admin.token).send().await.unwrap();
+    let t = s
+        .http
+        .get(s.url(&thumb))
+        .bearer_auth(&admin.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(t.status().as_u16(), 200);
     assert_eq!(t.headers()["content-type"], "image/jpeg");
 
     // Not a photo, or disguised as one: refused by content.
-    upload(&s, &admin.token, id, "invoice.pdf", "application/pdf", b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n%%EOF\n")
-        .await
-        .expect_error(415, "unsupported_media_type");
-    upload(&s, &admin.token, id, "photo.png", "image/png", b"MZ\x90\x00 this is no image at all")
-        .await
-        .expect_error(415, "unsupported_media_type");
-    upload(&s, &admin.token, id, "notes.png", "image/png", &png(4, 4)[..40])
-        .await
-        .expect_error(415, "unsupported_media_type");
-    let list = s.get(&format!("/api/v1/aftersales/{id}/evidence"), Some(&admin.token)).await;
+    upload(
+        &s,
+        &admin.token,
+        id,
+        "invoice.pdf",
+        "application/pdf",
+        b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n%%EOF\n",
+    )
+    .await
+    .expect_error(415, "unsupported_media_type");
+    upload(
+        &s,
+        &admin.token,
+        id,
+        "photo.png",
+        "image/png",
+        b"MZ\x90\x00 this is no image at all",
+    )
+    .await
+    .expect_error(415, "unsupported_media_type");
+    upload(
+        &s,
+        &admin.token,
+        id,
+        "notes.png",
+        "image/png",
+        &png(4, 4)[..40],
+    )
+    .await
+    .expect_error(415, "unsupported_media_type");
+    let list = s
+        .get(
+            &format!("/api/v1/aftersales/{id}/evidence"),
+            Some(&admin.token),
+        )
+        .await;
     assert_eq!(list.expect(200)["evidence"].as_array().unwrap().len(), 1);
-    let detail = s.get(&format!("/api/v1/aftersales/{id}"), Some(&admin.token)).await;
+    let detail = s
+        .get(&format!("/api/v1/aftersales/{id}"), Some(&admin.token))
+        .await;
     let detail = detail.expect(200);
     assert_eq!(detail["evidence"].as_array().unwrap().len(), 1);
-    assert_eq!(detail["history"].as_array().unwrap().last().unwrap()["action"], "evidence");
+    assert_eq!(
+        detail["history"].as_array().unwrap().last().unwrap()["action"],
+        "evidence"
+    );
 
     // Another shop sees none of it.
     let shop2 = s.create_shop(&format!("as-e-{}", unique())).await;
@@ -453,10 +693,18 @@ async fn evidence_body(backend: Backend) {
     upload(&s, &other.token, id, "x.png", "image/png", &png(4, 4))
         .await
         .expect_error(404, "not_found");
-    let r = s.http.get(s.url(&url)).bearer_auth(&other.token).send().await.unwrap();
+    let r = s
+        .http
+        .get(s.url(&url))
+        .bearer_auth(&other.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 404);
     // A closed request takes no more evidence.
-    act(&s, &admin, id, json!({"type": "cancel"})).await.expect(200);
+    act(&s, &admin, id, json!({"type": "cancel"}))
+        .await
+        .expect(200);
     upload(&s, &admin.token, id, "late.png", "image/png", &png(4, 4))
         .await
         .expect_error(409, "conflict");
@@ -486,56 +734,117 @@ async fn scoping_body(backend: Backend) {
     assert_eq!(ev["request_id"], id);
     assert_eq!(ev["state"], "requested");
     // Agent B neither sees it nor hears of it; the supervisor does.
-    s.get(&format!("/api/v1/aftersales/{id}"), Some(&b.token)).await.expect_error(404, "not_found");
-    act(&s, &b, id, json!({"type": "cancel"})).await.expect_error(404, "not_found");
+    s.get(&format!("/api/v1/aftersales/{id}"), Some(&b.token))
+        .await
+        .expect_error(404, "not_found");
+    act(&s, &b, id, json!({"type": "cancel"}))
+        .await
+        .expect_error(404, "not_found");
     let listed = s.get("/api/v1/aftersales", Some(&b.token)).await;
-    assert!(listed.expect(200)["requests"].as_array().unwrap().is_empty());
-    s.get(&format!("/api/v1/aftersales/{id}"), Some(&boss.token)).await.expect(200);
-    assert!(ws_b.find(QUIET, |e| e["type"] == "aftersales.updated").await.is_none());
+    assert!(
+        listed.expect(200)["requests"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    s.get(&format!("/api/v1/aftersales/{id}"), Some(&boss.token))
+        .await
+        .expect(200);
+    assert!(
+        ws_b.find(QUIET, |e| e["type"] == "aftersales.updated")
+            .await
+            .is_none()
+    );
 
     // The supervisor hands it to B (A no longer sees it, B does and hears of it).
     let moved = s
-        .put(&format!("/api/v1/aftersales/{id}/assignee"), Some(&boss.token), json!({"assignee_id": b.id()}))
+        .put(
+            &format!("/api/v1/aftersales/{id}/assignee"),
+            Some(&boss.token),
+            json!({"assignee_id": b.id()}),
+        )
         .await;
     assert_eq!(moved.expect(200)["assignee"]["id"], b.id());
     let ev = ws_b.next_event("aftersales.updated", WAIT).await;
     assert_eq!(ev["assignee_id"], b.id());
-    s.get(&format!("/api/v1/aftersales/{id}"), Some(&a.token)).await.expect_error(404, "not_found");
-    act(&s, &b, id, json!({"type": "decide", "decision": {"type": "partial_refund", "amount_cents": 500}}))
+    s.get(&format!("/api/v1/aftersales/{id}"), Some(&a.token))
         .await
-        .expect(200);
+        .expect_error(404, "not_found");
+    act(
+        &s,
+        &b,
+        id,
+        json!({"type": "decide", "decision": {"type": "partial_refund", "amount_cents": 500}}),
+    )
+    .await
+    .expect(200);
     // Agents cannot hand requests around; an unknown assignee is bad input.
-    s.put(&format!("/api/v1/aftersales/{id}/assignee"), Some(&b.token), json!({"assignee_id": a.id()}))
-        .await
-        .expect_error(403, "forbidden");
-    s.put(&format!("/api/v1/aftersales/{id}/assignee"), Some(&boss.token), json!({"assignee_id": 99_999_999}))
-        .await
-        .expect_error(422, "validation_failed");
+    s.put(
+        &format!("/api/v1/aftersales/{id}/assignee"),
+        Some(&b.token),
+        json!({"assignee_id": a.id()}),
+    )
+    .await
+    .expect_error(403, "forbidden");
+    s.put(
+        &format!("/api/v1/aftersales/{id}/assignee"),
+        Some(&boss.token),
+        json!({"assignee_id": 99_999_999}),
+    )
+    .await
+    .expect_error(422, "validation_failed");
     // Unassigned (the pool): every agent sees it and may take it.
-    s.put(&format!("/api/v1/aftersales/{id}/assignee"), Some(&boss.token), json!({"assignee_id": null}))
-        .await
-        .expect(200);
-    s.put(&format!("/api/v1/aftersales/{id}/assignee"), Some(&a.token), json!({"assignee_id": a.id()}))
-        .await
-        .expect(200);
+    s.put(
+        &format!("/api/v1/aftersales/{id}/assignee"),
+        Some(&boss.token),
+        json!({"assignee_id": null}),
+    )
+    .await
+    .expect(200);
+    s.put(
+        &format!("/api/v1/aftersales/{id}/assignee"),
+        Some(&a.token),
+        json!({"assignee_id": a.id()}),
+    )
+    .await
+    .expect(200);
 
     // Another shop: its order, its requests and ours are strangers to each other.
     let shop2 = s.create_shop(&format!("as-s-{}", unique())).await;
     let stranger = s.agent(shop2.id, Role::Admin, "别家店长").await;
-    s.get(&format!("/api/v1/aftersales/{id}"), Some(&stranger.token)).await.expect_error(404, "not_found");
-    act(&s, &stranger, id, json!({"type": "cancel"})).await.expect_error(404, "not_found");
-    s.put(&format!("/api/v1/aftersales/{id}/assignee"), Some(&stranger.token), json!({"assignee_id": stranger.id()}))
+    s.get(&format!("/api/v1/aftersales/{id}"), Some(&stranger.token))
         .await
         .expect_error(404, "not_found");
-    create(&s, &stranger, body.clone()).await.expect_error(404, "not_found");
-    assert!(s.get("/api/v1/aftersales", Some(&stranger.token)).await.expect(200)["requests"].as_array().unwrap().is_empty());
+    act(&s, &stranger, id, json!({"type": "cancel"}))
+        .await
+        .expect_error(404, "not_found");
+    s.put(
+        &format!("/api/v1/aftersales/{id}/assignee"),
+        Some(&stranger.token),
+        json!({"assignee_id": stranger.id()}),
+    )
+    .await
+    .expect_error(404, "not_found");
+    create(&s, &stranger, body.clone())
+        .await
+        .expect_error(404, "not_found");
+    assert!(
+        s.get("/api/v1/aftersales", Some(&stranger.token))
+            .await
+            .expect(200)["requests"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     // Their own order numbers start at 1.
     let c2 = customer(&s, shop2.id).await;
     let o2 = paid_order(&s, shop2.id, c2, "AS-S-1").await;
     let theirs = create(&s, &stranger, json!({"order_id": o2, "kind": "refund", "reason": "damaged", "lines": [{"line_no": 1, "quantity": 1}]})).await;
     assert_eq!(theirs.expect(201)["no"], "AS-000001");
     // Without a session: 401.
-    s.get("/api/v1/aftersales", None).await.expect_error(401, "unauthorized");
+    s.get("/api/v1/aftersales", None)
+        .await
+        .expect_error(401, "unauthorized");
 }
 
 both!(conversation_links_and_list_filters, filters_body);
@@ -545,7 +854,9 @@ async fn filters_body(backend: Backend) {
     s.set_status(&agent, "online").await;
     let admin = s.agent(s.shop.id, Role::Admin, "店长").await;
     let shopper = s.shopper().await;
-    let cid = s.shopper_send(&shopper, "耳机收到就坏了").await["conversation_id"].as_i64().unwrap();
+    let cid = s.shopper_send(&shopper, "耳机收到就坏了").await["conversation_id"]
+        .as_i64()
+        .unwrap();
     let oid = paid_order(&s, s.shop.id, shopper.customer_id, "AS-F-1").await;
     let other_customer = customer(&s, s.shop.id).await;
     let other_order = paid_order(&s, s.shop.id, other_customer, "AS-F-2").await;
@@ -589,12 +900,42 @@ async fn filters_body(backend: Backend) {
         }
     };
     assert_eq!(get("").await["requests"].as_array().unwrap().len(), 3);
-    assert_eq!(get(&format!("?customer_id={}", shopper.customer_id)).await["requests"].as_array().unwrap().len(), 1);
-    assert_eq!(get("?kind=exchange").await["requests"].as_array().unwrap().len(), 1);
-    assert_eq!(get("?state=requested&kind=return").await["requests"].as_array().unwrap().len(), 1);
-    assert_eq!(get("?state=completed").await["requests"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        get(&format!("?customer_id={}", shopper.customer_id)).await["requests"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        get("?kind=exchange").await["requests"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        get("?state=requested&kind=return").await["requests"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        get("?state=completed").await["requests"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
     let future = Millis::now().0 + 3_600_000;
-    assert_eq!(get(&format!("?from={future}")).await["requests"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        get(&format!("?from={future}")).await["requests"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
     // Keyset pages: newest first, no repeats.
     let p1 = get("?limit=2").await;
     assert_eq!(p1["requests"].as_array().unwrap().len(), 2);
@@ -603,8 +944,16 @@ async fn filters_body(backend: Backend) {
     assert_eq!(p2["requests"].as_array().unwrap().len(), 1);
     assert!(p1["requests"][0]["id"].as_i64() > p1["requests"][1]["id"].as_i64());
     // Bad filters are named.
-    for q in ["?state=lost", "?kind=swap", "?from=yesterday", "?limit=0", "?cursor=abc"] {
-        let r = s.get(&format!("/api/v1/aftersales{q}"), Some(&admin.token)).await;
+    for q in [
+        "?state=lost",
+        "?kind=swap",
+        "?from=yesterday",
+        "?limit=0",
+        "?cursor=abc",
+    ] {
+        let r = s
+            .get(&format!("/api/v1/aftersales{q}"), Some(&admin.token))
+            .await;
         r.expect_error(422, "validation_failed");
     }
 }

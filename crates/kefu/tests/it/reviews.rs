@@ -35,8 +35,12 @@ fn review(id: &str, rating: i64, order_no: Option<&str>) -> Value {
 }
 
 async fn batch(s: &TestServer, a: &Agent, reviews: Value) -> Resp {
-    s.post("/api/v1/reviews", Some(&a.token), json!({ "reviews": reviews }))
-        .await
+    s.post(
+        "/api/v1/reviews",
+        Some(&a.token),
+        json!({ "reviews": reviews }),
+    )
+    .await
 }
 
 async fn followups(s: &TestServer, a: &Agent, q: &str) -> Vec<Value> {
@@ -53,24 +57,42 @@ async fn batch_body(backend: Backend) {
     let s = TestServer::start(backend).await;
     let admin = s.agent(s.shop.id, Role::Admin, "店长").await;
     let (oid, cid) = order_of(&s, s.shop.id, "RV-1", "13800000001").await;
-    let items = json!([review("T-1", 1, Some("RV-1")), review("T-2", 5, None), review("T-3", 3, Some("NOPE")),
-                       review("T-4", 9, None)]);
+    let items = json!([
+        review("T-1", 1, Some("RV-1")),
+        review("T-2", 5, None),
+        review("T-3", 3, Some("NOPE")),
+        review("T-4", 9, None)
+    ]);
     let r = batch(&s, &admin, items.clone()).await;
     let out = r.expect(200).clone();
-    assert_eq!((out["created"].as_i64(), out["failed"].as_i64()), (Some(3), Some(1)));
+    assert_eq!(
+        (out["created"].as_i64(), out["failed"].as_i64()),
+        (Some(3), Some(1))
+    );
     assert_eq!(out["followups_opened"], 2);
     assert_eq!(out["items"][3]["status"], "failed");
     assert_eq!(out["items"][3]["key"], "T-4");
-    assert!(out["items"][3]["error"]["message"].as_str().unwrap().starts_with("reviews[3].rating"));
+    assert!(
+        out["items"][3]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("reviews[3].rating")
+    );
 
     // The same batch again: nothing new, no second task.
     let again = batch(&s, &admin, items).await;
     let again = again.expect(200).clone();
-    assert_eq!((again["unchanged"].as_i64(), again["created"].as_i64()), (Some(3), Some(0)));
+    assert_eq!(
+        (again["unchanged"].as_i64(), again["created"].as_i64()),
+        (Some(3), Some(0))
+    );
     assert_eq!(again["followups_opened"], 0);
     let queue = followups(&s, &admin, "").await;
     assert_eq!(queue.len(), 2);
-    let linked = queue.iter().find(|f| f["review"]["review_id"] == "T-1").unwrap();
+    let linked = queue
+        .iter()
+        .find(|f| f["review"]["review_id"] == "T-1")
+        .unwrap();
     assert_eq!(linked["review"]["order_id"], oid);
     assert_eq!(linked["review"]["customer"]["id"], cid);
     assert_eq!(linked["status"], "open");
@@ -79,7 +101,10 @@ async fn batch_body(backend: Backend) {
     let due = kefu_core::commerce::parse_time(linked["due_at"].as_str().unwrap()).unwrap();
     let created = kefu_core::commerce::parse_time(linked["created_at"].as_str().unwrap()).unwrap();
     assert_eq!(due.0 - created.0, 24 * HOUR_MS);
-    let unknown = queue.iter().find(|f| f["review"]["review_id"] == "T-3").unwrap();
+    let unknown = queue
+        .iter()
+        .find(|f| f["review"]["review_id"] == "T-3")
+        .unwrap();
     assert!(unknown["review"]["order_id"].is_null());
 
     // A changed review is updated; raised above the threshold, its open task records the revision.
@@ -95,7 +120,9 @@ async fn batch_body(backend: Backend) {
         let s = &s;
         let t = admin.token.clone();
         async move {
-            s.get(&format!("/api/v1/reviews{q}"), Some(&t)).await.expect(200)["reviews"]
+            s.get(&format!("/api/v1/reviews{q}"), Some(&t))
+                .await
+                .expect(200)["reviews"]
                 .as_array()
                 .unwrap()
                 .clone()
@@ -105,16 +132,27 @@ async fn batch_body(backend: Backend) {
     assert_eq!(list("?rating_max=3").await.len(), 1);
     assert_eq!(list("?rating=5").await.len(), 2);
     assert_eq!(list("?status=open").await.len(), 1);
-    for q in ["?rating=0", "?status=closed", "?overdue=maybe", "?limit=500"] {
+    for q in [
+        "?rating=0",
+        "?status=closed",
+        "?overdue=maybe",
+        "?limit=500",
+    ] {
         s.get(&format!("/api/v1/reviews{q}"), Some(&admin.token))
             .await
             .expect_error(422, "validation_failed");
     }
     // Bad batches change nothing.
-    batch(&s, &admin, json!([])).await.expect_error(422, "validation_failed");
-    s.post("/api/v1/reviews", Some(&admin.token), json!({"reviews": "x"}))
+    batch(&s, &admin, json!([]))
         .await
         .expect_error(422, "validation_failed");
+    s.post(
+        "/api/v1/reviews",
+        Some(&admin.token),
+        json!({"reviews": "x"}),
+    )
+    .await
+    .expect_error(422, "validation_failed");
     assert_eq!(list("").await.len(), 3);
 }
 
@@ -161,16 +199,28 @@ async fn csv_body(backend: Backend) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|b| (b["line"].as_i64().unwrap(), b["field"].as_str().unwrap().to_owned()))
+        .map(|b| {
+            (
+                b["line"].as_i64().unwrap(),
+                b["field"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     assert_eq!(
         bad,
-        vec![(3, "rating".to_owned()), (4, "reviewed_at".to_owned()), (6, "review_id".to_owned())]
+        vec![
+            (3, "rating".to_owned()),
+            (4, "reviewed_at".to_owned()),
+            (6, "review_id".to_owned())
+        ]
     );
     // Re-importing: no duplicates, the same bad rows.
     let again = post(csv).await;
     let again = again.expect(200).clone();
-    assert_eq!((again["created"].as_i64(), again["unchanged"].as_i64()), (Some(0), Some(2)));
+    assert_eq!(
+        (again["created"].as_i64(), again["unchanged"].as_i64()),
+        (Some(0), Some(2))
+    );
     let reviews = s.get("/api/v1/reviews", Some(&admin.token)).await;
     let reviews = reviews.expect(200)["reviews"].as_array().unwrap().clone();
     assert_eq!(reviews.len(), 2);
@@ -179,7 +229,9 @@ async fn csv_body(backend: Backend) {
     assert!(c1["customer"]["id"].is_i64());
     assert_eq!(followups(&s, &admin, "").await.len(), 1);
     // A file without a required column, or empty, fails whole.
-    post("review_id,rating\nX,1\n").await.expect_error(422, "validation_failed");
+    post("review_id,rating\nX,1\n")
+        .await
+        .expect_error(422, "validation_failed");
     post("").await.expect_error(422, "validation_failed");
     // Agents do not import.
     let agent = s.agent(s.shop.id, Role::Agent, "客服").await;
@@ -192,7 +244,9 @@ async fn csv_body(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 403);
-    batch(&s, &agent, json!([review("A-1", 1, None)])).await.expect_error(403, "forbidden");
+    batch(&s, &agent, json!([review("A-1", 1, None)]))
+        .await
+        .expect_error(403, "forbidden");
 }
 
 both!(overdue_settings_and_outcomes, overdue_body);
@@ -203,20 +257,41 @@ async fn overdue_body(backend: Backend) {
     let other = s.agent(s.shop.id, Role::Agent, "客服乙").await;
 
     // Settings: managers only, checked.
-    s.put("/api/v1/reviews/settings", Some(&agent.token), json!({"low_rating_threshold": 4, "followup_hours": 2}))
-        .await
-        .expect_error(403, "forbidden");
-    s.put("/api/v1/reviews/settings", Some(&admin.token), json!({"low_rating_threshold": 6, "followup_hours": 2}))
-        .await
-        .expect_error(422, "validation_failed");
-    s.put("/api/v1/reviews/settings", Some(&admin.token), json!({"low_rating_threshold": 4, "followup_hours": 0}))
-        .await
-        .expect_error(422, "validation_failed");
+    s.put(
+        "/api/v1/reviews/settings",
+        Some(&agent.token),
+        json!({"low_rating_threshold": 4, "followup_hours": 2}),
+    )
+    .await
+    .expect_error(403, "forbidden");
+    s.put(
+        "/api/v1/reviews/settings",
+        Some(&admin.token),
+        json!({"low_rating_threshold": 6, "followup_hours": 2}),
+    )
+    .await
+    .expect_error(422, "validation_failed");
+    s.put(
+        "/api/v1/reviews/settings",
+        Some(&admin.token),
+        json!({"low_rating_threshold": 4, "followup_hours": 0}),
+    )
+    .await
+    .expect_error(422, "validation_failed");
     let put = s
-        .put("/api/v1/reviews/settings", Some(&admin.token), json!({"low_rating_threshold": 4, "followup_hours": 2}))
+        .put(
+            "/api/v1/reviews/settings",
+            Some(&admin.token),
+            json!({"low_rating_threshold": 4, "followup_hours": 2}),
+        )
         .await;
     assert_eq!(put.expect(200)["low_rating_threshold"], 4);
-    assert_eq!(s.get("/api/v1/reviews/settings", Some(&agent.token)).await.expect(200)["followup_hours"], 2);
+    assert_eq!(
+        s.get("/api/v1/reviews/settings", Some(&agent.token))
+            .await
+            .expect(200)["followup_hours"],
+        2
+    );
 
     // One imported three hours ago (due an hour ago: overdue), one now (due in two hours).
     let doc = |id: &str, rating| {
@@ -229,7 +304,12 @@ async fn overdue_body(backend: Backend) {
         .await
         .unwrap();
     // 4 stars is low now that the threshold is 4.
-    let r = batch(&s, &admin, json!([review("O-2", 4, None), review("O-3", 5, None)])).await;
+    let r = batch(
+        &s,
+        &admin,
+        json!([review("O-2", 4, None), review("O-3", 5, None)]),
+    )
+    .await;
     assert_eq!(r.expect(200)["followups_opened"], 1);
     let queue = followups(&s, &admin, "").await;
     assert_eq!(queue.len(), 2);
@@ -238,59 +318,115 @@ async fn overdue_body(backend: Backend) {
     assert_eq!(queue[1]["overdue"], false);
     let overdue = followups(&s, &admin, "?overdue=true").await;
     assert_eq!(overdue.len(), 1);
-    let reviews = s.get("/api/v1/reviews?overdue=true", Some(&admin.token)).await;
+    let reviews = s
+        .get("/api/v1/reviews?overdue=true", Some(&admin.token))
+        .await;
     assert_eq!(reviews.expect(200)["reviews"].as_array().unwrap().len(), 1);
     let late = queue[0]["id"].as_i64().unwrap();
     let fresh = queue[1]["id"].as_i64().unwrap();
 
     // Assignment: the admin gives the late one to agent A; B no longer sees it.
     let p = s
-        .request(reqwest::Method::PATCH, &format!("/api/v1/review-followups/{late}"), Some(&admin.token),
-            Some(json!({"assignee_id": agent.id()})))
+        .request(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/review-followups/{late}"),
+            Some(&admin.token),
+            Some(json!({"assignee_id": agent.id()})),
+        )
         .await;
     assert_eq!(p.expect(200)["assignee"]["id"], agent.id());
-    s.get(&format!("/api/v1/review-followups/{late}"), Some(&other.token))
-        .await
-        .expect_error(404, "not_found");
+    s.get(
+        &format!("/api/v1/review-followups/{late}"),
+        Some(&other.token),
+    )
+    .await
+    .expect_error(404, "not_found");
     assert_eq!(followups(&s, &other, "").await.len(), 1);
     assert_eq!(followups(&s, &agent, "").await.len(), 2);
     let patch = |id: Id, who: &Agent, body: Value| {
         let s = &s;
         let t = who.token.clone();
         async move {
-            s.request(reqwest::Method::PATCH, &format!("/api/v1/review-followups/{id}"), Some(&t), Some(body))
-                .await
+            s.request(
+                reqwest::Method::PATCH,
+                &format!("/api/v1/review-followups/{id}"),
+                Some(&t),
+                Some(body),
+            )
+            .await
         }
     };
     // B may take the unassigned one, but not hand it on.
-    patch(fresh, &other, json!({"assignee_id": agent.id()})).await.expect_error(403, "forbidden");
-    patch(fresh, &other, json!({"assignee_id": other.id()})).await.expect(200);
-    patch(fresh, &agent, json!({"status": "resolved", "outcome_note": "x"})).await.expect_error(404, "not_found");
+    patch(fresh, &other, json!({"assignee_id": agent.id()}))
+        .await
+        .expect_error(403, "forbidden");
+    patch(fresh, &other, json!({"assignee_id": other.id()}))
+        .await
+        .expect(200);
+    patch(
+        fresh,
+        &agent,
+        json!({"status": "resolved", "outcome_note": "x"}),
+    )
+    .await
+    .expect_error(404, "not_found");
 
     // Outcomes need a note, happen once, and `open` is not one.
-    patch(late, &agent, json!({"status": "resolved"})).await.expect_error(422, "validation_failed");
-    patch(late, &agent, json!({"status": "open", "outcome_note": "x"})).await.expect_error(422, "validation_failed");
-    patch(late, &agent, json!({"status": "gone", "outcome_note": "x"})).await.expect_error(422, "validation_failed");
-    patch(late, &agent, json!({})).await.expect_error(422, "validation_failed");
-    let done = patch(late, &agent, json!({"status": "no_response", "outcome_note": "电话两次未接"})).await;
+    patch(late, &agent, json!({"status": "resolved"}))
+        .await
+        .expect_error(422, "validation_failed");
+    patch(late, &agent, json!({"status": "open", "outcome_note": "x"}))
+        .await
+        .expect_error(422, "validation_failed");
+    patch(late, &agent, json!({"status": "gone", "outcome_note": "x"}))
+        .await
+        .expect_error(422, "validation_failed");
+    patch(late, &agent, json!({}))
+        .await
+        .expect_error(422, "validation_failed");
+    let done = patch(
+        late,
+        &agent,
+        json!({"status": "no_response", "outcome_note": "电话两次未接"}),
+    )
+    .await;
     let done = done.expect(200).clone();
     assert_eq!(done["status"], "no_response");
     assert_eq!(done["overdue"], false);
     assert_eq!(done["closed_by"]["id"], agent.id());
     assert!(done["closed_at"].is_string());
-    let e = patch(late, &agent, json!({"status": "resolved", "outcome_note": "again"})).await;
+    let e = patch(
+        late,
+        &agent,
+        json!({"status": "resolved", "outcome_note": "again"}),
+    )
+    .await;
     e.expect_error(409, "conflict");
-    assert!(e.body["error"]["message"].as_str().unwrap().contains("no_response"));
+    assert!(
+        e.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no_response")
+    );
     assert!(followups(&s, &admin, "?overdue=true").await.is_empty());
     assert_eq!(followups(&s, &admin, "?status=all").await.len(), 2);
 
     // Another shop sees none of it.
     let shop2 = s.create_shop(&format!("rv-{}", unique())).await;
     let stranger = s.agent(shop2.id, Role::Admin, "别家").await;
-    s.get(&format!("/api/v1/review-followups/{fresh}"), Some(&stranger.token))
-        .await
-        .expect_error(404, "not_found");
-    patch(fresh, &stranger, json!({"status": "resolved", "outcome_note": "x"})).await.expect_error(404, "not_found");
+    s.get(
+        &format!("/api/v1/review-followups/{fresh}"),
+        Some(&stranger.token),
+    )
+    .await
+    .expect_error(404, "not_found");
+    patch(
+        fresh,
+        &stranger,
+        json!({"status": "resolved", "outcome_note": "x"}),
+    )
+    .await
+    .expect_error(404, "not_found");
     assert!(followups(&s, &stranger, "?status=all").await.is_empty());
     let theirs = s.get("/api/v1/reviews", Some(&stranger.token)).await;
     assert!(theirs.expect(200)["reviews"].as_array().unwrap().is_empty());
@@ -298,5 +434,10 @@ async fn overdue_body(backend: Backend) {
     let r = batch(&s, &stranger, json!([review("O-2", 1, None)])).await;
     assert_eq!(r.expect(200)["created"], 1);
     // Their settings are their own (defaults).
-    assert_eq!(s.get("/api/v1/reviews/settings", Some(&stranger.token)).await.expect(200)["low_rating_threshold"], 3);
+    assert_eq!(
+        s.get("/api/v1/reviews/settings", Some(&stranger.token))
+            .await
+            .expect(200)["low_rating_threshold"],
+        3
+    );
 }
