@@ -25,6 +25,18 @@ fn actor(user: &User) -> Actor {
 }
 
 impl AppState {
+    /// Segments count after-sales requests as returns (the demanding group): the buyer's are
+    /// recomputed after a change. Best effort: a failure only delays segments, the request is stored.
+    async fn aftersales_segments(&self, shop_id: Id, customer_id: Id) {
+        if let Err(e) = self
+            .store
+            .recompute_customers(shop_id, &[customer_id])
+            .await
+        {
+            tracing::warn!(shop_id, error = %e, "segments recompute after an after-sales change failed");
+        }
+    }
+
     fn aftersales_changed(&self, shop_id: Id, r: &AftersalesRequest, previous: Option<Id>) {
         self.hub.publish(Event::AftersalesUpdated {
             shop_id,
@@ -86,6 +98,8 @@ impl AppState {
             .create_aftersales(user.shop_id, new, actor(user))
             .await?;
         self.aftersales_changed(user.shop_id, &detail.request, None);
+        self.aftersales_segments(user.shop_id, detail.request.customer.id)
+            .await;
         Ok(detail)
     }
 
@@ -103,7 +117,11 @@ impl AppState {
             .await?;
         self.aftersales_changed(user.shop_id, &acted.detail.request, None);
         if let Some((_order_id, customer_id)) = acted.refunded_order {
+            // The order changed: open sidebars reload, and segments follow.
             crate::routes::commerce::after_ingest(self, user.shop_id, &[customer_id]).await;
+        } else if acted.detail.request.state == State::Cancelled {
+            self.aftersales_segments(user.shop_id, acted.detail.request.customer.id)
+                .await;
         }
         Ok(acted.detail)
     }

@@ -50,6 +50,26 @@ pub fn router() -> Router<AppState> {
         )
 }
 
+/// Low ratings count toward the demanding group: the linked customers' segments follow an import
+/// (inline for a few, in the background for many). Best effort: the reviews are stored either way.
+async fn segments_follow(state: &AppState, shop_id: Id, touched: Vec<Id>) {
+    if touched.is_empty() {
+        return;
+    }
+    let inline = touched.len() <= 1_000;
+    let store = state.store.clone();
+    let run = async move {
+        if let Err(e) = store.recompute_customers(shop_id, &touched).await {
+            tracing::warn!(shop_id, error = %e, "segments recompute after a review import failed");
+        }
+    };
+    if inline {
+        run.await;
+    } else {
+        tokio::spawn(run);
+    }
+}
+
 fn require_manager(user: &User, what: &str) -> Result<()> {
     if user.role.sees_whole_shop() {
         Ok(())
@@ -107,6 +127,12 @@ pub async fn import_batch(
         outcome.push(f);
     }
     outcome.finish();
+    segments_follow(
+        &state,
+        agent.user.shop_id,
+        outcome.touched_customer_ids.clone(),
+    )
+    .await;
     Ok(Json(ReviewBatchOutcome {
         outcome,
         followups_opened: opened,
@@ -137,6 +163,7 @@ pub async fn import_csv(
         bad_rows: bad,
         ..Default::default()
     };
+    let mut touched = Vec::new();
     let lines: std::collections::HashMap<String, u64> = good
         .iter()
         .map(|(l, d)| (d.review_id.clone(), *l as u64))
@@ -151,6 +178,7 @@ pub async fn import_csv(
         report.unchanged += outcome.unchanged;
         report.rejected += outcome.failed;
         report.followups_opened += opened;
+        touched.extend(outcome.touched_customer_ids);
         for item in outcome.items {
             if let Some(e) = item.error {
                 report.bad_rows.push(BadRow {
@@ -164,6 +192,9 @@ pub async fn import_csv(
     }
     report.bad_rows.sort_by_key(|b| b.line);
     report.bad_rows.truncate(1000);
+    touched.sort_unstable();
+    touched.dedup();
+    segments_follow(&state, agent.user.shop_id, touched).await;
     Ok(Json(report))
 }
 
@@ -299,12 +330,19 @@ pub async fn put_settings(
 ) -> ApiResult<Json<ReviewSettings>> {
     require_manager(&agent.user, "change review settings")?;
     settings.validate()?;
-    Ok(Json(
-        state
-            .store
-            .put_review_settings(agent.user.shop_id, &settings)
-            .await?,
-    ))
+    let saved = state
+        .store
+        .put_review_settings(agent.user.shop_id, &settings)
+        .await?;
+    // The threshold decides which ratings are low for the demanding group: rescore the shop in
+    // the background (the next scheduled recompute would too).
+    let (store, shop_id) = (state.store.clone(), agent.user.shop_id);
+    tokio::spawn(async move {
+        if let Err(e) = store.recompute_shop(shop_id).await {
+            tracing::warn!(shop_id, error = %e, "segments recompute after review settings failed");
+        }
+    });
+    Ok(Json(saved))
 }
 
 #[derive(Deserialize, IntoParams)]

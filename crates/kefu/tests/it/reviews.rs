@@ -441,3 +441,67 @@ async fn overdue_body(backend: Backend) {
         3
     );
 }
+
+both!(
+    low_ratings_and_returns_make_demanding_customers,
+    demanding_body
+);
+async fn demanding_body(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin = s.agent(s.shop.id, Role::Admin, "店长").await;
+    let segments = |id: Id| {
+        let s = &s;
+        let t = admin.token.clone();
+        async move {
+            s.get(&format!("/api/v1/customers/{id}/segments"), Some(&t))
+                .await
+                .expect(200)["segments"]
+                .clone()
+        }
+    };
+    // One paid order each; two low ratings make a demanding customer (2 ≥ 2 and ≥ 30 % of one order).
+    let (_, picky) = order_of(&s, s.shop.id, "DM-1", "13800000011").await;
+    let r = batch(
+        &s,
+        &admin,
+        json!([
+            review("D-1", 1, Some("DM-1")),
+            review("D-2", 2, Some("DM-1")),
+            review("D-3", 5, Some("DM-1"))
+        ]),
+    )
+    .await;
+    r.expect(200);
+    let seg = segments(picky).await;
+    assert_eq!(seg["metrics"]["signals"]["low_ratings"], 2, "{seg}");
+    assert_eq!(seg["groups"]["demanding"], true, "{seg}");
+
+    // A return request (not refunded) and one low rating: demanding; cancelling the request
+    // withdraws it.
+    let (oid, returner) = order_of(&s, s.shop.id, "DM-2", "13800000012").await;
+    batch(&s, &admin, json!([review("D-4", 3, Some("DM-2"))]))
+        .await
+        .expect(200);
+    let seg = segments(returner).await;
+    assert_eq!(seg["metrics"]["signals"]["low_ratings"], 1);
+    assert_eq!(seg["groups"]["demanding"], false);
+    let req = s
+        .post(
+            "/api/v1/aftersales",
+            Some(&admin.token),
+            json!({"order_id": oid, "kind": "return", "reason": "quality", "lines": [{"line_no": 1, "quantity": 1}]}),
+        )
+        .await;
+    let id = req.expect(201)["id"].as_i64().unwrap();
+    let seg = segments(returner).await;
+    assert_eq!(seg["metrics"]["signals"]["refunds"], 1, "{seg}");
+    assert_eq!(seg["groups"]["demanding"], true, "{seg}");
+    s.post(
+        &format!("/api/v1/aftersales/{id}/actions"),
+        Some(&admin.token),
+        json!({"type": "cancel"}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(segments(returner).await["groups"]["demanding"], false);
+}
