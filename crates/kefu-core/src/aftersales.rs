@@ -499,6 +499,16 @@ impl NewRequestInput {
             )));
         }
         check_text("description", self.description.trim(), 1000)?;
+        for (field, id) in [
+            ("order_id", Some(self.order_id)),
+            ("conversation_id", self.conversation_id),
+            ("ticket_id", self.ticket_id),
+            ("assignee_id", self.assignee_id),
+        ] {
+            if id.is_some_and(|v| v < 1) {
+                return Err(Error::validation(format!("{field}: must be a positive id")));
+            }
+        }
         if self.lines.is_empty() {
             return Err(Error::validation("lines: name at least one order line"));
         }

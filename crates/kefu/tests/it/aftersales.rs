@@ -516,6 +516,10 @@ async fn lines_body(backend: Backend) {
         create(&s, &admin, json!({"order_id": oid, "kind": "return", "reason": "because", "lines": [{"line_no": 1, "quantity": 1}]})).await,
         "reason",
     );
+    check(
+        create(&s, &admin, json!({"order_id": oid, "kind": "return", "reason": "quality", "ticket_id": -5, "lines": [{"line_no": 1, "quantity": 1}]})).await,
+        "ticket_id",
+    );
     create(&s, &admin, json!({"order_id": oid, "kind": "swap", "reason": "quality", "lines": [{"line_no": 1, "quantity": 1}]}))
         .await
         .expect_error(422, "validation_failed");
