@@ -209,7 +209,7 @@ function dayStart(day: string, plusDays = 0): number {
 }
 
 /** Sends a raw body (e.g. a CSV file) with the session token; errors like `request`. */
-async function requestRaw<T>(method: string, path: string, body: Blob, contentType: string): Promise<T> {
+export async function requestRaw<T>(method: string, path: string, body: Blob, contentType: string): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json', 'Content-Type': contentType }
   const token = getToken()
   if (token) headers.Authorization = `Bearer ${token}`

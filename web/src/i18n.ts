@@ -1,4 +1,5 @@
 import { ref } from 'vue'
+import * as aftersales from './locales/aftersales'
 import * as attach from './locales/attach'
 import * as cards from './locales/cards'
 import * as commerce from './locales/commerce'
@@ -116,6 +117,7 @@ const zh = {
   ...mail.zh,
   ...sla.zh,
   ...tickets.zh,
+  ...aftersales.zh,
 }
 
 type Dict = typeof zh
@@ -223,6 +225,7 @@ const en: Dict = {
   ...mail.en,
   ...sla.en,
   ...tickets.en,
+  ...aftersales.en,
 }
 
 const dicts: Record<Locale, Dict> = { zh, en }

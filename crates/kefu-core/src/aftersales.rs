@@ -363,6 +363,542 @@ impl Request {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Requests as stored: input, line planning, read models and the storage port.
+
+use crate::model::{CustomerRef, Id};
+use crate::time::Millis;
+use async_trait::async_trait;
+use std::collections::HashMap;
+
+impl RequestKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestKind::Return => "return",
+            RequestKind::Exchange => "exchange",
+            RequestKind::Refund => "refund",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RequestKind> {
+        [
+            RequestKind::Return,
+            RequestKind::Exchange,
+            RequestKind::Refund,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+impl ReturnShippingPayer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReturnShippingPayer::Shop => "shop",
+            ReturnShippingPayer::Customer => "customer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ReturnShippingPayer> {
+        match s {
+            "shop" => Some(ReturnShippingPayer::Shop),
+            "customer" => Some(ReturnShippingPayer::Customer),
+            _ => None,
+        }
+    }
+}
+
+impl Decision {
+    /// Who pays the return shipping under this decision (none when nothing comes back).
+    pub fn return_shipping_paid_by(&self) -> Option<ReturnShippingPayer> {
+        match self {
+            Decision::FullRefund {
+                return_goods: true,
+                return_shipping_paid_by,
+            } => *return_shipping_paid_by,
+            Decision::Exchange {
+                return_shipping_paid_by,
+            } => Some(*return_shipping_paid_by),
+            _ => None,
+        }
+    }
+}
+
+/// Why the shopper asks (the console shows each in Chinese or English).
+pub const REASONS: &[&str] = &[
+    "damaged",
+    "wrong_item",
+    "missing_item",
+    "quality",
+    "not_as_described",
+    "no_longer_wanted",
+    "other",
+];
+
+/// The most evidence photos one request keeps.
+pub const MAX_EVIDENCE: i64 = 20;
+
+/// The most lines one request may name.
+pub const MAX_REQUEST_LINES: usize = 100;
+
+/// The number shown to people: `AS-000042` (per shop, gap-free while nothing is rolled back).
+pub fn request_no(number: i64) -> String {
+    format!("AS-{number:06}")
+}
+
+/// One requested line: an order line named by its id or its line number, and how many.
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+pub struct LineInput {
+    /// The order line's id (as the order endpoints show it); or give `line_no`.
+    #[serde(default)]
+    pub order_item_id: Option<Id>,
+    /// The line number within the order (1-based); or give `order_item_id`.
+    #[serde(default)]
+    pub line_no: Option<i64>,
+    pub quantity: i64,
+}
+
+/// `POST /api/v1/aftersales`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct NewRequestInput {
+    pub order_id: Id,
+    pub kind: RequestKind,
+    /// One of [`REASONS`].
+    pub reason: String,
+    #[serde(default)]
+    pub description: String,
+    pub lines: Vec<LineInput>,
+    /// The conversation the request came from (optional).
+    #[serde(default)]
+    pub conversation_id: Option<Id>,
+    /// A ticket it belongs to (optional; tickets are another area).
+    #[serde(default)]
+    pub ticket_id: Option<Id>,
+    /// Who handles it: admins and supervisors may name any agent of the shop; an agent's own
+    /// requests are theirs. Absent: the creating agent (supervisors: nobody, the shop's pool).
+    #[serde(default)]
+    pub assignee_id: Option<Id>,
+}
+
+fn check_text(field: &str, value: &str, max: usize) -> Result<()> {
+    if value.chars().count() > max || value.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(Error::validation(format!(
+            "{field}: must be at most {max} characters without control characters"
+        )));
+    }
+    Ok(())
+}
+
+impl NewRequestInput {
+    /// Checks everything that does not need the order; the store checks the lines against it.
+    pub fn validate(&self) -> Result<()> {
+        if !REASONS.contains(&self.reason.trim()) {
+            return Err(Error::validation(format!(
+                "reason: must be one of {}",
+                REASONS.join(", ")
+            )));
+        }
+        check_text("description", self.description.trim(), 1000)?;
+        for (field, id) in [
+            ("order_id", Some(self.order_id)),
+            ("conversation_id", self.conversation_id),
+            ("ticket_id", self.ticket_id),
+            ("assignee_id", self.assignee_id),
+        ] {
+            if id.is_some_and(|v| v < 1) {
+                return Err(Error::validation(format!("{field}: must be a positive id")));
+            }
+        }
+        if self.lines.is_empty() {
+            return Err(Error::validation("lines: name at least one order line"));
+        }
+        if self.lines.len() > MAX_REQUEST_LINES {
+            return Err(Error::validation(format!(
+                "lines: at most {MAX_REQUEST_LINES} lines"
+            )));
+        }
+        for (i, l) in self.lines.iter().enumerate() {
+            if l.order_item_id.is_some() == l.line_no.is_some() {
+                return Err(Error::validation(format!(
+                    "lines[{i}]: give exactly one of order_item_id, line_no"
+                )));
+            }
+            if l.quantity < 1 {
+                return Err(Error::validation(format!(
+                    "lines[{i}].quantity: must be at least 1"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An order line as the planner sees it, with how much of it open requests already claim.
+#[derive(Debug, Clone)]
+pub struct OrderLineFacts {
+    pub id: Id,
+    pub line_no: i64,
+    pub sku: String,
+    pub name: String,
+    pub quantity: i64,
+    pub unit_price_cents: i64,
+    pub total_cents: i64,
+    /// Quantity named by the order's other requests that are not rejected or cancelled.
+    pub already_requested: i64,
+}
+
+/// The order's amounts the planner needs.
+#[derive(Debug, Clone, Copy)]
+pub struct OrderFacts {
+    pub items_cents: i64,
+    pub discount_cents: i64,
+    pub total_cents: i64,
+    pub refunded_cents: i64,
+    pub paid: bool,
+    pub cancelled: bool,
+}
+
+/// A line of a request: a snapshot of the order line (lines are re-written when an order is
+/// re-imported, so requests keep their own copy) and the amount it may bring back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RequestLine {
+    pub line_no: i64,
+    pub sku: String,
+    pub name: String,
+    pub quantity: i64,
+    pub unit_price_cents: i64,
+    /// The part of what was paid that these units account for (the order's discount spread over
+    /// its lines by value).
+    pub refundable_cents: i64,
+}
+
+/// Resolves the requested lines against the order: each must be a line of this order, named
+/// once, and its quantity plus what other open requests claim must not exceed what was ordered.
+/// Returns the lines and the request's refundable amount: the lines' paid share, or, when this
+/// request takes back the whole order and nothing was claimed before, everything still not
+/// refunded (shipping included); never more than the order has left.
+pub fn plan_lines(
+    order: &OrderFacts,
+    lines: &[OrderLineFacts],
+    wanted: &[LineInput],
+) -> Result<(Vec<RequestLine>, i64)> {
+    if !order.paid {
+        return Err(Error::validation(
+            "order_id: the order is not paid, there is nothing to return or refund",
+        ));
+    }
+    if order.cancelled {
+        return Err(Error::validation("order_id: the order is cancelled"));
+    }
+    let left = order.total_cents - order.refunded_cents;
+    if left <= 0 {
+        return Err(Error::validation(
+            "order_id: the order has been refunded in full",
+        ));
+    }
+    let mut seen: HashMap<i64, usize> = HashMap::new();
+    let mut out = Vec::with_capacity(wanted.len());
+    for (i, w) in wanted.iter().enumerate() {
+        let line = match (w.order_item_id, w.line_no) {
+            (Some(id), _) => lines.iter().find(|l| l.id == id).ok_or_else(|| {
+                Error::validation(format!(
+                    "lines[{i}].order_item_id: not a line of this order"
+                ))
+            })?,
+            (None, Some(no)) => lines.iter().find(|l| l.line_no == no).ok_or_else(|| {
+                Error::validation(format!("lines[{i}].line_no: the order has no line {no}"))
+            })?,
+            (None, None) => {
+                return Err(Error::validation(format!(
+                    "lines[{i}]: give exactly one of order_item_id, line_no"
+                )));
+            }
+        };
+        if let Some(first) = seen.insert(line.line_no, i) {
+            return Err(Error::validation(format!(
+                "lines[{i}]: the same order line as lines[{first}]"
+            )));
+        }
+        let available = line.quantity - line.already_requested;
+        if w.quantity > available {
+            return Err(Error::validation(format!(
+                "lines[{i}].quantity: {} ordered, {} already in other requests, at most {} left",
+                line.quantity,
+                line.already_requested,
+                available.max(0)
+            )));
+        }
+        let share =
+            i128::from(line.total_cents) * i128::from(w.quantity) / i128::from(line.quantity);
+        let paid_share = if order.items_cents > 0 {
+            share * i128::from(order.items_cents - order.discount_cents)
+                / i128::from(order.items_cents)
+        } else {
+            0
+        };
+        out.push(RequestLine {
+            line_no: line.line_no,
+            sku: line.sku.clone(),
+            name: line.name.clone(),
+            quantity: w.quantity,
+            unit_price_cents: line.unit_price_cents,
+            refundable_cents: paid_share as i64,
+        });
+    }
+    let whole_order = lines.iter().all(|l| {
+        l.already_requested == 0
+            && out
+                .iter()
+                .any(|r| r.line_no == l.line_no && r.quantity == l.quantity)
+    });
+    let sum: i64 = out.iter().map(|l| l.refundable_cents).sum();
+    let refundable = if whole_order { left } else { sum.min(left) };
+    Ok((out, refundable))
+}
+
+/// The actions a request in its current state accepts, by name: what the console offers.
+pub fn allowed_actions(req: &Request) -> Vec<&'static str> {
+    let refund_decided = matches!(
+        req.decision,
+        Some(Decision::FullRefund { .. } | Decision::PartialRefund { .. })
+    );
+    match req.state {
+        State::Requested => vec!["decide", "cancel"],
+        State::Approved if refund_decided => vec!["refund", "cancel"],
+        State::Approved => vec!["cancel"],
+        State::AwaitingReturn => vec!["ship_return", "receive", "cancel"],
+        State::ReturnShipped => vec!["receive"],
+        State::Received => vec!["inspect"],
+        State::Inspected => match req.decision {
+            Some(Decision::Exchange { .. }) => vec!["reship"],
+            Some(Decision::FullRefund {
+                return_goods: true, ..
+            }) => vec!["refund"],
+            _ => vec![],
+        },
+        State::Refunded | State::Reshipped => vec!["complete"],
+        State::Completed | State::Rejected | State::Cancelled => vec![],
+    }
+}
+
+/// Who did something: an agent of the shop (or the system, without an id).
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub id: Option<Id>,
+    pub name: String,
+}
+
+/// An agent as a request or task shows them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct AgentRef {
+    pub id: Id,
+    pub name: String,
+}
+
+/// A validated request, ready for the store.
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    pub order_id: Id,
+    pub kind: RequestKind,
+    pub reason: String,
+    pub description: String,
+    pub lines: Vec<LineInput>,
+    pub conversation_id: Option<Id>,
+    pub ticket_id: Option<Id>,
+    pub assignee_id: Option<Id>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Inspection {
+    pub passed: bool,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Parcel {
+    pub carrier: String,
+    pub tracking_no: String,
+}
+
+/// A request as lists show it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AftersalesRequest {
+    pub id: Id,
+    /// `AS-000042`: the shop's own running number.
+    pub no: String,
+    pub order_id: Id,
+    pub order_no: String,
+    pub currency: String,
+    pub customer: CustomerRef,
+    pub kind: RequestKind,
+    pub state: State,
+    pub reason: String,
+    pub description: String,
+    /// The most this request may refund (derived from its lines when it was made).
+    pub refundable_cents: i64,
+    /// Refunded by this request (0 until the refund is issued).
+    pub refunded_cents: i64,
+    pub decision: Option<Decision>,
+    pub return_shipping_paid_by: Option<ReturnShippingPayer>,
+    pub return_parcel: Option<Parcel>,
+    pub reship_parcel: Option<Parcel>,
+    pub inspection: Option<Inspection>,
+    /// The refund recorded on the order (commerce area) when it was issued.
+    pub refund_id: Option<Id>,
+    pub conversation_id: Option<Id>,
+    pub ticket_id: Option<Id>,
+    pub assignee: Option<AgentRef>,
+    pub created_by: Option<AgentRef>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    /// When it reached completed, rejected or cancelled.
+    pub closed_at: Option<Millis>,
+}
+
+impl AftersalesRequest {
+    /// The state machine's view of this request.
+    pub fn machine(&self) -> Request {
+        Request {
+            kind: self.kind,
+            state: self.state,
+            refundable_cents: self.refundable_cents,
+            decision: self.decision.clone(),
+            refunded_cents: self.refunded_cents,
+        }
+    }
+}
+
+/// One step in a request's history.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HistoryEntry {
+    pub id: Id,
+    /// `create`, an [`Action`] name, `assign` or `evidence`.
+    pub action: String,
+    pub from_state: Option<State>,
+    pub to_state: State,
+    pub actor: Option<AgentRef>,
+    pub actor_name: String,
+    /// The step's values (the decision, the tracking number, the note …) as sent.
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+    pub at: Millis,
+}
+
+/// An evidence photo (stored like chat attachments, by content hash).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Evidence {
+    pub id: Id,
+    pub request_id: Id,
+    pub name: String,
+    pub mime: String,
+    pub size: i64,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    #[serde(skip)]
+    pub sha256: String,
+    #[serde(skip)]
+    pub has_thumb: bool,
+    pub uploaded_by: Option<AgentRef>,
+    pub created_at: Millis,
+    /// Where the console fetches it (`GET`, agent session).
+    pub url: String,
+    pub thumb_url: String,
+}
+
+impl Evidence {
+    pub fn urls(request_id: Id, id: Id) -> (String, String) {
+        let base = format!("/api/v1/aftersales/{request_id}/evidence/{id}");
+        (base.clone(), format!("{base}/thumb"))
+    }
+}
+
+/// A request with everything its page shows.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RequestDetail {
+    #[serde(flatten)]
+    pub request: AftersalesRequest,
+    pub lines: Vec<RequestLine>,
+    /// Oldest first.
+    pub history: Vec<HistoryEntry>,
+    pub evidence: Vec<Evidence>,
+    /// What may be done next (see [`allowed_actions`]).
+    pub allowed_actions: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RequestQuery {
+    pub state: Option<State>,
+    pub kind: Option<RequestKind>,
+    pub customer_id: Option<Id>,
+    pub order_id: Option<Id>,
+    pub created_from: Option<Millis>,
+    pub created_to: Option<Millis>,
+    /// Agents: only requests assigned to this agent or to nobody.
+    pub visible_to: Option<Id>,
+    /// Keyset: requests strictly older than `(created_at, id)`.
+    pub before: Option<(Millis, Id)>,
+    pub limit: i64,
+}
+
+/// What an applied action changed besides the state (for events and segments).
+#[derive(Debug, Clone)]
+pub struct Acted {
+    pub detail: RequestDetail,
+    /// Set when the action recorded a refund on the order.
+    pub refunded_order: Option<(Id, Id)>,
+}
+
+/// Storage for after-sales requests. Scoped by shop like every store method; writes return once
+/// committed. The state machine ([`Request::apply`]) runs inside the write, against the stored
+/// state, so two concurrent actions cannot both pass.
+#[async_trait]
+pub trait AftersalesStore: Send + Sync + 'static {
+    /// Creates a request: the lines are planned against the order ([`plan_lines`]) in the same
+    /// write; `not_found` for another shop's order, conversation or assignee.
+    async fn create_aftersales(
+        &self,
+        shop_id: Id,
+        new: NewRequest,
+        actor: Actor,
+    ) -> Result<RequestDetail>;
+    async fn aftersales(&self, shop_id: Id, id: Id) -> Result<Option<RequestDetail>>;
+    async fn list_aftersales(
+        &self,
+        shop_id: Id,
+        query: &RequestQuery,
+    ) -> Result<Vec<AftersalesRequest>>;
+    /// Applies an action; a refund is recorded on the order (refunds, refunded amount, payment
+    /// status) in the same write.
+    async fn act_aftersales(
+        &self,
+        shop_id: Id,
+        id: Id,
+        action: Action,
+        actor: Actor,
+    ) -> Result<Acted>;
+    /// Hands the request to an agent of the shop (or to nobody).
+    async fn assign_aftersales(
+        &self,
+        shop_id: Id,
+        id: Id,
+        assignee_id: Option<Id>,
+        actor: Actor,
+    ) -> Result<RequestDetail>;
+    async fn add_aftersales_evidence(
+        &self,
+        shop_id: Id,
+        id: Id,
+        file: crate::attachments::NewAttachment,
+        actor: Actor,
+    ) -> Result<Evidence>;
+    async fn aftersales_evidence(
+        &self,
+        shop_id: Id,
+        request_id: Id,
+        evidence_id: Id,
+    ) -> Result<Option<Evidence>>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -473,6 +1009,160 @@ mod tests {
             }))
             .unwrap();
         assert!(rejected.apply(&Action::Cancel).is_err());
+    }
+
+    fn facts() -> (OrderFacts, Vec<OrderLineFacts>) {
+        let line = |id, no, q, unit| OrderLineFacts {
+            id,
+            line_no: no,
+            sku: format!("S{no}"),
+            name: format!("line {no}"),
+            quantity: q,
+            unit_price_cents: unit,
+            total_cents: q * unit,
+            already_requested: 0,
+        };
+        (
+            OrderFacts {
+                items_cents: 19_900 + 2 * 2_900,
+                discount_cents: 2_570,
+                total_cents: 19_900 + 2 * 2_900 - 2_570 + 1_000,
+                refunded_cents: 0,
+                paid: true,
+                cancelled: false,
+            },
+            vec![line(11, 1, 1, 19_900), line(12, 2, 2, 2_900)],
+        )
+    }
+
+    fn want(no: i64, q: i64) -> LineInput {
+        LineInput {
+            order_item_id: None,
+            line_no: Some(no),
+            quantity: q,
+        }
+    }
+
+    #[test]
+    fn lines_are_checked_and_priced() {
+        let (order, lines) = facts();
+        // One cable of two: half the line, less its share of the 10% discount.
+        let (out, refundable) = plan_lines(&order, &lines, &[want(2, 1)]).unwrap();
+        assert_eq!(out[0].refundable_cents, 2_900 * 9 / 10);
+        assert_eq!(refundable, 2_610);
+        // The whole order: everything paid, shipping included.
+        let (_, all) = plan_lines(&order, &lines, &[want(1, 1), want(2, 2)]).unwrap();
+        assert_eq!(all, order.total_cents);
+        let e = plan_lines(&order, &lines, &[want(2, 3)]).unwrap_err();
+        assert!(e.message.starts_with("lines[0].quantity"), "{}", e.message);
+        let e = plan_lines(&order, &lines, &[want(9, 1)]).unwrap_err();
+        assert!(e.message.starts_with("lines[0].line_no"), "{}", e.message);
+        let foreign = LineInput {
+            order_item_id: Some(99),
+            line_no: None,
+            quantity: 1,
+        };
+        let e = plan_lines(&order, &lines, &[foreign]).unwrap_err();
+        assert!(
+            e.message.starts_with("lines[0].order_item_id"),
+            "{}",
+            e.message
+        );
+        let e = plan_lines(&order, &lines, &[want(1, 1), want(1, 1)]).unwrap_err();
+        assert!(e.message.starts_with("lines[1]"), "{}", e.message);
+        // What open requests claim is taken off.
+        let mut claimed = lines.clone();
+        claimed[1].already_requested = 2;
+        assert!(plan_lines(&order, &claimed, &[want(2, 1)]).is_err());
+        let (_, part) = plan_lines(&order, &claimed, &[want(1, 1)]).unwrap();
+        assert_eq!(part, 19_900 * 9 / 10);
+        // Refunds already made cap the amount.
+        let nearly = OrderFacts {
+            refunded_cents: order.total_cents - 100,
+            ..order
+        };
+        assert_eq!(plan_lines(&nearly, &lines, &[want(1, 1)]).unwrap().1, 100);
+        let unpaid = OrderFacts {
+            paid: false,
+            ..order
+        };
+        assert!(plan_lines(&unpaid, &lines, &[want(1, 1)]).is_err());
+    }
+
+    /// The console offers exactly the actions that can succeed: every offered action has a value
+    /// that the machine accepts, and every action that is not offered is refused whatever its values.
+    #[test]
+    fn allowed_actions_match_the_machine() {
+        let samples = |req: &Request| -> Vec<Action> {
+            let payer = Some(ReturnShippingPayer::Shop);
+            let mut v = vec![
+                decide(Decision::FullRefund {
+                    return_goods: true,
+                    return_shipping_paid_by: payer,
+                }),
+                decide(Decision::FullRefund {
+                    return_goods: false,
+                    return_shipping_paid_by: None,
+                }),
+                decide(Decision::PartialRefund { amount_cents: 1 }),
+                decide(Decision::Exchange {
+                    return_shipping_paid_by: ReturnShippingPayer::Shop,
+                }),
+                decide(Decision::Reject { reason: "x".into() }),
+                Action::ShipReturn {
+                    carrier: "EMS".into(),
+                    tracking_no: "E1234".into(),
+                },
+                Action::Receive,
+                Action::Inspect {
+                    passed: true,
+                    note: String::new(),
+                },
+                Action::Reship {
+                    carrier: "EMS".into(),
+                    tracking_no: "E1234".into(),
+                },
+                Action::Complete,
+                Action::Cancel,
+            ];
+            v.push(Action::Refund { amount_cents: 1 });
+            let _ = req;
+            v
+        };
+        let mut frontier = vec![
+            Request::new(RequestKind::Return, 1_000),
+            Request::new(RequestKind::Exchange, 1_000),
+            Request::new(RequestKind::Refund, 1_000),
+        ];
+        let mut checked = 0;
+        while let Some(req) = frontier.pop() {
+            let offered = allowed_actions(&req);
+            for a in samples(&req) {
+                let result = req.apply(&a);
+                if !offered.contains(&a.name()) {
+                    assert!(
+                        result.is_err(),
+                        "{:?} not offered in {:?} but accepted",
+                        a,
+                        req.state
+                    );
+                } else if let Ok(next) = result {
+                    checked += 1;
+                    if checked < 500 {
+                        frontier.push(next);
+                    }
+                }
+            }
+            for name in offered {
+                assert!(
+                    samples(&req)
+                        .iter()
+                        .any(|a| a.name() == name && req.apply(a).is_ok()),
+                    "{name} offered in {:?} but never accepted",
+                    req.state
+                );
+            }
+        }
     }
 
     fn action_strategy() -> impl Strategy<Value = Action> {

@@ -73,6 +73,17 @@ pub enum Event {
         shop_id: Id,
         notification: Arc<Notification>,
     },
+    /// An after-sales request was created or changed. Goes to the agents who may see it
+    /// (admins and supervisors, its assignee, everyone when it has none) and its previous
+    /// assignee, so an open list or page reloads it.
+    AftersalesUpdated {
+        shop_id: Id,
+        request_id: Id,
+        /// The request's state (wire form).
+        state: &'static str,
+        assignee_id: Option<Id>,
+        previous_assignee: Option<Id>,
+    },
     /// Scripts ranked for a shopper's message, best first. Goes to the agents who see the
     /// conversation; each gets the top 3 of those meant for them (shop-wide scripts and their own
     /// personal ones), so the list holds a few more than 3 when personal scripts rank high.

@@ -17,6 +17,7 @@ pub mod events;
 pub mod mail;
 pub mod model;
 pub mod reminders;
+pub mod reviews;
 pub mod routing;
 pub mod scripts;
 pub mod search;

@@ -241,13 +241,14 @@ pub struct OrderHistory {
     pub order_times: Vec<Millis>,
 }
 
-/// Signals of a demanding customer. Refunds come from orders today; complaints (tickets) and low
-/// ratings (satisfaction surveys) are filled by the areas that own them once they exist — the
-/// demanding rule already counts them.
+/// Signals of a demanding customer. Refunds and returns come from orders and after-sales requests,
+/// low ratings from imported reviews at or below the shop's threshold; complaints (tickets) are
+/// filled by the tickets area once it exists — the demanding rule already counts them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DemandSignals {
-    /// Refunds/returns: the larger of refund requests and orders with money refunded (a refund
-    /// recorded only on the order still counts once).
+    /// Refunds/returns: the larger of refund requests (refund rows plus after-sales requests that
+    /// recorded no refund, cancelled ones aside) and orders with money refunded (a refund recorded
+    /// only on the order still counts once).
     pub refunds: i64,
     pub complaints: i64,
     pub low_ratings: i64,
@@ -933,21 +934,29 @@ impl MetricsRow {
     }
 }
 
-/// Joins what the stores fetch — the customers, their paid-order aggregates and their refund
-/// request counts — into metrics for every customer (customers without orders get empty metrics).
+/// Joins what the stores fetch — the customers, their paid-order aggregates, their refund and
+/// return request counts (rows may repeat a customer: refunds and after-sales requests are fetched
+/// apart and added up here) and their low ratings — into metrics for every customer (customers
+/// without orders get empty metrics).
 pub fn join_metrics(
     customers: &[Id],
     histories: Vec<(Id, OrderHistory)>,
     refund_requests: &[(Id, i64)],
+    low_ratings: &[(Id, i64)],
 ) -> Vec<(Id, CustomerMetrics)> {
     use std::collections::HashMap;
     let mut histories: HashMap<Id, OrderHistory> = histories.into_iter().collect();
-    let requests: HashMap<Id, i64> = refund_requests.iter().copied().collect();
+    let mut requests: HashMap<Id, i64> = HashMap::new();
+    for (id, n) in refund_requests {
+        *requests.entry(*id).or_default() += n;
+    }
+    let low: HashMap<Id, i64> = low_ratings.iter().copied().collect();
     customers
         .iter()
         .map(|&id| {
             let signals = DemandSignals {
                 refunds: requests.get(&id).copied().unwrap_or(0),
+                low_ratings: low.get(&id).copied().unwrap_or(0),
                 ..DemandSignals::default()
             };
             let history = histories.remove(&id).unwrap_or_default();

@@ -5,6 +5,7 @@
 //! answers `None`/`not_found`, exactly as an unknown id does. Writes return only once committed.
 
 use crate::Result;
+use crate::aftersales::AftersalesStore;
 use crate::attachments::AttachmentStore;
 use crate::automation::AutomationStore;
 use crate::commerce::CommerceStore;
@@ -12,6 +13,7 @@ use crate::customers::CustomerStore;
 use crate::mail::MailStore;
 use crate::model::*;
 use crate::reminders::ReminderStore;
+use crate::reviews::ReviewStore;
 use crate::scripts::ScriptStore;
 use crate::search::SearchStore;
 use crate::segments::SegmentStore;
@@ -39,6 +41,8 @@ pub trait Store:
     + SlaStore
     + AutomationStore
     + TicketStore
+    + AftersalesStore
+    + ReviewStore
     + Send
     + Sync
     + 'static

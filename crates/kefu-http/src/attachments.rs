@@ -260,7 +260,11 @@ struct Spooled {
 }
 
 /// Streams the `file` field to a temporary file: judged by its first bytes, hashed, limited.
-async fn receive_file(files: &AttachmentFiles, field: &mut Field<'_>) -> Result<Spooled> {
+async fn receive_file(
+    files: &AttachmentFiles,
+    field: &mut Field<'_>,
+    images_only: bool,
+) -> Result<Spooled> {
     let raw_name = field.file_name().unwrap_or_default().to_owned();
     let claimed = field.content_type().map(str::to_owned);
     let mut head: Vec<u8> = Vec::new();
@@ -281,9 +285,19 @@ async fn receive_file(files: &AttachmentFiles, field: &mut Field<'_>) -> Result<
         claimed: Option<&str>,
         tmp: &TempFile,
         text: &mut TextCheck,
+        images_only: bool,
     ) -> Result<(Accepted, tokio::fs::File)> {
         let detected = infer::get(head).map(|t| t.mime_type());
         let accepted = attachments::accept(detected, head, name, claimed)?;
+        if images_only && !accepted.image {
+            return Err(Error::new(
+                ErrorCode::UnsupportedMediaType,
+                format!(
+                    "file: only photos are accepted here (jpeg, png, gif, webp), not {}",
+                    accepted.mime
+                ),
+            ));
+        }
         if accepted.mime == "text/plain" && !text.feed(head) {
             return Err(not_text());
         }
@@ -311,8 +325,15 @@ async fn receive_file(files: &AttachmentFiles, field: &mut Field<'_>) -> Result<
             _ => {
                 head.extend_from_slice(&chunk);
                 if head.len() >= SNIFF_BYTES {
-                    let (a, f) =
-                        decide(&head, &raw_name, claimed.as_deref(), &tmp, &mut text).await?;
+                    let (a, f) = decide(
+                        &head,
+                        &raw_name,
+                        claimed.as_deref(),
+                        &tmp,
+                        &mut text,
+                        images_only,
+                    )
+                    .await?;
                     if size > a.max_bytes {
                         return Err(too_large(a.max_bytes));
                     }
@@ -325,7 +346,17 @@ async fn receive_file(files: &AttachmentFiles, field: &mut Field<'_>) -> Result<
     }
     let (accepted, mut f) = match (accepted, out) {
         (Some(a), Some(f)) => (a, f),
-        _ => decide(&head, &raw_name, claimed.as_deref(), &tmp, &mut text).await?,
+        _ => {
+            decide(
+                &head,
+                &raw_name,
+                claimed.as_deref(),
+                &tmp,
+                &mut text,
+                images_only,
+            )
+            .await?
+        }
     };
     if accepted.mime == "text/plain" && !text.finish() {
         return Err(not_text());
@@ -350,10 +381,8 @@ async fn receive_file(files: &AttachmentFiles, field: &mut Field<'_>) -> Result<
 /// Reads an upload request: one `file` field and a `client_msg_id` text field (in any order).
 /// The file is checked, made durable and thumbnailed; nothing is left on disk when it fails.
 pub async fn receive(files: Arc<AttachmentFiles>, multipart: Multipart) -> Result<Received> {
-    let (attachment, client_msg_id) = receive_upload(files, multipart).await?;
-    let client_msg_id =
-        client_msg_id.ok_or_else(|| Error::validation("client_msg_id is required"))?;
-    validate_client_msg_id(&client_msg_id)?;
+    let (attachment, client_msg_id) = read_upload(files, multipart, false, true).await?;
+    let client_msg_id = client_msg_id.unwrap_or_default();
     Ok(Received {
         attachment,
         client_msg_id,
@@ -364,14 +393,34 @@ pub async fn receive(files: Arc<AttachmentFiles>, multipart: Multipart) -> Resul
 /// (a `client_msg_id` is read if sent, never required).
 pub async fn receive_upload(
     files: Arc<AttachmentFiles>,
+    multipart: Multipart,
+) -> Result<(NewAttachment, Option<String>)> {
+    read_upload(files, multipart, false, false).await
+}
+
+/// Reads a photo upload (one `file` field; images only, judged by content like every upload):
+/// after-sales evidence.
+pub async fn receive_photo(
+    files: Arc<AttachmentFiles>,
+    multipart: Multipart,
+) -> Result<NewAttachment> {
+    Ok(read_upload(files, multipart, true, false).await?.0)
+}
+
+/// The one upload reader: `images_only` refuses other types, `needs_msg_id` (chat uploads, which
+/// are messages) checks the `client_msg_id` before the file is placed.
+async fn read_upload(
+    files: Arc<AttachmentFiles>,
     mut multipart: Multipart,
+    images_only: bool,
+    needs_msg_id: bool,
 ) -> Result<(NewAttachment, Option<String>)> {
     let mut client_msg_id: Option<String> = None;
     let mut file: Option<Spooled> = None;
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_err)? {
         match field.name().unwrap_or_default() {
             "file" if file.is_none() => {
-                let got = receive_file(&files, &mut field).await;
+                let got = receive_file(&files, &mut field, images_only).await;
                 match got {
                     Ok(received) => file = Some(received),
                     Err(e) => {
@@ -404,6 +453,13 @@ pub async fn receive_upload(
                 while field.chunk().await.map_err(multipart_err)?.is_some() {}
             }
         }
+    }
+    // Chat uploads are messages: their id is checked before the file is placed.
+    if needs_msg_id {
+        let id = client_msg_id
+            .as_deref()
+            .ok_or_else(|| Error::validation("client_msg_id is required"))?;
+        validate_client_msg_id(id)?;
     }
     let Spooled {
         mut tmp,

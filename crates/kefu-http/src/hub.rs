@@ -247,7 +247,8 @@ impl EventSink for Hub {
             | Event::CustomerUpdated { shop_id, .. }
             | Event::OrdersChanged { shop_id, .. }
             | Event::Mention { shop_id, .. }
-            | Event::Notification { shop_id, .. } => self.anyone_for(*shop_id, None),
+            | Event::Notification { shop_id, .. }
+            | Event::AftersalesUpdated { shop_id, .. } => self.anyone_for(*shop_id, None),
             Event::Suggestions { conversation, .. } => self.anyone_for(conversation.shop_id, None),
             Event::TicketChanged { ticket, .. } => {
                 self.anyone_for(ticket.shop_id, ticket.customer.as_ref().map(|c| c.id))
@@ -403,6 +404,25 @@ impl EventSink for Hub {
                     "created_at": mention.created_at,
                 }));
                 self.to_agents(shop_id, &f, |u, _| u == agent_id);
+            }
+            Event::AftersalesUpdated {
+                shop_id,
+                request_id,
+                state,
+                assignee_id,
+                previous_assignee,
+            } => {
+                let f = frame(json!({
+                    "type": "aftersales.updated",
+                    "request_id": request_id,
+                    "state": state,
+                    "assignee_id": assignee_id,
+                }));
+                self.to_agents(shop_id, &f, |u, r| {
+                    r.sees_whole_shop()
+                        || assignee_id.is_none_or(|a| a == u)
+                        || previous_assignee == Some(u)
+                });
             }
             Event::Suggestions {
                 conversation,

@@ -5,6 +5,7 @@
 //! span several store calls and events live in [`chat`]; handlers stay thin. It talks to storage
 //! only through `kefu_core::store::Store` and never names a database.
 
+pub mod aftersales;
 pub mod attachments;
 pub mod auth;
 pub mod automation;
@@ -159,6 +160,7 @@ pub fn router(state: AppState) -> Router {
         // Uploads have their own, larger limit (and stream with per-type limits).
         .merge(
             routes::attachments::router()
+                .merge(routes::aftersales::upload_router())
                 .layer(DefaultBodyLimit::max(attachments::MAX_UPLOAD_BODY)),
         )
         .merge(

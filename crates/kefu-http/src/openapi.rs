@@ -3,8 +3,8 @@
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
-    agent, attachments, commerce, customers, demo, mail, reminders, scripts, search, segments,
-    sla, suggest, tickets, tools, widget, ws,
+    aftersales, agent, attachments, commerce, customers, demo, mail, reminders, reviews, scripts,
+    search, segments, sla, suggest, tickets, tools, widget, ws,
 };
 use kefu_core::model::*;
 use utoipa::OpenApi;
@@ -54,5 +54,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(mail::ApiDoc::openapi());
     doc.merge(sla::ApiDoc::openapi());
     doc.merge(tickets::ApiDoc::openapi());
+    doc.merge(aftersales::ApiDoc::openapi());
+    doc.merge(reviews::ApiDoc::openapi());
     doc
 }

@@ -28,6 +28,9 @@ pub(crate) const MERGE_MOVED_TABLES: &[&str] = &[
     // commerce: orders follow their buyer; reminders follow the orders they were about.
     "orders",
     "reminders",
+    // after-sales requests and reviews follow their buyer.
+    "aftersales_requests",
+    "reviews",
 ];
 
 /// The sources of a customer's timeline, each a SELECT yielding

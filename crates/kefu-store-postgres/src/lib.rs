@@ -117,6 +117,7 @@ macro_rules! write_tx {
 pub(crate) use write_tx;
 
 // After `write_tx!`, which they use (macro_rules are visible only below their definition).
+mod aftersales;
 mod attachments;
 mod mail;
 mod reminders;

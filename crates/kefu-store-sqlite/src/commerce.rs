@@ -929,7 +929,7 @@ async fn upsert_shipment(
     })
 }
 
-async fn refund_row(
+pub(crate) async fn refund_row(
     conn: &mut Conn,
     shop_id: Id,
     order_id: Id,
@@ -1003,7 +1003,7 @@ async fn refund_row(
 
 /// Recomputes `refunded_cents` from the order's refunds and, unless the shop stated one, the
 /// payment status that follows from it.
-async fn refresh_refunds(
+pub(crate) async fn refresh_refunds(
     conn: &mut Conn,
     order_id: Id,
     _explicit: Option<PaymentStatus>,

@@ -5,6 +5,7 @@
 //! a small pool of read connections. Reads never wait for writes (WAL) and see only committed data.
 //! It depends on kefu-core only; the HTTP layer never sees sqlx.
 
+mod aftersales;
 mod attachments;
 mod batch;
 mod commerce;

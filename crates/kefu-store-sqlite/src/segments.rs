@@ -106,6 +106,14 @@ const HISTORY_SQL: &str = "SELECT customer_id, COUNT(*) AS paid_orders, \
      FROM orders WHERE shop_id = $1 AND paid_at IS NOT NULL";
 const REFUNDS_SQL: &str = "SELECT o.customer_id, COUNT(*) FROM refunds r \
      JOIN orders o ON o.id = r.order_id WHERE r.shop_id = $1";
+/// After-sales requests that recorded no refund (returns awaiting, exchanges, rejected ones), per
+/// customer; cancelled ones were withdrawn and do not count.
+const AFTERSALES_SQL: &str = "SELECT a.customer_id, CAST(COUNT(*) AS BIGINT) FROM aftersales_requests a \
+     WHERE a.shop_id = $1 AND a.refund_id IS NULL AND a.state <> 'cancelled'";
+/// Reviews at or below the shop's threshold (default 3), per linked customer.
+const LOW_RATINGS_SQL: &str = "SELECT v.customer_id, CAST(COUNT(*) AS BIGINT) FROM reviews v \
+     WHERE v.shop_id = $1 AND v.customer_id IS NOT NULL AND v.rating <= COALESCE( \
+     (SELECT low_rating_threshold FROM review_settings WHERE shop_id = $1), 3)";
 const BY_IDS: &str = " IN (SELECT value FROM json_each($2))";
 
 impl SqliteStore {
@@ -168,8 +176,29 @@ impl SqliteStore {
         if let Some(ids) = &ids_json {
             refunds = refunds.bind(ids.clone());
         }
-        let refunds: Vec<(Id, i64)> = refunds.fetch_all(&self.reader).await.map_err(db_err)?;
-        Ok(join_metrics(&customers, histories, &refunds))
+        let mut refunds: Vec<(Id, i64)> = refunds.fetch_all(&self.reader).await.map_err(db_err)?;
+        // Returns and exchanges count like refunds (requests that issued a refund are counted by
+        // their refund row above), and so do low ratings (the reviews area).
+        let mut requests = sqlx::query_as(AssertSqlSafe(format!(
+            "{AFTERSALES_SQL}{} GROUP BY a.customer_id",
+            narrow("a.customer_id")
+        )))
+        .bind(shop_id);
+        if let Some(ids) = &ids_json {
+            requests = requests.bind(ids.clone());
+        }
+        let requests: Vec<(Id, i64)> = requests.fetch_all(&self.reader).await.map_err(db_err)?;
+        refunds.extend(requests);
+        let mut low = sqlx::query_as(AssertSqlSafe(format!(
+            "{LOW_RATINGS_SQL}{} GROUP BY v.customer_id",
+            narrow("v.customer_id")
+        )))
+        .bind(shop_id);
+        if let Some(ids) = &ids_json {
+            low = low.bind(ids.clone());
+        }
+        let low: Vec<(Id, i64)> = low.fetch_all(&self.reader).await.map_err(db_err)?;
+        Ok(join_metrics(&customers, histories, &refunds, &low))
     }
 
     /// The shop's rules and stored thresholds.

@@ -382,6 +382,7 @@ async fn seed_new(store: &dyn Store) -> Result<()> {
     crate::demo_cards::seed(store, &shop, &agent_ids).await?;
     seed_order_history(store, shop.id).await?;
     seed_tickets(store, shop.id, &chat_customers, &agent_ids).await?;
+    crate::demo_aftersales::seed(store, &shop, &agent_ids).await?;
     // Segments are computed once at the end, so the segments page and the sidebar badges are
     // filled from the first start.
     store

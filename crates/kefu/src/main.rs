@@ -2,6 +2,7 @@
 //! live hub and the HTTP router together, and graceful shutdown. No business rules live here.
 
 mod demo;
+mod demo_aftersales;
 mod demo_cards;
 mod eval;
 mod jobs;

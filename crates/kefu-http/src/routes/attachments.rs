@@ -16,7 +16,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use kefu_core::attachments::{self, Attachment, AttachmentPayload};
+use kefu_core::attachments::{self, AttachmentPayload};
 use kefu_core::model::*;
 use kefu_core::{Error, ErrorCode};
 use utoipa::ToSchema;
@@ -46,7 +46,7 @@ pub struct UploadForm {
 }
 
 /// Multipart extraction with kefu's JSON errors.
-pub struct Upload(pub(crate) Multipart);
+pub struct Upload(pub Multipart);
 
 impl<S: Send + Sync> axum::extract::FromRequest<S> for Upload {
     type Rejection = ApiError;
@@ -204,7 +204,7 @@ pub async fn download(
         .clone()
         .ok_or_else(|| Error::not_found("attachment"))?;
     let a = state.entitled_attachment(&viewer, id).await?;
-    serve(files.path(&a.sha256), &a.mime, &a).await
+    serve(files.path(&a.sha256), &a.mime, &a.name, a.is_image()).await
 }
 
 /// An image's thumbnail (at most 320 px; the original when it is that small already).
@@ -227,10 +227,18 @@ pub async fn thumb(
         return Err(Error::not_found("thumbnail").into());
     }
     if !a.has_thumb {
-        return serve(files.path(&a.sha256), &a.mime, &a).await;
+        return serve_file(files.path(&a.sha256), &a.mime, &a.name, a.is_image()).await;
     }
-    let path = files.thumb_path(&a.sha256);
-    // Thumbnails are JPEG unless the image has transparency (PNG).
+    serve_thumb(&files, &a.sha256, &a.name).await
+}
+
+/// Serves the stored thumbnail of `sha256`: JPEG, or PNG when the image has transparency.
+pub(crate) async fn serve_thumb(
+    files: &crate::attachments::AttachmentFiles,
+    sha256: &str,
+    name: &str,
+) -> ApiResult<Response> {
+    let path = files.thumb_path(sha256);
     let mut magic = [0u8; 4];
     {
         use tokio::io::AsyncReadExt;
@@ -244,7 +252,7 @@ pub async fn thumb(
     } else {
         "image/jpeg"
     };
-    serve(path, mime, &a).await
+    serve_file(path, mime, name, true).await
 }
 
 #[derive(utoipa::OpenApi)]

@@ -1,5 +1,6 @@
 //! The route table. One module per audience: agents, shoppers (widget), live sockets, web assets.
 
+pub mod aftersales;
 pub mod agent;
 pub mod attachments;
 pub mod commerce;
@@ -7,6 +8,7 @@ pub mod customers;
 pub mod demo;
 pub mod mail;
 pub mod reminders;
+pub mod reviews;
 pub mod scripts;
 pub mod search;
 pub mod segments;
@@ -72,6 +74,8 @@ pub fn api(_state: AppState) -> Router<AppState> {
         .merge(sla::router())
         .merge(tickets::router())
         .merge(demo::router())
+        .merge(aftersales::router())
+        .merge(reviews::router())
         .route("/api/v1/ws", get(ws::agent_ws))
         .route("/api/v1/widget/ws", get(ws::visitor_ws))
         .method_not_allowed_fallback(|| async {

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod aftersales;
 mod attachments;
 mod cards;
 mod chat;
@@ -15,6 +16,7 @@ mod errors;
 mod isolation;
 mod live;
 mod mail;
+mod reviews;
 mod routing;
 mod scripts;
 mod search;
