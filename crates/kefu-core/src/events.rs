@@ -6,6 +6,7 @@
 
 use crate::model::{AgentStatus, Conversation, Id, Message, SenderType};
 use crate::suggestions::Suggestion;
+use crate::tickets::Ticket;
 use crate::tools::Mention;
 use std::sync::Arc;
 
@@ -72,6 +73,16 @@ pub enum Event {
         conversation: Arc<Conversation>,
         message_id: Id,
         suggestions: Arc<Vec<Suggestion>>,
+    },
+    /// A ticket was created (`created`) or changed: goes to the shop's agents who may see it
+    /// (admins and supervisors all, agents their own and unassigned ones) and to whoever was its
+    /// assignee before, so their list drops it. `public_reply` also tells the ticket's shopper
+    /// (their widget reloads the thread; notes never produce it).
+    TicketChanged {
+        ticket: Arc<Ticket>,
+        created: bool,
+        previous_assignee: Option<Id>,
+        public_reply: bool,
     },
 }
 

@@ -15,6 +15,7 @@ use crate::scripts::ScriptStore;
 use crate::search::SearchStore;
 use crate::segments::SegmentStore;
 use crate::suggestions::SuggestionStore;
+use crate::tickets::TicketStore;
 use crate::time::Millis;
 use crate::tools::ToolsStore;
 use async_trait::async_trait;
@@ -33,6 +34,7 @@ pub trait Store:
     + SearchStore
     + SuggestionStore
     + MailStore
+    + TicketStore
     + Send
     + Sync
     + 'static

@@ -349,7 +349,23 @@ async fn receive_file(files: &AttachmentFiles, field: &mut Field<'_>) -> Result<
 
 /// Reads an upload request: one `file` field and a `client_msg_id` text field (in any order).
 /// The file is checked, made durable and thumbnailed; nothing is left on disk when it fails.
-pub async fn receive(files: Arc<AttachmentFiles>, mut multipart: Multipart) -> Result<Received> {
+pub async fn receive(files: Arc<AttachmentFiles>, multipart: Multipart) -> Result<Received> {
+    let (attachment, client_msg_id) = receive_upload(files, multipart).await?;
+    let client_msg_id =
+        client_msg_id.ok_or_else(|| Error::validation("client_msg_id is required"))?;
+    validate_client_msg_id(&client_msg_id)?;
+    Ok(Received {
+        attachment,
+        client_msg_id,
+    })
+}
+
+/// Like [`receive`] for uploads that are not messages (ticket files): the `file` field only
+/// (a `client_msg_id` is read if sent, never required).
+pub async fn receive_upload(
+    files: Arc<AttachmentFiles>,
+    mut multipart: Multipart,
+) -> Result<(NewAttachment, Option<String>)> {
     let mut client_msg_id: Option<String> = None;
     let mut file: Option<Spooled> = None;
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_err)? {
@@ -389,9 +405,6 @@ pub async fn receive(files: Arc<AttachmentFiles>, mut multipart: Multipart) -> R
             }
         }
     }
-    let client_msg_id =
-        client_msg_id.ok_or_else(|| Error::validation("client_msg_id is required"))?;
-    validate_client_msg_id(&client_msg_id)?;
     let Spooled {
         mut tmp,
         accepted,
@@ -423,8 +436,8 @@ pub async fn receive(files: Arc<AttachmentFiles>, mut multipart: Multipart) -> R
     })
     .await
     .map_err(Error::internal)??;
-    Ok(Received {
-        attachment: NewAttachment {
+    Ok((
+        NewAttachment {
             sha256,
             name,
             mime: accepted.mime.to_owned(),
@@ -434,11 +447,11 @@ pub async fn receive(files: Arc<AttachmentFiles>, mut multipart: Multipart) -> R
             has_thumb,
         },
         client_msg_id,
-    })
+    ))
 }
 
 impl AppState {
-    fn attachment_files(&self) -> Result<Arc<AttachmentFiles>> {
+    pub(crate) fn attachment_files(&self) -> Result<Arc<AttachmentFiles>> {
         self.attachments.clone().ok_or_else(|| {
             Error::not_found("attachment storage (the server has no data directory)")
         })

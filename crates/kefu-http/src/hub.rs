@@ -9,6 +9,7 @@
 use kefu_core::events::{Event, EventSink};
 use kefu_core::model::{Conversation, Id, Role, SenderType};
 use kefu_core::suggestions::Suggestion;
+use kefu_core::tickets::Ticket;
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -202,6 +203,12 @@ pub fn agent_sees(conversation: &Conversation, user_id: Id, role: Role) -> bool 
         || conversation.assignee_id == Some(user_id)
 }
 
+/// Whether an agent may see a ticket: the same rule as conversations (admins and supervisors the
+/// whole shop, agents their own and the unassigned ones).
+pub fn agent_sees_ticket(ticket: &Ticket, user_id: Id, role: Role) -> bool {
+    role.sees_whole_shop() || ticket.assignee_id.is_none() || ticket.assignee_id == Some(user_id)
+}
+
 fn frame(value: serde_json::Value) -> Frame {
     Arc::from(value.to_string())
 }
@@ -241,6 +248,9 @@ impl EventSink for Hub {
             | Event::OrdersChanged { shop_id, .. }
             | Event::Mention { shop_id, .. } => self.anyone_for(*shop_id, None),
             Event::Suggestions { conversation, .. } => self.anyone_for(conversation.shop_id, None),
+            Event::TicketChanged { ticket, .. } => {
+                self.anyone_for(ticket.shop_id, ticket.customer.as_ref().map(|c| c.id))
+            }
         };
         if !audience {
             return;
@@ -388,6 +398,28 @@ impl EventSink for Hub {
                 message_id,
                 suggestions,
             } => self.suggestions_to_agents(&conversation, message_id, &suggestions),
+            Event::TicketChanged {
+                ticket,
+                created,
+                previous_assignee,
+                public_reply,
+            } => {
+                let kind = if created {
+                    "ticket.created"
+                } else {
+                    "ticket.updated"
+                };
+                let f = frame(json!({"type": kind, "ticket": &*ticket}));
+                self.to_agents(ticket.shop_id, &f, |u, r| {
+                    agent_sees_ticket(&ticket, u, r) || previous_assignee == Some(u)
+                });
+                if public_reply && let Some(customer) = &ticket.customer {
+                    // The shopper learns only that their ticket has a new reply; the widget
+                    // reads it with its own token.
+                    let f = frame(json!({"type": "ticket.reply", "ticket_id": ticket.id}));
+                    self.to_visitor(customer.id, &f);
+                }
+            }
         }
     }
 }

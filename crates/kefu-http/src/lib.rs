@@ -19,6 +19,8 @@ pub mod routes;
 pub mod scripts;
 pub mod search;
 pub mod suggest;
+pub mod ticket_hooks;
+pub mod tickets;
 pub mod tools;
 pub mod visitors;
 
@@ -145,6 +147,10 @@ pub fn router(state: AppState) -> Router {
         // Uploads have their own, larger limit (and stream with per-type limits).
         .merge(
             routes::attachments::router()
+                .layer(DefaultBodyLimit::max(attachments::MAX_UPLOAD_BODY)),
+        )
+        .merge(
+            routes::tickets::upload_router()
                 .layer(DefaultBodyLimit::max(attachments::MAX_UPLOAD_BODY)),
         )
         .merge(routes::web::router())

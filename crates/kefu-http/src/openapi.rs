@@ -4,7 +4,7 @@
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
     agent, attachments, commerce, customers, demo, mail, reminders, scripts, search, segments,
-    suggest, tools, widget, ws,
+    suggest, tickets, tools, widget, ws,
 };
 use kefu_core::model::*;
 use utoipa::OpenApi;
@@ -52,5 +52,6 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(attachments::ApiDoc::openapi());
     doc.merge(tools::ApiDoc::openapi());
     doc.merge(mail::ApiDoc::openapi());
+    doc.merge(tickets::ApiDoc::openapi());
     doc
 }

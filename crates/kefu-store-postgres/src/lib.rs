@@ -121,6 +121,7 @@ mod attachments;
 mod mail;
 mod reminders;
 mod scripts;
+mod tickets;
 mod tools;
 
 impl PostgresStore {

@@ -15,6 +15,7 @@ mod scripts;
 mod search;
 mod segments;
 mod suggestions;
+mod tickets;
 mod tools;
 mod writer;
 

@@ -46,7 +46,7 @@ pub struct UploadForm {
 }
 
 /// Multipart extraction with kefu's JSON errors.
-pub struct Upload(Multipart);
+pub struct Upload(pub(crate) Multipart);
 
 impl<S: Send + Sync> axum::extract::FromRequest<S> for Upload {
     type Rejection = ApiError;
@@ -129,6 +129,16 @@ impl FromRequestParts<AppState> for Viewer {
 /// Streams a stored file with headers that keep a browser from running it: the stored (sniffed)
 /// type, `nosniff`, a sandboxing CSP, and `attachment` for everything but images.
 async fn serve(path: std::path::PathBuf, mime: &str, a: &Attachment) -> ApiResult<Response> {
+    serve_file(path, mime, &a.name, a.is_image()).await
+}
+
+/// Streams a stored file (also ticket files) under `name`, `inline` for images.
+pub(crate) async fn serve_file(
+    path: std::path::PathBuf,
+    mime: &str,
+    name: &str,
+    inline: bool,
+) -> ApiResult<Response> {
     let file = tokio::fs::File::open(&path).await.map_err(|e| {
         tracing::error!(%e, path = %path.display(), "attachment file missing");
         Error::not_found("attachment file")
@@ -151,7 +161,7 @@ async fn serve(path: std::path::PathBuf, mime: &str, a: &Attachment) -> ApiResul
     } else {
         mime.to_owned()
     };
-    let disposition = attachments::content_disposition(&a.name, a.is_image());
+    let disposition = attachments::content_disposition(name, inline);
     let mut response = Response::new(Body::from_stream(stream));
     let h = response.headers_mut();
     let value = |s: &str| HeaderValue::from_str(s).map_err(Error::internal);

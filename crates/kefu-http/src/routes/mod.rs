@@ -11,6 +11,7 @@ pub mod scripts;
 pub mod search;
 pub mod segments;
 pub mod suggest;
+pub mod tickets;
 pub mod tools;
 pub mod web;
 pub mod widget;
@@ -66,6 +67,7 @@ pub fn api(_state: AppState) -> Router<AppState> {
         .merge(scripts::router())
         .merge(tools::router())
         .merge(search::router())
+        .merge(tickets::router())
         .merge(demo::router())
         .route("/api/v1/ws", get(ws::agent_ws))
         .route("/api/v1/widget/ws", get(ws::visitor_ws))

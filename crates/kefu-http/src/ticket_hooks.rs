@@ -1,0 +1,67 @@
+//! The one place every committed ticket change passes through.
+//!
+//! Whatever changes a ticket — creation (console, API, conversation, widget), a patch, a bulk
+//! action, a merge, a reply, a note, a link or a compensation — calls [`ticket_changed`] once per
+//! ticket after the change is committed. Today it publishes the live event; SLA clocks and
+//! automation rules hook in here too, so no write path can forget them.
+
+use crate::AppState;
+use kefu_core::events::{Event, EventSink};
+use kefu_core::model::Id;
+use kefu_core::tickets::{Actor, FieldChange, Ticket, TicketStatus};
+use std::sync::Arc;
+
+/// What happened to a ticket.
+#[derive(Debug, Clone)]
+pub enum TicketChangeKind {
+    /// The ticket was created.
+    Created,
+    /// Fields changed (a patch, a bulk action, a merge, a link or a compensation); `changes` are
+    /// the audited ones (a status change is among them as `status`).
+    FieldsChanged,
+    /// An agent's reply the shopper sees.
+    PublicReply { entry_id: Id },
+    /// The shopper replied (widget).
+    CustomerReply { entry_id: Id },
+    /// An internal note.
+    Note { entry_id: Id },
+}
+
+/// A committed change of one ticket.
+#[derive(Debug, Clone)]
+pub struct TicketChange {
+    pub kind: TicketChangeKind,
+    /// The ticket before the change (`None` when it was created).
+    pub before: Option<Ticket>,
+    /// The ticket as committed.
+    pub after: Ticket,
+    /// The audited field changes (status moves caused by a reply included).
+    pub changes: Vec<FieldChange>,
+    pub actor: Actor,
+}
+
+impl TicketChange {
+    /// `(from, to)` when the status moved.
+    pub fn status_change(&self) -> Option<(TicketStatus, TicketStatus)> {
+        let before = self.before.as_ref()?;
+        (before.status != self.after.status).then_some((before.status, self.after.status))
+    }
+
+    pub fn is_created(&self) -> bool {
+        matches!(self.kind, TicketChangeKind::Created)
+    }
+}
+
+/// Called after every committed ticket change.
+pub async fn ticket_changed(state: &AppState, change: &TicketChange) {
+    state.hub.publish(Event::TicketChanged {
+        ticket: Arc::new(change.after.clone()),
+        created: change.is_created(),
+        previous_assignee: change
+            .before
+            .as_ref()
+            .and_then(|b| b.assignee_id)
+            .filter(|prev| Some(*prev) != change.after.assignee_id),
+        public_reply: matches!(change.kind, TicketChangeKind::PublicReply { .. }),
+    });
+}
