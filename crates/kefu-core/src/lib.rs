@@ -16,6 +16,7 @@ pub mod events;
 pub mod mail;
 pub mod model;
 pub mod reminders;
+pub mod reports;
 pub mod routing;
 pub mod scripts;
 pub mod search;

@@ -9,6 +9,7 @@ use crate::attachments::AttachmentStore;
 use crate::commerce::CommerceStore;
 use crate::customers::CustomerStore;
 use crate::mail::MailStore;
+use crate::reports::ReportStore;
 use crate::model::*;
 use crate::reminders::ReminderStore;
 use crate::scripts::ScriptStore;
@@ -35,6 +36,7 @@ pub trait Store:
     + SuggestionStore
     + MailStore
     + TicketStore
+    + ReportStore
     + Send
     + Sync
     + 'static

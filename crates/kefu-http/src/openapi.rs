@@ -3,7 +3,7 @@
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
-    agent, attachments, commerce, customers, demo, mail, reminders, scripts, search, segments,
+    agent, attachments, commerce, customers, demo, mail, reminders, reports, scripts, search, segments,
     suggest, tickets, tools, widget, ws,
 };
 use kefu_core::model::*;
@@ -52,6 +52,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(attachments::ApiDoc::openapi());
     doc.merge(tools::ApiDoc::openapi());
     doc.merge(mail::ApiDoc::openapi());
+    doc.merge(reports::ApiDoc::openapi());
     doc.merge(tickets::ApiDoc::openapi());
     doc
 }

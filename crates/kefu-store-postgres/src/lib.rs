@@ -120,6 +120,7 @@ pub(crate) use write_tx;
 mod attachments;
 mod mail;
 mod reminders;
+mod reports;
 mod scripts;
 mod tickets;
 mod tools;

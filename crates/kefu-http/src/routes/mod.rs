@@ -7,6 +7,7 @@ pub mod customers;
 pub mod demo;
 pub mod mail;
 pub mod reminders;
+pub mod reports;
 pub mod scripts;
 pub mod search;
 pub mod segments;
@@ -60,6 +61,7 @@ pub fn api(_state: AppState) -> Router<AppState> {
         .route("/api/v1/widget/read", post(widget::read))
         .merge(customers::router())
         .merge(mail::router())
+        .merge(reports::router())
         .merge(commerce::router())
         .merge(segments::router())
         .merge(reminders::router())

@@ -15,6 +15,7 @@ mod errors;
 mod isolation;
 mod live;
 mod mail;
+mod reports;
 mod routing;
 mod scripts;
 mod search;
