@@ -4,6 +4,7 @@ import * as cards from './locales/cards'
 import * as commerce from './locales/commerce'
 import * as customers from './locales/customers'
 import * as mail from './locales/mail'
+import * as reports from './locales/reports'
 import * as scripts from './locales/scripts'
 import * as search from './locales/search'
 import * as segments from './locales/segments'
@@ -103,6 +104,7 @@ const zh = {
   ...tools.zh,
   ...suggest.zh,
   ...mail.zh,
+  ...reports.zh,
 }
 
 type Dict = typeof zh
@@ -199,6 +201,7 @@ const en: Dict = {
   ...tools.en,
   ...suggest.en,
   ...mail.en,
+  ...reports.en,
 }
 
 const dicts: Record<Locale, Dict> = { zh, en }

@@ -18,6 +18,7 @@ export const router = createRouter({
         { path: 'reminders', name: 'reminders', component: () => import('./views/RemindersView.vue') },
         { path: 'scripts', name: 'scripts', component: () => import('./views/ScriptsView.vue') },
         { path: 'segments', name: 'segments', component: () => import('./views/SegmentsView.vue') },
+        { path: 'reports', name: 'reports', component: () => import('./views/ReportsView.vue') },
         { path: 'settings', name: 'settings', component: () => import('./views/SettingsView.vue') },
       ],
     },
