@@ -5,6 +5,7 @@ import * as cards from './locales/cards'
 import * as commerce from './locales/commerce'
 import * as customers from './locales/customers'
 import * as mail from './locales/mail'
+import * as reports from './locales/reports'
 import * as scripts from './locales/scripts'
 import * as search from './locales/search'
 import * as segments from './locales/segments'
@@ -118,6 +119,7 @@ const zh = {
   ...sla.zh,
   ...tickets.zh,
   ...aftersales.zh,
+  ...reports.zh,
 }
 
 type Dict = typeof zh
@@ -226,6 +228,7 @@ const en: Dict = {
   ...sla.en,
   ...tickets.en,
   ...aftersales.en,
+  ...reports.en,
 }
 
 const dicts: Record<Locale, Dict> = { zh, en }

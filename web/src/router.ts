@@ -23,6 +23,7 @@ export const router = createRouter({
         { path: 'scripts', name: 'scripts', component: () => import('./views/ScriptsView.vue') },
         { path: 'segments', name: 'segments', component: () => import('./views/SegmentsView.vue') },
         { path: 'sla', name: 'sla', component: () => import('./views/SlaView.vue') },
+        { path: 'reports', name: 'reports', component: () => import('./views/ReportsView.vue') },
         { path: 'settings', name: 'settings', component: () => import('./views/SettingsView.vue') },
       ],
     },

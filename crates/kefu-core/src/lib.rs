@@ -18,6 +18,7 @@ pub mod mail;
 pub mod model;
 pub mod reminders;
 pub mod reviews;
+pub mod reports;
 pub mod routing;
 pub mod scripts;
 pub mod search;

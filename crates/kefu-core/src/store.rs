@@ -11,6 +11,7 @@ use crate::automation::AutomationStore;
 use crate::commerce::CommerceStore;
 use crate::customers::CustomerStore;
 use crate::mail::MailStore;
+use crate::reports::ReportStore;
 use crate::model::*;
 use crate::reminders::ReminderStore;
 use crate::reviews::ReviewStore;
@@ -43,6 +44,7 @@ pub trait Store:
     + TicketStore
     + AftersalesStore
     + ReviewStore
+    + ReportStore
     + Send
     + Sync
     + 'static

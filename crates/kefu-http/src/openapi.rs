@@ -3,8 +3,8 @@
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
-    aftersales, agent, attachments, commerce, customers, demo, mail, reminders, reviews, scripts,
-    search, segments, sla, suggest, tickets, tools, widget, ws,
+    aftersales, agent, attachments, commerce, customers, demo, mail, reminders, reports, reviews,
+    scripts, search, segments, sla, suggest, tickets, tools, widget, ws,
 };
 use kefu_core::model::*;
 use utoipa::OpenApi;
@@ -56,5 +56,6 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(tickets::ApiDoc::openapi());
     doc.merge(aftersales::ApiDoc::openapi());
     doc.merge(reviews::ApiDoc::openapi());
+    doc.merge(reports::ApiDoc::openapi());
     doc
 }

@@ -121,6 +121,7 @@ mod aftersales;
 mod attachments;
 mod mail;
 mod reminders;
+mod reports;
 mod scripts;
 mod sla;
 mod tickets;

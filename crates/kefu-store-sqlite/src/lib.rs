@@ -12,6 +12,7 @@ mod commerce;
 mod customers;
 mod mail;
 mod reminders;
+mod reports;
 mod scripts;
 mod search;
 mod segments;

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod mail;
 pub mod reminders;
 pub mod reviews;
+pub mod reports;
 pub mod scripts;
 pub mod search;
 pub mod segments;
@@ -64,6 +65,7 @@ pub fn api(_state: AppState) -> Router<AppState> {
         .route("/api/v1/widget/read", post(widget::read))
         .merge(customers::router())
         .merge(mail::router())
+        .merge(reports::router())
         .merge(commerce::router())
         .merge(segments::router())
         .merge(reminders::router())

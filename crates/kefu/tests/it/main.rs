@@ -17,6 +17,7 @@ mod isolation;
 mod live;
 mod mail;
 mod reviews;
+mod reports;
 mod routing;
 mod scripts;
 mod search;
