@@ -116,8 +116,12 @@ pub struct ReportData {
 pub trait ReportStore: Send + Sync {
     /// The tickets created in `[from, to)` (merged duplicates left out), the shop's categories, and
     /// the compensation and SLA records of those tickets.
-    async fn complaint_report_data(&self, shop_id: Id, from: Millis, to: Millis)
-    -> Result<ReportData>;
+    async fn complaint_report_data(
+        &self,
+        shop_id: Id,
+        from: Millis,
+        to: Millis,
+    ) -> Result<ReportData>;
 }
 
 /// A validated report request.
@@ -183,7 +187,12 @@ impl ReportRange {
 }
 
 /// A day `YYYY-MM-DD` at local midnight (plus `days_after` days), or an RFC 3339 instant.
-pub fn parse_report_time(field: &str, raw: &str, offset_min: i32, days_after: i64) -> Result<Millis> {
+pub fn parse_report_time(
+    field: &str,
+    raw: &str,
+    offset_min: i32,
+    days_after: i64,
+) -> Result<Millis> {
     let bad = || {
         Error::validation(format!(
             "{field}: expected a day YYYY-MM-DD or an RFC 3339 time, got {raw:?}"
@@ -250,7 +259,9 @@ pub struct CategoryCount {
     pub tickets: i64,
     pub resolved: i64,
     pub compensation_cost_cents: i64,
-    /// The sub-categories' counts (empty for one without children).
+    /// The sub-categories' counts (empty for one without children). `no_recursion`: the schema
+    /// refers to itself, which utoipa would otherwise expand forever.
+    #[schema(no_recursion)]
     pub children: Vec<CategoryCount>,
 }
 
@@ -371,7 +382,8 @@ fn scoped<'a>(
                     .and_then(|p| by_id.get(&p).copied())
                     .unwrap_or(c)
             });
-            let complaint = cat.is_some_and(|c| c.is_complaint) || top.is_some_and(|c| c.is_complaint);
+            let complaint =
+                cat.is_some_and(|c| c.is_complaint) || top.is_some_and(|c| c.is_complaint);
             (scope == ReportScope::All || complaint).then_some((t, cat, top))
         })
         .collect()
@@ -385,14 +397,20 @@ impl ComplaintReport {
 
         let mut cost_by_ticket: HashMap<Id, i64> = HashMap::new();
         let mut by_kind: BTreeMap<String, CompensationTotal> = BTreeMap::new();
-        for c in data.compensations.iter().filter(|c| counted.contains_key(&c.ticket_id)) {
+        for c in data
+            .compensations
+            .iter()
+            .filter(|c| counted.contains_key(&c.ticket_id))
+        {
             *cost_by_ticket.entry(c.ticket_id).or_default() += c.cost_cents;
-            let total = by_kind.entry(c.kind.clone()).or_insert_with(|| CompensationTotal {
-                kind: c.kind.clone(),
-                records: 0,
-                amount_cents: 0,
-                cost_cents: 0,
-            });
+            let total = by_kind
+                .entry(c.kind.clone())
+                .or_insert_with(|| CompensationTotal {
+                    kind: c.kind.clone(),
+                    records: 0,
+                    amount_cents: 0,
+                    cost_cents: 0,
+                });
             total.records += 1;
             total.amount_cents += c.amount_cents;
             total.cost_cents += c.cost_cents;
@@ -416,7 +434,12 @@ impl ComplaintReport {
                 resolution.push((at.0 - t.created_at.0).max(0));
             }
             // A cause counted once per ticket, whatever its spelling of spaces.
-            let mut causes: Vec<&str> = t.root_causes.iter().map(|c| c.trim()).filter(|c| !c.is_empty()).collect();
+            let mut causes: Vec<&str> = t
+                .root_causes
+                .iter()
+                .map(|c| c.trim())
+                .filter(|c| !c.is_empty())
+                .collect();
             causes.sort_unstable();
             causes.dedup();
             for c in causes {
@@ -472,7 +495,8 @@ impl ComplaintReport {
             }
         }
 
-        let by_id: HashMap<Id, &ReportCategory> = data.categories.iter().map(|c| (c.id, c)).collect();
+        let by_id: HashMap<Id, &ReportCategory> =
+            data.categories.iter().map(|c| (c.id, c)).collect();
         let mut by_category: Vec<CategoryCount> = categories
             .into_iter()
             .map(|(id, (tickets, resolved, cost, children))| {
@@ -508,9 +532,16 @@ impl ComplaintReport {
 
         let mut by_root_cause: Vec<RootCauseCount> = root_causes
             .into_iter()
-            .map(|(root_cause, tickets)| RootCauseCount { root_cause, tickets })
+            .map(|(root_cause, tickets)| RootCauseCount {
+                root_cause,
+                tickets,
+            })
             .collect();
-        by_root_cause.sort_by(|a, b| b.tickets.cmp(&a.tickets).then(a.root_cause.cmp(&b.root_cause)));
+        by_root_cause.sort_by(|a, b| {
+            b.tickets
+                .cmp(&a.tickets)
+                .then(a.root_cause.cmp(&b.root_cause))
+        });
 
         let mut sla = Vec::new();
         for metric in ["first_response", "next_response", "resolution"] {
@@ -522,9 +553,19 @@ impl ComplaintReport {
             if clocks.is_empty() {
                 continue;
             }
-            let met = clocks.iter().filter(|c| clock_outcome(c, range.as_of) == Some(true)).count() as i64;
-            let breached = clocks.iter().filter(|c| clock_outcome(c, range.as_of) == Some(false)).count() as i64;
-            let mut used: Vec<i64> = clocks.iter().filter(|c| c.met_at.is_some()).map(|c| c.used_ms).collect();
+            let met = clocks
+                .iter()
+                .filter(|c| clock_outcome(c, range.as_of) == Some(true))
+                .count() as i64;
+            let breached = clocks
+                .iter()
+                .filter(|c| clock_outcome(c, range.as_of) == Some(false))
+                .count() as i64;
+            let mut used: Vec<i64> = clocks
+                .iter()
+                .filter(|c| c.met_at.is_some())
+                .map(|c| c.used_ms)
+                .collect();
             sla.push(SlaAttainment {
                 metric: metric.to_string(),
                 met,
@@ -547,7 +588,10 @@ impl ComplaintReport {
                 median_first_response_ms: median(&mut first_response),
                 median_resolution_ms: median(&mut resolution),
                 compensation_cost_cents: compensation_by_kind.iter().map(|c| c.cost_cents).sum(),
-                compensation_amount_cents: compensation_by_kind.iter().map(|c| c.amount_cents).sum(),
+                compensation_amount_cents: compensation_by_kind
+                    .iter()
+                    .map(|c| c.amount_cents)
+                    .sum(),
             },
             by_category,
             by_root_cause,
@@ -632,15 +676,34 @@ mod tests {
 
     #[test]
     fn buckets_in_local_time() {
-        let range = ReportRange::new(Millis(MON), Millis(MON + 60 * 24 * H), "Asia/Shanghai", Some(Granularity::Day), ReportScope::All).unwrap();
+        let range = ReportRange::new(
+            Millis(MON),
+            Millis(MON + 60 * 24 * H),
+            "Asia/Shanghai",
+            Some(Granularity::Day),
+            ReportScope::All,
+        )
+        .unwrap();
         // 23:30 local on Monday is still Monday; in UTC it is 15:30.
-        assert_eq!(range.bucket(Millis(MON + 23 * H + 1_800_000)).0, "2026-11-02");
+        assert_eq!(
+            range.bucket(Millis(MON + 23 * H + 1_800_000)).0,
+            "2026-11-02"
+        );
         assert_eq!(range.bucket(Millis(MON + 24 * H)).0, "2026-11-03");
-        let weeks = ReportRange { granularity: Granularity::Week, ..range };
-        assert_eq!(weeks.bucket(Millis(MON + 6 * 24 * H + 23 * H)).0, "2026-11-02");
+        let weeks = ReportRange {
+            granularity: Granularity::Week,
+            ..range
+        };
+        assert_eq!(
+            weeks.bucket(Millis(MON + 6 * 24 * H + 23 * H)).0,
+            "2026-11-02"
+        );
         assert_eq!(weeks.bucket(Millis(MON + 7 * 24 * H)).0, "2026-11-09");
         assert_eq!(weeks.bucket(Millis(MON - 1)).0, "2026-10-26");
-        let months = ReportRange { granularity: Granularity::Month, ..range };
+        let months = ReportRange {
+            granularity: Granularity::Month,
+            ..range
+        };
         assert_eq!(months.bucket(Millis(MON + 29 * 24 * H)).0, "2026-12-01");
         assert_eq!(months.bucket(Millis(MON)).0, "2026-11-01");
         assert_eq!(months.bucket(Millis(MON)).1, MON - 24 * H);
@@ -648,18 +711,58 @@ mod tests {
 
     #[test]
     fn range_validation() {
-        assert!(ReportRange::new(Millis(MON), Millis(MON), "Asia/Shanghai", None, ReportScope::All).is_err());
-        assert!(ReportRange::new(Millis(MON), Millis(MON + 400 * 24 * H), "Asia/Shanghai", None, ReportScope::All).is_err());
-        assert!(ReportRange::new(Millis(MON), Millis(MON + H), "Mars/Olympus", None, ReportScope::All).is_err());
-        let r = ReportRange::new(Millis(MON), Millis(MON + 100 * 24 * H), "Asia/Shanghai", None, ReportScope::All).unwrap();
+        assert!(
+            ReportRange::new(
+                Millis(MON),
+                Millis(MON),
+                "Asia/Shanghai",
+                None,
+                ReportScope::All
+            )
+            .is_err()
+        );
+        assert!(
+            ReportRange::new(
+                Millis(MON),
+                Millis(MON + 400 * 24 * H),
+                "Asia/Shanghai",
+                None,
+                ReportScope::All
+            )
+            .is_err()
+        );
+        assert!(
+            ReportRange::new(
+                Millis(MON),
+                Millis(MON + H),
+                "Mars/Olympus",
+                None,
+                ReportScope::All
+            )
+            .is_err()
+        );
+        let r = ReportRange::new(
+            Millis(MON),
+            Millis(MON + 100 * 24 * H),
+            "Asia/Shanghai",
+            None,
+            ReportScope::All,
+        )
+        .unwrap();
         assert_eq!(r.granularity, Granularity::Week);
     }
 
     #[test]
     fn report_times() {
         let shanghai = 8 * 60;
-        assert_eq!(parse_report_time("from", "2026-11-02", shanghai, 0).unwrap(), Millis(MON));
-        assert_eq!(parse_report_time("to", "2026-11-02", shanghai, 1).unwrap(), Millis(MON + 24 * H));
+        assert_eq!(
+            parse_report_time("from", "2026-11-02", shanghai, 0).unwrap(),
+            Millis(MON)
+        );
+        assert_eq!(
+            parse_report_time("to", "2026-11-02", shanghai, 1).unwrap(),
+            Millis(MON + 24 * H)
+        );
         assert_eq!(
             parse_report_time("from", "2026-11-01T16:00:00Z", shanghai, 0).unwrap(),
             Millis(MON)
@@ -706,18 +809,68 @@ mod tests {
             tickets: vec![t1, t2, t3, t4, t5],
             categories,
             compensations: vec![
-                ReportCompensation { ticket_id: 1, kind: "refund".into(), amount_cents: 3000, cost_cents: 3000 },
-                ReportCompensation { ticket_id: 1, kind: "coupon".into(), amount_cents: 1000, cost_cents: 500 },
-                ReportCompensation { ticket_id: 4, kind: "gift".into(), amount_cents: 0, cost_cents: 900 },
+                ReportCompensation {
+                    ticket_id: 1,
+                    kind: "refund".into(),
+                    amount_cents: 3000,
+                    cost_cents: 3000,
+                },
+                ReportCompensation {
+                    ticket_id: 1,
+                    kind: "coupon".into(),
+                    amount_cents: 1000,
+                    cost_cents: 500,
+                },
+                ReportCompensation {
+                    ticket_id: 4,
+                    kind: "gift".into(),
+                    amount_cents: 0,
+                    cost_cents: 900,
+                },
             ],
             sla_clocks: vec![
-                ReportSlaClock { ticket_id: 1, metric: "first_response".into(), used_ms: H, met_at: Some(Millis(MON + 2 * H)), due_at: Some(Millis(MON + 3 * H)), breached_at: None },
-                ReportSlaClock { ticket_id: 2, metric: "first_response".into(), used_ms: 3 * H, met_at: Some(Millis(MON + 28 * H)), due_at: Some(Millis(MON + 27 * H)), breached_at: None },
-                ReportSlaClock { ticket_id: 3, metric: "first_response".into(), used_ms: 0, met_at: None, due_at: Some(Millis(MON + 30 * 24 * H)), breached_at: None },
-                ReportSlaClock { ticket_id: 4, metric: "first_response".into(), used_ms: H, met_at: Some(Millis(MON + 3 * H)), due_at: None, breached_at: None },
+                ReportSlaClock {
+                    ticket_id: 1,
+                    metric: "first_response".into(),
+                    used_ms: H,
+                    met_at: Some(Millis(MON + 2 * H)),
+                    due_at: Some(Millis(MON + 3 * H)),
+                    breached_at: None,
+                },
+                ReportSlaClock {
+                    ticket_id: 2,
+                    metric: "first_response".into(),
+                    used_ms: 3 * H,
+                    met_at: Some(Millis(MON + 28 * H)),
+                    due_at: Some(Millis(MON + 27 * H)),
+                    breached_at: None,
+                },
+                ReportSlaClock {
+                    ticket_id: 3,
+                    metric: "first_response".into(),
+                    used_ms: 0,
+                    met_at: None,
+                    due_at: Some(Millis(MON + 30 * 24 * H)),
+                    breached_at: None,
+                },
+                ReportSlaClock {
+                    ticket_id: 4,
+                    metric: "first_response".into(),
+                    used_ms: H,
+                    met_at: Some(Millis(MON + 3 * H)),
+                    due_at: None,
+                    breached_at: None,
+                },
             ],
         };
-        let mut range = ReportRange::new(Millis(MON), Millis(MON + 3 * 24 * H), "Asia/Shanghai", None, ReportScope::Complaints).unwrap();
+        let mut range = ReportRange::new(
+            Millis(MON),
+            Millis(MON + 3 * 24 * H),
+            "Asia/Shanghai",
+            None,
+            ReportScope::Complaints,
+        )
+        .unwrap();
         range.as_of = Millis(MON + 3 * 24 * H);
         let report = ComplaintReport::build(&range, &data);
         assert_eq!(report.totals.tickets, 4);
@@ -725,19 +878,31 @@ mod tests {
         assert_eq!(report.totals.open, 2);
         assert_eq!(report.totals.median_first_response_ms, Some(2 * H)); // 1 h and 3 h
         assert_eq!(report.totals.median_resolution_ms, Some(7 * H)); // 4 h and 10 h
-        assert_eq!(report.totals.compensation_cost_cents, 3500, "the non-complaint's gift is left out");
+        assert_eq!(
+            report.totals.compensation_cost_cents, 3500,
+            "the non-complaint's gift is left out"
+        );
         assert_eq!(report.by_category[0].key.as_deref(), Some("error"));
         assert_eq!(report.by_category[0].tickets, 3);
         assert_eq!(report.by_category[0].children.len(), 1);
-        assert_eq!(report.by_category[0].children[0].key.as_deref(), Some("damaged_item"));
+        assert_eq!(
+            report.by_category[0].children[0].key.as_deref(),
+            Some("damaged_item")
+        );
         assert_eq!(report.by_category[0].children[0].tickets, 2);
         assert_eq!(report.by_category[0].compensation_cost_cents, 3500);
         assert_eq!(report.by_category[1].key.as_deref(), Some("delivery"));
         assert_eq!(
             report.by_root_cause,
             vec![
-                RootCauseCount { root_cause: "包装不足".into(), tickets: 2 },
-                RootCauseCount { root_cause: "快递野蛮装卸".into(), tickets: 1 },
+                RootCauseCount {
+                    root_cause: "包装不足".into(),
+                    tickets: 2
+                },
+                RootCauseCount {
+                    root_cause: "快递野蛮装卸".into(),
+                    tickets: 1
+                },
             ]
         );
         // Ticket 2 was answered after its due time (met late = breached, even unscanned); ticket
@@ -746,13 +911,20 @@ mod tests {
         assert_eq!((fr.met, fr.breached), (1, 1));
         assert_eq!(fr.attainment, Some(0.5));
         assert_eq!(fr.median_business_ms, Some(2 * H));
-        assert_eq!(report.trend.len(), 3, "every day of the range, empty ones too");
+        assert_eq!(
+            report.trend.len(),
+            3,
+            "every day of the range, empty ones too"
+        );
         assert_eq!(report.trend[0].tickets, 2);
         assert_eq!(report.trend[1].tickets, 2);
         assert_eq!(report.trend[1].by_category.get("error"), Some(&1));
         assert_eq!(report.trend[2].tickets, 0);
 
-        let all = ReportRange { scope: ReportScope::All, ..range };
+        let all = ReportRange {
+            scope: ReportScope::All,
+            ..range
+        };
         assert_eq!(ComplaintReport::build(&all, &data).totals.tickets, 5);
         let lines = ComplaintReport::lines(&range, &data);
         assert_eq!(lines.len(), 4);
@@ -760,19 +932,54 @@ mod tests {
         assert_eq!(lines[0].parent.map(|p| p.key.as_str()), Some("error"));
         assert_eq!(lines[0].compensation_cost_cents, 3500);
         assert_eq!(lines[0].first_response_sla, "met");
-        assert_eq!(lines.iter().find(|l| l.ticket.id == 2).unwrap().first_response_sla, "breached");
-        assert_eq!(lines.iter().find(|l| l.ticket.id == 3).unwrap().first_response_sla, "");
+        assert_eq!(
+            lines
+                .iter()
+                .find(|l| l.ticket.id == 2)
+                .unwrap()
+                .first_response_sla,
+            "breached"
+        );
+        assert_eq!(
+            lines
+                .iter()
+                .find(|l| l.ticket.id == 3)
+                .unwrap()
+                .first_response_sla,
+            ""
+        );
         // Still running when it fell due: breached once the report is made later.
-        let later = ReportRange { as_of: Millis(MON + 31 * 24 * H), ..range };
+        let later = ReportRange {
+            as_of: Millis(MON + 31 * 24 * H),
+            ..range
+        };
         assert_eq!(ComplaintReport::build(&later, &data).sla[0].breached, 2);
     }
 
     #[test]
     fn month_trend_covers_the_range() {
-        let range = ReportRange::new(Millis(MON), Millis(MON + 200 * 24 * H), "Asia/Shanghai", None, ReportScope::All).unwrap();
+        let range = ReportRange::new(
+            Millis(MON),
+            Millis(MON + 200 * 24 * H),
+            "Asia/Shanghai",
+            None,
+            ReportScope::All,
+        )
+        .unwrap();
         assert_eq!(range.granularity, Granularity::Month);
         let report = ComplaintReport::build(&range, &ReportData::default());
         let labels: Vec<&str> = report.trend.iter().map(|p| p.bucket.as_str()).collect();
-        assert_eq!(labels, ["2026-11-01", "2026-12-01", "2027-01-01", "2027-02-01", "2027-03-01", "2027-04-01", "2027-05-01"]);
+        assert_eq!(
+            labels,
+            [
+                "2026-11-01",
+                "2026-12-01",
+                "2027-01-01",
+                "2027-02-01",
+                "2027-03-01",
+                "2027-04-01",
+                "2027-05-01"
+            ]
+        );
     }
 }

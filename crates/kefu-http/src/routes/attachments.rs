@@ -126,13 +126,9 @@ impl FromRequestParts<AppState> for Viewer {
     }
 }
 
-/// Streams a stored file with headers that keep a browser from running it: the stored (sniffed)
-/// type, `nosniff`, a sandboxing CSP, and `attachment` for everything but images.
-async fn serve(path: std::path::PathBuf, mime: &str, a: &Attachment) -> ApiResult<Response> {
-    serve_file(path, mime, &a.name, a.is_image()).await
-}
-
-/// Streams a stored file (also ticket files) under `name`, `inline` for images.
+/// Streams a stored file (chat, ticket and after-sales files) under `name` with headers that keep
+/// a browser from running it: the stored (sniffed) type, `nosniff`, a sandboxing CSP, and
+/// `attachment` for everything but images (`inline`).
 pub(crate) async fn serve_file(
     path: std::path::PathBuf,
     mime: &str,
@@ -204,7 +200,7 @@ pub async fn download(
         .clone()
         .ok_or_else(|| Error::not_found("attachment"))?;
     let a = state.entitled_attachment(&viewer, id).await?;
-    serve(files.path(&a.sha256), &a.mime, &a.name, a.is_image()).await
+    serve_file(files.path(&a.sha256), &a.mime, &a.name, a.is_image()).await
 }
 
 /// An image's thumbnail (at most 320 px; the original when it is that small already).

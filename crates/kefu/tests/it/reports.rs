@@ -77,7 +77,11 @@ async fn report_body(backend: Backend) {
 
     let (from, to) = (shanghai_day(6), shanghai_day(0));
     let path = format!("/api/v1/reports/complaints?from={from}&to={to}&tz=Asia/Shanghai");
-    let report = s.get(&path, Some(&supervisor.token)).await.expect(200).clone();
+    let report = s
+        .get(&path, Some(&supervisor.token))
+        .await
+        .expect(200)
+        .clone();
     assert_eq!(report["scope"], "complaints");
     assert_eq!(report["granularity"], "day");
     let totals = &report["totals"];
@@ -144,7 +148,10 @@ async fn report_body(backend: Backend) {
     assert!(lines[1].starts_with("T-000001,"));
     assert!(lines[1].contains("差错") && lines[1].contains("破损") && lines[1].contains("30.00"));
     assert!(lines[1].contains("包装不足"));
-    assert!(!text.contains(",=HYPERLINK"), "a formula cell was not defused: {text}");
+    assert!(
+        !text.contains(",=HYPERLINK"),
+        "a formula cell was not defused: {text}"
+    );
 
     // Managers only; bad input names the field.
     s.get(&path, Some(&agent.token))
@@ -162,13 +169,19 @@ async fn report_body(backend: Backend) {
         ("from=2024-01-01&to=2026-01-01", "to"),
     ] {
         let r = s
-            .get(&format!("/api/v1/reports/complaints?{query}"), Some(&admin.token))
+            .get(
+                &format!("/api/v1/reports/complaints?{query}"),
+                Some(&admin.token),
+            )
             .await;
         r.expect_error(422, "validation_failed");
         assert!(r.text.contains(field), "{query}: {}", r.text);
     }
     let r = s
-        .get("/api/v1/reports/complaints?granularity=hour", Some(&admin.token))
+        .get(
+            "/api/v1/reports/complaints?granularity=hour",
+            Some(&admin.token),
+        )
         .await;
     assert!(r.status == 400 || r.status == 422, "{}", r.text);
 
