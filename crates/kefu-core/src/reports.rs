@@ -364,13 +364,13 @@ fn clock_outcome(c: &ReportSlaClock, as_of: Millis) -> Option<bool> {
 }
 
 /// The tickets of `data` the scope counts, with their category and top-level category.
-fn scoped<'a>(
-    data: &'a ReportData,
+fn scoped(
+    data: &ReportData,
     scope: ReportScope,
 ) -> Vec<(
-    &'a ReportTicket,
-    Option<&'a ReportCategory>,
-    Option<&'a ReportCategory>,
+    &ReportTicket,
+    Option<&ReportCategory>,
+    Option<&ReportCategory>,
 )> {
     let by_id: HashMap<Id, &ReportCategory> = data.categories.iter().map(|c| (c.id, c)).collect();
     data.tickets
