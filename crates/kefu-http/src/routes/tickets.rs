@@ -1062,7 +1062,7 @@ async fn store_upload(
     multipart: axum::extract::Multipart,
 ) -> Result<TicketAttachment> {
     let files = state.attachment_files()?;
-    let (attachment, _) = receive_upload(files, multipart).await?;
+    let (attachment, _) = receive_upload(files, multipart, false).await?;
     state
         .store
         .add_ticket_attachment(shop_id, uploader, attachment)
