@@ -797,6 +797,8 @@ pub struct TicketFilter {
     pub sort: TicketSort,
     /// Merged-away tickets are left out unless asked for.
     pub include_merged: bool,
+    /// Only the tickets merged into this one (a ticket's detail; not a query parameter).
+    pub merged_into_id: Option<Id>,
 }
 
 fn parse_id(field: &str, v: &str) -> Result<Id> {

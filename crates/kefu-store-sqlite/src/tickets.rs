@@ -1089,7 +1089,10 @@ fn list_sql(shop_id: Id, q: &TicketQuery) -> (String, Vec<Bind>) {
         binds.push(b);
         format!("${}", binds.len())
     };
-    if !f.include_merged {
+    if let Some(target) = f.merged_into_id {
+        let p = push(&mut binds, Bind::I(target));
+        sql.push_str(&format!(" AND t.merged_into_id = {p}"));
+    } else if !f.include_merged {
         sql.push_str(" AND t.merged_into_id IS NULL");
     }
     if let Some(agent) = q.restrict_to_agent {

@@ -1420,3 +1420,39 @@ async fn isolation_body(backend: Backend) {
         .await
         .expect_error(401, "unauthorized");
 }
+
+both!(customer_merge_moves_tickets, customer_merge_body);
+async fn customer_merge_body(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin = s.agent(s.shop.id, Role::Admin, "店长").await;
+    let keep = s.shopper().await;
+    let gone = s.shopper().await;
+    let t = s
+        .post(
+            "/api/v1/widget/tickets",
+            Some(&gone.token),
+            json!({"description": "漏发了一件"}),
+        )
+        .await
+        .expect(201)
+        .clone();
+    s.post(
+        &format!("/api/v1/customers/{}/merge", keep.customer_id),
+        Some(&admin.token),
+        json!({"source_id": gone.customer_id}),
+    )
+    .await
+    .expect(200);
+    let ticket = s
+        .get(&format!("/api/v1/tickets/{}", id(&t)), Some(&admin.token))
+        .await
+        .expect(200)["ticket"]
+        .clone();
+    assert_eq!(ticket["customer"]["id"].as_i64(), Some(keep.customer_id));
+    let mine = s
+        .get("/api/v1/widget/tickets", Some(&keep.token))
+        .await
+        .expect(200)["tickets"]
+        .clone();
+    assert_eq!(mine[0]["id"], t["id"]);
+}
