@@ -31,6 +31,8 @@ pub(crate) const MERGE_MOVED_TABLES: &[&str] = &[
     // after-sales requests and reviews follow their buyer.
     "aftersales_requests",
     "reviews",
+    // tickets follow their requester, so the shopper still sees them in the widget.
+    "tickets",
 ];
 
 /// The sources of a customer's timeline, each a SELECT yielding
