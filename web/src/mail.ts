@@ -34,13 +34,19 @@ export interface OutboxMail {
   sent_at: string | null
 }
 
+export interface TicketMail {
+  configured: boolean
+  to_address: string | null
+  mails: OutboxMail[]
+}
+
 export const mailApi = {
+  ticket: (id: number) => request<TicketMail>('GET', `/api/v1/tickets/${id}/mail`),
   settings: () => request<MailSettingsView>('GET', '/api/v1/settings/mail'),
   /** `password`: undefined keeps the stored one, '' clears it. */
   save: (s: MailSettings, password?: string) =>
     request<MailSettingsView>('PUT', '/api/v1/settings/mail', password === undefined ? s : { ...s, password }),
   test: (to: string) => request<{ sent: boolean }>('POST', '/api/v1/settings/mail/test', { to }),
   status: () => request<{ configured: boolean }>('GET', '/api/v1/mail/status'),
-  outbox: (ticketId?: number) =>
-    request<{ mails: OutboxMail[] }>('GET', `/api/v1/mail/outbox?limit=50${ticketId ? `&ticket_id=${ticketId}` : ''}`),
+  outbox: () => request<{ mails: OutboxMail[] }>('GET', '/api/v1/mail/outbox?limit=50'),
 }

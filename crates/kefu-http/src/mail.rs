@@ -57,6 +57,106 @@ impl AppState {
     }
 }
 
+/// What the console shows beside a ticket's composer: whether a public reply is mailed, to whom,
+/// and the mails sent for the ticket so far.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct TicketMail {
+    /// The shop's mail is configured.
+    pub configured: bool,
+    /// The requester's e-mail address, when known.
+    pub to_address: Option<String>,
+    pub mails: Vec<OutboxMail>,
+}
+
+/// The requester's address of a ticket, when it has a requester with one.
+async fn requester_address(
+    state: &AppState,
+    ticket: &kefu_core::tickets::Ticket,
+) -> Result<Option<(String, String)>> {
+    let Some(customer) = &ticket.customer else {
+        return Ok(None);
+    };
+    let profile = state
+        .store
+        .customer_profile(ticket.shop_id, customer.id)
+        .await?;
+    Ok(profile.and_then(|p| p.email.filter(|e| valid_email(e)).map(|e| (e, p.name))))
+}
+
+/// The mail situation of a ticket the caller may see.
+pub async fn ticket_mail(
+    state: &AppState,
+    ticket: &kefu_core::tickets::Ticket,
+) -> Result<TicketMail> {
+    Ok(TicketMail {
+        configured: mail_configured(state, ticket.shop_id).await?,
+        to_address: requester_address(state, ticket).await?.map(|(a, _)| a),
+        mails: state
+            .store
+            .list_outbox(ticket.shop_id, Some(ticket.id), 50)
+            .await?,
+    })
+}
+
+/// Queues the mail of a public reply to the ticket's requester, when the shop's mail is
+/// configured and the requester has an address. The reply is committed already; a failure here
+/// is logged and leaves the reply in place (the shopper still sees it in the widget).
+pub async fn mail_ticket_reply(
+    state: &AppState,
+    ticket: &kefu_core::tickets::Ticket,
+    entry_id: Id,
+) {
+    let result: Result<()> = async {
+        let Some((to_address, to_name)) = requester_address(state, ticket).await? else {
+            return Ok(());
+        };
+        let entries = state
+            .store
+            .ticket_entries(ticket.shop_id, ticket.id, true)
+            .await?;
+        let Some(entry) = entries.iter().find(|e| e.id == entry_id) else {
+            return Ok(());
+        };
+        let shop = state.store.shop_by_id(ticket.shop_id).await?;
+        let shop_name = shop.map(|s| s.name).unwrap_or_default();
+        let greeting = if to_name.trim().is_empty() {
+            "您好：".to_string()
+        } else {
+            format!("{to_name}，您好：")
+        };
+        let body_text = format!(
+            "{greeting}\n\n您的问题（工单 {number}：{subject}）有了新的回复：\n\n{reply}\n\n\
+             如需继续沟通，请在店铺页面的在线客服窗口中查看并回复此工单（直接回复本邮件不会送达客服）。\n\n{shop_name}",
+            number = ticket.display_number,
+            subject = ticket.subject,
+            reply = entry.body,
+        );
+        let subject: String = format!("【{shop_name}】您的工单 {} 有新回复", ticket.display_number)
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(MAX_SUBJECT_CHARS)
+            .collect();
+        state
+            .queue_mail(
+                ticket.shop_id,
+                NewMail {
+                    to_address,
+                    to_name: to_name.chars().filter(|c| !c.is_control()).collect(),
+                    subject,
+                    body_text,
+                    kind: "ticket_reply".into(),
+                    ticket_id: Some(ticket.id),
+                },
+            )
+            .await?;
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::warn!(%e, ticket_id = ticket.id, "could not queue the reply mail");
+    }
+}
+
 /// Builds the SMTP transport for a shop's settings.
 fn transport(
     settings: &MailSettings,

@@ -66,4 +66,8 @@ pub async fn ticket_changed(state: &AppState, change: &TicketChange) {
         public_reply: matches!(change.kind, TicketChangeKind::PublicReply { .. }),
     });
     crate::sla::on_ticket_change(state, change).await;
+    if let TicketChangeKind::PublicReply { entry_id } = change.kind {
+        // A public reply also reaches the requester by e-mail when the shop's mail is set up.
+        crate::mail::mail_ticket_reply(state, &change.after, entry_id).await;
+    }
 }

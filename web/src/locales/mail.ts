@@ -31,6 +31,10 @@ export const zh = {
   'mail.status.sent': '已发送',
   'mail.status.failed': '发送失败',
   'mail.attempts': '第 {n} 次尝试',
+  'mail.ticket.noAddress': '顾客未留邮箱：回复只在客服窗口中可见',
+  'mail.ticket.notConfigured': '邮件未配置：回复不会发送到 {to}（设置 → 邮件发送）',
+  'mail.ticket.willMail': '公开回复也会发送邮件到 {to}',
+  'mail.ticket.last': '最近一封',
 }
 
 export const en: Record<keyof typeof zh, string> = {
@@ -63,4 +67,8 @@ export const en: Record<keyof typeof zh, string> = {
   'mail.status.sent': 'Sent',
   'mail.status.failed': 'Failed',
   'mail.attempts': 'attempt {n}',
+  'mail.ticket.noAddress': 'No e-mail address: the shopper sees replies in the chat window only',
+  'mail.ticket.notConfigured': 'Mail is not configured: replies are not sent to {to} (Settings → E-mail)',
+  'mail.ticket.willMail': 'Public replies are also mailed to {to}',
+  'mail.ticket.last': 'last mail',
 }

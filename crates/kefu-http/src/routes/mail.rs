@@ -3,7 +3,7 @@
 
 use crate::AppState;
 use crate::auth::Agent;
-use crate::error::{ApiJson, ApiQuery, ApiResult, ErrorBody};
+use crate::error::{ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/settings/mail/test", post(test_mail))
         .route("/api/v1/mail/status", get(mail_status))
         .route("/api/v1/mail/outbox", get(list_outbox))
+        .route("/api/v1/tickets/{id}/mail", get(ticket_mail))
 }
 
 #[derive(OpenApi)]
@@ -31,7 +32,8 @@ pub fn router() -> Router<AppState> {
         put_mail_settings,
         test_mail,
         mail_status,
-        list_outbox
+        list_outbox,
+        ticket_mail
     ),
     components(schemas(
         MailSettings,
@@ -43,7 +45,8 @@ pub fn router() -> Router<AppState> {
         TestMailRequest,
         TestMailResponse,
         MailStatusResponse,
-        OutboxResponse
+        OutboxResponse,
+        crate::mail::TicketMail
     ))
 )]
 pub struct ApiDoc;
@@ -159,8 +162,7 @@ pub async fn mail_status(
 
 #[derive(Deserialize, IntoParams)]
 pub struct OutboxQuery {
-    /// Only the mails of this ticket (every agent may ask); without it the whole outbox
-    /// (admins and supervisors).
+    /// Only the mails of this ticket.
     pub ticket_id: Option<Id>,
     /// 1-200 (default 50), newest first.
     pub limit: Option<i64>,
@@ -183,12 +185,25 @@ pub async fn list_outbox(
     if !(1..=200).contains(&limit) {
         return Err(Error::validation("limit: must be 1-200").into());
     }
-    if q.ticket_id.is_none() && agent.user.role == Role::Agent {
-        return Err(Error::forbidden("only admins and supervisors see the whole outbox").into());
+    // A ticket's own mails are at /tickets/{id}/mail for whoever may see the ticket.
+    if agent.user.role == Role::Agent {
+        return Err(Error::forbidden("only admins and supervisors see the outbox").into());
     }
     let mails = state
         .store
         .list_outbox(agent.user.shop_id, q.ticket_id, limit)
         .await?;
     Ok(Json(OutboxResponse { mails }))
+}
+
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/mail", tag = "mail", params(("id" = i64, Path)),
+    responses((status = 200, body = crate::mail::TicketMail), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn ticket_mail(
+    State(state): State<AppState>,
+    agent: Agent,
+    ApiPath(id): ApiPath<Id>,
+) -> ApiResult<Json<crate::mail::TicketMail>> {
+    let ticket = state.visible_ticket(&agent.user, id).await?;
+    Ok(Json(crate::mail::ticket_mail(&state, &ticket).await?))
 }

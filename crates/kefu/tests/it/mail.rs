@@ -317,9 +317,9 @@ async fn sender_body(backend: Backend) {
     assert!(retry_at.0 > Millis::now().0 + 30_000, "retried too soon");
     assert!(failed["last_error"].as_str().unwrap().contains("550"));
 
-    // One ticket's mails for any agent; the whole outbox only for supervisors and admins.
+    // The outbox is for supervisors and admins (a ticket's own mails are on the ticket).
     let of_ticket = s
-        .get("/api/v1/mail/outbox?ticket_id=7", Some(&agent.token))
+        .get("/api/v1/mail/outbox?ticket_id=7", Some(&admin.token))
         .await;
     let ids: Vec<i64> = of_ticket.expect(200)["mails"]
         .as_array()
@@ -328,9 +328,11 @@ async fn sender_body(backend: Backend) {
         .map(|m| m["id"].as_i64().unwrap())
         .collect();
     assert_eq!(ids, vec![ok.id]);
-    s.get("/api/v1/mail/outbox", Some(&agent.token))
-        .await
-        .expect_error(403, "forbidden");
+    for path in ["/api/v1/mail/outbox", "/api/v1/mail/outbox?ticket_id=7"] {
+        s.get(path, Some(&agent.token))
+            .await
+            .expect_error(403, "forbidden");
+    }
     s.get("/api/v1/mail/outbox?limit=0", Some(&admin.token))
         .await
         .expect_error(422, "validation_failed");
@@ -394,4 +396,134 @@ async fn claim_body(backend: Backend) {
             .all(|m| !a.contains(&m.id) && !b.contains(&m.id)),
         "a leased row was claimed twice"
     );
+}
+
+both!(public_ticket_replies_are_mailed, ticket_reply_body);
+async fn ticket_reply_body(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin = s.agent(s.shop.id, Role::Admin, "店长").await;
+    let agent = s.agent(s.shop.id, Role::Agent, "小美").await;
+    let other_agent = s.agent(s.shop.id, Role::Agent, "小王").await;
+    let with_mail = s.shopper().await;
+    s.request(
+        reqwest::Method::PATCH,
+        &format!("/api/v1/customers/{}", with_mail.customer_id),
+        Some(&admin.token),
+        Some(json!({"email": "buyer@example.com", "name": "张三"})),
+    )
+    .await
+    .expect(200);
+    let without_mail = s.shopper().await;
+    let ticket = |customer_id: i64| json!({"subject": "杯子破损", "customer_id": customer_id, "assignee_id": agent.id()});
+    let t1 = s
+        .post(
+            "/api/v1/tickets",
+            Some(&admin.token),
+            ticket(with_mail.customer_id),
+        )
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    let t2 = s
+        .post(
+            "/api/v1/tickets",
+            Some(&admin.token),
+            ticket(without_mail.customer_id),
+        )
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    let reply = |t: i64, body: &'static str| {
+        let path = format!("/api/v1/tickets/{t}/entries");
+        let token = agent.token.clone();
+        let s = &s;
+        async move {
+            s.post(&path, Some(&token), json!({"kind": "public", "body": body}))
+                .await
+        }
+    };
+
+    // Not configured: the reply is stored, nothing is queued, and the ticket says so.
+    reply(t1, "已为您登记").await.expect(201);
+    let state = s
+        .get(&format!("/api/v1/tickets/{t1}/mail"), Some(&agent.token))
+        .await;
+    let state = state.expect(200).clone();
+    assert_eq!(state["configured"], false);
+    assert_eq!(state["to_address"], "buyer@example.com");
+    assert_eq!(state["mails"], json!([]));
+
+    let (port, mut inbox) = smtp_receiver().await;
+    s.put("/api/v1/settings/mail", Some(&admin.token), settings(port))
+        .await
+        .expect(200);
+    reply(t1, "非常抱歉，破损的杯子我们为您补发一只。")
+        .await
+        .expect(201);
+    // A note is never mailed; a shopper without an address gets no mail.
+    s.post(
+        &format!("/api/v1/tickets/{t1}/entries"),
+        Some(&agent.token),
+        json!({"kind": "note", "body": "内部：仓库确认补发"}),
+    )
+    .await
+    .expect(201);
+    reply(t2, "您好").await.expect(201);
+
+    let mail = tokio::time::timeout(Duration::from_secs(10), inbox.recv())
+        .await
+        .expect("the reply was mailed")
+        .expect("mail");
+    assert_eq!(mail.rcpt, vec!["<buyer@example.com>".to_string()]);
+    assert!(mail.data.contains("Subject:"), "{}", mail.data);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(1500), inbox.recv())
+            .await
+            .is_err(),
+        "only one mail: notes and address-less shoppers are not mailed"
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let state = s
+            .get(&format!("/api/v1/tickets/{t1}/mail"), Some(&agent.token))
+            .await;
+        let state = state.expect(200).clone();
+        assert_eq!(state["configured"], true);
+        let mails = state["mails"].as_array().unwrap().clone();
+        assert_eq!(mails.len(), 1, "{mails:?}");
+        assert_eq!(mails[0]["kind"], "ticket_reply");
+        assert!(mails[0]["subject"].as_str().unwrap().contains("T-000001"));
+        let body = mails[0]["body_text"].as_str().unwrap();
+        assert!(
+            body.contains("补发一只") && !body.contains("仓库确认"),
+            "{body}"
+        );
+        if mails[0]["status"] == "sent" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not marked sent: {mails:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let none = s
+        .get(&format!("/api/v1/tickets/{t2}/mail"), Some(&agent.token))
+        .await;
+    assert!(none.expect(200)["to_address"].is_null());
+
+    // Another agent's ticket, another shop's ticket: 404.
+    s.get(
+        &format!("/api/v1/tickets/{t1}/mail"),
+        Some(&other_agent.token),
+    )
+    .await
+    .expect_error(404, "not_found");
+    let other = s.create_shop("mail-tickets").await;
+    let stranger = s.agent(other.id, Role::Admin, "别家店长").await;
+    s.get(&format!("/api/v1/tickets/{t1}/mail"), Some(&stranger.token))
+        .await
+        .expect_error(404, "not_found");
 }
