@@ -1766,6 +1766,7 @@ mod ticket_system_tests {
             first_public_reply_at: None,
             resolved_at: None,
             closed_at: None,
+            sla: None,
         }
     }
 
