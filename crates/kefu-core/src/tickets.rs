@@ -804,6 +804,8 @@ pub struct TicketFilter {
     /// `paused` (`sla=breached,warning`). Judged at `sla_now`, which the caller sets.
     pub sla: Vec<crate::sla_policies::SlaState>,
     pub sla_now: Millis,
+    /// Only the tickets merged into this one (a ticket's detail; not a query parameter).
+    pub merged_into_id: Option<Id>,
 }
 
 fn parse_id(field: &str, v: &str) -> Result<Id> {

@@ -350,21 +350,21 @@ async fn receive_file(files: &AttachmentFiles, field: &mut Field<'_>) -> Result<
 /// Reads an upload request: one `file` field and a `client_msg_id` text field (in any order).
 /// The file is checked, made durable and thumbnailed; nothing is left on disk when it fails.
 pub async fn receive(files: Arc<AttachmentFiles>, multipart: Multipart) -> Result<Received> {
-    let (attachment, client_msg_id) = receive_upload(files, multipart).await?;
+    let (attachment, client_msg_id) = receive_upload(files, multipart, true).await?;
     let client_msg_id =
         client_msg_id.ok_or_else(|| Error::validation("client_msg_id is required"))?;
-    validate_client_msg_id(&client_msg_id)?;
     Ok(Received {
         attachment,
         client_msg_id,
     })
 }
 
-/// Like [`receive`] for uploads that are not messages (ticket files): the `file` field only
-/// (a `client_msg_id` is read if sent, never required).
+/// [`receive`], and for uploads that are not messages (ticket files, `need_msg_id = false`) the
+/// `file` field only. A required `client_msg_id` is checked before the file is kept.
 pub async fn receive_upload(
     files: Arc<AttachmentFiles>,
     mut multipart: Multipart,
+    need_msg_id: bool,
 ) -> Result<(NewAttachment, Option<String>)> {
     let mut client_msg_id: Option<String> = None;
     let mut file: Option<Spooled> = None;
@@ -404,6 +404,12 @@ pub async fn receive_upload(
                 while field.chunk().await.map_err(multipart_err)?.is_some() {}
             }
         }
+    }
+    if need_msg_id {
+        let id = client_msg_id
+            .as_deref()
+            .ok_or_else(|| Error::validation("client_msg_id is required"))?;
+        validate_client_msg_id(id)?;
     }
     let Spooled {
         mut tmp,

@@ -28,6 +28,8 @@ pub(crate) const MERGE_MOVED_TABLES: &[&str] = &[
     // commerce: orders follow their buyer; reminders follow the orders they were about.
     "orders",
     "reminders",
+    // tickets follow their requester, so the shopper still sees them in the widget.
+    "tickets",
 ];
 
 /// The sources of a customer's timeline, each a SELECT yielding

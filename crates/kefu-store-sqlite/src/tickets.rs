@@ -1086,27 +1086,23 @@ fn like_pattern(q: &str) -> String {
 fn list_sql(shop_id: Id, q: &TicketQuery) -> (String, Vec<Bind>) {
     let f = &q.filter;
     let mut binds = vec![Bind::I(shop_id)];
-    let mut sql = format!("{TICKET_SELECT} WHERE t.shop_id = $1");
+    // The conditions every branch shares (the statuses make the branches, below).
+    let mut cond = String::new();
     let push = |binds: &mut Vec<Bind>, b: Bind| -> String {
         binds.push(b);
         format!("${}", binds.len())
     };
-    if !f.include_merged {
-        sql.push_str(" AND t.merged_into_id IS NULL");
+    if let Some(target) = f.merged_into_id {
+        let p = push(&mut binds, Bind::I(target));
+        cond.push_str(&format!(" AND t.merged_into_id = {p}"));
+    } else if !f.include_merged {
+        cond.push_str(" AND t.merged_into_id IS NULL");
     }
     if let Some(agent) = q.restrict_to_agent {
         let p = push(&mut binds, Bind::I(agent));
-        sql.push_str(&format!(
+        cond.push_str(&format!(
             " AND (t.assignee_id IS NULL OR t.assignee_id = {p})"
         ));
-    }
-    if !f.statuses.is_empty() {
-        let ps: Vec<String> = f
-            .statuses
-            .iter()
-            .map(|s| push(&mut binds, Bind::S(s.as_str().into())))
-            .collect();
-        sql.push_str(&format!(" AND t.status IN ({})", ps.join(", ")));
     }
     if !f.priorities.is_empty() {
         let ps: Vec<String> = f
@@ -1114,11 +1110,11 @@ fn list_sql(shop_id: Id, q: &TicketQuery) -> (String, Vec<Bind>) {
             .iter()
             .map(|s| push(&mut binds, Bind::S(s.as_str().into())))
             .collect();
-        sql.push_str(&format!(" AND t.priority IN ({})", ps.join(", ")));
+        cond.push_str(&format!(" AND t.priority IN ({})", ps.join(", ")));
     }
     if let Some(c) = f.category_id {
         let p = push(&mut binds, Bind::I(c));
-        sql.push_str(&format!(
+        cond.push_str(&format!(
             " AND t.category_id IN (SELECT id FROM ticket_categories \
                WHERE shop_id = $1 AND (id = {p} OR parent_id = {p}))"
         ));
@@ -1126,38 +1122,38 @@ fn list_sql(shop_id: Id, q: &TicketQuery) -> (String, Vec<Bind>) {
     match f.assignee {
         Some(AssigneeFilter::Me) => {
             let p = push(&mut binds, Bind::I(q.viewer_id));
-            sql.push_str(&format!(" AND t.assignee_id = {p}"));
+            cond.push_str(&format!(" AND t.assignee_id = {p}"));
         }
         Some(AssigneeFilter::Agent(a)) => {
             let p = push(&mut binds, Bind::I(a));
-            sql.push_str(&format!(" AND t.assignee_id = {p}"));
+            cond.push_str(&format!(" AND t.assignee_id = {p}"));
         }
-        Some(AssigneeFilter::Unassigned) => sql.push_str(" AND t.assignee_id IS NULL"),
+        Some(AssigneeFilter::Unassigned) => cond.push_str(" AND t.assignee_id IS NULL"),
         None => {}
     }
     if let Some(t) = f.team_id {
         let p = push(&mut binds, Bind::I(t));
-        sql.push_str(&format!(" AND t.team_id = {p}"));
+        cond.push_str(&format!(" AND t.team_id = {p}"));
     }
     if let Some(c) = f.customer_id {
         let p = push(&mut binds, Bind::I(c));
-        sql.push_str(&format!(" AND t.customer_id = {p}"));
+        cond.push_str(&format!(" AND t.customer_id = {p}"));
     }
     if let Some(c) = f.channel {
         let p = push(&mut binds, Bind::S(c.as_str().into()));
-        sql.push_str(&format!(" AND t.channel = {p}"));
+        cond.push_str(&format!(" AND t.channel = {p}"));
     }
     if let Some(from) = f.created_from {
         let p = push(&mut binds, Bind::I(from.0));
-        sql.push_str(&format!(" AND t.created_at >= {p}"));
+        cond.push_str(&format!(" AND t.created_at >= {p}"));
     }
     if let Some(to) = f.created_to {
         let p = push(&mut binds, Bind::I(to.0));
-        sql.push_str(&format!(" AND t.created_at < {p}"));
+        cond.push_str(&format!(" AND t.created_at < {p}"));
     }
     if let Some(tag) = &f.tag {
         let p = push(&mut binds, Bind::S(tag.clone()));
-        sql.push_str(&format!(
+        cond.push_str(&format!(
             " AND EXISTS (SELECT 1 FROM ticket_tags g WHERE g.ticket_id = t.id AND g.tag = {p})"
         ));
     }
@@ -1187,7 +1183,7 @@ fn list_sql(shop_id: Id, q: &TicketQuery) -> (String, Vec<Bind>) {
                     .to_owned(),
             })
             .collect();
-        sql.push_str(&format!(
+        cond.push_str(&format!(
             " AND EXISTS (SELECT 1 FROM ticket_sla_clocks k WHERE k.ticket_id = t.id \
                AND k.met_at IS NULL AND ({}))",
             states.join(" OR ")
@@ -1198,11 +1194,11 @@ fn list_sql(shop_id: Id, q: &TicketQuery) -> (String, Vec<Bind>) {
         match parse_number(text) {
             Some(n) => {
                 let p = push(&mut binds, Bind::I(n));
-                sql.push_str(&format!(
+                cond.push_str(&format!(
                     " AND (t.number = {p} OR LOWER(t.subject) LIKE {like} ESCAPE '\\')"
                 ));
             }
-            None => sql.push_str(&format!(" AND LOWER(t.subject) LIKE {like} ESCAPE '\\'")),
+            None => cond.push_str(&format!(" AND LOWER(t.subject) LIKE {like} ESCAPE '\\'")),
         }
     }
     let col = if f.sort.by_created() {
@@ -1218,12 +1214,38 @@ fn list_sql(shop_id: Id, q: &TicketQuery) -> (String, Vec<Bind>) {
     if let Some(c) = q.cursor {
         let a = push(&mut binds, Bind::I(c.at.0));
         let b = push(&mut binds, Bind::I(c.id));
-        sql.push_str(&format!(
-            " AND ({col} {cmp} {a} OR ({col} = {a} AND t.id {cmp} {b}))"
+        // The first bound alone is an index range; the second makes it exact.
+        cond.push_str(&format!(
+            " AND {col} {cmp}= {a} AND ({col} {cmp} {a} OR ({col} = {a} AND t.id {cmp} {b}))"
         ));
     }
     let l = push(&mut binds, Bind::I(q.limit.clamp(1, MAX_PAGE)));
-    sql.push_str(&format!(" ORDER BY {col} {dir}, t.id {dir} LIMIT {l}"));
+    let order = format!("ORDER BY {col} {dir}, t.id {dir} LIMIT {l}");
+    let mut statuses = f.statuses.clone();
+    statuses.sort_by_key(|s| s.as_str());
+    statuses.dedup();
+    let sql = if statuses.is_empty() {
+        format!("{TICKET_SELECT} WHERE t.shop_id = $1{cond} {order}")
+    } else {
+        // One branch per status, each an ordered range of (shop_id, status, time, id) or
+        // (shop_id, assignee_id, status, time, id) taking its first page, then merged: a filter
+        // that matches few tickets never walks the whole shop in time order looking for them.
+        let branches: Vec<String> = statuses
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let p = push(&mut binds, Bind::S(s.as_str().into()));
+                format!(
+                    "SELECT id FROM (SELECT t.id FROM tickets t WHERE t.shop_id = $1 \
+                     AND t.status = {p}{cond} {order}) b{i}"
+                )
+            })
+            .collect();
+        format!(
+            "{TICKET_SELECT} WHERE t.shop_id = $1 AND t.id IN ({}) {order}",
+            branches.join(" UNION ALL ")
+        )
+    };
     (sql, binds)
 }
 

@@ -219,7 +219,7 @@ pub async fn detail(
                 shop,
                 &TicketQuery {
                     filter: TicketFilter {
-                        include_merged: true,
+                        merged_into_id: Some(id),
                         ..Default::default()
                     },
                     restrict_to_agent: None,
@@ -228,12 +228,7 @@ pub async fn detail(
                     limit: MAX_PAGE,
                 },
             )
-            .await
-            .map(|all| {
-                all.into_iter()
-                    .filter(|t| t.merged_into_id == Some(id))
-                    .collect()
-            })?
+            .await?
     } else {
         vec![]
     };
@@ -1076,7 +1071,7 @@ async fn store_upload(
     multipart: axum::extract::Multipart,
 ) -> Result<TicketAttachment> {
     let files = state.attachment_files()?;
-    let (attachment, _) = receive_upload(files, multipart).await?;
+    let (attachment, _) = receive_upload(files, multipart, false).await?;
     state
         .store
         .add_ticket_attachment(shop_id, uploader, attachment)

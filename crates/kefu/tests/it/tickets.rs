@@ -312,6 +312,49 @@ async fn create_filter_and_page_body(backend: Backend) {
             assert_eq!(seen[6], "T-000007");
         }
     }
+
+    // Several statuses are merged from one range per status; pages still cover each ticket once.
+    let all = list(&s, &admin, "?limit=200").await;
+    for t in all["tickets"].as_array().unwrap().iter().step_by(2) {
+        patch(
+            &s,
+            &format!("/api/v1/tickets/{}", id(t)),
+            &admin.token,
+            json!({"status": "open"}),
+        )
+        .await
+        .expect(200);
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let q = match &cursor {
+            Some(c) => format!("?limit=2&status=new,open&cursor={c}"),
+            None => "?limit=2&status=open,new,open".to_owned(),
+        };
+        let page = list(&s, &admin, &q).await;
+        seen.extend(numbers(&page));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    let mut dedup = seen.clone();
+    dedup.sort();
+    dedup.dedup();
+    assert_eq!((seen.len(), dedup.len()), (7, 7), "{seen:?}");
+    assert_eq!(
+        seen[0],
+        numbers(&list(&s, &admin, "?limit=1").await)[0],
+        "newest change first"
+    );
+    assert_eq!(
+        list(&s, &admin, "?status=open").await["tickets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
 }
 
 both!(status_machine_and_complaint_gate, status_machine_body);
@@ -1419,4 +1462,40 @@ async fn isolation_body(backend: Backend) {
     s.get("/api/v1/tickets", None)
         .await
         .expect_error(401, "unauthorized");
+}
+
+both!(customer_merge_moves_tickets, customer_merge_body);
+async fn customer_merge_body(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin = s.agent(s.shop.id, Role::Admin, "店长").await;
+    let keep = s.shopper().await;
+    let gone = s.shopper().await;
+    let t = s
+        .post(
+            "/api/v1/widget/tickets",
+            Some(&gone.token),
+            json!({"description": "漏发了一件"}),
+        )
+        .await
+        .expect(201)
+        .clone();
+    s.post(
+        &format!("/api/v1/customers/{}/merge", keep.customer_id),
+        Some(&admin.token),
+        json!({"source_id": gone.customer_id}),
+    )
+    .await
+    .expect(200);
+    let ticket = s
+        .get(&format!("/api/v1/tickets/{}", id(&t)), Some(&admin.token))
+        .await
+        .expect(200)["ticket"]
+        .clone();
+    assert_eq!(ticket["customer"]["id"].as_i64(), Some(keep.customer_id));
+    let mine = s
+        .get("/api/v1/widget/tickets", Some(&keep.token))
+        .await
+        .expect(200)["tickets"]
+        .clone();
+    assert_eq!(mine[0]["id"], t["id"]);
 }
