@@ -55,7 +55,8 @@ CREATE INDEX ticket_sla_clocks_warn ON ticket_sla_clocks (warn_at) WHERE warned_
 -- The open clocks in ticket order, covering what judging a clock's state needs: the SLA overview
 -- (every open ticket's worst clock) walks it without touching the table or sorting.
 CREATE INDEX ticket_sla_clocks_open ON ticket_sla_clocks
-    (shop_id, ticket_id, running_since, due_at, warn_at, breached_at, used_ms, target_ms) WHERE met_at IS NULL;
+    (shop_id, ticket_id, running_since, due_at, warn_at, breached_at, used_ms, target_ms, met_at)
+    WHERE met_at IS NULL;
 
 -- What people are told (SLA warnings and breaches, automation notices), shown in the console's bell.
 CREATE TABLE notifications (

@@ -361,13 +361,18 @@ async fn save_clocks(
 }
 
 /// Per ticket, the worst state of its clocks not yet met (4 breached, 3 warning, 2 ok, 1 paused),
-/// counted per state: one pass over the open clocks (`ticket_sla_clocks_open`).
-const OVERVIEW_SQL: &str = "SELECT sev, COUNT(*) AS n FROM (SELECT ticket_id, CAST(MAX(CASE \
+/// counted per state in one pass over the covering index `ticket_sla_clocks_open` (in ticket order,
+/// so the grouping needs no sort; the outer counts are sums, not a second grouping).
+const OVERVIEW_SQL: &str = "SELECT COUNT(*), \
+     COALESCE(SUM(CASE WHEN sev = 4 THEN 1 ELSE 0 END), 0), \
+     COALESCE(SUM(CASE WHEN sev = 3 THEN 1 ELSE 0 END), 0), \
+     COALESCE(SUM(CASE WHEN sev = 2 THEN 1 ELSE 0 END), 0) \
+     FROM (SELECT ticket_id, MAX(CASE \
      WHEN used_ms > target_ms OR breached_at IS NOT NULL THEN 4 \
      WHEN running_since IS NOT NULL AND due_at <= $1 THEN 4 \
      WHEN running_since IS NOT NULL AND warn_at <= $1 THEN 3 \
-     WHEN running_since IS NOT NULL THEN 2 ELSE 1 END) AS BIGINT) AS sev \
-     FROM ticket_sla_clocks WHERE met_at IS NULL GROUP BY ticket_id) t GROUP BY sev";
+     WHEN running_since IS NOT NULL THEN 2 ELSE 1 END) AS sev \
+     FROM ticket_sla_clocks WHERE met_at IS NULL GROUP BY ticket_id) t";
 
 #[async_trait]
 impl SlaStore for SqliteStore {
@@ -748,8 +753,8 @@ impl SlaStore for SqliteStore {
         if let Some(shop_id) = shop_id {
             q = q.bind(shop_id);
         }
-        let rows: Vec<(i64, i64)> = q.fetch_all(&self.reader).await.map_err(db_err)?;
-        Ok(overview(&rows))
+        let row: (i64, i64, i64, i64) = q.fetch_one(&self.reader).await.map_err(db_err)?;
+        Ok(overview(row))
     }
 
     async fn sla_open_tickets(&self, shop_id: Id) -> Result<Vec<Id>> {
@@ -864,18 +869,14 @@ impl SlaStore for SqliteStore {
     }
 }
 
-pub(crate) fn overview(rows: &[(i64, i64)]) -> SlaOverview {
-    let mut o = SlaOverview::default();
-    for &(sev, n) in rows {
-        o.open_tickets += n;
-        match sev {
-            4 => o.breached += n,
-            3 => o.warning += n,
-            2 => o.ok += n,
-            _ => o.paused += n,
-        }
+pub(crate) fn overview((open, breached, warning, ok): (i64, i64, i64, i64)) -> SlaOverview {
+    SlaOverview {
+        open_tickets: open,
+        ok,
+        warning,
+        breached,
+        paused: open - breached - warning - ok,
     }
-    o
 }
 
 #[async_trait]

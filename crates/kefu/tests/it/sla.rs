@@ -793,6 +793,15 @@ async fn escalation_fires_once(backend: Backend) {
         .await
         .expect("a live notification");
     assert_eq!(frame["notification"]["kind"], "sla_breach");
+    // The overview: every open ticket by its worst clock (supervisors and admins only).
+    let o = s.get("/api/v1/sla/overview", Some(&sup.token)).await;
+    assert_eq!(
+        o.expect(200).clone(),
+        json!({"open_tickets": 1, "ok": 0, "warning": 0, "breached": 1, "paused": 0})
+    );
+    s.get("/api/v1/sla/overview", Some(&agent.token))
+        .await
+        .expect_error(403, "forbidden");
     // A reply afterwards still meets the clock, late.
     s.post(
         &format!("/api/v1/tickets/{id}/entries"),
