@@ -242,8 +242,8 @@ pub struct OrderHistory {
 }
 
 /// Signals of a demanding customer. Refunds and returns come from orders and after-sales requests,
-/// low ratings from imported reviews at or below the shop's threshold; complaints (tickets) are
-/// filled by the tickets area once it exists — the demanding rule already counts them.
+/// low ratings from imported reviews at or below the shop's threshold, complaints from tickets in a
+/// complaint category (merged duplicates aside).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DemandSignals {
     /// Refunds/returns: the larger of refund requests (refund rows plus after-sales requests that
@@ -936,13 +936,14 @@ impl MetricsRow {
 
 /// Joins what the stores fetch — the customers, their paid-order aggregates, their refund and
 /// return request counts (rows may repeat a customer: refunds and after-sales requests are fetched
-/// apart and added up here) and their low ratings — into metrics for every customer (customers
-/// without orders get empty metrics).
+/// apart and added up here), their low ratings and their complaints — into metrics for every
+/// customer (customers without orders get empty metrics).
 pub fn join_metrics(
     customers: &[Id],
     histories: Vec<(Id, OrderHistory)>,
     refund_requests: &[(Id, i64)],
     low_ratings: &[(Id, i64)],
+    complaints: &[(Id, i64)],
 ) -> Vec<(Id, CustomerMetrics)> {
     use std::collections::HashMap;
     let mut histories: HashMap<Id, OrderHistory> = histories.into_iter().collect();
@@ -951,13 +952,14 @@ pub fn join_metrics(
         *requests.entry(*id).or_default() += n;
     }
     let low: HashMap<Id, i64> = low_ratings.iter().copied().collect();
+    let complained: HashMap<Id, i64> = complaints.iter().copied().collect();
     customers
         .iter()
         .map(|&id| {
             let signals = DemandSignals {
                 refunds: requests.get(&id).copied().unwrap_or(0),
                 low_ratings: low.get(&id).copied().unwrap_or(0),
-                ..DemandSignals::default()
+                complaints: complained.get(&id).copied().unwrap_or(0),
             };
             let history = histories.remove(&id).unwrap_or_default();
             (id, CustomerMetrics::from_history(history, signals))

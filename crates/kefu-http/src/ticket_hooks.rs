@@ -66,8 +66,43 @@ pub async fn ticket_changed(state: &AppState, change: &TicketChange) {
         public_reply: matches!(change.kind, TicketChangeKind::PublicReply { .. }),
     });
     crate::sla::on_ticket_change(state, change).await;
+    complaint_segments(state, change).await;
     if let TicketChangeKind::PublicReply { entry_id } = change.kind {
         // A public reply also reaches the requester by e-mail when the shop's mail is set up.
         crate::mail::mail_ticket_reply(state, &change.after, entry_id).await;
+    }
+}
+
+/// Complaints count toward the requester's "demanding customer" group: when a ticket appears, moves
+/// to another category or customer, or is merged away, the customers it belongs (or belonged) to
+/// are recomputed. Best effort: a failure only delays segments, the ticket is stored.
+async fn complaint_segments(state: &AppState, change: &TicketChange) {
+    let after = &change.after;
+    let customer = |t: &Ticket| t.customer.as_ref().map(|c| c.id);
+    let category = |t: &Ticket| t.category.as_ref().map(|c| c.id);
+    let moved = match &change.before {
+        None => true,
+        Some(before) => {
+            category(before) != category(after)
+                || customer(before) != customer(after)
+                || before.merged_into_id != after.merged_into_id
+        }
+    };
+    if !moved {
+        return;
+    }
+    let mut customers: Vec<Id> = change.before.iter().filter_map(customer).collect();
+    customers.extend(customer(after));
+    customers.sort_unstable();
+    customers.dedup();
+    if customers.is_empty() {
+        return;
+    }
+    if let Err(e) = state
+        .store
+        .recompute_customers(after.shop_id, &customers)
+        .await
+    {
+        tracing::warn!(shop_id = after.shop_id, error = %e, "segments recompute after a ticket change failed");
     }
 }

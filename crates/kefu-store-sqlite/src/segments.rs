@@ -114,6 +114,13 @@ const AFTERSALES_SQL: &str = "SELECT a.customer_id, CAST(COUNT(*) AS BIGINT) FRO
 const LOW_RATINGS_SQL: &str = "SELECT v.customer_id, CAST(COUNT(*) AS BIGINT) FROM reviews v \
      WHERE v.shop_id = $1 AND v.customer_id IS NOT NULL AND v.rating <= COALESCE( \
      (SELECT low_rating_threshold FROM review_settings WHERE shop_id = $1), 3)";
+/// Tickets in a complaint category (or a sub-category of one), per requester; merged duplicates
+/// are counted once, on the ticket they were merged into.
+const COMPLAINTS_SQL: &str = "SELECT t.customer_id, CAST(COUNT(*) AS BIGINT) FROM tickets t \
+     JOIN ticket_categories c ON c.id = t.category_id \
+     LEFT JOIN ticket_categories p ON p.id = c.parent_id \
+     WHERE t.shop_id = $1 AND t.customer_id IS NOT NULL AND t.merged_into_id IS NULL \
+     AND (c.is_complaint = 1 OR p.is_complaint = 1)";
 const BY_IDS: &str = " IN (SELECT value FROM json_each($2))";
 
 impl SqliteStore {
@@ -198,7 +205,23 @@ impl SqliteStore {
             low = low.bind(ids.clone());
         }
         let low: Vec<(Id, i64)> = low.fetch_all(&self.reader).await.map_err(db_err)?;
-        Ok(join_metrics(&customers, histories, &refunds, &low))
+        let mut complaints = sqlx::query_as(AssertSqlSafe(format!(
+            "{COMPLAINTS_SQL}{} GROUP BY t.customer_id",
+            narrow("t.customer_id")
+        )))
+        .bind(shop_id);
+        if let Some(ids) = &ids_json {
+            complaints = complaints.bind(ids.clone());
+        }
+        let complaints: Vec<(Id, i64)> =
+            complaints.fetch_all(&self.reader).await.map_err(db_err)?;
+        Ok(join_metrics(
+            &customers,
+            histories,
+            &refunds,
+            &low,
+            &complaints,
+        ))
     }
 
     /// The shop's rules and stored thresholds.

@@ -505,3 +505,76 @@ async fn demanding_body(backend: Backend) {
     .expect(200);
     assert_eq!(segments(returner).await["groups"]["demanding"], false);
 }
+
+both!(complaint_tickets_make_demanding_customers, complaints_body);
+async fn complaints_body(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin = s.agent(s.shop.id, Role::Admin, "店长").await;
+    let segments = |id: Id| {
+        let s = &s;
+        let t = admin.token.clone();
+        async move {
+            s.get(&format!("/api/v1/customers/{id}/segments"), Some(&t))
+                .await
+                .expect(200)["segments"]
+                .clone()
+        }
+    };
+    let category = |key: &'static str| {
+        let s = &s;
+        let t = admin.token.clone();
+        async move {
+            s.get("/api/v1/ticket-categories", Some(&t))
+                .await
+                .expect(200)["categories"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["key"] == key)
+                .unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let (_, buyer) = order_of(&s, s.shop.id, "CP-1", "13800000021").await;
+    let damaged = category("damaged_item").await;
+    let ticket = |category_id: Option<i64>| {
+        let mut body = json!({"subject": "杯子破损", "customer_id": buyer});
+        if let Some(c) = category_id {
+            body["category_id"] = json!(c);
+        }
+        body
+    };
+    // A question (no category) is not a complaint.
+    s.post("/api/v1/tickets", Some(&admin.token), ticket(None))
+        .await
+        .expect(201);
+    assert_eq!(segments(buyer).await["metrics"]["signals"]["complaints"], 0);
+    // Two complaints make a demanding customer (2 ≥ 2 and ≥ 30 % of one order).
+    let first = s
+        .post("/api/v1/tickets", Some(&admin.token), ticket(Some(damaged)))
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    let second = s
+        .post("/api/v1/tickets", Some(&admin.token), ticket(Some(damaged)))
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    let seg = segments(buyer).await;
+    assert_eq!(seg["metrics"]["signals"]["complaints"], 2, "{seg}");
+    assert_eq!(seg["groups"]["demanding"], true, "{seg}");
+    // A duplicate merged into the first counts once.
+    s.post(
+        &format!("/api/v1/tickets/{first}/merge"),
+        Some(&admin.token),
+        json!({"source_ids": [second]}),
+    )
+    .await
+    .expect(200);
+    let seg = segments(buyer).await;
+    assert_eq!(seg["metrics"]["signals"]["complaints"], 1, "{seg}");
+    assert_eq!(seg["groups"]["demanding"], false, "{seg}");
+}
