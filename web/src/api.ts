@@ -79,11 +79,15 @@ export const api = {
   /** An agent's own concurrency cap; null = the shop's default. */
   setAgentCap: (id: number, maxConcurrent: number | null) =>
     request<{ user: User }>('PUT', `/api/v1/agents/${id}/cap`, { max_concurrent: maxConcurrent }),
-  conversations: (status: ConvStatus, assignee: string, tag = '') =>
-    request<{ conversations: Conversation[] }>(
+  /** `segment`: '' or `tier:<tier>` / `group:<group>` (the customers' computed segments). */
+  conversations: (status: ConvStatus, assignee: string, tag = '', segment = '') => {
+    const [kind, value] = segment.split(':')
+    const seg = segment && value ? `&${enc(kind)}=${enc(value)}` : ''
+    return request<{ conversations: Conversation[] }>(
       'GET',
-      `/api/v1/conversations?status=${enc(status)}&assignee=${enc(assignee)}${tag ? `&tag=${enc(tag)}` : ''}`,
-    ),
+      `/api/v1/conversations?status=${enc(status)}&assignee=${enc(assignee)}${tag ? `&tag=${enc(tag)}` : ''}${seg}`,
+    )
+  },
   conversation: (id: number) => request<{ conversation: Conversation }>('GET', `/api/v1/conversations/${id}`),
   messages: (id: number, afterSeq = 0, limit = 1000) =>
     request<{ messages: Message[] }>('GET', `/api/v1/conversations/${id}/messages?after_seq=${afterSeq}&limit=${limit}`),

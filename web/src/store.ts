@@ -123,6 +123,8 @@ export const inbox = reactive({
   assignee: 'me' as 'me' | 'unassigned' | 'all',
   /** Only conversations with this tag ('' = any; tools area). */
   tag: '',
+  /** Only conversations of customers in a segment: '' = any, `tier:key`, `group:demanding` … */
+  segment: '',
   list: [] as Conversation[],
   loading: false,
   activeId: null as number | null,
@@ -139,6 +141,9 @@ function sortInbox() {
 function matchesFilter(c: Conversation): boolean {
   if (c.status !== inbox.status) return false
   if (inbox.tag && !(c.tags ?? []).includes(inbox.tag)) return false
+  // Segments are not on the conversation: with a segment filter, only the listed ones stay (a
+  // refresh brings new ones in).
+  if (inbox.segment && !inbox.list.some((x) => x.id === c.id)) return false
   const me = session.user
   if (!me) return false
   const mineOrFree = c.assignee_id === me.id || c.assignee_id == null
@@ -152,7 +157,7 @@ export async function refreshInbox() {
   const n = ++inboxReq
   inbox.loading = true
   try {
-    const { conversations } = await api.conversations(inbox.status, inbox.assignee, inbox.tag)
+    const { conversations } = await api.conversations(inbox.status, inbox.assignee, inbox.tag, inbox.segment)
     if (n !== inboxReq) return
     inbox.list = conversations
     for (const c of conversations) {

@@ -293,6 +293,9 @@ pub struct ConversationQuery {
     pub viewer_role: Role,
     /// Only conversations carrying this tag (an id of the shop's tag vocabulary).
     pub tag_id: Option<Id>,
+    /// Only conversations of customers in this segment (computed metrics; a customer never
+    /// computed matches no segment condition).
+    pub segment: crate::segments::SegmentFilter,
     pub limit: i64,
 }
 

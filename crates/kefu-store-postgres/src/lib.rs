@@ -1301,6 +1301,19 @@ impl Store for PostgresStore {
         q: ConversationQuery,
     ) -> Result<Vec<Conversation>> {
         // $1 shop, $2 status (NULL = any), $3 viewer, $4 assignee filter, $5 agent-only visibility, $6 limit
+        // $8… the segment condition's values, when one is asked for.
+        let (segment_sql, segment_values) = if q.segment == Default::default() {
+            (String::new(), Vec::new())
+        } else {
+            let (fragment, values) = crate::segments::segment_filter_sql(&q.segment, "m", 8);
+            (
+                format!(
+                    " AND EXISTS (SELECT 1 FROM customer_metrics m \
+                     WHERE m.customer_id = c.customer_id{fragment})"
+                ),
+                values,
+            )
+        };
         let sql = format!(
             "{CONVERSATION_SELECT} WHERE c.shop_id = $1 AND ($2::text IS NULL OR c.status = $2::text) \
              AND ($4 <> 'me' OR c.assignee_id = $3) \
@@ -1308,24 +1321,25 @@ impl Store for PostgresStore {
              AND (NOT $5 OR c.assignee_id IS NULL OR c.assignee_id = $3) \
              AND ($7::bigint IS NULL OR EXISTS (SELECT 1 FROM conversation_tags ct \
                   WHERE ct.conversation_id = c.id AND ct.tag_id = $7::bigint)) \
-             ORDER BY c.last_message_at DESC, c.id DESC LIMIT $6"
+             {segment_sql} ORDER BY c.last_message_at DESC, c.id DESC LIMIT $6"
         );
         let assignee = match q.assignee {
             AssigneeFilter::Me => "me",
             AssigneeFilter::Unassigned => "unassigned",
             AssigneeFilter::All => "all",
         };
-        let rows = sqlx::query(AssertSqlSafe(sql))
+        let mut query = sqlx::query(AssertSqlSafe(sql))
             .bind(shop_id)
             .bind(q.status.map(|s| s.as_str()))
             .bind(q.viewer_id)
             .bind(assignee)
             .bind(!q.viewer_role.sees_whole_shop())
             .bind(q.limit)
-            .bind(q.tag_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
+            .bind(q.tag_id);
+        for value in segment_values {
+            query = query.bind(value);
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(db_err)?;
         rows.iter().map(conversation_from_row).collect()
     }
 

@@ -163,6 +163,7 @@ fn query(viewer: &User, assignee: AssigneeFilter) -> ConversationQuery {
         viewer_id: viewer.id,
         viewer_role: viewer.role,
         tag_id: None,
+        segment: Default::default(),
         limit: 100,
     }
 }

@@ -188,6 +188,14 @@ pub struct ConversationListQuery {
     pub limit: Option<i64>,
     /// Only conversations carrying this tag.
     pub tag: Option<String>,
+    /// Only customers of this tier: key|suitable|general (computed segments).
+    pub tier: Option<String>,
+    /// Only customers of this value-added group: high_volume|long_standing|key|demanding.
+    pub group: Option<String>,
+    /// Only customers of this RFM segment, e.g. important_value.
+    pub rfm: Option<String>,
+    /// Only customers at churn risk: any|low|medium|high.
+    pub churn: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -242,6 +250,7 @@ pub async fn list_conversations(
         viewer_id: agent.user.id,
         viewer_role: agent.user.role,
         tag_id,
+        segment: crate::routes::segments::parse_filter(&q.tier, &q.group, &q.rfm, &q.churn)?,
         limit: q.limit.unwrap_or(100).clamp(1, 500),
     };
     let conversations = state

@@ -578,3 +578,79 @@ async fn complaints_body(backend: Backend) {
     assert_eq!(seg["metrics"]["signals"]["complaints"], 1, "{seg}");
     assert_eq!(seg["groups"]["demanding"], false, "{seg}");
 }
+
+both!(
+    segments_filter_the_conversation_list,
+    conversation_segment_body
+);
+async fn conversation_segment_body(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin = s.agent(s.shop.id, Role::Admin, "店长").await;
+    let picky = s.shopper().await;
+    let calm = s.shopper().await;
+    let c_picky = s.shopper_send(&picky, "杯子又碎了").await["conversation_id"]
+        .as_i64()
+        .unwrap();
+    let c_calm = s.shopper_send(&calm, "请问有货吗").await["conversation_id"]
+        .as_i64()
+        .unwrap();
+    let damaged = s
+        .get("/api/v1/ticket-categories", Some(&admin.token))
+        .await
+        .expect(200)["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"] == "damaged_item")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    for _ in 0..2 {
+        s.post(
+            "/api/v1/tickets",
+            Some(&admin.token),
+            json!({"subject": "破损", "customer_id": picky.customer_id, "category_id": damaged}),
+        )
+        .await
+        .expect(201);
+    }
+    // Segments are computed for both (the calm one is in no group).
+    s.post("/api/v1/segments/recompute", Some(&admin.token), json!({}))
+        .await
+        .expect(200);
+    let ids = |v: &Value| -> Vec<i64> {
+        v["conversations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_i64().unwrap())
+            .collect()
+    };
+    let all = s.get("/api/v1/conversations", Some(&admin.token)).await;
+    let all = ids(all.expect(200));
+    assert!(all.contains(&c_picky) && all.contains(&c_calm));
+    let demanding = s
+        .get("/api/v1/conversations?group=demanding", Some(&admin.token))
+        .await;
+    assert_eq!(ids(demanding.expect(200)), vec![c_picky]);
+    // Conditions combine: the demanding shopper's conversation is open, none is resolved.
+    let open = s
+        .get(
+            "/api/v1/conversations?group=demanding&status=open",
+            Some(&admin.token),
+        )
+        .await;
+    assert_eq!(ids(open.expect(200)), vec![c_picky]);
+    let resolved = s
+        .get(
+            "/api/v1/conversations?group=demanding&status=resolved",
+            Some(&admin.token),
+        )
+        .await;
+    assert!(ids(resolved.expect(200)).is_empty());
+    let r = s
+        .get("/api/v1/conversations?group=grumpy", Some(&admin.token))
+        .await;
+    r.expect_error(422, "validation_failed");
+    assert!(r.text.contains("group"), "{}", r.text);
+}
