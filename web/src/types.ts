@@ -74,6 +74,16 @@ export interface ShopSettings {
   greeting: string
   offline_message: string
   default_max_concurrent: number
+  /** The widget's pre-chat form. */
+  prechat?: PrechatForm
+}
+
+export type PrechatField = 'off' | 'optional' | 'required'
+export interface PrechatForm {
+  enabled: boolean
+  name: PrechatField
+  phone: PrechatField
+  email: PrechatField
 }
 
 /** A message as shown in the console: server messages plus local pending/failed ones. */

@@ -26,6 +26,13 @@ export const CSS = `
 .banner { background: #fff4e5; color: #9a5b00; font-size: 12px; text-align: center; padding: 5px; }
 .queue { background: #eff6ff; color: #1e40af; font-size: 12.5px; text-align: center; padding: 7px 10px; border-bottom: 1px solid #dbeafe; }
 .hidden { display: none !important; }
+.hidden-prechat { display: none !important; }
+.prechat { flex: 1; display: flex; flex-direction: column; gap: 10px; padding: 16px; overflow: auto; }
+.prechat .intro { margin: 0; color: #5b6270; font-size: 13px; line-height: 1.5; }
+.prechat label { display: flex; flex-direction: column; gap: 4px; font-size: 13px; color: #1f2430; }
+.prechat input { border: 1px solid #d5d9e0; border-radius: 8px; padding: 8px 10px; font: inherit; }
+.prechat .send { align-self: stretch; }
+.prechat-error { color: #c0392b; font-size: 12.5px; min-height: 1em; }
 .list { flex: 1; overflow-y: auto; padding: 14px 14px 6px; background: #f7f8fa; display: flex; flex-direction: column; gap: 10px; }
 .row { display: flex; flex-direction: column; max-width: 82%; }
 .row.mine { align-self: flex-end; align-items: flex-end; }

@@ -35,7 +35,10 @@ interface Config {
   greeting: string
   offline_message: string
   agents_online: boolean
+  prechat?: { enabled: boolean; name: PrechatField; phone: PrechatField; email: PrechatField }
 }
+
+type PrechatField = 'off' | 'optional' | 'required'
 
 const TEXT = {
   zh: {
@@ -68,6 +71,12 @@ const TEXT = {
     tooLarge: '文件太大：图片最大 10 MB，其他文件最大 20 MB',
     badType: '不支持的文件类型（图片：jpg、png、gif、webp；文件：pdf、txt、csv、zip、docx、xlsx、pptx、mp4）',
     uploadFailed: '上传失败',
+    prechatIntro: '开始咨询前，请留下您的联系方式，方便客服及时回复您。',
+    prechatName: '称呼',
+    prechatPhone: '手机号',
+    prechatEmail: '邮箱',
+    prechatStart: '开始咨询',
+    prechatRequired: '请填写{field}',
     states: { unpaid: '待付款', paid: '待发货', shipped: '已发货', delivered: '已签收', completed: '已完成', cancelled: '已取消', refunded: '已退款' },
   },
   en: {
@@ -100,6 +109,12 @@ const TEXT = {
     tooLarge: 'File too large: images up to 10 MB, other files up to 20 MB',
     badType: 'File type not accepted (images: jpg, png, gif, webp; files: pdf, txt, csv, zip, docx, xlsx, pptx, mp4)',
     uploadFailed: 'Upload failed',
+    prechatIntro: 'Before we start, please leave your contact details so we can get back to you.',
+    prechatName: 'Name',
+    prechatPhone: 'Phone',
+    prechatEmail: 'E-mail',
+    prechatStart: 'Start chatting',
+    prechatRequired: 'Please fill in {field}',
     states: { unpaid: 'Awaiting payment', paid: 'To ship', shipped: 'Shipped', delivered: 'Delivered', completed: 'Completed', cancelled: 'Cancelled', refunded: 'Refunded' },
   },
 }
@@ -638,7 +653,7 @@ const TEXT = {
     }
   }
 
-  function ensureSession(): Promise<void> {
+  function ensureSession(contact: Record<string, string> = {}): Promise<void> {
     if (!sessionPromise) {
       sessionPromise = (async () => {
         let r: { visitor_token: string; customer_id: number }
@@ -647,6 +662,7 @@ const TEXT = {
         try {
           r = await call('POST', '/api/v1/widget/sessions', {
             shop,
+            ...contact,
             ...withIdentity,
             ...(token ? { visitor_token: token } : {}),
           })
@@ -774,6 +790,70 @@ const TEXT = {
     }
   }
 
+  // ---------------------------------------------------------------- pre-chat form
+  // A new shopper (no session yet, no identity from the page) fills in the shop's pre-chat form
+  // before the first message; the session is created with those contact fields.
+  const prechat = h('form', { class: 'prechat hidden', 'data-testid': 'kefu-prechat', novalidate: '' })
+  panel.insertBefore(prechat, foot)
+  function needsPrechat(): boolean {
+    return !token && !sessionPromise && !pageIdentity() && !!config?.prechat?.enabled
+  }
+  function showPrechat() {
+    const p = config!.prechat!
+    prechat.textContent = ''
+    prechat.appendChild(h('p', { class: 'intro' }, L.prechatIntro))
+    const fields: Array<[keyof typeof p & ('name' | 'phone' | 'email'), string, string]> = [
+      ['name', L.prechatName, 'text'],
+      ['phone', L.prechatPhone, 'tel'],
+      ['email', L.prechatEmail, 'email'],
+    ]
+    const inputs: Record<string, HTMLInputElement> = {}
+    for (const [key, label, type] of fields) {
+      if (p[key] === 'off') continue
+      const field = h('input', { type, name: key, 'data-testid': `kefu-prechat-${key}`, maxlength: key === 'name' ? '100' : '254' })
+      inputs[key] = field
+      const lab = h('label')
+      lab.append(h('span', {}, label + (p[key] === 'required' ? ' *' : '')), field)
+      prechat.appendChild(lab)
+    }
+    const err = h('div', { class: 'prechat-error', 'data-testid': 'kefu-prechat-error' })
+    const start = h('button', { type: 'submit', class: 'send', 'data-testid': 'kefu-prechat-start' }, L.prechatStart)
+    prechat.append(err, start)
+    prechat.onsubmit = (e) => {
+      e.preventDefault()
+      err.textContent = ''
+      const contact: Record<string, string> = {}
+      for (const [key, label] of fields) {
+        const v = inputs[key]?.value.trim() ?? ''
+        if (p[key] === 'required' && !v) {
+          err.textContent = L.prechatRequired.replace('{field}', label)
+          inputs[key]?.focus()
+          return
+        }
+        if (v) contact[key] = v
+      }
+      start.setAttribute('disabled', '')
+      ensureSession(contact).then(
+        () => {
+          setPrechat(false)
+          markRead()
+          render()
+          setTimeout(() => input.focus(), 50)
+        },
+        (e2: Error) => {
+          start.removeAttribute('disabled')
+          err.textContent = e2.message || L.error
+        },
+      )
+    }
+    setPrechat(true)
+    setTimeout(() => prechat.querySelector('input')?.focus(), 50)
+  }
+  function setPrechat(on: boolean) {
+    prechat.classList.toggle('hidden', !on)
+    for (const el of [list, typing, form]) el.classList.toggle('hidden-prechat', on)
+  }
+
   // ---------------------------------------------------------------- interactions
   function setOpen(v: boolean) {
     isOpen = v
@@ -781,7 +861,8 @@ const TEXT = {
     launcher.classList.toggle('open', v)
     if (v) {
       unread = 0
-      ensureSession().then(markRead, () => {})
+      if (needsPrechat()) showPrechat()
+      else ensureSession().then(markRead, () => {})
       render()
       setTimeout(() => input.focus(), 50)
     }
@@ -834,6 +915,7 @@ const TEXT = {
         config = c
         renderHeader()
         render()
+        if (isOpen && needsPrechat()) showPrechat()
       })
       .catch(() => {})
     // a returning shopper: restore the session right away (history, unread badge, live events)

@@ -91,6 +91,31 @@ pub struct ShopSettings {
     pub offline_message: String,
     /// The concurrency cap of agents that have none of their own.
     pub default_max_concurrent: i64,
+    /// The widget's pre-chat form (absent in older clients' updates: off).
+    #[serde(default)]
+    pub prechat: PrechatForm,
+}
+
+/// How the pre-chat form asks for one contact field.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PrechatField {
+    #[default]
+    Off,
+    Optional,
+    Required,
+}
+
+/// The form a new shopper fills in before their first message, so the profile starts with a name
+/// and a way to reach them. The widget enforces `required`; the server checks the values' formats
+/// (a caller of the API may still skip the form, as with any widget).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(default)]
+pub struct PrechatForm {
+    pub enabled: bool,
+    pub name: PrechatField,
+    pub phone: PrechatField,
+    pub email: PrechatField,
 }
 
 impl Default for ShopSettings {
@@ -99,6 +124,7 @@ impl Default for ShopSettings {
             greeting: "您好，欢迎光临！请问有什么可以帮您？".into(),
             offline_message: "客服暂时不在线，您的留言已收到，我们上线后会第一时间回复您。".into(),
             default_max_concurrent: DEFAULT_MAX_CONCURRENT,
+            prechat: PrechatForm::default(),
         }
     }
 }
@@ -108,6 +134,15 @@ impl ShopSettings {
         if self.greeting.chars().count() > 1000 || self.offline_message.chars().count() > 1000 {
             return Err(Error::validation(
                 "greeting and offline_message are limited to 1000 characters",
+            ));
+        }
+        if self.prechat.enabled
+            && [self.prechat.name, self.prechat.phone, self.prechat.email]
+                .iter()
+                .all(|f| *f == PrechatField::Off)
+        {
+            return Err(Error::validation(
+                "prechat: an enabled form asks for at least one field",
             ));
         }
         if !(1..=100).contains(&self.default_max_concurrent) {

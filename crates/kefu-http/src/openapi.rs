@@ -22,7 +22,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         ws::agent_ws, ws::visitor_ws,
     ),
     components(schemas(ErrorBody, ErrorDetail, User, Role, AgentStatus, Team, TeamRef, Conversation, ConversationStatus,
-        Message, SenderType, CustomerRef, Shop, ShopSettings, Product, AgentSummary)),
+        Message, SenderType, CustomerRef, Shop, ShopSettings, PrechatForm, PrechatField, Product, AgentSummary)),
     modifiers(&SecurityAddon),
 )]
 struct ApiDoc;

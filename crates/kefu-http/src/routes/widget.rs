@@ -41,6 +41,8 @@ pub struct WidgetConfig {
     pub greeting: String,
     pub offline_message: String,
     pub agents_online: bool,
+    /// The pre-chat form a new shopper fills in before their first message.
+    pub prechat: PrechatForm,
 }
 
 #[utoipa::path(get, path = "/api/v1/widget/config", tag = "widget", params(ShopQuery),
@@ -59,6 +61,7 @@ pub async fn config(
         greeting: shop.settings.greeting,
         offline_message: shop.settings.offline_message,
         agents_online,
+        prechat: shop.settings.prechat,
     }))
 }
 

@@ -436,3 +436,105 @@ async fn per_agent_cap_body(backend: Backend) {
     assert_eq!(s.conversation(&admin, c2).await["assignee_id"], a1.id());
     assert_eq!(ws2.next_event("queue.position", WAIT).await["position"], 0);
 }
+
+both!(prechat_form_settings, prechat_body);
+async fn prechat_body(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin = s.agent(s.shop.id, Role::Admin, "Admin").await;
+    let config = s
+        .get("/api/v1/widget/config", None)
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(
+        config["prechat"]["enabled"], false,
+        "off by default: {config}"
+    );
+
+    let mut settings = s
+        .get("/api/v1/shop/settings", Some(&admin.token))
+        .await
+        .expect(200)
+        .clone();
+    // Enabled without any field: refused, naming the field, nothing changed.
+    settings["prechat"] = json!({"enabled": true, "name": "off", "phone": "off", "email": "off"});
+    let r = s
+        .put(
+            "/api/v1/shop/settings",
+            Some(&admin.token),
+            settings.clone(),
+        )
+        .await;
+    r.expect_error(422, "validation_failed");
+    assert!(r.text.contains("prechat"), "{}", r.text);
+    settings["prechat"] =
+        json!({"enabled": true, "name": "required", "phone": "optional", "email": "weird"});
+    let r = s
+        .put(
+            "/api/v1/shop/settings",
+            Some(&admin.token),
+            settings.clone(),
+        )
+        .await;
+    assert!(r.status == 400 || r.status == 422, "{}", r.text);
+    assert_eq!(
+        s.get("/api/v1/widget/config", None).await.body["prechat"]["enabled"],
+        false
+    );
+
+    settings["prechat"] =
+        json!({"enabled": true, "name": "required", "phone": "optional", "email": "off"});
+    let saved = s
+        .put(
+            "/api/v1/shop/settings",
+            Some(&admin.token),
+            settings.clone(),
+        )
+        .await;
+    assert_eq!(saved.expect(200)["prechat"]["name"], "required");
+    let config = s
+        .get("/api/v1/widget/config", None)
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(
+        config["prechat"],
+        json!({"enabled": true, "name": "required", "phone": "optional", "email": "off"})
+    );
+    // An update from an older client without `prechat` turns the form off rather than failing.
+    let mut old = settings.clone();
+    old.as_object_mut().unwrap().remove("prechat");
+    let saved = s
+        .put("/api/v1/shop/settings", Some(&admin.token), old)
+        .await;
+    assert_eq!(saved.expect(200)["prechat"]["enabled"], false);
+
+    // What the form sends: a session with the shopper's name and phone fills the profile; a bad
+    // phone is refused with the field named.
+    let r = s
+        .post(
+            "/api/v1/widget/sessions",
+            None,
+            json!({"name": "陈女士", "phone": "not a phone"}),
+        )
+        .await;
+    r.expect_error(422, "validation_failed");
+    assert!(r.text.contains("phone"), "{}", r.text);
+    let session = s
+        .post(
+            "/api/v1/widget/sessions",
+            None,
+            json!({"name": "陈女士", "phone": "13912345678"}),
+        )
+        .await;
+    let customer_id = session.expect(201)["customer_id"].as_i64().unwrap();
+    let profile = s
+        .get(
+            &format!("/api/v1/customers/{customer_id}"),
+            Some(&admin.token),
+        )
+        .await;
+    let profile = profile.expect(200).clone();
+    assert!(profile.to_string().contains("陈女士"), "{profile}");
+    assert!(profile.to_string().contains("13912345678"), "{profile}");
+}
