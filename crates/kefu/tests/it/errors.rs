@@ -393,8 +393,8 @@ async fn settings_roles_body(backend: Backend) {
         current["greeting"].is_string() && current["default_max_concurrent"].is_i64(),
         "{current}"
     );
-    let new =
-        json!({"greeting": "欢迎！", "offline_message": "不在线", "default_max_concurrent": 3});
+    let new = json!({"greeting": "欢迎！", "offline_message": "不在线", "default_max_concurrent": 3,
+        "prechat": {"enabled": false, "name": "off", "phone": "off", "email": "off"}});
     for who in [&agent, &sup] {
         s.put("/api/v1/shop/settings", Some(&who.token), new.clone())
             .await
