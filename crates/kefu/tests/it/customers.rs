@@ -1035,6 +1035,39 @@ async fn csv_body(backend: Backend) {
         .get("/api/v1/customers/export.csv?tag=VIP", Some(&admin.token))
         .await;
     assert_eq!(r.text.split("\r\n").filter(|l| !l.is_empty()).count(), 2);
+
+    // Past one page (the export streams 500 at a time): every customer exactly once.
+    for i in 0..1_050 {
+        s.store
+            .create_customer(
+                s.shop.id,
+                &kefu_core::model::NewCustomer {
+                    name: Some(format!("导出{i}")),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let r = s
+        .get("/api/v1/customers/export.csv", Some(&admin.token))
+        .await;
+    assert_eq!(r.status, 200);
+    let rows: Vec<&str> = r
+        .text
+        .split("\r\n")
+        .skip(1)
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(
+        rows.len(),
+        1_052,
+        "two earlier customers and 1,050 new ones"
+    );
+    let mut ids: Vec<&str> = rows.iter().map(|l| l.split(',').next().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 1_052, "no customer twice across pages");
 }
 
 both!(last_contact_and_live_updates, live_body);
