@@ -124,6 +124,16 @@ pub trait ReportStore: Send + Sync {
     ) -> Result<ReportData>;
 }
 
+/// Minutes east of UTC of a report's time zone: one without daylight saving, so a day is always
+/// 24 hours. `validation_failed` naming `tz` otherwise.
+pub fn report_utc_offset(time_zone: &str) -> Result<i32> {
+    crate::tools::fixed_utc_offset(time_zone).ok_or_else(|| {
+        Error::validation(format!(
+            "tz: unknown time zone or one with daylight saving: {time_zone}"
+        ))
+    })
+}
+
 /// A validated report request.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ReportRange {
@@ -153,11 +163,7 @@ impl ReportRange {
                 "to: a report covers at most {MAX_RANGE_DAYS} days"
             )));
         }
-        let utc_offset_min = crate::tools::fixed_utc_offset(time_zone).ok_or_else(|| {
-            Error::validation(format!(
-                "tz: unknown time zone or one with daylight saving: {time_zone}"
-            ))
-        })?;
+        let utc_offset_min = report_utc_offset(time_zone)?;
         Ok(ReportRange {
             from,
             to,
@@ -346,7 +352,8 @@ pub struct ReportLine<'a> {
     pub resolution_sla: &'static str,
 }
 
-fn is_resolved(status: &str) -> bool {
+/// Whether a ticket status (wire form) counts as resolved in reports.
+pub fn is_resolved(status: &str) -> bool {
     matches!(status, "resolved" | "closed")
 }
 

@@ -10,10 +10,10 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use kefu_core::Result;
 use kefu_core::customers::csv_cell;
 use kefu_core::reports::*;
 use kefu_core::time::Millis;
-use kefu_core::{Error, Result};
 use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi};
 
@@ -60,11 +60,7 @@ const DAY_MS: i64 = 86_400_000;
 impl ReportQuery {
     fn range(&self) -> Result<ReportRange> {
         let tz = self.tz.as_deref().unwrap_or("Asia/Shanghai");
-        let offset = kefu_core::tools::fixed_utc_offset(tz).ok_or_else(|| {
-            Error::validation(format!(
-                "tz: unknown time zone or one with daylight saving: {tz}"
-            ))
-        })?;
+        let offset = report_utc_offset(tz)?;
         let to = match &self.to {
             // A day is included whole: the range ends at the next local midnight.
             Some(raw) => parse_report_time("to", raw, offset, 1)?,
@@ -106,15 +102,6 @@ fn hours(ms: Option<i64>) -> String {
         .unwrap_or_default()
 }
 
-fn yuan(cents: i64) -> String {
-    format!(
-        "{}{}.{:02}",
-        if cents < 0 { "-" } else { "" },
-        cents.abs() / 100,
-        cents.abs() % 100
-    )
-}
-
 #[utoipa::path(get, path = "/api/v1/reports/complaints.csv", tag = "reports", params(ReportQuery),
     responses((status = 200, description = "UTF-8 CSV with a BOM, one line per ticket", content_type = "text/csv", body = String),
         (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
@@ -143,7 +130,7 @@ pub async fn complaints_csv(
             (None, Some(cat)) => (cat.name.clone(), String::new()),
             _ => (String::new(), String::new()),
         };
-        let resolved = matches!(t.status.as_str(), "resolved" | "closed");
+        let resolved = is_resolved(&t.status);
         let cells = [
             format!("T-{:06}", t.number),
             t.created_at.to_rfc3339(),
@@ -161,7 +148,7 @@ pub async fn complaints_csv(
             ),
             line.first_response_sla.to_string(),
             line.resolution_sla.to_string(),
-            yuan(line.compensation_cost_cents),
+            kefu_core::commerce::money::format_yuan(line.compensation_cost_cents),
         ];
         let cells: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
         out.push_str(&cells.join(","));
