@@ -129,7 +129,6 @@ pub fn run(args: SearchArgs) -> Result<()> {
             assignee_id: (assignee > 0).then_some(assignee),
             assignee_name: None,
             team_id: Some(1),
-            preview: texts[rng.below(texts.len())].chars().take(80).collect(),
             tags: Vec::new(),
             created_at: base_ms + c * 60_000,
         }));

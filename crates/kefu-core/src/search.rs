@@ -34,7 +34,6 @@ pub struct SearchConversationRow {
     pub assignee_id: Option<Id>,
     pub assignee_name: Option<String>,
     pub team_id: Option<Id>,
-    pub preview: String,
     /// The conversation's own tags (daily tools; a tag change moves `updated_at`).
     pub tags: Vec<String>,
     pub created_at: Millis,

@@ -123,8 +123,9 @@ pub struct MessageDoc {
     pub created_at: i64,
 }
 
-/// A conversation as indexed (its text: the customer's name, the last message preview and its
-/// tags).
+/// A conversation as indexed (its text: the customer's name, its assignee and its tags). Not its
+/// last message: that is a message document of its own, and indexing it here again would mean
+/// re-indexing the conversation on every message (see `updated_at` in the stores' message path).
 #[derive(Debug, Clone)]
 pub struct ConversationDoc {
     pub id: i64,
@@ -136,7 +137,6 @@ pub struct ConversationDoc {
     pub assignee_id: Option<i64>,
     pub assignee_name: Option<String>,
     pub team_id: Option<i64>,
-    pub preview: String,
     /// The conversation's own tags (the `tag` filter also matches its customer's).
     pub tags: Vec<String>,
     pub created_at: i64,
@@ -540,7 +540,6 @@ impl SearchIndex {
                 d.add_i64(f.assignee, c.assignee_id.unwrap_or(0));
                 d.add_i64(f.team, c.team_id.unwrap_or(0));
                 d.add_text(f.title, &c.customer_name);
-                d.add_text(f.body, &c.preview);
                 if let Some(a) = &c.assignee_name {
                     d.add_text(f.extra, a);
                 }
@@ -1225,7 +1224,6 @@ mod tests {
             assignee_id: assignee,
             assignee_name: None,
             team_id: Some(1),
-            preview: "你好".into(),
             tags: Vec::new(),
             created_at: 0,
         })

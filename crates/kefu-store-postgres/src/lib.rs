@@ -399,6 +399,10 @@ pub(crate) struct Insert<'a> {
 /// Inserts a message at `last_seq + 1` and moves the conversation's counters. The `UPDATE …
 /// RETURNING last_seq` row-locks the conversation until the transaction ends, which is what makes
 /// `seq` gap-free: a concurrent insert waits and then reads the committed `last_seq`.
+///
+/// A message leaves the conversation's `updated_at` alone: that column tells the search indexer
+/// the conversation's own fields changed (status, assignee, team, tags), and moving it per message
+/// made the indexer re-index every busy conversation several times a second.
 pub(crate) async fn insert_message(conn: &mut PgConnection, m: Insert<'_>) -> Result<Message> {
     let counts_unread = m.sender_type == SenderType::Customer;
     let shows_in_preview = !m.private;
@@ -406,7 +410,7 @@ pub(crate) async fn insert_message(conn: &mut PgConnection, m: Insert<'_>) -> Re
         "UPDATE conversations SET last_seq = last_seq + 1, \
          last_message_at = CASE WHEN $1 THEN $2 ELSE last_message_at END, \
          last_message_preview = CASE WHEN $1 THEN $3 ELSE last_message_preview END, \
-         unread_count = unread_count + CASE WHEN $4 THEN 1 ELSE 0 END, updated_at = $2 \
+         unread_count = unread_count + CASE WHEN $4 THEN 1 ELSE 0 END \
          WHERE id = $5 RETURNING last_seq",
     )
     .bind(shows_in_preview)

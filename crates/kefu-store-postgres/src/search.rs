@@ -133,7 +133,7 @@ impl SearchStore for PostgresStore {
     ) -> Result<Vec<SearchConversationRow>> {
         let rows = sqlx::query(
             "SELECT c.id, c.shop_id, c.customer_id, cu.name AS customer_name, c.status, c.assignee_id, \
-             u.name AS assignee_name, c.team_id, c.last_message_preview, c.tags, c.created_at, c.updated_at \
+             u.name AS assignee_name, c.team_id, c.tags, c.created_at, c.updated_at \
              FROM conversations c JOIN customers cu ON cu.id = c.customer_id \
              LEFT JOIN users u ON u.id = c.assignee_id \
              WHERE c.updated_at >= $1 AND (c.updated_at > $1 OR c.id > $2) \
@@ -156,7 +156,6 @@ impl SearchStore for PostgresStore {
                 assignee_id: r.get("assignee_id"),
                 assignee_name: r.get("assignee_name"),
                 team_id: r.get("team_id"),
-                preview: r.get("last_message_preview"),
                 tags: json_list(r.get("tags")),
                 created_at: Millis(r.get("created_at")),
                 updated_at: Millis(r.get("updated_at")),

@@ -45,8 +45,15 @@ fn numbered(n: usize, first: usize) -> String {
 /// Transaction statements to run together with the batch's own (see [`append_steady`]).
 #[derive(Clone, Copy)]
 pub(crate) struct Framing {
+    /// Opens the transaction and the batch's savepoint (the batch may be stored in part).
     pub begin: &'static str,
+    /// Releases the savepoint and commits.
     pub commit: &'static str,
+    /// Opens the transaction for a batch that is stored whole or not at all (no savepoint: on
+    /// failure the caller rolls the whole transaction back).
+    pub begin_whole: &'static str,
+    /// Commits such a batch.
+    pub commit_whole: &'static str,
 }
 
 /// What [`append_steady`] did: per input, `Some` when stored here; and whether it committed.
@@ -61,6 +68,9 @@ pub(crate) struct Open {
     conversation_id: Id,
     customer_name: String,
     next_seq: i64,
+    /// The whole conversation as committed, when remembered from an earlier batch: the next batch
+    /// then works out the new counters itself instead of reading the row back.
+    conversation: Option<Conversation>,
 }
 
 /// What the writer remembers between batches: `(shop, customer)` → their open conversation.
@@ -119,6 +129,7 @@ async fn read_state(
                     conversation_id: r.get(4),
                     customer_name: r.get(2),
                     next_seq: r.get::<i64, _>(6) + 1,
+                    conversation: None,
                 },
             );
         }
@@ -158,9 +169,11 @@ pub(crate) async fn append_steady(
     // transaction's BEGIN travels with the writes instead.
     let remembered = framing.is_some()
         && fast.iter().all(|f| *f)
-        && msgs
-            .iter()
-            .all(|m| known.contains_key(&(m.shop_id, m.customer_id)));
+        && msgs.iter().all(|m| {
+            known
+                .get(&(m.shop_id, m.customer_id))
+                .is_some_and(|o| o.conversation.is_some())
+        });
     tracing::debug!(messages = msgs.len(), remembered, "bulk append");
     let (mut open, begin_with_writes) = if remembered {
         let open: HashMap<(Id, Id), Open> = msgs
@@ -172,7 +185,7 @@ pub(crate) async fn append_steady(
                 )
             })
             .collect();
-        (open, framing.map_or("", |f| f.begin))
+        (open, framing.map_or("", |f| f.begin_whole))
     } else {
         (read_state(conn, msgs, framing, &mut fast).await?, "")
     };
@@ -202,7 +215,7 @@ pub(crate) async fn append_steady(
     // Everything stored here: the commit can ride along with the writes.
     let commit = framing
         .filter(|_| fast.iter().all(|f| *f))
-        .map(|f| f.commit);
+        .map(|f| if remembered { f.commit_whole } else { f.commit });
 
     // One counter update per conversation: its last seq, preview and unread count.
     let mut per_conversation: Vec<(Id, i64, String, i64)> = Vec::new();
@@ -217,23 +230,29 @@ pub(crate) async fn append_steady(
         }
     }
 
-    // One round trip writes: the messages, the counters, then reads the conversations back for
-    // the events that follow the commit (they address by shop, assignee and shopper; none shows
-    // the queue position, whose count grows with the queue).
+    // One round trip writes: the messages, the counters, then (unless remembered) reads the
+    // conversations back for the events that follow the commit (they address by shop, assignee and
+    // shopper; none shows the queue position, whose count grows with the queue).
     let update_first = rows.len() * 8 + 1;
     let reload_first = update_first + per_conversation.len() * 5;
+    let reload = if remembered {
+        String::new()
+    } else {
+        format!(
+            "; {CONVERSATION_SELECT_NO_QUEUE} WHERE c.id IN ({})",
+            numbered(per_conversation.len(), reload_first)
+        )
+    };
     let sql = format!(
         "{begin_with_writes}INSERT INTO messages (shop_id, conversation_id, seq, sender_type, sender_id, sender_name, \
          body, private, client_msg_id, created_at) SELECT column1, column2, column3, 'customer', \
          column4, column5, column6, FALSE, column7, column8 FROM (VALUES {}) \
          RETURNING id, conversation_id, seq; \
          UPDATE conversations SET last_seq = v.column2, last_message_at = v.column3, \
-         last_message_preview = v.column4, unread_count = unread_count + v.column5, \
-         updated_at = v.column3 FROM (VALUES {}) AS v WHERE conversations.id = v.column1; \
-         {CONVERSATION_SELECT_NO_QUEUE} WHERE c.id IN ({}){}",
+         last_message_preview = v.column4, unread_count = unread_count + v.column5 \
+         FROM (VALUES {}) AS v WHERE conversations.id = v.column1{reload}{}",
         placeholders(rows.len(), 8, 1),
         placeholders(per_conversation.len(), 5, update_first),
-        numbered(per_conversation.len(), reload_first),
         commit.unwrap_or(""),
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -258,8 +277,10 @@ pub(crate) async fn append_steady(
             .bind(preview.as_str())
             .bind(added);
     }
-    for c in &per_conversation {
-        query = query.bind(c.0);
+    if !remembered {
+        for c in &per_conversation {
+            query = query.bind(c.0);
+        }
     }
     let mut ids: HashMap<(Id, i64), Id> = HashMap::new();
     let mut conversations: HashMap<Id, Conversation> = HashMap::new();
@@ -269,6 +290,28 @@ pub(crate) async fn append_steady(
         } else {
             let c = conversation_from_row(&r)?;
             conversations.insert(c.id, c);
+        }
+    }
+    if remembered {
+        // What the UPDATE above did, done to the remembered rows (exact: nothing else wrote them).
+        let mut remembered_rows: HashMap<Id, &Conversation> = HashMap::new();
+        for o in open.values() {
+            if let Some(c) = &o.conversation {
+                remembered_rows.insert(o.conversation_id, c);
+            }
+        }
+        for (id, last_seq, preview, added) in &per_conversation {
+            let Some(&c) = remembered_rows.get(id) else {
+                return Err(kefu_core::Error::internal(
+                    "remembered conversation missing",
+                ));
+            };
+            let mut c = c.clone();
+            c.last_seq = *last_seq;
+            c.last_message_at = Millis(now);
+            c.last_message_preview = preview.clone();
+            c.unread_count += added;
+            conversations.insert(*id, c);
         }
     }
 
@@ -306,7 +349,8 @@ pub(crate) async fn append_steady(
     if commit.is_some() {
         // Committed: remember where each shopper's conversation stands for the next batch.
         for m in msgs {
-            if let Some(o) = open.remove(&(m.shop_id, m.customer_id)) {
+            if let Some(mut o) = open.remove(&(m.shop_id, m.customer_id)) {
+                o.conversation = conversations.get(&o.conversation_id).cloned();
                 known.insert((m.shop_id, m.customer_id), o);
             }
         }

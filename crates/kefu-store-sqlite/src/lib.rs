@@ -1,6 +1,7 @@
 //! kefu-store-sqlite: the embedded default storage.
 //!
-//! Layout: WAL journal, `synchronous=FULL` (a commit is on disk before anyone hears of it),
+//! Layout: WAL journal, FULL durability (a commit is on disk before anyone hears of it: the writer
+//! commits with `synchronous=NORMAL` and its companion thread fsyncs the WAL before answering),
 //! `foreign_keys=ON`, one write connection owned by the group-committing [`writer::Writer`] task and
 //! a small pool of read connections. Reads never wait for writes (WAL) and see only committed data.
 //! It depends on kefu-core only; the HTTP layer never sees sqlx.
@@ -36,7 +37,7 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Row, SqliteConnection, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
-use writer::{BoxFuture, Writer};
+use writer::{BoxFuture, Durability, Writer};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -79,8 +80,11 @@ impl SqliteStore {
         // The single writer gets a 256 MiB page cache (an upper bound, not an allocation): bulk
         // imports insert into several secondary indexes at random places, and once those
         // outgrow the cache every commit and insert goes to disk.
+        // The writer commits with `synchronous=NORMAL` and its own thread fsyncs the WAL before
+        // anyone is answered: FULL's promise without the writer waiting (writer.rs, `Durability`).
         let mut write_conn = options
             .clone()
+            .synchronous(SqliteSynchronous::Normal)
             .pragma("cache_size", "-262144")
             .statement_cache_capacity(1024)
             .connect()
@@ -90,6 +94,7 @@ impl SqliteStore {
             .run(&mut write_conn)
             .await
             .map_err(Error::internal)?;
+        let durability = write_durability(&mut write_conn, options.get_filename()).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(1)
@@ -98,7 +103,7 @@ impl SqliteStore {
             .map_err(Error::internal)?;
         Ok(Self {
             reader,
-            writer: Writer::start(write_conn),
+            writer: Writer::start(write_conn, durability),
         })
     }
 
@@ -114,6 +119,33 @@ impl SqliteStore {
         F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
     {
         self.writer.write(f).await
+    }
+}
+
+/// How the writer's commits become durable: through the WAL file, synced by the writer's companion
+/// thread, or — for anything that is not a WAL database on disk — by `synchronous=FULL` itself.
+async fn write_durability(conn: &mut SqliteConnection, file: &Path) -> Result<Durability> {
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(Error::internal)?;
+    let on_disk = !(file.as_os_str().is_empty() || file == Path::new(":memory:"));
+    if mode.eq_ignore_ascii_case("wal") && on_disk {
+        let mut wal = file.as_os_str().to_owned();
+        wal.push("-wal");
+        // What NORMAL left unsynced so far (the migrations), synced before anything else runs.
+        match std::fs::File::open(&wal).and_then(|f| f.sync_data()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::internal(format!("could not sync the WAL: {e}"))),
+        }
+        Ok(Durability::SyncWal(wal.into()))
+    } else {
+        sqlx::query("PRAGMA synchronous = FULL")
+            .execute(&mut *conn)
+            .await
+            .map_err(Error::internal)?;
+        Ok(Durability::InCommit)
     }
 }
 
@@ -317,6 +349,10 @@ pub(crate) struct Insert<'a> {
 
 /// Inserts a message at `last_seq + 1` and moves the conversation's counters. Runs only on the
 /// writer (inside its transaction), which is what makes `seq` gap-free without locks.
+///
+/// A message leaves the conversation's `updated_at` alone: that column tells the search indexer
+/// the conversation's own fields changed (status, assignee, team, tags), and moving it per message
+/// made the indexer re-index every busy conversation several times a second.
 pub(crate) async fn insert_message(conn: &mut SqliteConnection, m: Insert<'_>) -> Result<Message> {
     let counts_unread = m.sender_type == SenderType::Customer;
     let shows_in_preview = !m.private;
@@ -324,7 +360,7 @@ pub(crate) async fn insert_message(conn: &mut SqliteConnection, m: Insert<'_>) -
         "UPDATE conversations SET last_seq = last_seq + 1, \
          last_message_at = CASE WHEN $1 THEN $2 ELSE last_message_at END, \
          last_message_preview = CASE WHEN $1 THEN $3 ELSE last_message_preview END, \
-         unread_count = unread_count + CASE WHEN $4 THEN 1 ELSE 0 END, updated_at = $2 \
+         unread_count = unread_count + CASE WHEN $4 THEN 1 ELSE 0 END \
          WHERE id = $5 RETURNING last_seq",
     )
     .bind(shows_in_preview)
@@ -1480,5 +1516,66 @@ impl Store for SqliteStore {
                 },
             )
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn synchronous(conn: &mut SqliteConnection) -> i64 {
+        sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap()
+    }
+
+    /// A database file commits with NORMAL and leaves the WAL's fsync to the writer's sync thread;
+    /// anything else keeps FULL, so no configuration ends up with neither.
+    #[tokio::test]
+    async fn only_wal_files_move_the_fsync_out_of_the_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kefu.db");
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+            .unwrap()
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal);
+        let mut conn = options.connect().await.unwrap();
+        let durability = write_durability(&mut conn, options.get_filename())
+            .await
+            .unwrap();
+        let wal = dir.path().join("kefu.db-wal");
+        assert!(matches!(durability, Durability::SyncWal(p) if p == wal));
+        assert_eq!(synchronous(&mut conn).await, 1, "NORMAL");
+
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")
+            .unwrap()
+            .synchronous(SqliteSynchronous::Normal);
+        let mut conn = options.connect().await.unwrap();
+        let durability = write_durability(&mut conn, options.get_filename())
+            .await
+            .unwrap();
+        assert!(matches!(durability, Durability::InCommit));
+        assert_eq!(synchronous(&mut conn).await, 2, "FULL");
+    }
+
+    /// Writes are answered only through the sync thread, and answered at all: a burst of them
+    /// from many tasks each sees its own row committed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_are_answered_after_the_wal_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(SqliteStore::open_dir(dir.path()).await.unwrap());
+        let mut tasks = Vec::new();
+        for i in 0..50 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store.create_shop(&format!("s{i}"), "shop").await.unwrap()
+            }));
+        }
+        for t in tasks {
+            let shop = t.await.unwrap();
+            assert!(store.shop_by_slug(&shop.slug).await.unwrap().is_some());
+        }
     }
 }
