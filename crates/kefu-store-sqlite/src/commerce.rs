@@ -293,11 +293,23 @@ async fn apply(
         CommerceChange::Orders(items) if items.len() >= BULK_MIN_ORDERS && !webhook => {
             // Imports: new orders in bulk (checks first, then set-based writes); the rest, and
             // everything if the bulk attempt fails unexpectedly, one by one below.
+            // The documents' digests are pure CPU: they are computed on the blocking pool while
+            // SQLite looks the chunk's order numbers up, instead of keeping SQLite waiting.
+            let items = std::sync::Arc::new(items);
+            let hashes = {
+                let items = items.clone();
+                tokio::task::spawn_blocking(move || {
+                    items
+                        .iter()
+                        .map(|(_, o)| o.content_hash())
+                        .collect::<Vec<_>>()
+                })
+            };
             sqlx::query("SAVEPOINT bulk")
                 .execute(&mut *conn)
                 .await
                 .map_err(db_err)?;
-            let rest = match bulk_orders(conn, shop_id, &items, now, &mut skus).await {
+            let rest = match bulk_orders(conn, shop_id, &items, hashes, now, &mut skus).await {
                 Ok((done, rest)) => {
                     out.merge(done);
                     rest
@@ -316,6 +328,9 @@ async fn apply(
                 .execute(&mut *conn)
                 .await
                 .map_err(db_err)?;
+            // The hashing task has let go of its handle unless the bulk path returned before
+            // waiting for it (then this clones).
+            let items = std::sync::Arc::unwrap_or_clone(items);
             let mut items: Vec<Option<(usize, OrderDoc)>> = items.into_iter().map(Some).collect();
             let rest = rest.into_iter().filter_map(|i| items[i].take());
             each!(
@@ -1221,7 +1236,7 @@ async fn lookup_in(
 }
 
 /// Stores the new orders of a large batch with set-based inserts, after checking up front
-/// everything that could make an order fail.
+/// everything that could make an order fail. `hashes` delivers each order's `content_hash`.
 /// Returns the outcome of the orders it handled and the indexes (into `items`) of those it left
 /// for the one-by-one path: orders that exist already and changed, orders naming a `customer_id`,
 /// with refunds or shipment events, whose parcel is taken, or that repeat an order number or a
@@ -1231,6 +1246,7 @@ async fn bulk_orders(
     conn: &mut Conn,
     shop_id: Id,
     items: &[(usize, OrderDoc)],
+    hashes: tokio::task::JoinHandle<Vec<String>>,
     now: Millis,
     skus: &mut SkuCache,
 ) -> Result<(BatchOutcome, Vec<usize>)> {
@@ -1254,10 +1270,11 @@ async fn bulk_orders(
     .collect();
 
     // New orders the bulk path can take.
+    let mut hashes = hashes.await.map_err(Error::internal)?;
     let mut fresh = Vec::new();
     let mut parcels: HashMap<(String, String), usize> = HashMap::new();
     for (k, (index, o)) in items.iter().enumerate() {
-        let hash = o.content_hash();
+        let hash = std::mem::take(&mut hashes[k]);
         match existing.get(&o.order_no) {
             Some((id, old)) if *old == hash => out.push(ItemResult {
                 index: *index,
