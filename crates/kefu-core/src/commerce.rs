@@ -689,6 +689,23 @@ pub trait CommerceStore: Send + Sync + 'static {
     async fn commerce_webhook_secret(&self, shop_id: Id, fresh: &str) -> Result<String>;
     /// Replaces the shop's webhook secret with `fresh`.
     async fn rotate_commerce_webhook_secret(&self, shop_id: Id, fresh: &str) -> Result<()>;
+
+    /// A CSV import of at least one full chunk ([`IMPORT_CHUNK_ORDERS`]) is starting. A store
+    /// may prepare for the load in ways that change only speed, never results (SQLite: when
+    /// `orders` is empty it drops the orders' secondary indexes and builds them once at the end
+    /// instead of inserting a million rows into each at random places). Whatever it does is
+    /// undone by [`CommerceStore::end_bulk_import`].
+    async fn begin_bulk_import(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Undoes what [`CommerceStore::begin_bulk_import`] did (SQLite: builds every secondary
+    /// index of `orders` that is missing). The importer calls it after every import that began
+    /// one, also a failed one, and the binary when it opens a store, so an import cut short by a
+    /// crash costs speed only until then. Cheap when there is nothing to undo.
+    async fn end_bulk_import(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -141,7 +141,81 @@ impl CommerceStore for SqliteStore {
         })
         .await
     }
+
+    async fn begin_bulk_import(&self) -> Result<()> {
+        self.write(|conn| {
+            Box::pin(async move {
+                // Only into an empty table: the indexes serve every shop, and building them at
+                // the end costs as much as the rows already there.
+                let empty: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM orders)")
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                if empty {
+                    for (name, _) in DEFERRED_ORDER_INDEXES {
+                        sqlx::query(AssertSqlSafe(format!("DROP INDEX IF EXISTS {name}")))
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(db_err)?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn end_bulk_import(&self) -> Result<()> {
+        let present: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'orders'",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        for (name, create) in DEFERRED_ORDER_INDEXES {
+            if present.iter().any(|p| p == name) {
+                continue;
+            }
+            // One writer job per index, so other writers get their turn between them (each
+            // takes about a second per million orders).
+            self.write(move |conn| {
+                Box::pin(async move {
+                    let sql = create.replacen("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1);
+                    sqlx::query(AssertSqlSafe(sql))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db_err)?;
+                    Ok(())
+                })
+            })
+            .await?;
+        }
+        Ok(())
+    }
 }
+
+/// The secondary indexes of `orders` that a large import into an empty table builds once at its
+/// end (`begin_bulk_import` / `end_bulk_import`), each as migration 0004 creates it (a test holds
+/// the two in step). Each of them orders the rows by a random key (customer, time), so inserting a
+/// chunk dirties most of their pages, and every chunk's commit writes those pages to the WAL again
+/// (and every statement copies them into its statement journal first): the same import of a
+/// million orders took 73 s without them against 111-117 s with them (docs/BENCHMARKS.md).
+/// The unique `(shop_id, order_no)` index stays (it is the import's idempotency key) and so does
+/// `orders_updated` (rows arrive in its order).
+pub(crate) const DEFERRED_ORDER_INDEXES: [(&str, &str); 3] = [
+    (
+        "orders_customer",
+        "CREATE INDEX orders_customer ON orders (shop_id, customer_id, placed_at, id)",
+    ),
+    (
+        "orders_payment",
+        "CREATE INDEX orders_payment ON orders (shop_id, payment_status, placed_at)",
+    ),
+    (
+        "orders_recent",
+        "CREATE INDEX orders_recent ON orders (shop_id, placed_at, id)",
+    ),
+];
 
 // ---------------------------------------------------------------------------------------------
 // Writes.
@@ -219,11 +293,23 @@ async fn apply(
         CommerceChange::Orders(items) if items.len() >= BULK_MIN_ORDERS && !webhook => {
             // Imports: new orders in bulk (checks first, then set-based writes); the rest, and
             // everything if the bulk attempt fails unexpectedly, one by one below.
+            // The documents' digests are pure CPU: they are computed on the blocking pool while
+            // SQLite looks the chunk's order numbers up, instead of keeping SQLite waiting.
+            let items = std::sync::Arc::new(items);
+            let hashes = {
+                let items = items.clone();
+                tokio::task::spawn_blocking(move || {
+                    items
+                        .iter()
+                        .map(|(_, o)| o.content_hash())
+                        .collect::<Vec<_>>()
+                })
+            };
             sqlx::query("SAVEPOINT bulk")
                 .execute(&mut *conn)
                 .await
                 .map_err(db_err)?;
-            let rest = match bulk_orders(conn, shop_id, &items, now, &mut skus).await {
+            let rest = match bulk_orders(conn, shop_id, &items, hashes, now, &mut skus).await {
                 Ok((done, rest)) => {
                     out.merge(done);
                     rest
@@ -242,6 +328,9 @@ async fn apply(
                 .execute(&mut *conn)
                 .await
                 .map_err(db_err)?;
+            // The hashing task has let go of its handle unless the bulk path returned before
+            // waiting for it (then this clones).
+            let items = std::sync::Arc::unwrap_or_clone(items);
             let mut items: Vec<Option<(usize, OrderDoc)>> = items.into_iter().map(Some).collect();
             let rest = rest.into_iter().filter_map(|i| items[i].take());
             each!(
@@ -1146,8 +1235,8 @@ async fn lookup_in(
     Ok(rows)
 }
 
-/// Stores the new orders of a large batch with one statement per order plus set-based inserts of
-/// their lines and parcels, after checking up front everything that could make an order fail.
+/// Stores the new orders of a large batch with set-based inserts, after checking up front
+/// everything that could make an order fail. `hashes` delivers each order's `content_hash`.
 /// Returns the outcome of the orders it handled and the indexes (into `items`) of those it left
 /// for the one-by-one path: orders that exist already and changed, orders naming a `customer_id`,
 /// with refunds or shipment events, whose parcel is taken, or that repeat an order number or a
@@ -1157,6 +1246,7 @@ async fn bulk_orders(
     conn: &mut Conn,
     shop_id: Id,
     items: &[(usize, OrderDoc)],
+    hashes: tokio::task::JoinHandle<Vec<String>>,
     now: Millis,
     skus: &mut SkuCache,
 ) -> Result<(BatchOutcome, Vec<usize>)> {
@@ -1180,10 +1270,11 @@ async fn bulk_orders(
     .collect();
 
     // New orders the bulk path can take.
+    let mut hashes = hashes.await.map_err(Error::internal)?;
     let mut fresh = Vec::new();
     let mut parcels: HashMap<(String, String), usize> = HashMap::new();
     for (k, (index, o)) in items.iter().enumerate() {
-        let hash = o.content_hash();
+        let hash = std::mem::take(&mut hashes[k]);
         match existing.get(&o.order_no) {
             Some((id, old)) if *old == hash => out.push(ItemResult {
                 index: *index,
@@ -1401,7 +1492,8 @@ async fn bulk_orders(
             .fetch_one(&mut *conn)
             .await
             .map_err(db_err)?;
-    let mut order_rows: Vec<serde_json::Value> = Vec::new();
+    let mut order_rows: Vec<(Id, Id, &OrderDoc, PaymentStatus, &str)> =
+        Vec::with_capacity(fresh.len());
 
     let mut lines: Vec<(Id, &OrderLine, Option<Id>, String)> = Vec::new();
     let mut ships: Vec<(Id, &ShipmentDoc)> = Vec::new();
@@ -1478,26 +1570,7 @@ async fn bulk_orders(
             .unwrap_or_else(|| payment_status_for(o.paid_at.is_some(), o.total_cents, 0));
         let id = next_order;
         next_order += 1;
-        order_rows.push(serde_json::json!([
-            id,
-            customer_id,
-            o.order_no,
-            o.status.as_str(),
-            payment_status.as_str(),
-            o.currency,
-            o.items_cents,
-            o.discount_cents,
-            o.shipping_fee_cents,
-            o.total_cents,
-            o.placed_at.0,
-            o.paid_at.map(|t| t.0),
-            o.shipped_at.map(|t| t.0),
-            o.delivered_at.map(|t| t.0),
-            o.receiver_name,
-            o.receiver_phone,
-            o.receiver_address,
-            hash,
-        ]));
+        order_rows.push((id, customer_id, o, payment_status, hash.as_str()));
         for line in &o.items {
             let product = product_of(conn, shop_id, &line.sku, skus).await?;
             let name = if !line.name.is_empty() {
@@ -1521,94 +1594,117 @@ async fn bulk_orders(
             error: None,
         });
     }
-    let new_customers: Vec<serde_json::Value> = customers
+    let new_customers: Vec<&CustomerRow> = customers
         .iter()
         .filter(|c| c.id >= first_new_customer)
-        .map(|c| serde_json::json!([c.id, c.name, c.email, c.phone, c.external_id]))
         .collect();
-    json_insert(
+    insert_rows(
         conn,
-        "INSERT INTO customers (shop_id, id, name, email, phone, external_id, created_at) \
-         SELECT ?1, value->>0, value->>1, value->>2, value->>3, value->>4, ?3 FROM json_each(?2)",
-        shop_id,
+        "INSERT INTO customers (shop_id, id, name, email, phone, external_id, created_at) VALUES",
+        "",
+        7,
         &new_customers,
-        now,
+        |q, c| {
+            q.bind(shop_id)
+                .bind(c.id)
+                .bind(c.name.as_str())
+                .bind(c.email.as_deref())
+                .bind(c.phone.as_deref())
+                .bind(c.external_id.as_deref())
+                .bind(now.0)
+        },
     )
     .await?;
-    json_insert(
+    insert_rows(
         conn,
         "INSERT INTO orders (shop_id, id, customer_id, order_no, status, payment_status, currency, \
          items_cents, discount_cents, shipping_fee_cents, total_cents, refunded_cents, placed_at, \
          paid_at, shipped_at, delivered_at, receiver_name, receiver_phone, receiver_address, \
-         content_hash, created_at, updated_at) \
-         SELECT ?1, value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, \
-         value->>7, value->>8, value->>9, 0, value->>10, value->>11, value->>12, value->>13, \
-         value->>14, value->>15, value->>16, value->>17, ?3, ?3 FROM json_each(?2)",
-        shop_id,
+         content_hash, created_at, updated_at) VALUES",
+        "",
+        22,
         &order_rows,
-        now,
+        |q, (id, customer_id, o, payment_status, hash)| {
+            q.bind(shop_id)
+                .bind(*id)
+                .bind(*customer_id)
+                .bind(o.order_no.as_str())
+                .bind(o.status.as_str())
+                .bind(payment_status.as_str())
+                .bind(o.currency.as_str())
+                .bind(o.items_cents)
+                .bind(o.discount_cents)
+                .bind(o.shipping_fee_cents)
+                .bind(o.total_cents)
+                .bind(0i64)
+                .bind(o.placed_at.0)
+                .bind(o.paid_at.map(|t| t.0))
+                .bind(o.shipped_at.map(|t| t.0))
+                .bind(o.delivered_at.map(|t| t.0))
+                .bind(o.receiver_name.as_str())
+                .bind(o.receiver_phone.as_str())
+                .bind(o.receiver_address.as_str())
+                .bind(*hash)
+                .bind(now.0)
+                .bind(now.0)
+        },
     )
     .await?;
-    let identity_rows: Vec<serde_json::Value> = new_identities
-        .iter()
-        .map(|(id, kind, value)| serde_json::json!([id, kind.as_str(), value]))
-        .collect();
-    json_insert(
+    insert_rows(
         conn,
         "INSERT INTO customer_identities (shop_id, customer_id, kind, value, verified, source, \
-         created_at) SELECT ?1, value->>0, value->>1, value->>2, 0, 'order', ?3 \
-         FROM json_each(?2) WHERE true ON CONFLICT (customer_id, kind, value) DO NOTHING",
-        shop_id,
-        &identity_rows,
-        now,
+         created_at) VALUES",
+        "ON CONFLICT (customer_id, kind, value) DO NOTHING",
+        7,
+        &new_identities,
+        |q, (id, kind, value)| {
+            q.bind(shop_id)
+                .bind(*id)
+                .bind(kind.as_str())
+                .bind(value.as_str())
+                .bind(0i64)
+                .bind("order")
+                .bind(now.0)
+        },
     )
     .await?;
-    let line_rows: Vec<serde_json::Value> = lines
-        .iter()
-        .map(|(order_id, line, product, name)| {
-            serde_json::json!([
-                order_id,
-                line.line_no,
-                line.sku,
-                product,
-                name,
-                line.quantity,
-                line.unit_price_cents,
-                line.total_cents
-            ])
-        })
-        .collect();
-    json_insert(
+    insert_rows(
         conn,
         "INSERT INTO order_items (shop_id, order_id, line_no, sku, product_id, name, quantity, \
-         unit_price_cents, total_cents) SELECT ?1, value->>0, value->>1, value->>2, value->>3, \
-         value->>4, value->>5, value->>6, value->>7 FROM json_each(?2) WHERE ?3 IS NOT NULL",
-        shop_id,
-        &line_rows,
-        now,
+         unit_price_cents, total_cents) VALUES",
+        "",
+        9,
+        &lines,
+        |q, (order_id, line, product, name)| {
+            q.bind(shop_id)
+                .bind(*order_id)
+                .bind(line.line_no)
+                .bind(line.sku.as_str())
+                .bind(*product)
+                .bind(name.as_str())
+                .bind(line.quantity)
+                .bind(line.unit_price_cents)
+                .bind(line.total_cents)
+        },
     )
     .await?;
-    let ship_rows: Vec<serde_json::Value> = ships
-        .iter()
-        .map(|(order_id, s)| {
-            serde_json::json!([
-                order_id,
-                s.carrier,
-                s.tracking_no,
-                s.status.as_str(),
-                s.shipped_at.map(|t| t.0),
-                s.delivered_at.map(|t| t.0)
-            ])
-        })
-        .collect();
-    json_insert(
+    insert_rows(
         conn,
         "INSERT INTO shipments (shop_id, order_id, carrier, tracking_no, status, shipped_at, \
-         delivered_at, updated_at) SELECT ?1, value->>0, value->>1, value->>2, value->>3, \
-         value->>4, value->>5, ?3 FROM json_each(?2)",
-        shop_id,
-        &ship_rows,
-        now,
+         delivered_at, updated_at) VALUES",
+        "",
+        8,
+        &ships,
+        |q, (order_id, s)| {
+            q.bind(shop_id)
+                .bind(*order_id)
+                .bind(s.carrier.as_str())
+                .bind(s.tracking_no.as_str())
+                .bind(s.status.as_str())
+                .bind(s.shipped_at.map(|t| t.0))
+                .bind(s.delivered_at.map(|t| t.0))
+                .bind(now.0)
+        },
     )
     .await?;
     Ok((out, rest))
@@ -1627,27 +1723,43 @@ type IdentityMatch = (
     Option<String>,
 );
 
-/// Runs one `INSERT … SELECT … FROM json_each(?2)` of the bulk path: `?1` the shop, `?2` the rows
-/// as one JSON array (each row an array, read with `value->>N`), `?3` the time. No rows, no
-/// statement.
-async fn json_insert(
+/// A query of the bulk path with its parameters bound so far.
+type BulkQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+
+/// Row counts of the bulk path's multi-row `INSERT … VALUES`, largest first. A chunk's rows go
+/// out in statements of these sizes only, so every statement's text is one of a few per table
+/// and stays in the writer's statement cache (a statement of hundreds of rows costs
+/// milliseconds to prepare; one shape per remainder would be prepared afresh every chunk).
+const INSERT_ROWS: [usize; 4] = [512, 64, 8, 1];
+
+/// Inserts `rows` with multi-row `head VALUES (?, …), … tail` statements whose parameters are
+/// bound directly (`bind` binds one row's `cols` values, in the column order of `head`). No
+/// rows, no statement. Each statement is one hand-off to SQLite's thread, and SQLite reads the
+/// bound values as they are: no JSON to write here nor to parse there.
+async fn insert_rows<T>(
     conn: &mut Conn,
-    sql: &'static str,
-    shop_id: Id,
-    rows: &[serde_json::Value],
-    now: Millis,
+    head: &'static str,
+    tail: &'static str,
+    cols: usize,
+    rows: &[T],
+    bind: impl for<'q> Fn(BulkQuery<'q>, &T) -> BulkQuery<'q>,
 ) -> Result<()> {
-    if rows.is_empty() {
-        return Ok(());
+    let one_row = format!("({})", qmarks(cols));
+    let mut rest = rows;
+    while !rest.is_empty() {
+        let n = INSERT_ROWS
+            .into_iter()
+            .find(|&n| n <= rest.len())
+            .unwrap_or(1);
+        let (now, later) = rest.split_at(n);
+        rest = later;
+        let sql = format!("{head} {} {tail}", vec![one_row.as_str(); n].join(", "));
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for row in now {
+            q = bind(q, row);
+        }
+        q.execute(&mut *conn).await.map_err(db_err)?;
     }
-    let json = serde_json::to_string(rows).map_err(Error::internal)?;
-    sqlx::query(sql)
-        .bind(shop_id)
-        .bind(json)
-        .bind(now.0)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
     Ok(())
 }
 

@@ -460,6 +460,17 @@ fn validate_slug(slug: &str) -> Result<()> {
 
 /// Picks the backend from the database URL: PostgreSQL for `postgres://`, SQLite otherwise.
 async fn open_store(args: &StoreArgs) -> Result<Arc<dyn Store>> {
+    let store = open_backend(args).await?;
+    // A large order import cut short (a crash, a kill) may have left the store prepared for it
+    // (SQLite: `orders` without its secondary indexes): finish that before anything reads.
+    store
+        .end_bulk_import()
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    Ok(store)
+}
+
+async fn open_backend(args: &StoreArgs) -> Result<Arc<dyn Store>> {
     let url = args
         .database_url
         .clone()

@@ -520,8 +520,51 @@ pub async fn import_orders<R: Read + Send + 'static>(
     let mut report = ImportReport::default();
     // Touched customers across chunks: a set (a million orders touch up to 200,000 customers).
     let mut touched: HashSet<Id> = HashSet::new();
+    let mut bulk = false;
+    let stored = store_chunks(
+        store,
+        shop_id,
+        &mut rx,
+        &mut report,
+        &mut touched,
+        &mut bulk,
+    )
+    .await;
+    // Whatever the store prepared for a large import is undone even when a chunk failed, so a
+    // failed import leaves the database as fast as it found it.
+    let ended = if bulk {
+        store.end_bulk_import().await
+    } else {
+        Ok(())
+    };
+    stored?;
+    ended?;
+    parser.await.map_err(Error::internal)?;
+    report.bad_lines.sort_by_key(|b| b.line);
+    report.touched_customer_ids = touched.into_iter().collect();
+    report.touched_customer_ids.sort_unstable();
+    Ok(report)
+}
+
+/// Stores the parsed chunks as they come, adding their outcome to `report` and `touched`. A
+/// first chunk that is full means a large import: the store is told before it is stored
+/// (`bulk` says so, for the caller to end it).
+async fn store_chunks(
+    store: &dyn CommerceStore,
+    shop_id: Id,
+    rx: &mut tokio::sync::mpsc::Receiver<Result<Chunk>>,
+    report: &mut ImportReport,
+    touched: &mut HashSet<Id>,
+    bulk: &mut bool,
+) -> Result<()> {
+    let mut first = true;
     while let Some(chunk) = rx.recv().await {
         let chunk = chunk?;
+        if std::mem::take(&mut first) && chunk.orders.len() + chunk.rejected >= IMPORT_CHUNK_ORDERS
+        {
+            *bulk = true; // ended even if beginning fails half-way
+            store.begin_bulk_import().await?;
+        }
         report.rows += chunk.rows;
         report.orders += chunk.orders.len() + chunk.rejected;
         report.rejected += chunk.rejected;
@@ -563,11 +606,7 @@ pub async fn import_orders<R: Read + Send + 'static>(
         report.rejected += out.failed;
         touched.extend(out.touched_customer_ids);
     }
-    parser.await.map_err(Error::internal)?;
-    report.bad_lines.sort_by_key(|b| b.line);
-    report.touched_customer_ids = touched.into_iter().collect();
-    report.touched_customer_ids.sort_unstable();
-    Ok(report)
+    Ok(())
 }
 
 #[cfg(test)]

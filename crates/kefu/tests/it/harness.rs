@@ -166,6 +166,11 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// The SQLite database file of a server on [`Backend::Sqlite`], for checks below the API.
+    pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        self._dir.as_ref().map(|d| d.path().join("kefu.db"))
+    }
+
     pub async fn start(backend: Backend) -> TestServer {
         Self::start_with(backend, generous()).await
     }
