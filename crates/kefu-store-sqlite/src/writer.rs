@@ -154,11 +154,7 @@ impl Writer {
                 let result = f(conn).await;
                 let ok = result.is_ok();
                 let finish = move |commit_error: Option<&str>| {
-                    let result = match commit_error {
-                        Some(e) => Err(Error::internal(format!("commit failed: {e}"))),
-                        None => result,
-                    };
-                    let _ = tx.send(result);
+                    let _ = tx.send(after_commit(result, commit_error));
                 };
                 (ok, Box::new(finish) as Deliver)
             })
@@ -180,6 +176,15 @@ impl Writer {
             .map_err(|_| Error::internal("the writer has stopped"))?;
         rx.await
             .map_err(|_| Error::internal("the writer dropped a job"))?
+    }
+}
+
+/// A job's result as its caller hears it: unchanged once its commit is durable, else the reason
+/// it is not.
+fn after_commit<T>(result: Result<T>, commit_error: Option<&str>) -> Result<T> {
+    match commit_error {
+        Some(e) => Err(Error::internal(format!("commit failed: {e}"))),
+        None => result,
     }
 }
 
@@ -243,11 +248,7 @@ async fn finish_appends(
             None => Err(Error::internal("savepoint failed")),
         };
         finishes.push(Box::new(move |commit_error: Option<&str>| {
-            let result = match commit_error {
-                Some(e) => Err(Error::internal(format!("commit failed: {e}"))),
-                None => result,
-            };
-            let _ = reply.send(result);
+            let _ = reply.send(after_commit(result, commit_error));
         }));
     }
 }
@@ -279,11 +280,7 @@ async fn run_appends_only(
             finishes.extend(appends.into_iter().zip(steady.done).map(|(append, done)| {
                 let result = done.ok_or_else(|| Error::internal("bulk append left a message"));
                 Box::new(move |commit_error: Option<&str>| {
-                    let result = match commit_error {
-                        Some(e) => Err(Error::internal(format!("commit failed: {e}"))),
-                        None => result,
-                    };
-                    let _ = append.reply.send(result);
+                    let _ = append.reply.send(after_commit(result, commit_error));
                 }) as Deliver
             }));
             true
