@@ -271,6 +271,12 @@ impl Suggester {
         this
     }
 
+    /// Uses `analyzer` (the one the search index has) instead of loading jieba's dictionary a
+    /// second time: each copy costs tens of megabytes. Only before the first build.
+    pub fn share_analyzer(&self, analyzer: Arc<Analyzer>) {
+        let _ = self.analyzer.set(analyzer);
+    }
+
     /// The shared analyzer (jieba's dictionary loads once, on the blocking pool).
     fn analyzer(&self) -> Arc<Analyzer> {
         self.analyzer

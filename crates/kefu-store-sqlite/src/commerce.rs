@@ -18,6 +18,7 @@ use kefu_core::{Error, ErrorCode, Result};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row, SqliteConnection};
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 
 type Conn = SqliteConnection;
 type DbRow = SqliteRow;
@@ -143,8 +144,16 @@ impl CommerceStore for SqliteStore {
     }
 
     async fn begin_bulk_import(&self) -> Result<()> {
-        self.write(|conn| {
+        let first = self.bulk_imports.fetch_add(1, Ordering::SeqCst) == 0;
+        self.write(move |conn| {
             Box::pin(async move {
+                if first {
+                    let sql = format!("PRAGMA cache_size = -{}", crate::IMPORT_CACHE_KIB);
+                    sqlx::query(AssertSqlSafe(sql))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db_err)?;
+                }
                 // Only into an empty table: the indexes serve every shop, and building them at
                 // the end costs as much as the rows already there.
                 let empty: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM orders)")
@@ -166,6 +175,34 @@ impl CommerceStore for SqliteStore {
     }
 
     async fn end_bulk_import(&self) -> Result<()> {
+        // Also called without a begin (at every start): the count never goes below zero.
+        let last = self
+            .bulk_imports
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            == Ok(1);
+        let rebuilt = self.build_missing_order_indexes().await;
+        if last {
+            // The import's large page cache goes back to the usual size (its pages are freed).
+            self.write(|conn| {
+                Box::pin(async move {
+                    let sql = format!("PRAGMA cache_size = -{}", crate::CACHE_KIB);
+                    sqlx::query(AssertSqlSafe(sql))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db_err)?;
+                    Ok(())
+                })
+            })
+            .await?;
+        }
+        rebuilt
+    }
+}
+
+impl SqliteStore {
+    /// Builds each deferred index of `orders` that is missing (after a bulk import, or at start
+    /// after an import cut short).
+    async fn build_missing_order_indexes(&self) -> Result<()> {
         let present: Vec<String> = sqlx::query_scalar(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'orders'",
         )

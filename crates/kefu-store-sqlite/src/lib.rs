@@ -9,6 +9,7 @@
 mod aftersales;
 mod attachments;
 mod batch;
+mod checkpoint;
 mod commerce;
 mod customers;
 mod mail;
@@ -49,7 +50,18 @@ pub fn migration_versions() -> Vec<i64> {
 pub struct SqliteStore {
     reader: SqlitePool,
     writer: Writer,
+    /// Bulk imports under way: the writer's page cache is large while any is (commerce.rs).
+    bulk_imports: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
+
+/// Every connection's page cache, in KiB (an upper bound, not an allocation).
+const CACHE_KIB: u32 = 32 * 1024;
+
+/// The writer's page cache while a bulk import runs, in KiB: an import inserts into several
+/// secondary indexes at random places, and once those outgrow the cache every commit and insert
+/// goes to disk. Only for the import's duration, because a page cache, once filled, stays in the
+/// process's memory.
+pub(crate) const IMPORT_CACHE_KIB: u32 = 256 * 1024;
 
 pub(crate) fn db_err(e: sqlx::Error) -> Error {
     if let sqlx::Error::Database(d) = &e {
@@ -73,19 +85,17 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
-            .pragma("cache_size", "-32768")
+            .pragma("cache_size", format!("-{CACHE_KIB}"))
             .pragma("temp_store", "memory");
         // The bulk path's statements differ by batch shape (rows × conversations), so the writer
         // keeps more prepared statements than sqlx's default 100.
-        // The single writer gets a 256 MiB page cache (an upper bound, not an allocation): bulk
-        // imports insert into several secondary indexes at random places, and once those
-        // outgrow the cache every commit and insert goes to disk.
+        // The writer's page cache is as small as the readers' except during a bulk import
+        // (`begin_bulk_import`, commerce.rs), which gets [`IMPORT_CACHE_KIB`].
         // The writer commits with `synchronous=NORMAL` and its own thread fsyncs the WAL before
         // anyone is answered: FULL's promise without the writer waiting (writer.rs, `Durability`).
         let mut write_conn = options
             .clone()
             .synchronous(SqliteSynchronous::Normal)
-            .pragma("cache_size", "-262144")
             .statement_cache_capacity(1024)
             .connect()
             .await
@@ -95,6 +105,27 @@ impl SqliteStore {
             .await
             .map_err(Error::internal)?;
         let durability = write_durability(&mut write_conn, options.get_filename()).await?;
+        // A WAL file on disk is checkpointed by a connection of its own (checkpoint.rs); the
+        // writer's automatic checkpoint becomes the rare backstop.
+        let checkpoints = match durability {
+            Durability::SyncWal(_) => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "PRAGMA wal_autocheckpoint = {}",
+                    checkpoint::WRITER_AUTOCHECKPOINT_PAGES
+                )))
+                .execute(&mut write_conn)
+                .await
+                .map_err(Error::internal)?;
+                let conn = options
+                    .clone()
+                    .synchronous(SqliteSynchronous::Normal)
+                    .connect()
+                    .await
+                    .map_err(Error::internal)?;
+                Some(checkpoint::start(conn))
+            }
+            Durability::InCommit => None,
+        };
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(1)
@@ -103,7 +134,8 @@ impl SqliteStore {
             .map_err(Error::internal)?;
         Ok(Self {
             reader,
-            writer: Writer::start(write_conn, durability),
+            writer: Writer::start(write_conn, durability, checkpoints),
+            bulk_imports: Default::default(),
         })
     }
 
@@ -1577,5 +1609,70 @@ mod tests {
             let shop = t.await.unwrap();
             assert!(store.shop_by_slug(&shop.slug).await.unwrap().is_some());
         }
+    }
+
+    /// Commits reach the database file through the checkpointer, long before the writer's own
+    /// checkpoint limit ([`checkpoint::WRITER_AUTOCHECKPOINT_PAGES`]) would copy them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_checkpointer_copies_commits_into_the_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_dir(dir.path()).await.unwrap();
+        let db = dir.path().join("kefu.db");
+        let size = || std::fs::metadata(&db).unwrap().len();
+        let before = size();
+        // About 200 pages of new rows: far below the writer's limit of 8,192.
+        let name = "店".repeat(1000);
+        for i in 0..200 {
+            store.create_shop(&format!("c{i}"), &name).await.unwrap();
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while size() < before + 100 * 4096 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nothing was checkpointed: {} → {} bytes",
+                before,
+                size()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn writer_cache_kib(store: &SqliteStore) -> i64 {
+        let pages: i64 = store
+            .write(|conn| {
+                Box::pin(async move {
+                    sqlx::query_scalar("PRAGMA cache_size")
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(db_err)
+                })
+            })
+            .await
+            .unwrap();
+        -pages
+    }
+
+    /// The writer's page cache is large only while a bulk import runs (also when two overlap),
+    /// and an end without a begin (every start calls one) changes nothing.
+    #[tokio::test]
+    async fn the_writer_cache_is_large_only_during_bulk_imports() {
+        use kefu_core::commerce::CommerceStore;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_dir(dir.path()).await.unwrap();
+        let (usual, import) = (i64::from(CACHE_KIB), i64::from(IMPORT_CACHE_KIB));
+        assert_eq!(writer_cache_kib(&store).await, usual);
+        store.end_bulk_import().await.unwrap();
+        assert_eq!(writer_cache_kib(&store).await, usual);
+        store.begin_bulk_import().await.unwrap();
+        store.begin_bulk_import().await.unwrap();
+        assert_eq!(writer_cache_kib(&store).await, import);
+        store.end_bulk_import().await.unwrap();
+        assert_eq!(
+            writer_cache_kib(&store).await,
+            import,
+            "one import still runs"
+        );
+        store.end_bulk_import().await.unwrap();
+        assert_eq!(writer_cache_kib(&store).await, usual);
     }
 }

@@ -131,13 +131,19 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T
 impl Writer {
     /// Starts the writer task on `conn`, which must commit with `synchronous=NORMAL` when
     /// `durability` is [`Durability::SyncWal`] and `FULL` otherwise.
-    pub fn start(conn: SqliteConnection, durability: Durability) -> Self {
+    ///
+    /// `checkpoints`, when given, is told of every commit (see [`crate::checkpoint`]).
+    pub fn start(
+        conn: SqliteConnection,
+        durability: Durability,
+        checkpoints: Option<crate::checkpoint::Committed>,
+    ) -> Self {
         let (jobs, rx) = mpsc::channel::<Job>(8192);
         let committed = match durability {
             Durability::SyncWal(wal) => Some(spawn_wal_sync(wal)),
             Durability::InCommit => None,
         };
-        tokio::spawn(run(conn, rx, committed));
+        tokio::spawn(run(conn, rx, committed, checkpoints));
         Writer { jobs }
     }
 
@@ -369,7 +375,17 @@ fn committed(finishes: Vec<Deliver>, sync: Option<&Committed>) {
     }
 }
 
-async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, sync: Option<Committed>) {
+async fn run(
+    mut conn: SqliteConnection,
+    mut rx: mpsc::Receiver<Job>,
+    sync: Option<Committed>,
+    checkpoints: Option<crate::checkpoint::Committed>,
+) {
+    let checkpoint_soon = || {
+        if let Some(c) = &checkpoints {
+            c.notify();
+        }
+    };
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut known = Known::new();
     let mut stats = Stats::default();
@@ -387,6 +403,7 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, sync: Opti
         if generics.is_empty() {
             if run_appends_only(&mut conn, appends, &mut finishes, &mut known).await {
                 committed(finishes, sync.as_ref());
+                checkpoint_soon();
                 stats.batch_done();
                 continue;
             }
@@ -413,7 +430,10 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, sync: Opti
             }
         }
         match sqlx::raw_sql("COMMIT").execute(&mut conn).await {
-            Ok(_) => committed(finishes, sync.as_ref()),
+            Ok(_) => {
+                committed(finishes, sync.as_ref());
+                checkpoint_soon();
+            }
             Err(e) => {
                 tracing::error!(error = %e, "sqlite group commit failed");
                 let _ = sqlx::raw_sql("ROLLBACK").execute(&mut conn).await;

@@ -190,6 +190,12 @@ enum UserCommand {
     },
 }
 
+/// mimalloc instead of glibc's malloc: glibc gives each thread that allocates under contention an
+/// arena of its own (up to 8 per core) and rarely returns their free memory, which took the
+/// server's RSS with 5,000 sockets from about 230 MB to over 340 MB (docs/BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -512,10 +518,12 @@ async fn serve_http(
     // "rebuilding" meanwhile, everything else is served at once.
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+    // One analyzer (jieba's dictionary, tens of megabytes) for search and suggestions.
+    let analyzer = Arc::new(kefu_search::Analyzer::new());
     state.search = Some(kefu_http::search::SearchService::start(
         store,
         data_dir.join("search"),
-        Arc::new(kefu_search::Analyzer::new()),
+        analyzer.clone(),
     ));
     // Only `kefu demo` enables the demo page's login and ordering endpoints.
     state.demo = demo_shop.map(Arc::new);
@@ -528,6 +536,9 @@ async fn serve_http(
         })?,
     ));
     let state = state.with_suggestions(kefu_http::suggest::SuggestConfig::default());
+    if let Some(suggest) = &state.suggest {
+        suggest.share_analyzer(analyzer);
+    }
     // Wakes snoozed conversations when their time comes (and at once for any due while down).
     kefu_http::tools::spawn_background(&state);
     // Delivers queued mail (ticket replies to shoppers) through each shop's SMTP server.
