@@ -156,6 +156,16 @@ struct WsArgs {
     /// How long to wait after the window for late deliveries.
     #[arg(long, default_value = "3s", value_parser = parse_duration)]
     grace: Duration,
+    /// Agent console sockets to connect as well (kefu only; the baseline has no agents). All are
+    /// one login of `--agent-email`, like one person's console tabs. An admin or supervisor sees
+    /// every conversation, so each socket receives every message: the widest fan-out there is.
+    /// A connected agent also turns on reply suggestions for the shop's shopper messages.
+    #[arg(long, default_value_t = 0)]
+    agents: usize,
+    #[arg(long, default_value = "wang.dian@demo.kefu")]
+    agent_email: String,
+    #[arg(long, env = "KEFU_BENCH_PASSWORD", default_value = "demo1234")]
+    agent_password: String,
 }
 
 fn ws_config(read_buffer: usize) -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
@@ -481,6 +491,22 @@ fn spawn_rss_sampler(
 // ---------------------------------------------------------------------------------------------
 // The customer sidebar's recent orders.
 
+/// Logs an agent in and returns their token.
+async fn login(addr: &str, email: &str, password: &str) -> Result<String> {
+    let mut client = Client::connect(addr).await?;
+    let login = serde_json::json!({"email": email, "password": password}).to_string();
+    let (status, body) = client
+        .post("/api/v1/auth/login", None, login.as_bytes())
+        .await?;
+    if status != 200 {
+        bail!("login failed: {status} {}", String::from_utf8_lossy(&body));
+    }
+    Ok(serde_json::from_slice::<serde_json::Value>(&body)?["token"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no token in the login answer"))?
+        .to_owned())
+}
+
 async fn sidebar(
     url: String,
     email: String,
@@ -490,17 +516,7 @@ async fn sidebar(
 ) -> Result<()> {
     let addr = host_port(&url)?;
     let mut client = Client::connect(&addr).await?;
-    let login = serde_json::json!({"email": email, "password": password}).to_string();
-    let (status, body) = client
-        .post("/api/v1/auth/login", None, login.as_bytes())
-        .await?;
-    if status != 200 {
-        bail!("login failed: {status} {}", String::from_utf8_lossy(&body));
-    }
-    let token = serde_json::from_slice::<serde_json::Value>(&body)?["token"]
-        .as_str()
-        .ok_or_else(|| anyhow!("no token in the login answer"))?
-        .to_owned();
+    let token = login(&addr, &email, &password).await?;
     let path = format!("/api/v1/customers/{customer}/orders");
     // Warm-up: the first requests pay for cold caches and prepared statements.
     let (status, body) = client.get(&path, Some(&token)).await?;
@@ -810,6 +826,12 @@ struct WsSummary {
     sockets_closed_by_server: u64,
     http_latency: Percentiles,
     delivery_latency: Percentiles,
+    /// Agent sockets connected (`--agents`), and what they received of the stamped messages:
+    /// every socket should receive every persisted one (`agent_expected`).
+    agent_sockets: usize,
+    agent_expected: u64,
+    agent_delivered: u64,
+    agent_delivery_latency: Percentiles,
     max_send_lag_ms: f64,
     server_cpu_cores: Option<f64>,
     generator_cpu_cores: Option<f64>,
@@ -909,6 +931,32 @@ async fn ws_load(args: WsArgs) -> Result<()> {
         tokens.len(),
         connect_started.elapsed().as_secs_f64()
     );
+    let agent_delivered = Arc::new(AtomicU64::new(0));
+    let agent_latencies: Arc<Mutex<Vec<u32>>> = Arc::new(Mutex::new(Vec::new()));
+    let mut agent_sockets = 0;
+    if args.agents > 0 {
+        let token = login(&addr, &args.agent_email, &args.agent_password).await?;
+        for _ in 0..args.agents {
+            let url = format!("ws://{addr}/api/v1/ws?token={token}");
+            let (mut ws, _) = tokio_tungstenite::connect_async(url)
+                .await
+                .context("agent socket")?;
+            agent_sockets += 1;
+            let (delivered, latencies) = (agent_delivered.clone(), agent_latencies.clone());
+            readers.push(tokio::spawn(async move {
+                while let Some(Ok(msg)) = ws.next().await {
+                    if let WsMessage::Text(text) = msg
+                        && let Some(sent) = bench_stamp(text.as_str())
+                    {
+                        let took = now_us().saturating_sub(sent).min(u32::MAX as u64) as u32;
+                        delivered.fetch_add(1, Ordering::Relaxed);
+                        latencies.lock().unwrap().push(took);
+                    }
+                }
+            }));
+        }
+        eprintln!("connected {agent_sockets} agent sockets");
+    }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_after_connect = c.server_pid.and_then(rss_kb).map(|kb| kb as f64 / 1024.0);
     let prime_rate = if c.no_prime {
@@ -1025,6 +1073,7 @@ async fn ws_load(args: WsArgs) -> Result<()> {
     }
     let mut lat = std::mem::take(&mut *latencies.lock().unwrap());
     let delivered = delivered.load(Ordering::Relaxed);
+    let mut agent_lat = std::mem::take(&mut *agent_latencies.lock().unwrap());
     let summary = WsSummary {
         mode: "ws",
         url: c.url.clone(),
@@ -1047,6 +1096,10 @@ async fn ws_load(args: WsArgs) -> Result<()> {
         sockets_closed_by_server: closed.load(Ordering::Relaxed),
         http_latency: percentiles(&mut http_lat),
         delivery_latency: percentiles(&mut lat),
+        agent_sockets,
+        agent_expected: ok * agent_sockets as u64,
+        agent_delivered: agent_delivered.load(Ordering::Relaxed),
+        agent_delivery_latency: percentiles(&mut agent_lat),
         max_send_lag_ms: max_lag.as_secs_f64() * 1000.0,
         server_cpu_cores: server_cpu,
         generator_cpu_cores: gen_cpu,

@@ -9,6 +9,7 @@ pub mod aftersales;
 pub mod attachments;
 pub mod auth;
 pub mod automation;
+mod background;
 pub mod cards;
 pub mod chat;
 pub mod customers;

@@ -24,6 +24,7 @@
 //! background from the database while the server runs; meanwhile searches answer
 //! `{"status":"rebuilding"}`. A search that fails on a damaged index triggers the same rebuild.
 
+use crate::background::at_background_priority;
 use kefu_core::model::Id;
 use kefu_core::search::{
     SearchConversationRow, SearchCustomerRow, SearchMessageRow, SearchScriptRow,
@@ -195,7 +196,8 @@ impl SearchService {
         while !self.stop.load(Ordering::SeqCst) {
             // Open or rebuild.
             let (dir, analyzer) = (self.dir.clone(), self.analyzer.clone());
-            let opened = at_background_priority(move || open_index(&dir, analyzer)).await;
+            let opened =
+                at_background_priority("kefu-index", move || open_index(&dir, analyzer)).await;
             let (ix, cursors, fresh) = match opened {
                 Ok(Ok(v)) => v,
                 Ok(Err(e)) => {
@@ -245,35 +247,6 @@ impl SearchService {
             let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
         }
     }
-}
-
-/// How much lower than the server's other threads the index writer runs (a nice value, 0–19).
-const INDEXER_NICENESS: i32 = 10;
-
-/// Runs `f` on a thread of its own at background priority and returns its result.
-///
-/// Used to open the index and to commit to it: tantivy starts its merge threads when the writer is
-/// created and its indexing threads then and after every commit, and a Linux thread inherits its
-/// creator's nice value, so all of the index's CPU work
-/// (jieba segmentation above all) then yields to requests and the group-commit writer. On a small
-/// machine under a burst of chat this is the right trade: messages are stored and delivered first
-/// and the index follows its cursors a little later (docs/BENCHMARKS.md measures the lag). A
-/// dedicated thread, because a lowered blocking-pool thread would slow whatever it runs next.
-async fn at_background_priority<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, String> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name("kefu-index-open".into())
-        .spawn(move || {
-            let tid = rustix::thread::gettid();
-            if let Err(e) = rustix::process::setpriority_process(Some(tid), INDEXER_NICENESS) {
-                tracing::warn!(error = %e, "could not lower the search indexer's priority");
-            }
-            let _ = tx.send(f());
-        })
-        .map_err(|e| e.to_string())?;
-    rx.await.map_err(|e| e.to_string())
 }
 
 /// Opens the index in `dir`, or builds a fresh one when it cannot be opened (the caller then
@@ -429,7 +402,7 @@ impl Indexer {
         let upserts = std::mem::take(&mut self.pending);
         let new = std::mem::take(&mut self.pending_new);
         // At background priority: a commit restarts tantivy's indexing threads from this thread.
-        let result = at_background_priority(move || {
+        let result = at_background_priority("kefu-index", move || {
             let r = ix
                 .add_new(&new)
                 .and_then(|_| ix.apply(&upserts, Some(&payload)));

@@ -20,6 +20,7 @@
 //! background once an engine is older than [`SuggestConfig::refresh`]; until the new one is ready
 //! the old one keeps answering.
 
+use crate::background::BackgroundThread;
 use crate::hub::{Hub, SUGGESTIONS_SHOWN};
 use kefu_core::events::{Event, EventSink};
 use kefu_core::model::{Conversation, Id, MessageKind, SenderType};
@@ -247,6 +248,11 @@ pub struct Suggester {
     jobs: mpsc::Sender<Job>,
     dropped: AtomicU64,
     latencies: Mutex<Latencies>,
+    /// Where the per-message rankings run: a thread at background priority, so that under a
+    /// burst the message path keeps the CPU and suggestions come later (or are skipped when the
+    /// queue is full) instead of slowing every message. `None` if the thread could not start:
+    /// then the blocking pool.
+    ranking: Option<BackgroundThread>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -266,6 +272,9 @@ impl Suggester {
             jobs: tx,
             dropped: AtomicU64::new(0),
             latencies: Mutex::default(),
+            ranking: BackgroundThread::start("kefu-suggest")
+                .inspect_err(|e| tracing::warn!(error = %e, "no background thread for suggestions"))
+                .ok(),
         });
         tokio::spawn(Self::worker(Arc::downgrade(&this), rx));
         this
@@ -639,9 +648,13 @@ impl Suggester {
             return Ok(());
         }
         let p = prepared.clone();
-        let suggestions = tokio::task::spawn_blocking(move || p.rank(&context, None))
-            .await
-            .map_err(Error::internal)?;
+        let rank = move || p.rank(&context, None);
+        let suggestions = match &self.ranking {
+            Some(thread) => thread.run(rank).await.map_err(Error::internal)?,
+            None => tokio::task::spawn_blocking(rank)
+                .await
+                .map_err(Error::internal)?,
+        };
         self.hub.publish(Event::Suggestions {
             conversation: job.conversation.clone(),
             message_id,
