@@ -2,8 +2,9 @@
 //!
 //! Layout: WAL journal, FULL durability (a commit is on disk before anyone hears of it: the writer
 //! commits with `synchronous=NORMAL` and its companion thread fsyncs the WAL before answering),
-//! `foreign_keys=ON`, one write connection owned by the group-committing [`writer::Writer`] task and
-//! a small pool of read connections. Reads never wait for writes (WAL) and see only committed data.
+//! `foreign_keys=ON`, one write connection owned by the group-committing [`writer::Writer`] task, a
+//! connection that checkpoints the WAL off the writer's path (`checkpoint.rs`) and a small pool of
+//! read connections. Reads never wait for writes (WAL) and see only committed data.
 //! It depends on kefu-core only; the HTTP layer never sees sqlx.
 
 mod aftersales;
