@@ -85,7 +85,8 @@ test('complaints report with charts and CSV, and mail settings', { timeout: 180_
   assert.match(await mail.getByTestId('mail-state').textContent(), /邮件已配置/)
   assert.equal(await mail.getByTestId('mail-password').inputValue(), '')
   await page.reload()
-  await mail.getByTestId('mail-host').waitFor()
+  // The fields are disabled until the saved settings have loaded; read them only then.
+  await mail.locator('[data-testid="mail-host"]:enabled').waitFor()
   assert.equal(await mail.getByTestId('mail-host').inputValue(), 'smtp.example.com')
   assert.equal(await mail.getByTestId('mail-password').inputValue(), '')
   assert.match(await mail.getByTestId('mail-password').getAttribute('placeholder'), /已设置密码/)
