@@ -148,11 +148,7 @@ impl CommerceStore for SqliteStore {
         self.write(move |conn| {
             Box::pin(async move {
                 if first {
-                    let sql = format!("PRAGMA cache_size = -{}", crate::IMPORT_CACHE_KIB);
-                    sqlx::query(AssertSqlSafe(sql))
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(db_err)?;
+                    crate::set_cache_kib(conn, crate::IMPORT_CACHE_KIB).await?;
                 }
                 // Only into an empty table: the indexes serve every shop, and building them at
                 // the end costs as much as the rows already there.
@@ -183,17 +179,8 @@ impl CommerceStore for SqliteStore {
         let rebuilt = self.build_missing_order_indexes().await;
         if last {
             // The import's large page cache goes back to the usual size (its pages are freed).
-            self.write(|conn| {
-                Box::pin(async move {
-                    let sql = format!("PRAGMA cache_size = -{}", crate::CACHE_KIB);
-                    sqlx::query(AssertSqlSafe(sql))
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(db_err)?;
-                    Ok(())
-                })
-            })
-            .await?;
+            self.write(|conn| Box::pin(crate::set_cache_kib(conn, crate::CACHE_KIB)))
+                .await?;
         }
         rebuilt
     }

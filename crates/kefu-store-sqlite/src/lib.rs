@@ -64,6 +64,15 @@ const CACHE_KIB: u32 = 32 * 1024;
 /// process's memory.
 pub(crate) const IMPORT_CACHE_KIB: u32 = 256 * 1024;
 
+/// Sets `conn`'s page cache to `kib` KiB (shrinking it frees the pages above the new size).
+pub(crate) async fn set_cache_kib(conn: &mut SqliteConnection, kib: u32) -> Result<()> {
+    sqlx::query(AssertSqlSafe(format!("PRAGMA cache_size = -{kib}")))
+        .execute(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
 pub(crate) fn db_err(e: sqlx::Error) -> Error {
     if let sqlx::Error::Database(d) = &e {
         if d.is_unique_violation() {
