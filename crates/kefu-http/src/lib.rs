@@ -16,6 +16,7 @@ pub mod cors;
 pub mod customers;
 pub mod error;
 pub mod hub;
+pub mod login_guard;
 pub mod mail;
 pub mod openapi;
 pub mod ratelimit;
@@ -88,6 +89,10 @@ pub struct AppState {
     pub suggest: Option<Arc<suggest::Suggester>>,
     /// The outbound mail sender's wake-up signal ([`mail::spawn_sender`]).
     pub mail: Arc<mail::MailState>,
+    /// Wrong passwords per account (delays that grow), beside the per-address login limit.
+    pub login_guard: Arc<login_guard::LoginGuard>,
+    /// The cap on argon2id checks running at once (memory under a login flood).
+    pub password_checks: Arc<auth::PasswordChecks>,
     /// Each shop's widget origins, so the check on every shopper request reads no database.
     pub widget_origins: Arc<cors::OriginCache>,
     /// "Now" for SLA clocks and escalation ([`AppState::now`]): the system clock, or a manual one
@@ -138,6 +143,8 @@ impl AppState {
             suggest: None,
             mail: Arc::default(),
             widget_origins: Arc::default(),
+            login_guard: Arc::default(),
+            password_checks: Arc::default(),
             clock: Arc::new(SystemClock),
         }
     }
