@@ -5,7 +5,9 @@
 //! directory.
 
 use kefu_core::ErrorCode;
+use kefu_core::commerce::*;
 use kefu_core::model::*;
+use kefu_core::reminders::NewReminder;
 use kefu_core::store::Store;
 use kefu_core::time::Millis;
 use kefu_store::{PostgresStore, SqliteStore};
@@ -1049,6 +1051,129 @@ async fn concurrent_routing_never_exceeds_caps() {
         assert_eq!(s.waiting_queue(a.id).await.unwrap().len(), 4);
 
         drop(s);
+        db.drop().await;
+    }
+}
+
+fn order(order_no: &str, buyer: &str) -> OrderDoc {
+    OrderDoc {
+        order_no: order_no.into(),
+        customer_id: None,
+        buyer: Buyer {
+            external_id: Some(buyer.into()),
+            name: Some(buyer.into()),
+            ..Default::default()
+        },
+        placed_at: Millis(1_700_000_000_000),
+        status: OrderStatus::Created,
+        payment_status: None,
+        currency: "CNY".into(),
+        items_cents: 1000,
+        discount_cents: 0,
+        shipping_fee_cents: 0,
+        total_cents: 1000,
+        paid_at: None,
+        shipped_at: None,
+        delivered_at: None,
+        receiver_name: String::new(),
+        receiver_phone: String::new(),
+        receiver_address: String::new(),
+        items: vec![],
+        shipments: vec![],
+        refunds: vec![],
+    }
+}
+
+/// Where the two stores once drifted, one behaviour holds on both: a reminder checks its
+/// conversation before its order (another shop's conversation with an unknown order is
+/// "conversation not found", as any other write on a conversation answers first).
+#[tokio::test]
+async fn a_reminder_checks_its_conversation_before_its_order() {
+    for db in TestDb::all().await {
+        let s = &*db.store;
+        let a = shop(s, "alpha").await;
+        let b = shop(s, "beta").await;
+        let agent = user(s, a.id, "agent@example.com", Role::Agent, None).await;
+        let c = customer(s, b.id, "小王").await;
+        let theirs = s
+            .append_customer_message(shopper_msg(b.id, c.id, "hi", "m1"))
+            .await
+            .unwrap()
+            .conversation;
+        let err = s
+            .send_reminder(NewReminder {
+                shop_id: a.id,
+                order_id: 999_999,
+                customer_id: c.id,
+                conversation_id: theirs.id,
+                agent: &agent,
+                template_id: None,
+                text: "亲，订单还没付款哦",
+                card_body: "订单",
+                card_payload: serde_json::json!({}),
+                force: false,
+                repeat_guard_since: Millis(0),
+            })
+            .await
+            .err()
+            .expect("another shop's conversation");
+        assert_eq!(err.code, ErrorCode::NotFound, "{}", db.backend);
+        assert_eq!(err.message, "conversation not found", "{}", db.backend);
+        db.drop().await;
+    }
+}
+
+/// Catalog search (SKU or name) and the order-number prefix ignore case on both backends.
+#[tokio::test]
+async fn catalog_and_order_searches_ignore_case() {
+    for db in TestDb::all().await {
+        let s = &*db.store;
+        let a = shop(s, "alpha").await;
+        let product = ProductDoc {
+            sku: "GLASS-01".into(),
+            name: "Glass Vase".into(),
+            price_cents: 1999,
+            currency: "CNY".into(),
+            category: "home".into(),
+            images: vec![],
+            status: ProductStatus::Active,
+            description: String::new(),
+        };
+        let orders = vec![(0, order("SO-2024-0001", "b1")), (1, order("XO-1", "b2"))];
+        for change in [
+            CommerceChange::Products(vec![(0, product)]),
+            CommerceChange::Orders(orders),
+        ] {
+            let out = s.apply_commerce(a.id, change, None).await.unwrap();
+            assert!(out.items.iter().all(|i| i.error.is_none()), "{out:?}");
+        }
+        for q in ["glass-0", "vASE"] {
+            let found = s
+                .list_catalog(
+                    a.id,
+                    &ProductQuery {
+                        q: Some(q.into()),
+                        limit: 10,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+            assert_eq!(found.len(), 1, "{} {q}", db.backend);
+        }
+        let found = s
+            .list_orders(
+                a.id,
+                &OrderQuery {
+                    q: Some("so-2024".into()),
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let numbers: Vec<_> = found.iter().map(|o| o.order_no.as_str()).collect();
+        assert_eq!(numbers, ["SO-2024-0001"], "{}", db.backend);
         db.drop().await;
     }
 }
