@@ -913,6 +913,29 @@ async fn concurrent_messages_get_gap_free_seqs() {
     }
 }
 
+/// A burst of writes from many tasks is answered, each with its own committed row (on SQLite the
+/// answers come through the writer's WAL-sync thread, on PostgreSQL from concurrent transactions).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_are_each_answered_once_committed() {
+    for db in TestDb::all().await {
+        let s = db.store.clone();
+        let mut tasks = Vec::new();
+        for i in 0..50 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                s.create_shop(&format!("s{i}"), "shop").await.unwrap()
+            }));
+        }
+        for t in tasks {
+            let created = t.await.unwrap();
+            let read = s.shop_by_slug(&created.slug).await.unwrap();
+            assert_eq!(read.map(|r| r.id), Some(created.id), "{}", db.backend);
+        }
+        drop(s);
+        db.drop().await;
+    }
+}
+
 #[tokio::test]
 async fn routing_respects_caps() {
     for db in TestDb::all().await {

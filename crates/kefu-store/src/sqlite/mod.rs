@@ -290,25 +290,6 @@ mod tests {
         assert_eq!(synchronous(&mut conn).await, 2, "FULL");
     }
 
-    /// Writes are answered only through the sync thread, and answered at all: a burst of them
-    /// from many tasks each sees its own row committed.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn writes_are_answered_after_the_wal_sync() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = std::sync::Arc::new(SqliteStore::open_dir(dir.path()).await.unwrap());
-        let mut tasks = Vec::new();
-        for i in 0..50 {
-            let store = store.clone();
-            tasks.push(tokio::spawn(async move {
-                store.create_shop(&format!("s{i}"), "shop").await.unwrap()
-            }));
-        }
-        for t in tasks {
-            let shop = t.await.unwrap();
-            assert!(store.shop_by_slug(&shop.slug).await.unwrap().is_some());
-        }
-    }
-
     /// Commits reach the database file through the checkpointer, long before the writer's own
     /// checkpoint limit ([`checkpoint::WRITER_AUTOCHECKPOINT_PAGES`]) would copy them.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
