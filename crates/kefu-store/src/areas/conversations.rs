@@ -13,8 +13,8 @@ use kefu_core::time::Millis;
 use kefu_core::{Error, Result};
 use std::sync::LazyLock;
 
-pub(crate) const SHOP_COLUMNS: &str =
-    "id, slug, name, greeting, offline_message, default_max_concurrent, prechat";
+pub(crate) const SHOP_COLUMNS: &str = "id, slug, name, greeting, offline_message, \
+     default_max_concurrent, prechat, time_zone, widget_origins";
 
 pub(crate) fn shop_from_row(r: &DbRow) -> Shop {
     Shop {
@@ -27,6 +27,9 @@ pub(crate) fn shop_from_row(r: &DbRow) -> Shop {
             default_max_concurrent: r.get("default_max_concurrent"),
             // Stored as JSON; a value this version cannot read falls back to "off".
             prechat: serde_json::from_str(r.get::<&str, _>("prechat")).unwrap_or_default(),
+            time_zone: r.get("time_zone"),
+            widget_origins: serde_json::from_str(r.get::<&str, _>("widget_origins"))
+                .unwrap_or_default(),
         },
     }
 }

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 /// the target on a merge (`UPDATE … SET customer_id = target`). Tables with per-customer unique
 /// keys (tags, custom field values, identities) are merged row by row in [`merge_into`] instead.
 /// Other areas add their customer-owned tables here — the commerce area's `orders` belongs in
-/// this list once its migration exists (PostgreSQL keeps the same list).
+/// this list once its migration exists (for both backends).
 pub(crate) const MERGE_MOVED_TABLES: &[&str] = &[
     "conversations",
     "visitor_tokens",

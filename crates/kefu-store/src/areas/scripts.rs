@@ -4,7 +4,7 @@
 //! The default library is seeded lazily, once per shop, by the first read of the shop's library
 //! (`ensure_library`): shops that existed before migration 0007 get it exactly like new ones, and a
 //! marker row (`script_libraries`) keeps it from coming back after a shop deleted it.
-//! The statements are the SQL subset shared with the PostgreSQL store (same file there).
+//! The statements are written once for both backends.
 
 use super::prelude::*;
 use async_trait::async_trait;

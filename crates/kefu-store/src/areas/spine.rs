@@ -84,13 +84,15 @@ impl Store for DbStore {
         tx!(self, |conn| {
             sqlx::query(
                     "UPDATE shops SET greeting = $1, offline_message = $2, default_max_concurrent = $3, \
-                     prechat = $5 WHERE id = $4",
+                     prechat = $5, time_zone = $6, widget_origins = $7 WHERE id = $4",
                 )
                 .bind(&s.greeting)
                 .bind(&s.offline_message)
                 .bind(s.default_max_concurrent)
                 .bind(shop_id)
                 .bind(serde_json::to_string(&s.prechat).map_err(Error::internal)?)
+                .bind(&s.time_zone)
+                .bind(serde_json::to_string(&s.widget_origins).map_err(Error::internal)?)
                 .execute(&mut *conn)
                 .await
                 .map_err(db_err)?;
