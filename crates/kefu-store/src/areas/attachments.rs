@@ -1,5 +1,5 @@
-//! kefu-store's implementation of [`kefu_core::attachments::AttachmentStore`]: the attachment row and
-//! the message that carries it, written in one transaction.
+//! kefu-store's implementation of [`kefu_core::attachments::AttachmentStore`]: the attachment row
+//! and the message that carries it, written in one transaction.
 
 use super::conversations::{
     Insert, append_customer, find_retry, insert_message, load_conversation, lock_conversation,
@@ -149,7 +149,8 @@ impl AttachmentStore for DbStore {
         let client_msg_id = client_msg_id.to_owned();
         let retry = (shop_id, SenderType::Customer, customer_id, &client_msg_id);
         // On SQLite a generic writer job, not the shopper bulk path: that path stores text only,
-        // and this job makes the writer forget what the bulk path remembered about the conversation.
+        // and this job makes the writer forget what the bulk path remembered about the
+        // conversation.
         message_tx!(self, retry, |conn| {
             let msg = CustomerMessage {
                 shop_id,

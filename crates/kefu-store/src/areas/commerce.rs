@@ -1268,7 +1268,8 @@ async fn items_of(conn: &mut Conn, order_ids: &[Id]) -> Result<Vec<(Id, OrderIte
         .collect())
 }
 
-/// The shipments of these orders (most recently updated first), each with its events (newest first).
+/// The shipments of these orders (most recently updated first), each with its events (newest
+/// first).
 async fn shipments_of(conn: &mut Conn, order_ids: &[Id]) -> Result<Vec<(Id, Shipment)>> {
     if order_ids.is_empty() {
         return Ok(vec![]);

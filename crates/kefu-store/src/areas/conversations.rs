@@ -516,7 +516,8 @@ pub(crate) async fn route_shop(conn: &mut Conn, shop_id: Id) -> Result<Vec<Conve
             .filter(|(_, t, _)| *t == team)
             .map(|(id, _, _)| *id)
             .collect();
-        // One load table for every team's plan, so an agent filled by one queue is full for the next.
+        // One load table for every team's plan, so an agent filled by one queue is full for the
+        // next.
         let mut candidates: Vec<Candidate> = agents
             .iter()
             .filter(|(agent_team, _)| team.is_none() || *agent_team == team)

@@ -1,5 +1,5 @@
-//! kefu-store's implementation of [`kefu_core::reports::ReportStore`]: plain reads of the tickets of
-//! a range with their categories, compensations and SLA clocks; counting happens in kefu-core.
+//! kefu-store's implementation of [`kefu_core::reports::ReportStore`]: plain reads of the tickets
+//! of a range with their categories, compensations and SLA clocks; counting happens in kefu-core.
 
 use super::prelude::*;
 use async_trait::async_trait;

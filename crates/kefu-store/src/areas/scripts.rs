@@ -1,5 +1,5 @@
-//! kefu-store's implementation of [`kefu_core::scripts::ScriptStore`]: categories, scripts, imports,
-//! uses and their statistics, and the variable context of a conversation.
+//! kefu-store's implementation of [`kefu_core::scripts::ScriptStore`]: categories, scripts,
+//! imports, uses and their statistics, and the variable context of a conversation.
 //!
 //! The default library is seeded lazily, once per shop, by the first read of the shop's library
 //! (`ensure_library`): shops that existed before migration 0007 get it exactly like new ones, and a

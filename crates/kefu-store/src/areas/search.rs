@@ -1,6 +1,6 @@
-//! kefu-store's implementation of [`kefu_core::search::SearchStore`]: what the search indexer reads.
-//! Every read is a range over a primary key or one of the `*_updated` indexes (migrations 0008 and
-//! 0012), written once for both backends.
+//! kefu-store's implementation of [`kefu_core::search::SearchStore`]: what the search indexer
+//! reads. Every read is a range over a primary key or one of the `*_updated` indexes (migrations
+//! 0008 and 0012), written once for both backends.
 
 use super::prelude::*;
 use async_trait::async_trait;

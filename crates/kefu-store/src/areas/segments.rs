@@ -10,7 +10,8 @@
 //! already there (an incremental recompute after a new order finished while a full recompute was
 //! still writing). Every upsert therefore only replaces a row computed at or before its own
 //! start (`computed_at`), and the newer row wins. An upsert that would change nothing but
-//! `computed_at` is skipped, so `computed_at` is when the row's values were last computed to change.
+//! `computed_at` is skipped, so `computed_at` is when the row's values were last computed to
+//! change.
 
 use super::prelude::*;
 use async_trait::async_trait;
@@ -326,9 +327,9 @@ async fn save_rules(
     Ok(())
 }
 
-/// The filter as SQL conditions (` AND …`, constant fragments) on the `customer_metrics` row aliased
-/// `alias`, with their text binds in order, numbered from `$first_bind`. The customers list reuses
-/// this: `LEFT JOIN customer_metrics m ON m.customer_id = c.id` plus these conditions.
+/// The filter as SQL conditions (` AND …`, constant fragments) on the `customer_metrics` row
+/// aliased `alias`, with their text binds in order, numbered from `$first_bind`. The customers list
+/// reuses this: `LEFT JOIN customer_metrics m ON m.customer_id = c.id` plus these conditions.
 pub(crate) fn segment_filter_sql(
     filter: &SegmentFilter,
     alias: &str,

@@ -557,8 +557,8 @@ impl Store for DbStore {
         shop_id: Id,
         q: ConversationQuery,
     ) -> Result<Vec<Conversation>> {
-        // $1 shop, $2 status (NULL = any), $3 viewer, $4 assignee filter, $5 agent-only visibility, $6 limit
-        // $8… the segment condition's values, when one is asked for.
+        // $1 shop, $2 status (NULL = any), $3 viewer, $4 assignee filter, $5 agent-only visibility,
+        // $6 limit $8… the segment condition's values, when one is asked for.
         let (segment_sql, segment_values) = if q.segment == Default::default() {
             (String::new(), Vec::new())
         } else {

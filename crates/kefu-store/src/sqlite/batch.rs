@@ -1,12 +1,13 @@
 //! The steady-state fast path for shopper messages: many appends in one group commit, stored with a
 //! handful of set-based statements for the whole batch instead of ~8 statements per message.
 //!
-//! Why: every sqlx statement is a round trip to SQLite's worker thread, and on a small machine those
-//! thread hand-offs, not SQLite, were the ceiling (see docs/BENCHMARKS.md). Only the common case is
-//! handled here — a shopper writing into their open conversation, not a retry. Anything else (a first
-//! message, a reopen, a retry, a repeated `client_msg_id` inside the batch, an unknown customer) is
-//! left to the per-message path in `conversations::append_customer`, which the writer runs right after, in the same
-//! transaction. The results are indistinguishable: the same seqs, counters and rows.
+//! Why: every sqlx statement is a round trip to SQLite's worker thread, and on a small machine
+//! those thread hand-offs, not SQLite, were the ceiling (see docs/BENCHMARKS.md). Only the common
+//! case is handled here — a shopper writing into their open conversation, not a retry. Anything
+//! else (a first message, a reopen, a retry, a repeated `client_msg_id` inside the batch, an
+//! unknown customer) is left to the per-message path in `conversations::append_customer`, which the
+//! writer runs right after, in the same transaction. The results are indistinguishable: the same
+//! seqs, counters and rows.
 
 use super::OwnedCustomerMessage;
 use super::conversations::conversation_from_row;
