@@ -244,3 +244,26 @@ macro_rules! postgres_message_tx {
     };
 }
 pub(crate) use postgres_message_tx as message_tx;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A failure noted inside a transaction's body is handed back with its result; one noted
+    /// outside any transaction, or in another, is not.
+    #[tokio::test]
+    async fn a_transaction_sees_only_its_own_failure() {
+        record(TxFailure::Retry);
+        let (result, failure) = watch(async {
+            record(TxFailure::DuplicateMessage);
+            Ok(1)
+        })
+        .await;
+        assert_eq!(
+            (result.ok(), failure),
+            (Some(1), Some(TxFailure::DuplicateMessage))
+        );
+        let (_, failure) = watch(async { Ok(()) }).await;
+        assert_eq!(failure, None);
+    }
+}
