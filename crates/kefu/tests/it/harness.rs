@@ -216,7 +216,7 @@ impl TestServer {
         let (store, dir, pg_schema): (Arc<dyn Store>, _, _) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("tempdir");
-                let store = kefu_store_sqlite::SqliteStore::open_dir(dir.path())
+                let store = kefu_store::SqliteStore::open_dir(dir.path())
                     .await
                     .expect("open sqlite store");
                 (Arc::new(store), Some(dir), None)
@@ -228,7 +228,7 @@ impl TestServer {
                     .unwrap_or(0);
                 let schema = format!("kefu_it_{}_{}_{}", std::process::id(), unique(), nanos);
                 let url = pg_url();
-                let store = kefu_store_postgres::PostgresStore::open_in_schema(&url, &schema).await.unwrap_or_else(|e| {
+                let store = kefu_store::PostgresStore::open_in_schema(&url, &schema).await.unwrap_or_else(|e| {
                     panic!("PostgreSQL is required for the integration suite ({url}, KEFU_TEST_PG_URL): {e}")
                 });
                 (Arc::new(store), None, Some(schema))
