@@ -8,7 +8,7 @@
 use crate::AppState;
 use axum::extract::Multipart;
 use kefu_core::aftersales::*;
-use kefu_core::events::{Event, EventSink};
+use kefu_core::events::Event;
 use kefu_core::model::{Id, User};
 use kefu_core::{Error, Result};
 
@@ -38,7 +38,7 @@ impl AppState {
     }
 
     fn aftersales_changed(&self, shop_id: Id, r: &AftersalesRequest, previous: Option<Id>) {
-        self.hub.publish(Event::AftersalesUpdated {
+        self.services.events.publish(Event::AftersalesUpdated {
             shop_id,
             request_id: r.id,
             state: r.state.as_str(),
@@ -81,7 +81,7 @@ impl AppState {
             }
         };
         if let Some(cid) = input.conversation_id {
-            self.visible_conversation(user, cid).await?;
+            self.services.chat.visible_conversation(user, cid).await?;
         }
         let new = NewRequest {
             order_id: input.order_id,

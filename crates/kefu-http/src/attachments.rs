@@ -9,7 +9,6 @@
 //! leaves nothing behind: its temporary file is removed when the upload is dropped.
 
 use crate::AppState;
-use crate::chat::Sent;
 use axum::extract::multipart::{Field, Multipart, MultipartError};
 use axum::http::StatusCode;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
@@ -17,9 +16,10 @@ use kefu_core::attachments::{
     self, Accepted, Attachment, MAX_DECODE_ALLOC, MAX_FILE_BYTES, MAX_IMAGE_SIDE_PX, NewAttachment,
     SNIFF_BYTES, THUMB_MAX_PX,
 };
-use kefu_core::events::{Event, EventSink};
+use kefu_core::events::Event;
 use kefu_core::model::*;
 use kefu_core::{Error, ErrorCode, Result};
+use kefu_service::sent::Sent;
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -522,7 +522,10 @@ impl AppState {
     ) -> Result<Sent> {
         let files = self.attachment_files()?;
         // Check entitlement before reading the body: nothing is stored for a stranger.
-        self.visible_conversation(agent, conversation_id).await?;
+        self.services
+            .chat
+            .visible_conversation(agent, conversation_id)
+            .await?;
         let received = receive(files, multipart).await?;
         let appended = self
             .store
@@ -534,7 +537,7 @@ impl AppState {
             )
             .await?;
         if !appended.duplicate {
-            self.hub.publish(Event::MessageCreated {
+            self.services.events.publish(Event::MessageCreated {
                 conversation: Arc::new(appended.conversation),
                 message: Arc::new(appended.message.clone()),
             });
@@ -568,7 +571,7 @@ impl AppState {
                 &received.client_msg_id,
             )
             .await?;
-        self.shopper_appended(visitor, appended).await
+        self.services.chat.shopper_appended(visitor, appended).await
     }
 
     /// The attachment if `viewer` is entitled to its conversation; `not_found` otherwise (another
@@ -585,7 +588,9 @@ impl AppState {
             .ok_or_else(|| Error::not_found("attachment"))?;
         match viewer {
             Viewer::Agent(u) => {
-                self.visible_conversation(u, attachment.conversation_id)
+                self.services
+                    .chat
+                    .visible_conversation(u, attachment.conversation_id)
                     .await
                     .map_err(|_| Error::not_found("attachment"))?;
             }

@@ -12,7 +12,7 @@ use crate::AppState;
 use crate::ticket_hooks::{TicketChange, TicketChangeKind, ticket_changed};
 use kefu_core::automation::Trigger;
 use kefu_core::business_hours::Calendar;
-use kefu_core::events::{Event, EventSink};
+use kefu_core::events::Event;
 use kefu_core::model::{Id, Role};
 use kefu_core::sla_policies::*;
 use kefu_core::tickets::{
@@ -38,7 +38,7 @@ pub struct ScanReport {
 
 /// Admins and supervisors edit calendars, policies and automation rules.
 pub fn require_manager(user: &kefu_core::model::User) -> Result<()> {
-    crate::customers::require_manager(user, "change SLA and automation settings")
+    kefu_service::access::require_manager(user, "change SLA and automation settings")
 }
 
 impl AppState {
@@ -221,7 +221,7 @@ impl AppState {
             return Ok(());
         }
         for n in self.store.add_notifications(shop_id, &items).await? {
-            self.hub.publish(Event::Notification {
+            self.services.events.publish(Event::Notification {
                 shop_id,
                 notification: Arc::new(n),
             });

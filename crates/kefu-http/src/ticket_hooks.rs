@@ -7,7 +7,7 @@
 //! path can forget them.
 
 use crate::AppState;
-use kefu_core::events::{Event, EventSink};
+use kefu_core::events::Event;
 use kefu_core::model::Id;
 use kefu_core::tickets::{Actor, FieldChange, Ticket, TicketStatus};
 use std::sync::Arc;
@@ -55,7 +55,7 @@ impl TicketChange {
 
 /// Called after every committed ticket change.
 pub async fn ticket_changed(state: &AppState, change: &TicketChange) {
-    state.hub.publish(Event::TicketChanged {
+    state.services.events.publish(Event::TicketChanged {
         ticket: Arc::new(change.after.clone()),
         created: change.is_created(),
         previous_assignee: change

@@ -189,7 +189,11 @@ impl AppState {
         conversation_id: Id,
         req: FromConversation,
     ) -> Result<Ticket> {
-        let conversation = self.visible_conversation(agent, conversation_id).await?;
+        let conversation = self
+            .services
+            .chat
+            .visible_conversation(agent, conversation_id)
+            .await?;
         let shop_id = agent.shop_id;
         let customer = &conversation.customer;
         let order = match req.order_id {

@@ -64,7 +64,7 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Upload {
     }
 }
 
-fn sent_response(sent: crate::chat::Sent) -> Response {
+fn sent_response(sent: kefu_service::sent::Sent) -> Response {
     let status = if sent.duplicate {
         StatusCode::OK
     } else {

@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use kefu_core::commerce::csv_import::{BadLine, ImportReport, import_orders};
 use kefu_core::commerce::webhook::{self, WebhookEvent};
 use kefu_core::commerce::*;
-use kefu_core::events::{Event, EventSink};
+use kefu_core::events::Event;
 use kefu_core::model::{Id, Role, User};
 use kefu_core::time::Millis;
 use kefu_core::{Error, ErrorCode, Result, token};
@@ -105,7 +105,7 @@ pub(crate) async fn after_ingest(state: &AppState, shop_id: Id, touched: &[Id]) 
     // large import's customers refresh when next opened.
     if ids.len() <= ANNOUNCE_MAX {
         for customer_id in ids {
-            state.hub.publish(Event::OrdersChanged {
+            state.services.events.publish(Event::OrdersChanged {
                 shop_id,
                 customer_id,
             });

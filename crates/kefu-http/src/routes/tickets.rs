@@ -10,7 +10,6 @@
 use crate::AppState;
 use crate::attachments::{Viewer, receive_upload};
 use crate::auth::{Agent, Shopper};
-use crate::customers::require_manager;
 use crate::error::{ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody, error_response};
 use crate::routes::attachments::{Upload, serve_file};
 use crate::tickets::{FromConversation, ShopperReport, ShopperTicket};
@@ -23,6 +22,7 @@ use kefu_core::model::*;
 use kefu_core::tickets::*;
 use kefu_core::time::Millis;
 use kefu_core::{Error, ErrorCode, Result};
+use kefu_service::access::require_manager;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -877,7 +877,11 @@ pub async fn conversation_tickets(
     agent: Agent,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<Json<ConversationTickets>> {
-    state.visible_conversation(&agent.user, id).await?;
+    state
+        .services
+        .chat
+        .visible_conversation(&agent.user, id)
+        .await?;
     let user = &agent.user;
     let mut tickets: Vec<Ticket> = state
         .store
