@@ -6,21 +6,15 @@
 //! ([`AppState::services`]); handlers stay thin. It talks to storage only through
 //! `kefu_core::store::Store` and never names a database.
 
-pub mod aftersales;
 pub mod attachments;
 pub mod auth;
-pub mod automation;
 pub mod error;
 #[cfg(test)]
 mod frames_ts;
 pub mod hub;
-pub mod mail;
 pub mod openapi;
 pub mod ratelimit;
 pub mod routes;
-pub mod sla;
-pub mod ticket_hooks;
-pub mod tickets;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -74,8 +68,6 @@ pub struct AppState {
     /// Where attachments are stored (`<data-dir>/attachments`); set by the composition root.
     /// Without it, uploads and downloads answer `not_found`.
     pub attachments: Option<Arc<attachments::AttachmentFiles>>,
-    /// The outbound mail sender's wake-up signal ([`mail::spawn_sender`]).
-    pub mail: Arc<mail::MailState>,
 }
 
 pub struct RateLimits {
@@ -117,7 +109,6 @@ impl AppState {
             secure_cookies: false,
             demo: None,
             attachments: None,
-            mail: Arc::default(),
         }
     }
 

@@ -10,6 +10,7 @@ use crate::routing::RoutingService;
 use crate::sent::Sent;
 use crate::suggest::Suggester;
 use crate::tools::ToolsService;
+use kefu_core::attachments::{Attachment, NewAttachment};
 use kefu_core::customers::CustomerEvent;
 use kefu_core::events::{Event, EventSink};
 use kefu_core::model::*;
@@ -410,4 +411,94 @@ impl ChatService {
         self.routing.route(by.shop_id, None).await?;
         Ok(user)
     }
+
+    /// An agent's file, received and placed by the caller (after [`Self::visible_conversation`]),
+    /// sent into a conversation they may see as a message.
+    pub async fn agent_attachment(
+        &self,
+        agent: &User,
+        conversation_id: Id,
+        attachment: NewAttachment,
+        client_msg_id: &str,
+    ) -> Result<Sent> {
+        self.visible_conversation(agent, conversation_id).await?;
+        let appended = self
+            .store
+            .append_agent_attachment(agent, conversation_id, attachment, client_msg_id)
+            .await?;
+        if !appended.duplicate {
+            self.publish(Event::MessageCreated {
+                conversation: Arc::new(appended.conversation),
+                message: Arc::new(appended.message.clone()),
+            });
+        }
+        Ok(Sent {
+            message: appended.message,
+            duplicate: appended.duplicate,
+        })
+    }
+
+    /// A shopper's file, received and placed by the caller, sent into their conversation
+    /// (starting or reopening it, like a text).
+    pub async fn shopper_attachment(
+        &self,
+        visitor: &Visitor,
+        attachment: NewAttachment,
+        client_msg_id: &str,
+    ) -> Result<Sent> {
+        if visitor.blocked {
+            return Err(Error::new(
+                kefu_core::ErrorCode::Blocked,
+                "this shopper may not start chats",
+            ));
+        }
+        let appended = self
+            .store
+            .append_customer_attachment(
+                visitor.shop_id,
+                visitor.customer_id,
+                attachment,
+                client_msg_id,
+            )
+            .await?;
+        self.shopper_appended(visitor, appended).await
+    }
+
+    /// The attachment if `viewer` is entitled to its conversation; `not_found` otherwise (another
+    /// shop's, another shopper's, or a conversation this agent may not see).
+    pub async fn entitled_attachment(&self, viewer: &Viewer, id: Id) -> Result<Attachment> {
+        let shop_id = match viewer {
+            Viewer::Agent(u) => u.shop_id,
+            Viewer::Shopper(v) => v.shop_id,
+        };
+        let attachment = self
+            .store
+            .attachment(shop_id, id)
+            .await?
+            .ok_or_else(|| Error::not_found("attachment"))?;
+        match viewer {
+            Viewer::Agent(u) => {
+                self.visible_conversation(u, attachment.conversation_id)
+                    .await
+                    .map_err(|_| Error::not_found("attachment"))?;
+            }
+            Viewer::Shopper(v) => {
+                let conversation = self
+                    .store
+                    .conversation(shop_id, attachment.conversation_id)
+                    .await?;
+                if conversation.is_none_or(|c| c.customer.id != v.customer_id) {
+                    return Err(Error::not_found("attachment"));
+                }
+            }
+        }
+        Ok(attachment)
+    }
+}
+
+/// Who asks for an attachment: an agent (session token or console cookie) or a shopper (visitor
+/// token).
+pub enum Viewer {
+    Agent(User),
+    Shopper(Visitor),
 }

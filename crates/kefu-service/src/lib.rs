@@ -10,21 +10,32 @@
 //! (`crates/kefu/src/main.rs`) and handed to kefu-http's `AppState` — an explicit struct, no
 //! globals. Tests build a fresh one per server.
 //!
-//! Module graph (no cycles): `access`, `sent`, `visitors`, `background` are leaves; `routing` →
-//! core; `tools` → routing; `chat` → routing, tools, suggest; `customers`, `cards`, `scripts` → access;
-//! `jobs` → store.
+//! Module graph (no cycles): `access`, `sent`, `visitors`, `background`, `notify`, `sla`, `mail`,
+//! `commerce` are leaves; `tools` → routing; `chat` → routing, tools, suggest; `customers`,
+//! `cards`, `scripts` → access; `ticket_hooks` → sla, notify, mail; `automation` extends
+//! ticket_hooks; `tickets` → ticket_hooks; `escalation` → ticket_hooks, notify; `aftersales` →
+//! commerce; `jobs` → the store only.
 
 pub mod access;
+pub mod aftersales;
+pub mod automation;
 mod background;
 pub mod cards;
 pub mod chat;
+pub mod commerce;
 pub mod customers;
+pub mod escalation;
 pub mod jobs;
+pub mod mail;
+pub mod notify;
 pub mod routing;
 pub mod scripts;
 pub mod search;
 pub mod sent;
+pub mod sla;
 pub mod suggest;
+pub mod ticket_hooks;
+pub mod tickets;
 pub mod tools;
 pub mod visitors;
 
@@ -66,6 +77,15 @@ pub struct Services {
     pub customers: Arc<customers::CustomerService>,
     pub cards: Arc<cards::CardService>,
     pub scripts: Arc<scripts::ScriptService>,
+    pub commerce: Arc<commerce::CommerceService>,
+    pub aftersales: Arc<aftersales::AftersalesService>,
+    pub notify: Arc<notify::NotificationService>,
+    pub sla: Arc<sla::SlaService>,
+    pub mail: Arc<mail::MailService>,
+    /// What follows every committed ticket change (events, SLA, automation, mail, segments).
+    pub ticket_hooks: Arc<ticket_hooks::TicketHooks>,
+    pub tickets: Arc<tickets::TicketService>,
+    pub escalation: Arc<escalation::EscalationService>,
     /// Reply suggestions, when on.
     pub suggest: Option<Arc<suggest::Suggester>>,
     /// The full-text index and its indexer, when the server has a data directory.
@@ -89,7 +109,35 @@ impl Services {
             tools.clone(),
             suggest.clone(),
         );
+        let commerce = commerce::CommerceService::new(store.clone(), events.clone());
+        let notify = notify::NotificationService::new(store.clone(), events.clone());
+        let sla = sla::SlaService::new(store.clone(), config.clock.clone());
+        let mail = mail::MailService::new(store.clone());
+        let ticket_hooks = ticket_hooks::TicketHooks::new(
+            store.clone(),
+            events.clone(),
+            sla.clone(),
+            notify.clone(),
+            mail.clone(),
+        );
         Services {
+            aftersales: aftersales::AftersalesService::new(
+                store.clone(),
+                events.clone(),
+                commerce.clone(),
+            ),
+            tickets: tickets::TicketService::new(store.clone(), ticket_hooks.clone()),
+            escalation: escalation::EscalationService::new(
+                store.clone(),
+                config.clock.clone(),
+                ticket_hooks.clone(),
+                notify.clone(),
+            ),
+            commerce,
+            notify,
+            sla,
+            mail,
+            ticket_hooks,
             customers: customers::CustomerService::new(
                 store.clone(),
                 events.clone(),

@@ -550,9 +550,9 @@ async fn serve_http(
         })?,
     ));
     // Delivers queued mail (ticket replies to shoppers) through each shop's SMTP server.
-    kefu_http::mail::spawn_sender(&state);
+    kefu_service::mail::spawn_sender(&state.services.mail);
     // Fires SLA warnings and breach escalations (exactly once per clock, whatever number of nodes).
-    kefu_http::sla::spawn_escalation(&state);
+    kefu_service::escalation::spawn_escalation(&state.services.escalation);
     let app = kefu_http::router(state);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -290,7 +290,7 @@ impl TestServer {
         state.attachments = Some(Arc::new(
             kefu_http::attachments::AttachmentFiles::open(data_dir.path()).expect("attachments"),
         ));
-        kefu_http::mail::spawn_sender(&state);
+        kefu_service::mail::spawn_sender(&state.services.mail);
         let app = kefu_http::router(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -457,6 +457,8 @@ async fn notifications_are_per_user(backend: Backend) {
         text: text.into(),
     };
     s.state
+        .services
+        .notify
         .notify(
             shop,
             vec![
@@ -748,7 +750,10 @@ async fn escalation_fires_once(backend: Backend) {
         &generous(),
     );
     let both_scan = || async {
-        let (a, b) = tokio::join!(s.state.sla_scan(), node2.sla_scan());
+        let (a, b) = tokio::join!(
+            s.state.services.escalation.sla_scan(),
+            node2.services.escalation.sla_scan()
+        );
         let (a, b) = (a.expect("scan"), b.expect("scan"));
         (a.warnings + b.warnings, a.breaches + b.breaches)
     };
