@@ -8,10 +8,12 @@
 
 pub mod attachments;
 pub mod auth;
+pub mod cors;
 pub mod error;
 #[cfg(test)]
 mod frames_ts;
 pub mod hub;
+pub mod login_guard;
 pub mod openapi;
 pub mod ratelimit;
 pub mod routes;
@@ -68,6 +70,12 @@ pub struct AppState {
     /// Where attachments are stored (`<data-dir>/attachments`); set by the composition root.
     /// Without it, uploads and downloads answer `not_found`.
     pub attachments: Option<Arc<attachments::AttachmentFiles>>,
+    /// Wrong passwords per account (delays that grow), beside the per-address login limit.
+    pub login_guard: Arc<login_guard::LoginGuard>,
+    /// The cap on argon2id checks running at once (memory under a login flood).
+    pub password_checks: Arc<auth::PasswordChecks>,
+    /// Each shop's widget origins, so the check on every shopper request reads no database.
+    pub widget_origins: Arc<cors::OriginCache>,
 }
 
 pub struct RateLimits {
@@ -109,6 +117,9 @@ impl AppState {
             secure_cookies: false,
             demo: None,
             attachments: None,
+            widget_origins: Arc::default(),
+            login_guard: Arc::default(),
+            password_checks: Arc::default(),
         }
     }
 
@@ -144,5 +155,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(attachments::MAX_UPLOAD_BODY)),
         )
         .merge(routes::web::router())
+        // Outermost, so the widget's preflights are answered before routing (no route has OPTIONS).
+        .layer(axum::middleware::from_fn(cors::widget_cors))
         .with_state(state)
 }

@@ -170,6 +170,7 @@ export interface Conversation {
 /** Where a conversation stands. `open` conversations count toward an agent's cap. */
 export type ConversationStatus = 'open' | 'pending' | 'resolved'
 
+/** A customer as other records show them. */
 export interface CustomerRef {
   id: number
   name: string

@@ -394,7 +394,8 @@ async fn settings_roles_body(backend: Backend) {
         "{current}"
     );
     let new = json!({"greeting": "欢迎！", "offline_message": "不在线", "default_max_concurrent": 3,
-        "prechat": {"enabled": false, "name": "off", "phone": "off", "email": "off"}});
+        "prechat": {"enabled": false, "name": "off", "phone": "off", "email": "off"},
+        "time_zone": "Asia/Shanghai", "widget_origins": []});
     for who in [&agent, &sup] {
         s.put("/api/v1/shop/settings", Some(&who.token), new.clone())
             .await
@@ -422,4 +423,43 @@ async fn settings_roles_body(backend: Backend) {
     let h = s.shopper_history(&shopper, 0).await;
     assert_eq!(h["messages"][0]["body"], "欢迎！");
     assert_eq!(h["messages"][2]["body"], "不在线");
+}
+
+both!(login_guessing_is_limited_per_account, account_guard_body);
+async fn account_guard_body(backend: Backend) {
+    // Generous per-address limits: what stops the guessing here is the account's own record.
+    let s = TestServer::start(backend).await;
+    let admin = s.agent(s.shop.id, Role::Admin, "店长").await;
+    let target = s.agent(s.shop.id, Role::Agent, "小王").await;
+    let colleague = s.agent(s.shop.id, Role::Agent, "小李").await;
+    let free = kefu_http::login_guard::FREE_FAILURES;
+    for _ in 0..=free {
+        s.login(&target.user.email, "wrong-password-1")
+            .await
+            .expect_error(401, "unauthorized");
+    }
+    // Now the account waits, even for the right password (a right guess would teach nothing).
+    let r = s.login(&target.user.email, PASSWORD).await;
+    r.expect_error(429, "rate_limited");
+    // Matching is by e-mail as logins read it.
+    s.login(&target.user.email.to_uppercase(), PASSWORD)
+        .await
+        .expect_error(429, "rate_limited");
+    // A colleague behind the same address signs in as usual.
+    s.login(&colleague.user.email, PASSWORD).await.expect(200);
+    // Only an admin lifts the wait; then the right password works and the record starts over.
+    let path = format!("/api/v1/agents/{}/unlock", target.id());
+    s.post(&path, Some(&colleague.token), json!({}))
+        .await
+        .expect_error(403, "forbidden");
+    let r = s.post(&path, Some(&admin.token), json!({})).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    s.login(&target.user.email, PASSWORD).await.expect(200);
+    // Another shop's member is not found.
+    let other = s.create_shop("other-guard").await;
+    let stranger = s.agent(other.id, Role::Agent, "外人").await;
+    let path = format!("/api/v1/agents/{}/unlock", stranger.id());
+    s.post(&path, Some(&admin.token), json!({}))
+        .await
+        .expect_error(404, "not_found");
 }
