@@ -1,5 +1,5 @@
 //! `suggest`: the cost of ranking a shop's script library for a conversation, measured with the
-//! server's own code ([`kefu_http::suggest::Prepared`], what the suggestion worker and
+//! server's own code ([`kefu_service::suggest::Prepared`], what the suggestion worker and
 //! `GET /api/v1/conversations/{id}/suggestions` call) on real service dialogues.
 //!
 //! The engine history is built from the research dialogues in `../shared/data` (read from there,
@@ -15,8 +15,8 @@ use crate::percentiles;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use kefu_core::suggestions::{CONTEXT_TURNS, PastExchange, PastTurn, exchanges};
-use kefu_http::suggest::{Prepared, ScriptEntry, SuggestConfig};
 use kefu_search::Analyzer;
+use kefu_service::suggest::{Prepared, ScriptEntry, SuggestConfig};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;

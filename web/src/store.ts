@@ -2,6 +2,7 @@ import { reactive } from 'vue'
 import { api, getToken, setToken } from './api'
 import { shopTimeZone } from './zone'
 import type { Conversation, ConvStatus, Message, Shop, UiMessage, User } from './types'
+import type { AgentFrame } from './types/frames.gen'
 
 // ---------------------------------------------------------------- session
 export const session = reactive({
@@ -191,7 +192,8 @@ export function upsertConversation(c: Conversation) {
 }
 
 // ---------------------------------------------------------------- live connection
-type Listener = (ev: any) => void
+/** A live frame as the server defines it (generated from the Rust frames: types/frames.gen.ts). */
+type Listener = (ev: AgentFrame) => void
 
 class Live {
   private ws: WebSocket | null = null
@@ -245,9 +247,9 @@ class Live {
       if (reconnect) void catchUp()
     }
     ws.onmessage = (e) => {
-      let ev: any
+      let ev: AgentFrame
       try {
-        ev = JSON.parse(String(e.data))
+        ev = JSON.parse(String(e.data)) as AgentFrame
       } catch {
         return
       }
@@ -268,14 +270,14 @@ class Live {
 
 export const live = new Live()
 
-function handleEvent(ev: any) {
+function handleEvent(ev: AgentFrame) {
   switch (ev.type) {
     case 'conversation.created':
     case 'conversation.updated':
-      if (ev.conversation) upsertConversation(ev.conversation as Conversation)
+      if (ev.conversation) upsertConversation(ev.conversation)
       break
     case 'message.created': {
-      const m = ev.message as Message
+      const m: Message = ev.message
       const convId: number = ev.conversation_id ?? m.conversation_id
       const th = threads.get(convId)
       if (th) {

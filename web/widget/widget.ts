@@ -5,6 +5,7 @@
  */
 import { CSS } from './style'
 import { TICKETS_CSS, mountTickets } from './tickets'
+import type { ShopperFrame } from '../src/types/frames.gen'
 
 /** Accepted by the server (it checks the real content again). */
 const ACCEPT = '.jpg,.jpeg,.jfif,.png,.gif,.webp,.pdf,.txt,.csv,.log,.md,.zip,.docx,.xlsx,.pptx,.mp4,.m4v'
@@ -724,9 +725,9 @@ const TEXT = {
       if (again) void catchUp()
     }
     sock.onmessage = (e) => {
-      let ev: any
+      let ev: ShopperFrame
       try {
-        ev = JSON.parse(String(e.data))
+        ev = JSON.parse(String(e.data)) as ShopperFrame
       } catch {
         return
       }
@@ -744,13 +745,14 @@ const TEXT = {
     }
   }
 
-  function onEvent(ev: any) {
+  /** Frames as the server defines them (generated from the Rust frames: src/types/frames.gen.ts). */
+  function onEvent(ev: ShopperFrame) {
     switch (ev.type) {
       case 'ticket.reply':
         tickets.onEvent(ev)
         break
       case 'message.created': {
-        const m = ev.message as Msg
+        const m = ev.message
         if (!m || m.private) return
         const before = lastSeq
         const gap = m.seq > before + 1

@@ -107,6 +107,12 @@ pub enum Event {
 /// Where events go once a change is durable.
 pub trait EventSink: Send + Sync {
     fn publish(&self, event: Event);
+
+    /// Whether an agent of the shop could receive an event now. Work done only to be shown live
+    /// (ranking reply suggestions) is skipped when not; a sink that cannot tell says yes.
+    fn reaches_agents(&self, _shop_id: Id) -> bool {
+        true
+    }
 }
 
 /// A sink that drops everything (CLI commands that run without a server).

@@ -8,7 +8,7 @@ use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-pub type Id = i64;
+pub use crate::base::{CustomerRef, Id};
 
 /// The longest message body accepted, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 5000;
@@ -17,31 +17,7 @@ pub const MAX_CLIENT_MSG_ID: usize = 64;
 /// The concurrency cap a new agent gets unless the shop says otherwise.
 pub const DEFAULT_MAX_CONCURRENT: i64 = 8;
 
-macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-            /// Parses the stored/wire form; an unknown value is a validation error.
-            pub fn parse(s: &str) -> Result<Self> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    other => Err(Error::validation(format!(
-                        concat!("unknown ", stringify!($name), " '{}'"), other
-                    ))),
-                }
-            }
-        }
-    };
-}
-// Other areas of kefu-core declare their enums the same way.
-pub(crate) use string_enum;
+pub(crate) use crate::base::string_enum;
 
 string_enum!(
     /// What an account may do: admins run the shop, supervisors see and steer every conversation,
@@ -266,12 +242,6 @@ pub struct NewUser {
     pub role: Role,
     pub team_id: Option<Id>,
     pub password_hash: String,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct CustomerRef {
-    pub id: Id,
-    pub name: String,
 }
 
 #[derive(Debug, Clone, Default)]

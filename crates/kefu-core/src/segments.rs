@@ -9,7 +9,7 @@
 //! [`CustomerMetrics::from_history`] → [`Thresholds::compute`] over all buyers of the shop →
 //! [`segment`] for each customer. Recomputing a few customers reuses the stored thresholds.
 
-use crate::model::{CustomerRef, Id, string_enum};
+use crate::base::{CustomerRef, Id, string_enum};
 use crate::time::Millis;
 use crate::{Error, Result};
 use async_trait::async_trait;

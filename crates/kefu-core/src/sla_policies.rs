@@ -10,6 +10,7 @@
 use crate::business_hours::{Calendar, CalendarSpec};
 use crate::model::{Id, string_enum};
 use crate::sla::SlaClock;
+pub use crate::sla_view::{SlaClockView, SlaMetric, SlaState, TicketSla};
 use crate::tickets::{PolicyMatch, Priority, TicketStatus};
 use crate::time::Millis;
 use crate::{Error, Result};
@@ -107,19 +108,6 @@ pub fn validate_calendar(input: &CalendarInput) -> Result<String> {
 
 // ---------------------------------------------------------------------------------------------
 // Policies
-
-string_enum!(
-    /// The three targets an SLA policy can set.
-    SlaMetric { FirstResponse => "first_response", NextResponse => "next_response", Resolution => "resolution" }
-);
-
-impl SlaMetric {
-    pub const ALL: [SlaMetric; 3] = [
-        SlaMetric::FirstResponse,
-        SlaMetric::NextResponse,
-        SlaMetric::Resolution,
-    ];
-}
 
 /// What happens when a clock of the policy is breached. Every action is optional; several may
 /// be combined.
@@ -471,53 +459,6 @@ pub fn refresh_due(c: &mut ClockRecord, policy: &SlaPolicy, cal: &Calendar) {
         }
         _ => None,
     };
-}
-
-string_enum!(
-    /// Where a clock (or a ticket, by its worst clock) stands: `ok` running in time, `warning`
-    /// within the policy's warning lead, `breached` past due, `paused`, `met`.
-    SlaState { Ok => "ok", Warning => "warning", Breached => "breached", Paused => "paused", Met => "met" }
-);
-
-impl SlaState {
-    /// Worse first: what a ticket shows when its clocks disagree.
-    fn severity(self) -> u8 {
-        match self {
-            SlaState::Breached => 4,
-            SlaState::Warning => 3,
-            SlaState::Ok => 2,
-            SlaState::Paused => 1,
-            SlaState::Met => 0,
-        }
-    }
-}
-
-/// One clock as the API shows it.
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
-pub struct SlaClockView {
-    pub metric: SlaMetric,
-    pub state: SlaState,
-    /// When it falls due (while running).
-    pub due_at: Option<Millis>,
-    /// When the warning starts (while running, if the policy warns).
-    pub warn_at: Option<Millis>,
-    /// Working time used so far, and the target, in milliseconds.
-    pub used_ms: i64,
-    pub target_ms: i64,
-    pub met_at: Option<Millis>,
-    /// Met after the target.
-    pub late: bool,
-    pub breached_at: Option<Millis>,
-}
-
-/// A ticket's SLA: its worst clock's state and every clock.
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
-pub struct TicketSla {
-    pub state: SlaState,
-    pub policy_id: Id,
-    /// The earliest due time among running clocks.
-    pub next_due_at: Option<Millis>,
-    pub clocks: Vec<SlaClockView>,
 }
 
 /// The state of one clock at `now`, from its stored instants (no calendar needed: `used_ms` of a

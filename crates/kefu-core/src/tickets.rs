@@ -605,8 +605,8 @@ pub struct Ticket {
     #[schema(value_type = Option<String>)]
     pub closed_at: Option<Millis>,
     /// The SLA clocks' due times and states (`null` when no policy applies). Filled by the HTTP
-    /// layer from the clocks (`crate::sla_policies`), never stored with the ticket row.
-    pub sla: Option<crate::sla_policies::TicketSla>,
+    /// layer from the SLA clocks, never stored with the ticket row.
+    pub sla: Option<crate::sla_view::TicketSla>,
 }
 
 impl Ticket {
@@ -802,7 +802,7 @@ pub struct TicketFilter {
     pub include_merged: bool,
     /// Tickets with a clock (not met) in one of these states: `ok`, `warning`, `breached`,
     /// `paused` (`sla=breached,warning`). Judged at `sla_now`, which the caller sets.
-    pub sla: Vec<crate::sla_policies::SlaState>,
+    pub sla: Vec<crate::sla_view::SlaState>,
     pub sla_now: Millis,
     /// Only the tickets merged into this one (a ticket's detail; not a query parameter).
     pub merged_into_id: Option<Id>,
@@ -875,7 +875,7 @@ impl TicketFilter {
                 }
                 "sort" => f.sort = TicketSort::parse(v)?,
                 "sla" => {
-                    use crate::sla_policies::SlaState;
+                    use crate::sla_view::SlaState;
                     for s in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                         match SlaState::parse(s) {
                             Ok(state) if state != SlaState::Met => f.sla.push(state),

@@ -1,6 +1,6 @@
 //! Attachments in chat: receiving an upload (streamed, size-limited, typed by its real content),
-//! storing its bytes durably by content hash, thumbnailing images, and the flows that store the
-//! attachment's row with its message and publish it.
+//! storing its bytes durably by content hash and thumbnailing images. The flows that store the
+//! attachment's row with its message and publish it are `kefu_service::chat`'s.
 //!
 //! Files live under `<data-dir>/attachments/`: `ab/cd/<sha256>` (the original) and
 //! `ab/cd/<sha256>.thumb` (JPEG, or PNG for images with transparency). An upload is written to
@@ -9,15 +9,13 @@
 //! leaves nothing behind: its temporary file is removed when the upload is dropped.
 
 use crate::AppState;
-use crate::chat::Sent;
 use axum::extract::multipart::{Field, Multipart, MultipartError};
 use axum::http::StatusCode;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 use kefu_core::attachments::{
-    self, Accepted, Attachment, MAX_DECODE_ALLOC, MAX_DECODE_PIXELS, MAX_FILE_BYTES,
-    MAX_IMAGE_SIDE_PX, NewAttachment, SNIFF_BYTES, THUMB_MAX_PX,
+    self, Accepted, MAX_DECODE_ALLOC, MAX_DECODE_PIXELS, MAX_FILE_BYTES, MAX_IMAGE_SIDE_PX,
+    NewAttachment, SNIFF_BYTES, THUMB_MAX_PX,
 };
-use kefu_core::events::{Event, EventSink};
 use kefu_core::model::*;
 use kefu_core::{Error, ErrorCode, Result};
 use sha2::{Digest, Sha256};
@@ -529,107 +527,12 @@ async fn read_upload(
 }
 
 impl AppState {
+    /// The attachment directory; `not_found` when the server has none.
     pub(crate) fn attachment_files(&self) -> Result<Arc<AttachmentFiles>> {
         self.attachments.clone().ok_or_else(|| {
             Error::not_found("attachment storage (the server has no data directory)")
         })
     }
-
-    /// An agent uploads a file into a conversation they may see; it is sent as a message.
-    pub async fn agent_attachment(
-        &self,
-        agent: &User,
-        conversation_id: Id,
-        multipart: Multipart,
-    ) -> Result<Sent> {
-        let files = self.attachment_files()?;
-        // Check entitlement before reading the body: nothing is stored for a stranger.
-        self.visible_conversation(agent, conversation_id).await?;
-        let received = receive(files, multipart).await?;
-        let appended = self
-            .store
-            .append_agent_attachment(
-                agent,
-                conversation_id,
-                received.attachment,
-                &received.client_msg_id,
-            )
-            .await?;
-        if !appended.duplicate {
-            self.hub.publish(Event::MessageCreated {
-                conversation: Arc::new(appended.conversation),
-                message: Arc::new(appended.message.clone()),
-            });
-        }
-        Ok(Sent {
-            message: appended.message,
-            duplicate: appended.duplicate,
-        })
-    }
-
-    /// A shopper uploads a file into their conversation (starting or reopening it, like a text).
-    pub async fn shopper_attachment(
-        &self,
-        visitor: &Visitor,
-        multipart: Multipart,
-    ) -> Result<Sent> {
-        let files = self.attachment_files()?;
-        if visitor.blocked {
-            return Err(Error::new(
-                ErrorCode::Blocked,
-                "this shopper may not start chats",
-            ));
-        }
-        let received = receive(files, multipart).await?;
-        let appended = self
-            .store
-            .append_customer_attachment(
-                visitor.shop_id,
-                visitor.customer_id,
-                received.attachment,
-                &received.client_msg_id,
-            )
-            .await?;
-        self.shopper_appended(visitor, appended).await
-    }
-
-    /// The attachment if `viewer` is entitled to its conversation; `not_found` otherwise (another
-    /// shop's, another shopper's, or a conversation this agent may not see).
-    pub async fn entitled_attachment(&self, viewer: &Viewer, id: Id) -> Result<Attachment> {
-        let shop_id = match viewer {
-            Viewer::Agent(u) => u.shop_id,
-            Viewer::Shopper(v) => v.shop_id,
-        };
-        let attachment = self
-            .store
-            .attachment(shop_id, id)
-            .await?
-            .ok_or_else(|| Error::not_found("attachment"))?;
-        match viewer {
-            Viewer::Agent(u) => {
-                self.visible_conversation(u, attachment.conversation_id)
-                    .await
-                    .map_err(|_| Error::not_found("attachment"))?;
-            }
-            Viewer::Shopper(v) => {
-                let conversation = self
-                    .store
-                    .conversation(shop_id, attachment.conversation_id)
-                    .await?;
-                if conversation.is_none_or(|c| c.customer.id != v.customer_id) {
-                    return Err(Error::not_found("attachment"));
-                }
-            }
-        }
-        Ok(attachment)
-    }
-}
-
-/// Who asks for an attachment: an agent (session token or console cookie) or a shopper (visitor
-/// token).
-pub enum Viewer {
-    Agent(User),
-    Shopper(Visitor),
 }
 
 #[cfg(test)]

@@ -129,7 +129,7 @@ pub async fn agent_from_token(state: &AppState, token: &str) -> Result<User> {
 /// Looks up the shopper owning a visitor token.
 pub async fn visitor_from_token(state: &AppState, token: &str) -> Result<Visitor> {
     let hash = token::hash(token);
-    if let Some(visitor) = state.visitors.get(&hash) {
+    if let Some(visitor) = state.services.visitors.get(&hash) {
         return Ok(visitor);
     }
     let visitor = state
@@ -137,7 +137,7 @@ pub async fn visitor_from_token(state: &AppState, token: &str) -> Result<Visitor
         .visitor(&hash)
         .await?
         .ok_or_else(|| Error::unauthorized("invalid visitor token"))?;
-    state.visitors.put(hash, visitor.clone());
+    state.services.visitors.put(hash, visitor.clone());
     Ok(visitor)
 }
 

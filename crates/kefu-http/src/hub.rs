@@ -7,10 +7,9 @@
 //! touches only their own sockets and their shop's agents.
 
 use kefu_core::events::{Event, EventSink};
-use kefu_core::model::{Conversation, Id, Role, SenderType};
-use kefu_core::suggestions::Suggestion;
+use kefu_core::frames::{AgentAudience, Delivery, deliveries, entitled};
+use kefu_core::model::{Conversation, Id, Role};
 use kefu_core::tickets::Ticket;
-use serde_json::json;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -198,336 +197,76 @@ impl Hub {
 /// Whether an agent may see a conversation: admins and supervisors see the whole shop, agents see
 /// their own and the unassigned ones.
 pub fn agent_sees(conversation: &Conversation, user_id: Id, role: Role) -> bool {
-    role.sees_whole_shop()
-        || conversation.assignee_id.is_none()
-        || conversation.assignee_id == Some(user_id)
+    entitled(conversation.assignee_id, user_id, role)
 }
 
 /// Whether an agent may see a ticket: the same rule as conversations (admins and supervisors the
 /// whole shop, agents their own and the unassigned ones).
 pub fn agent_sees_ticket(ticket: &Ticket, user_id: Id, role: Role) -> bool {
-    role.sees_whole_shop() || ticket.assignee_id.is_none() || ticket.assignee_id == Some(user_id)
-}
-
-fn frame(value: serde_json::Value) -> Frame {
-    Arc::from(value.to_string())
-}
-
-/// What shoppers may know of their conversation (no internal fields).
-fn shopper_view(c: &Conversation) -> serde_json::Value {
-    json!({"id": c.id, "status": c.status, "assignee_name": c.assignee_name, "queue_position": c.queue_position})
+    entitled(ticket.assignee_id, user_id, role)
 }
 
 impl Hub {
     /// Whether anyone connected could receive an event of this shop and shopper (so a server
-    /// without live clients does not serialize frames for nobody).
+    /// without live clients does not frame events for nobody).
     fn anyone_for(&self, shop_id: Id, customer_id: Option<Id>) -> bool {
         let c = self.read();
         c.agents_by_shop.contains_key(&shop_id)
             || customer_id.is_some_and(|id| c.visitors_by_customer.contains_key(&id))
     }
-}
 
-impl EventSink for Hub {
-    fn publish(&self, event: Event) {
-        let audience = match &event {
-            Event::MessageCreated { conversation, .. }
-            | Event::ConversationCreated { conversation }
-            | Event::ConversationUpdated { conversation, .. }
-            | Event::Typing { conversation, .. }
-            | Event::Read { conversation, .. } => {
-                self.anyone_for(conversation.shop_id, Some(conversation.customer.id))
-            }
-            Event::QueuePosition {
-                shop_id,
-                customer_id,
-                ..
-            } => self.anyone_for(*shop_id, Some(*customer_id)),
-            Event::AgentStatus { shop_id, .. }
-            | Event::CustomerUpdated { shop_id, .. }
-            | Event::OrdersChanged { shop_id, .. }
-            | Event::Mention { shop_id, .. }
-            | Event::Notification { shop_id, .. }
-            | Event::AftersalesUpdated { shop_id, .. } => self.anyone_for(*shop_id, None),
-            Event::Suggestions { conversation, .. } => self.anyone_for(conversation.shop_id, None),
-            Event::TicketChanged { ticket, .. } => {
-                self.anyone_for(ticket.shop_id, ticket.customer.as_ref().map(|c| c.id))
-            }
+    /// Serialises the delivery's frame once, if anyone of its audience is connected, and queues
+    /// it for each of them.
+    fn deliver(&self, d: Delivery) {
+        let (to_agents, to_shopper) = {
+            let c = self.read();
+            (
+                d.agents != AgentAudience::Nobody && c.agents_by_shop.contains_key(&d.shop_id),
+                d.shopper
+                    .filter(|id| c.visitors_by_customer.contains_key(id)),
+            )
         };
-        if !audience {
+        if !to_agents && to_shopper.is_none() {
             return;
         }
-        match event {
-            Event::MessageCreated {
-                conversation,
-                message,
-            } => {
-                let f = frame(json!({
-                    "type": "message.created",
-                    "conversation_id": conversation.id,
-                    "message": &*message,
-                }));
-                self.to_agents(conversation.shop_id, &f, |u, r| {
-                    agent_sees(&conversation, u, r)
-                });
-                if !message.private {
-                    self.to_visitor(conversation.customer.id, &f);
-                }
+        let frame: Frame = match serde_json::to_string(&d.frame) {
+            Ok(text) => Arc::from(text),
+            Err(e) => {
+                tracing::error!(error = %e, frame = d.frame.variant(), "a live frame could not be serialised");
+                return;
             }
-            Event::ConversationCreated { conversation } => {
-                let f =
-                    frame(json!({"type": "conversation.created", "conversation": &*conversation}));
-                self.to_agents(conversation.shop_id, &f, |u, r| {
-                    agent_sees(&conversation, u, r)
-                });
-            }
-            Event::ConversationUpdated {
-                conversation,
-                previous_assignee,
-            } => {
-                let f =
-                    frame(json!({"type": "conversation.updated", "conversation": &*conversation}));
-                self.to_agents(conversation.shop_id, &f, |u, r| {
-                    agent_sees(&conversation, u, r) || previous_assignee == Some(u)
-                });
-                let f = frame(
-                    json!({"type": "conversation.updated", "conversation": shopper_view(&conversation)}),
-                );
-                self.to_visitor(conversation.customer.id, &f);
-            }
-            Event::Typing {
-                conversation,
-                sender_type,
-                sender_name,
-            } => {
-                let f = frame(json!({
-                    "type": "typing",
-                    "conversation_id": conversation.id,
-                    "sender_type": sender_type,
-                    "sender_name": sender_name,
-                }));
-                if sender_type == SenderType::Customer {
-                    self.to_agents(conversation.shop_id, &f, |u, r| {
-                        agent_sees(&conversation, u, r)
-                    });
-                } else {
-                    self.to_visitor(conversation.customer.id, &f);
-                }
-            }
-            Event::Read {
-                conversation,
-                reader_type,
-                seq,
-            } => {
-                let f = frame(json!({
-                    "type": "read",
-                    "conversation_id": conversation.id,
-                    "reader_type": reader_type,
-                    "seq": seq,
-                }));
-                if reader_type == SenderType::Customer {
-                    self.to_agents(conversation.shop_id, &f, |u, r| {
-                        agent_sees(&conversation, u, r)
-                    });
-                } else {
-                    self.to_visitor(conversation.customer.id, &f);
-                }
-            }
-            Event::QueuePosition {
-                customer_id,
-                conversation_id,
-                position,
-                ..
-            } => {
-                let f = frame(json!({
-                    "type": "queue.position",
-                    "conversation_id": conversation_id,
-                    "position": position,
-                }));
-                self.to_visitor(customer_id, &f);
-            }
-            Event::AgentStatus {
-                shop_id,
-                agent_id,
-                status,
-            } => {
-                let f =
-                    frame(json!({"type": "agent.status", "agent_id": agent_id, "status": status}));
-                self.to_agents(shop_id, &f, |_, _| true);
-            }
-            Event::CustomerUpdated {
-                shop_id,
-                customer_id,
-                merged_into,
-            } => {
-                // Every agent of the shop may read customers, so all of them hear of changes.
-                let f = frame(json!({
-                    "type": "customer.updated",
-                    "customer_id": customer_id,
-                    "merged_into": merged_into,
-                }));
-                self.to_agents(shop_id, &f, |_, _| true);
-            }
-            Event::OrdersChanged {
-                shop_id,
-                customer_id,
-            } => {
-                let f = frame(json!({
-                    "type": "orders.changed",
-                    "customer_id": customer_id,
-                }));
-                self.to_agents(shop_id, &f, |_, _| true);
-            }
-            Event::Notification {
-                shop_id,
-                notification,
-            } => {
-                let f = frame(json!({
-                    "type": "notification",
-                    "notification": &*notification,
-                }));
-                self.to_agents(shop_id, &f, |u, _| u == notification.user_id);
-            }
-            Event::Mention {
-                shop_id,
-                agent_id,
-                mention,
-            } => {
-                let f = frame(json!({
-                    "type": "mention",
-                    "id": mention.id,
-                    "conversation_id": mention.conversation_id,
-                    "message_id": mention.message_id,
-                    "by": &mention.by,
-                    "excerpt": &mention.excerpt,
-                    "customer": &mention.customer,
-                    "created_at": mention.created_at,
-                }));
-                self.to_agents(shop_id, &f, |u, _| u == agent_id);
-            }
-            Event::AftersalesUpdated {
-                shop_id,
-                request_id,
-                state,
-                assignee_id,
-                previous_assignee,
-            } => {
-                let f = frame(json!({
-                    "type": "aftersales.updated",
-                    "request_id": request_id,
-                    "state": state,
-                    "assignee_id": assignee_id,
-                }));
-                self.to_agents(shop_id, &f, |u, r| {
-                    r.sees_whole_shop()
-                        || assignee_id.is_none_or(|a| a == u)
-                        || previous_assignee == Some(u)
-                });
-            }
-            Event::Suggestions {
-                conversation,
-                message_id,
-                suggestions,
-            } => self.suggestions_to_agents(&conversation, message_id, &suggestions),
-            Event::TicketChanged {
-                ticket,
-                created,
-                previous_assignee,
-                public_reply,
-            } => {
-                let kind = if created {
-                    "ticket.created"
-                } else {
-                    "ticket.updated"
-                };
-                let f = frame(json!({"type": kind, "ticket": &*ticket}));
-                self.to_agents(ticket.shop_id, &f, |u, r| {
-                    agent_sees_ticket(&ticket, u, r) || previous_assignee == Some(u)
-                });
-                if public_reply && let Some(customer) = &ticket.customer {
-                    // The shopper learns only that their ticket has a new reply; the widget
-                    // reads it with its own token.
-                    let f = frame(json!({"type": "ticket.reply", "ticket_id": ticket.id}));
-                    self.to_visitor(customer.id, &f);
-                }
-            }
+        };
+        if to_agents {
+            self.to_agents(d.shop_id, &frame, |u, r| d.agents.admits(u, r));
+        }
+        if let Some(customer_id) = to_shopper {
+            self.to_visitor(customer_id, &frame);
         }
     }
 }
 
-/// Suggestions shown per shopper message.
-pub const SUGGESTIONS_SHOWN: usize = 3;
-
-/// The first [`SUGGESTIONS_SHOWN`] suggestions meant for `agent`: shop-wide scripts and the agent's
-/// own personal ones (another agent's personal script is never shown).
-pub fn suggestions_for(suggestions: &[Suggestion], agent: Id) -> Vec<&Suggestion> {
-    suggestions
-        .iter()
-        .filter(|s| s.owner_id.is_none_or(|o| o == agent))
-        .take(SUGGESTIONS_SHOWN)
-        .collect()
-}
-
-impl Hub {
-    /// Each entitled agent gets the top suggestions meant for them. Agents whose lists are the same
-    /// (no personal script among them, the usual case) share one serialized frame.
-    fn suggestions_to_agents(
-        &self,
-        conversation: &Conversation,
-        message_id: Id,
-        suggestions: &[Suggestion],
-    ) {
-        let shared = suggestions_for(suggestions, 0);
-        let shared_frame = suggestions_frame(conversation.id, message_id, &shared);
-        let has_personal = suggestions.iter().any(|s| s.owner_id.is_some());
-        let mut slow = Vec::new();
-        if let Some(list) = self.read().agents_by_shop.get(&conversation.shop_id) {
-            for a in list
-                .iter()
-                .filter(|a| agent_sees(conversation, a.user_id, a.role))
-            {
-                let own;
-                let f = if has_personal && suggestions.iter().any(|s| s.owner_id == Some(a.user_id))
-                {
-                    own = suggestions_frame(
-                        conversation.id,
-                        message_id,
-                        &suggestions_for(suggestions, a.user_id),
-                    );
-                    &own
-                } else {
-                    &shared_frame
-                };
-                if a.tx.try_send(f.clone()).is_err() {
-                    slow.push(a.conn_id);
-                }
-            }
+/// The hub is the single-node [`EventSink`]: who receives what is decided by
+/// [`kefu_core::frames::deliveries`]; the hub only frames and queues.
+impl EventSink for Hub {
+    fn publish(&self, event: Event) {
+        if !self.anyone_for(event.shop_id(), event.shopper()) {
+            return;
         }
-        for conn_id in slow {
-            tracing::warn!(conn_id, "dropping a slow agent connection");
-            self.remove(
-                Key::Agent {
-                    shop_id: conversation.shop_id,
-                },
-                conn_id,
-            );
+        for d in deliveries(event) {
+            self.deliver(d);
         }
     }
-}
 
-fn suggestions_frame(conversation_id: Id, message_id: Id, list: &[&Suggestion]) -> Frame {
-    frame(json!({
-        "type": "suggestions",
-        "conversation_id": conversation_id,
-        "message_id": message_id,
-        "suggestions": list,
-    }))
+    fn reaches_agents(&self, shop_id: Id) -> bool {
+        self.has_agents(shop_id)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kefu_core::model::{ConversationStatus, CustomerRef, Message, MessageKind};
+    use kefu_core::model::{ConversationStatus, CustomerRef, Message, MessageKind, SenderType};
+    use kefu_core::suggestions::Suggestion;
     use kefu_core::time::Millis;
 
     fn conversation(customer_id: Id) -> Arc<Conversation> {

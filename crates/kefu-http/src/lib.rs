@@ -1,40 +1,28 @@
 //! kefu-http: the HTTP and WebSocket face of kefu (axum).
 //!
-//! It owns routing of requests, authentication extractors, the live [`hub::Hub`], the mapping of
-//! domain errors to HTTP ([`error`]) and the OpenAPI document ([`openapi`]). Business flows that
-//! span several store calls and events live in [`chat`]; handlers stay thin. It talks to storage
-//! only through `kefu_core::store::Store` and never names a database.
+//! It owns routing of requests, authentication extractors, the live [`hub::Hub`] (the socket
+//! registry and the single-node `EventSink`), WebSocket framing, the mapping of domain errors to
+//! HTTP ([`error`]) and the OpenAPI document ([`openapi`]). The flows are kefu-service's
+//! ([`AppState::services`]); handlers stay thin. It talks to storage only through
+//! `kefu_core::store::Store` and never names a database.
 
-pub mod aftersales;
 pub mod attachments;
 pub mod auth;
-pub mod automation;
-mod background;
-pub mod cards;
-pub mod chat;
 pub mod client_ip;
 pub mod cors;
-pub mod customers;
 pub mod error;
+#[cfg(test)]
+mod frames_ts;
 pub mod hub;
 pub mod login_guard;
-pub mod mail;
 pub mod openapi;
 pub mod ratelimit;
 pub mod routes;
-pub mod scripts;
-pub mod search;
-pub mod sla;
-pub mod suggest;
-pub mod ticket_hooks;
-pub mod tickets;
-pub mod tools;
-pub mod visitors;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use kefu_core::store::Store;
-use kefu_core::time::{Clock, SystemClock};
+use kefu_service::Services;
 use ratelimit::RateLimiter;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -76,10 +64,13 @@ impl Default for Limits {
 /// Everything a handler needs, built once in the composition root and passed as axum state.
 #[derive(Clone)]
 pub struct AppState {
+    /// The flows (kefu-service), wired once by the composition root.
+    pub services: Services,
+    /// The store of [`Services::store`], for plain reads and the flows not yet in kefu-service.
     pub store: Arc<dyn Store>,
+    /// The live sockets; also the [`Services::events`] sink.
     pub hub: Arc<hub::Hub>,
     pub limits: Arc<RateLimits>,
-    pub visitors: Arc<visitors::VisitorCache>,
     /// Send the session cookie only over HTTPS.
     pub secure_cookies: bool,
     /// Set by `kefu demo` only: enables the demo shop page's login and ordering endpoints.
@@ -87,25 +78,12 @@ pub struct AppState {
     /// Where attachments are stored (`<data-dir>/attachments`); set by the composition root.
     /// Without it, uploads and downloads answer `not_found`.
     pub attachments: Option<Arc<attachments::AttachmentFiles>>,
-    /// The daily tools' caches and the snooze task's wake-up signal.
-    pub tools: Arc<tools::ToolsState>,
-    /// The full-text index and its indexer ([`search`]); set by the composition root from
-    /// `--data-dir`. `None`: search answers `disabled`.
-    pub search: Option<Arc<search::SearchService>>,
-    /// Reply suggestions; `None` turns them off (the endpoint then answers an empty list). The
-    /// composition root starts it ([`AppState::with_suggestions`]).
-    pub suggest: Option<Arc<suggest::Suggester>>,
-    /// The outbound mail sender's wake-up signal ([`mail::spawn_sender`]).
-    pub mail: Arc<mail::MailState>,
     /// Wrong passwords per account (delays that grow), beside the per-address login limit.
     pub login_guard: Arc<login_guard::LoginGuard>,
     /// The cap on argon2id checks running at once (memory under a login flood).
     pub password_checks: Arc<auth::PasswordChecks>,
     /// Each shop's widget origins, so the check on every shopper request reads no database.
     pub widget_origins: Arc<cors::OriginCache>,
-    /// "Now" for SLA clocks and escalation ([`AppState::now`]): the system clock, or a manual one
-    /// in tests that compute due times exactly.
-    pub clock: Arc<dyn Clock>,
 }
 
 pub struct RateLimits {
@@ -123,12 +101,13 @@ pub struct RateLimits {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, limits: &Limits) -> Self {
+    /// The state over wired services whose event sink is `hub`.
+    pub fn new(services: Services, hub: Arc<hub::Hub>, limits: &Limits) -> Self {
         let l = limits;
         AppState {
-            store,
-            hub: hub::Hub::new(),
-            visitors: Arc::default(),
+            store: services.store.clone(),
+            services,
+            hub,
             limits: Arc::new(RateLimits {
                 login: RateLimiter::per_minute(l.login_per_minute, l.login_per_minute),
                 sessions: RateLimiter::per_minute(l.sessions_per_minute, l.sessions_per_minute),
@@ -155,30 +134,22 @@ impl AppState {
             secure_cookies: false,
             demo: None,
             attachments: None,
-            tools: Arc::default(),
-            search: None,
-            suggest: None,
-            mail: Arc::default(),
             widget_origins: Arc::default(),
             login_guard: Arc::default(),
             password_checks: Arc::default(),
-            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// A state with default services over `store` and a fresh hub (tests, tools).
+    pub fn with_store(store: Arc<dyn Store>, limits: &Limits) -> Self {
+        let hub = hub::Hub::new();
+        let services = Services::new(store, hub.clone(), kefu_service::ServicesConfig::default());
+        Self::new(services, hub, limits)
     }
 
     /// The current time as SLA clocks see it.
     pub fn now(&self) -> kefu_core::time::Millis {
-        self.clock.now()
-    }
-
-    /// Starts the reply-suggestion service (needs a Tokio runtime).
-    pub fn with_suggestions(mut self, config: suggest::SuggestConfig) -> Self {
-        self.suggest = Some(suggest::Suggester::start(
-            self.store.clone(),
-            self.hub.clone(),
-            config,
-        ));
-        self
+        self.services.now()
     }
 }
 
@@ -186,6 +157,10 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let trusted = state.limits.trusted_proxies.clone();
     routes::api(state.clone())
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(|| async { axum::Json(openapi::document()) }),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Uploads have their own, larger limit (and stream with per-type limits).
         .merge(

@@ -1,5 +1,6 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations (served at
-//! `/api/v1/openapi.json`; a test checks every route is in it).
+//! `/api/v1/openapi.json`; a test checks every route is in it). The live frames of the WebSockets
+//! are in it as the `ServerFrame` schema.
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
@@ -22,7 +23,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         ws::agent_ws, ws::visitor_ws,
     ),
     components(schemas(ErrorBody, ErrorDetail, User, Role, AgentStatus, Team, TeamRef, Conversation, ConversationStatus,
-        Message, SenderType, CustomerRef, Shop, ShopSettings, PrechatForm, PrechatField, Product, AgentSummary)),
+        Message, SenderType, CustomerRef, Shop, ShopSettings, PrechatForm, PrechatField, Product, AgentSummary,
+        kefu_core::frames::ServerFrame, kefu_core::frames::ShopperConversation)),
     modifiers(&SecurityAddon),
 )]
 struct ApiDoc;

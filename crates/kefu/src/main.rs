@@ -5,7 +5,6 @@ mod demo;
 mod demo_aftersales;
 mod demo_cards;
 mod eval;
-mod jobs;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -248,7 +247,7 @@ async fn run(cli: Cli) -> Result<()> {
             let dir = args.data_dir.join("search");
             let started = std::time::Instant::now();
             let analyzer = Arc::new(kefu_search::Analyzer::new());
-            let docs = kefu_http::search::reindex(store, &dir, analyzer)
+            let docs = kefu_service::search::reindex(store, &dir, analyzer)
                 .await
                 .map_err(|e| anyhow::anyhow!(e))?;
             println!(
@@ -520,20 +519,35 @@ async fn serve_http(
         trusted_proxies: args.trusted_proxies.clone(),
     };
     let backend = store.backend();
-    jobs::spawn_daily_segment_recompute(store.clone(), args.segments_daily_hour_utc);
-    let mut state = AppState::new(store.clone(), &limits);
-    state.secure_cookies = args.secure_cookies;
+    kefu_service::jobs::spawn_daily_segment_recompute(store.clone(), args.segments_daily_hour_utc);
     // The index opens (or rebuilds itself from the database) in the background; search answers
     // "rebuilding" meanwhile, everything else is served at once.
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
     // One analyzer (jieba's dictionary, tens of megabytes) for search and suggestions.
     let analyzer = Arc::new(kefu_search::Analyzer::new());
-    state.search = Some(kefu_http::search::SearchService::start(
+    // The composition root: the hub is the event sink of every service.
+    let hub = kefu_http::hub::Hub::new();
+    let mut services = kefu_service::Services::new(
+        store.clone(),
+        hub.clone(),
+        kefu_service::ServicesConfig {
+            suggestions: Some(kefu_service::suggest::SuggestConfig::default()),
+            ..Default::default()
+        },
+    );
+    services.search = Some(kefu_service::search::SearchService::start(
         store,
         data_dir.join("search"),
         analyzer.clone(),
     ));
+    if let Some(suggest) = &services.suggest {
+        suggest.share_analyzer(analyzer);
+    }
+    // Wakes snoozed conversations when their time comes (and at once for any due while down).
+    kefu_service::tools::spawn_snooze_waker(&services.tools);
+    let mut state = AppState::new(services, hub, &limits);
+    state.secure_cookies = args.secure_cookies;
     // Only `kefu demo` enables the demo page's login and ordering endpoints.
     state.demo = demo_shop.map(Arc::new);
     state.attachments = Some(Arc::new(
@@ -544,16 +558,10 @@ async fn serve_http(
             )
         })?,
     ));
-    let state = state.with_suggestions(kefu_http::suggest::SuggestConfig::default());
-    if let Some(suggest) = &state.suggest {
-        suggest.share_analyzer(analyzer);
-    }
-    // Wakes snoozed conversations when their time comes (and at once for any due while down).
-    kefu_http::tools::spawn_background(&state);
     // Delivers queued mail (ticket replies to shoppers) through each shop's SMTP server.
-    kefu_http::mail::spawn_sender(&state);
+    kefu_service::mail::spawn_sender(&state.services.mail);
     // Fires SLA warnings and breach escalations (exactly once per clock, whatever number of nodes).
-    kefu_http::sla::spawn_escalation(&state);
+    kefu_service::escalation::spawn_escalation(&state.services.escalation);
     let app = kefu_http::router(state);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -60,7 +60,11 @@ pub async fn create(
     agent: Agent,
     ApiJson(input): ApiJson<NewRequestInput>,
 ) -> ApiResult<(StatusCode, Json<RequestDetail>)> {
-    let detail = state.create_aftersales(&agent.user, input).await?;
+    let detail = state
+        .services
+        .aftersales
+        .create_aftersales(&agent.user, input)
+        .await?;
     Ok((StatusCode::CREATED, Json(detail)))
 }
 
@@ -71,7 +75,13 @@ pub async fn get_one(
     agent: Agent,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<Json<RequestDetail>> {
-    Ok(Json(state.visible_request(&agent.user, id).await?))
+    Ok(Json(
+        state
+            .services
+            .aftersales
+            .visible_request(&agent.user, id)
+            .await?,
+    ))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -206,7 +216,13 @@ pub async fn act(
     ApiPath(id): ApiPath<Id>,
     ApiJson(action): ApiJson<Action>,
 ) -> ApiResult<Json<RequestDetail>> {
-    Ok(Json(state.act_aftersales(&agent.user, id, action).await?))
+    Ok(Json(
+        state
+            .services
+            .aftersales
+            .act_aftersales(&agent.user, id, action)
+            .await?,
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -229,6 +245,8 @@ pub async fn assign(
 ) -> ApiResult<Json<RequestDetail>> {
     Ok(Json(
         state
+            .services
+            .aftersales
             .assign_aftersales(&agent.user, id, req.assignee_id)
             .await?,
     ))
@@ -246,7 +264,11 @@ pub async fn list_evidence(
     agent: Agent,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<Json<EvidenceList>> {
-    let detail = state.visible_request(&agent.user, id).await?;
+    let detail = state
+        .services
+        .aftersales
+        .visible_request(&agent.user, id)
+        .await?;
     Ok(Json(EvidenceList {
         evidence: detail.evidence,
     }))
@@ -268,7 +290,19 @@ pub async fn upload_evidence(
     ApiPath(id): ApiPath<Id>,
     Upload(multipart): Upload,
 ) -> ApiResult<Response> {
-    let evidence = state.add_evidence(&agent.user, id, multipart).await?;
+    let files = state.attachment_files()?;
+    // Entitlement before the body is read: nothing is stored for a stranger.
+    state
+        .services
+        .aftersales
+        .visible_request(&agent.user, id)
+        .await?;
+    let photo = crate::attachments::receive_photo(files, multipart).await?;
+    let evidence = state
+        .services
+        .aftersales
+        .add_evidence(&agent.user, id, photo)
+        .await?;
     Ok((StatusCode::CREATED, Json(evidence)).into_response())
 }
 
@@ -285,7 +319,11 @@ async fn visible_evidence(
         .attachments
         .clone()
         .ok_or_else(|| Error::not_found("evidence"))?;
-    state.visible_request(&agent.user, id).await?;
+    state
+        .services
+        .aftersales
+        .visible_request(&agent.user, id)
+        .await?;
     let e = state
         .store
         .aftersales_evidence(agent.user.shop_id, id, evidence_id)

@@ -154,7 +154,11 @@ pub async fn set_my_status(
     ApiJson(req): ApiJson<StatusRequest>,
 ) -> ApiResult<Json<UserResponse>> {
     let status = AgentStatus::parse(&req.status)?;
-    let user = state.set_agent_status(&agent.user, status).await?;
+    let user = state
+        .services
+        .chat
+        .set_agent_status(&agent.user, status)
+        .await?;
     Ok(Json(UserResponse { user }))
 }
 
@@ -191,6 +195,8 @@ pub async fn set_agent_cap(
     ApiJson(req): ApiJson<CapRequest>,
 ) -> ApiResult<Json<UserResponse>> {
     let user = state
+        .services
+        .chat
         .set_agent_cap(&agent.user, id, req.max_concurrent)
         .await?;
     Ok(Json(UserResponse { user }))
@@ -335,7 +341,11 @@ pub async fn get_conversation(
 ) -> ApiResult<Json<ConversationResponse>> {
     // Also a conversation the agent was mentioned in, or the shopper's history (tools.rs).
     Ok(Json(ConversationResponse {
-        conversation: state.readable_conversation(&agent.user, id).await?,
+        conversation: state
+            .services
+            .tools
+            .readable_conversation(&agent.user, id)
+            .await?,
     }))
 }
 
@@ -361,7 +371,11 @@ pub async fn list_messages(
     ApiPath(id): ApiPath<Id>,
     ApiQuery(q): ApiQuery<MessagesQuery>,
 ) -> ApiResult<Json<MessagesResponse>> {
-    state.readable_conversation(&agent.user, id).await?;
+    state
+        .services
+        .tools
+        .readable_conversation(&agent.user, id)
+        .await?;
     let after = q.after_seq.unwrap_or(0).max(0);
     let limit = q.limit.unwrap_or(200).clamp(1, 1000);
     let messages = state
@@ -404,11 +418,13 @@ pub async fn send_message(
     // A shopper must never see `{customer.name}`: a script's missing value is filled or removed
     // by the agent first. Notes stay free-form.
     if !req.private {
-        crate::scripts::refuse_unfilled(&req.body)?;
+        kefu_service::scripts::refuse_unfilled(&req.body)?;
     }
     // Notes go through the tools flow: @mentions, and notes by mentioned agents (tools.rs).
     let sent = if req.private {
         state
+            .services
+            .tools
             .note_with_mentions(
                 &agent.user,
                 id,
@@ -421,6 +437,8 @@ pub async fn send_message(
         return Err(Error::validation("mentions: only internal notes mention agents").into());
     } else {
         state
+            .services
+            .chat
             .agent_message(&agent.user, id, &req.body, &req.client_msg_id, false)
             .await?
     };
@@ -428,6 +446,8 @@ pub async fn send_message(
         && !sent.duplicate
     {
         state
+            .services
+            .scripts
             .record_script_use_quietly(&agent.user, script_id, id, sent.message.id)
             .await;
     }
@@ -489,6 +509,8 @@ pub async fn assign(
         return Err(Error::validation("note must be at most 1000 characters").into());
     }
     let conversation = state
+        .services
+        .chat
         .assign(&agent.user, id, req.agent_id, team_id, req.note.as_deref())
         .await?;
     Ok(Json(ConversationResponse { conversation }))
@@ -505,7 +527,11 @@ pub async fn set_status(
     ApiJson(req): ApiJson<StatusRequest>,
 ) -> ApiResult<Json<ConversationResponse>> {
     let status = ConversationStatus::parse(&req.status)?;
-    let conversation = state.set_status(&agent.user, id, status).await?;
+    let conversation = state
+        .services
+        .chat
+        .set_status(&agent.user, id, status)
+        .await?;
     Ok(Json(ConversationResponse { conversation }))
 }
 
@@ -523,7 +549,11 @@ pub async fn mark_read(
     ApiPath(id): ApiPath<Id>,
     ApiJson(req): ApiJson<ReadRequest>,
 ) -> ApiResult<Json<ConversationResponse>> {
-    let conversation = state.agent_read(&agent.user, id, req.seq).await?;
+    let conversation = state
+        .services
+        .chat
+        .agent_read(&agent.user, id, req.seq)
+        .await?;
     Ok(Json(ConversationResponse { conversation }))
 }
 
@@ -569,6 +599,6 @@ pub async fn put_settings(
         .widget_origins
         .put(shop.id, shop.settings.widget_origins.clone());
     // A higher cap may free agents for waiting shoppers.
-    state.route(shop.id, None).await?;
+    state.services.routing.route(shop.id, None).await?;
     Ok(Json(shop.settings))
 }

@@ -6,7 +6,6 @@
 //! document by [`crate::openapi::document`].
 
 use crate::AppState;
-use crate::attachments::Viewer;
 use crate::auth::{Agent, Shopper};
 use crate::error::{ApiError, ApiPath, ApiResult, ErrorBody, error_response};
 use axum::body::Body;
@@ -19,6 +18,7 @@ use axum::{Json, Router};
 use kefu_core::attachments::{self, AttachmentPayload};
 use kefu_core::model::*;
 use kefu_core::{Error, ErrorCode};
+use kefu_service::chat::Viewer;
 use utoipa::ToSchema;
 
 pub fn router() -> Router<AppState> {
@@ -64,7 +64,7 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Upload {
     }
 }
 
-fn sent_response(sent: crate::chat::Sent) -> Response {
+fn sent_response(sent: kefu_service::sent::Sent) -> Response {
     let status = if sent.duplicate {
         StatusCode::OK
     } else {
@@ -90,7 +90,24 @@ pub async fn agent_upload(
     ApiPath(id): ApiPath<Id>,
     Upload(multipart): Upload,
 ) -> ApiResult<Response> {
-    let sent = state.agent_attachment(&agent.user, id, multipart).await?;
+    let files = state.attachment_files()?;
+    // Entitlement before the body is read: nothing is stored for a stranger.
+    state
+        .services
+        .chat
+        .visible_conversation(&agent.user, id)
+        .await?;
+    let received = crate::attachments::receive(files, multipart).await?;
+    let sent = state
+        .services
+        .chat
+        .agent_attachment(
+            &agent.user,
+            id,
+            received.attachment,
+            &received.client_msg_id,
+        )
+        .await?;
     Ok(sent_response(sent))
 }
 
@@ -109,7 +126,16 @@ pub async fn shopper_upload(
     if !state.limits.visitor_uploads.check(&visitor.customer_id) {
         return Err(Error::new(ErrorCode::RateLimited, "uploading too fast; slow down").into());
     }
-    let sent = state.shopper_attachment(&visitor, multipart).await?;
+    let files = state.attachment_files()?;
+    if visitor.blocked {
+        return Err(Error::new(ErrorCode::Blocked, "this shopper may not start chats").into());
+    }
+    let received = crate::attachments::receive(files, multipart).await?;
+    let sent = state
+        .services
+        .chat
+        .shopper_attachment(&visitor, received.attachment, &received.client_msg_id)
+        .await?;
     Ok(sent_response(sent))
 }
 
@@ -199,7 +225,7 @@ pub async fn download(
         .attachments
         .clone()
         .ok_or_else(|| Error::not_found("attachment"))?;
-    let a = state.entitled_attachment(&viewer, id).await?;
+    let a = state.services.chat.entitled_attachment(&viewer, id).await?;
     serve_file(files.path(&a.sha256), &a.mime, &a.name, a.is_image()).await
 }
 
@@ -218,7 +244,7 @@ pub async fn thumb(
         .attachments
         .clone()
         .ok_or_else(|| Error::not_found("attachment"))?;
-    let a = state.entitled_attachment(&viewer, id).await?;
+    let a = state.services.chat.entitled_attachment(&viewer, id).await?;
     if !a.is_image() {
         return Err(Error::not_found("thumbnail").into());
     }

@@ -18,7 +18,6 @@ use axum::routing::{get, post};
 use kefu_core::commerce::csv_import::{BadLine, ImportReport, import_orders};
 use kefu_core::commerce::webhook::{self, WebhookEvent};
 use kefu_core::commerce::*;
-use kefu_core::events::{Event, EventSink};
 use kefu_core::model::{Id, Role, User};
 use kefu_core::time::Millis;
 use kefu_core::{Error, ErrorCode, Result, token};
@@ -74,49 +73,6 @@ fn require_writer(user: &User) -> Result<()> {
         ))
     }
 }
-
-/// Every ingest path ends here, after its writes are committed, with the customers whose orders
-/// changed: their segments follow (incremental recompute) and open sidebars reload.
-pub(crate) async fn after_ingest(state: &AppState, shop_id: Id, touched: &[Id]) {
-    if touched.is_empty() {
-        return;
-    }
-    let mut ids = touched.to_vec();
-    ids.sort_unstable();
-    ids.dedup();
-    // Small changes are scored before the answer, so a client that reads segments next sees them;
-    // a large import recomputes in the background (the store switches to a full pass by itself).
-    // Either way a failure only delays segments: the orders are committed, and the next
-    // recompute catches up, so it must not fail the ingest.
-    if ids.len() <= INLINE_RECOMPUTE_MAX {
-        if let Err(e) = state.store.recompute_customers(shop_id, &ids).await {
-            tracing::warn!(shop_id, error = %e, "segments recompute after ingest failed");
-        }
-    } else {
-        let store = state.store.clone();
-        let ids = ids.clone();
-        tokio::spawn(async move {
-            if let Err(e) = store.recompute_customers(shop_id, &ids).await {
-                tracing::warn!(shop_id, error = %e, "segments recompute after import failed");
-            }
-        });
-    }
-    // One event per customer would flood every agent socket during a bulk import; sidebars of a
-    // large import's customers refresh when next opened.
-    if ids.len() <= ANNOUNCE_MAX {
-        for customer_id in ids {
-            state.hub.publish(Event::OrdersChanged {
-                shop_id,
-                customer_id,
-            });
-        }
-    }
-}
-
-/// The most touched customers recomputed before an ingest answers.
-const INLINE_RECOMPUTE_MAX: usize = 1_000;
-/// The most touched customers announced one by one with `orders.changed`.
-const ANNOUNCE_MAX: usize = 100;
 
 /// The readable items of a batch (with their index) and the reports of the unreadable ones.
 type ReadItems<T> = (Vec<(usize, T)>, Vec<ItemResult>);
@@ -210,7 +166,11 @@ async fn run_batch<T: DeserializeOwned, D>(
         outcome.touched_customer_ids = stored.touched_customer_ids;
     }
     outcome.finish();
-    after_ingest(state, agent.user.shop_id, &outcome.touched_customer_ids).await;
+    state
+        .services
+        .commerce
+        .after_ingest(agent.user.shop_id, &outcome.touched_customer_ids)
+        .await;
     Ok(Json(outcome))
 }
 
@@ -361,7 +321,11 @@ pub async fn import_csv(
         std::io::Cursor::new(body),
     )
     .await?;
-    after_ingest(&state, agent.user.shop_id, &report.touched_customer_ids).await;
+    state
+        .services
+        .commerce
+        .after_ingest(agent.user.shop_id, &report.touched_customer_ids)
+        .await;
     Ok(Json(report))
 }
 
@@ -698,7 +662,11 @@ pub async fn receive_webhook(
         .store
         .apply_commerce(shop.id, change, Some(delivery))
         .await?;
-    after_ingest(&state, shop.id, &outcome.touched_customer_ids).await;
+    state
+        .services
+        .commerce
+        .after_ingest(shop.id, &outcome.touched_customer_ids)
+        .await;
     Ok(Json(WebhookAccepted {
         event_id: event.id,
         outcome,

@@ -9,7 +9,6 @@
 
 use crate::AppState;
 use crate::auth::Agent;
-use crate::customers::{require_admin, require_manager};
 use crate::error::{ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -19,6 +18,7 @@ use axum::{Json, Router};
 use kefu_core::Error;
 use kefu_core::customers::*;
 use kefu_core::model::Id;
+use kefu_service::access::{require_admin, require_manager};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -335,7 +335,11 @@ pub async fn get_customer(
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<Json<CustomerResponse>> {
     Ok(Json(CustomerResponse {
-        customer: state.customer(agent.user.shop_id, id).await?,
+        customer: state
+            .services
+            .customers
+            .customer(agent.user.shop_id, id)
+            .await?,
     }))
 }
 
@@ -357,10 +361,10 @@ pub async fn patch_customer(
         .update_customer_profile(shop_id, id, &change)
         .await?;
     // A new name shows in the widget's cached visitor at once too.
-    state.visitors.forget_customer(id);
-    state.customer_changed(shop_id, id, None);
+    state.services.visitors.forget_customer(id);
+    state.services.customers.customer_changed(shop_id, id, None);
     Ok(Json(CustomerResponse {
-        customer: state.customer(shop_id, id).await?,
+        customer: state.services.customers.customer(shop_id, id).await?,
     }))
 }
 
@@ -388,9 +392,9 @@ pub async fn put_tags(
         .store
         .update_customer_profile(shop_id, id, &change)
         .await?;
-    state.customer_changed(shop_id, id, None);
+    state.services.customers.customer_changed(shop_id, id, None);
     Ok(Json(CustomerResponse {
-        customer: state.customer(shop_id, id).await?,
+        customer: state.services.customers.customer(shop_id, id).await?,
     }))
 }
 
@@ -420,7 +424,10 @@ pub async fn add_note(
         .store
         .add_note(u.shop_id, id, Some(u.id), &u.name, &body)
         .await?;
-    state.customer_changed(u.shop_id, id, None);
+    state
+        .services
+        .customers
+        .customer_changed(u.shop_id, id, None);
     Ok((StatusCode::CREATED, Json(NoteResponse { note })))
 }
 
@@ -435,7 +442,7 @@ pub async fn delete_note(
     let u = &agent.user;
     // Agents remove their own notes; admins and supervisors anyone's.
     if !u.role.sees_whole_shop() {
-        let profile = state.customer(u.shop_id, id).await?;
+        let profile = state.services.customers.customer(u.shop_id, id).await?;
         let note = profile
             .notes
             .iter()
@@ -446,7 +453,10 @@ pub async fn delete_note(
         }
     }
     state.store.delete_note(u.shop_id, id, note_id).await?;
-    state.customer_changed(u.shop_id, id, None);
+    state
+        .services
+        .customers
+        .customer_changed(u.shop_id, id, None);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -479,7 +489,10 @@ pub async fn add_identity(
         .store
         .add_identity(u.shop_id, id, kind, &value, "agent")
         .await?;
-    state.customer_changed(u.shop_id, id, None);
+    state
+        .services
+        .customers
+        .customer_changed(u.shop_id, id, None);
     Ok((StatusCode::CREATED, Json(IdentityResponse { identity })))
 }
 
@@ -497,7 +510,10 @@ pub async fn delete_identity(
         .store
         .delete_identity(u.shop_id, id, identity_id)
         .await?;
-    state.customer_changed(u.shop_id, id, None);
+    state
+        .services
+        .customers
+        .customer_changed(u.shop_id, id, None);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -519,7 +535,10 @@ pub async fn add_address(
     let a = req.normalized()?;
     let u = &agent.user;
     let address = state.store.add_address(u.shop_id, id, &a).await?;
-    state.customer_changed(u.shop_id, id, None);
+    state
+        .services
+        .customers
+        .customer_changed(u.shop_id, id, None);
     Ok((StatusCode::CREATED, Json(AddressResponse { address })))
 }
 
@@ -539,7 +558,10 @@ pub async fn update_address(
         .store
         .update_address(u.shop_id, id, address_id, &a)
         .await?;
-    state.customer_changed(u.shop_id, id, None);
+    state
+        .services
+        .customers
+        .customer_changed(u.shop_id, id, None);
     Ok(Json(AddressResponse { address }))
 }
 
@@ -556,7 +578,10 @@ pub async fn delete_address(
         .store
         .delete_address(u.shop_id, id, address_id)
         .await?;
-    state.customer_changed(u.shop_id, id, None);
+    state
+        .services
+        .customers
+        .customer_changed(u.shop_id, id, None);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -581,7 +606,11 @@ pub async fn merge(
 ) -> ApiResult<Json<CustomerResponse>> {
     require_manager(&agent.user, "merge customers")?;
     Ok(Json(CustomerResponse {
-        customer: state.merge_customer(&agent.user, id, req.source_id).await?,
+        customer: state
+            .services
+            .customers
+            .merge_customer(&agent.user, id, req.source_id)
+            .await?,
     }))
 }
 
@@ -640,6 +669,8 @@ pub async fn block(
     }
     Ok(Json(CustomerResponse {
         customer: state
+            .services
+            .customers
             .block_customer(&agent.user, id, true, Some(reason))
             .await?,
     }))
@@ -655,7 +686,11 @@ pub async fn unblock(
 ) -> ApiResult<Json<CustomerResponse>> {
     require_manager(&agent.user, "unblock customers")?;
     Ok(Json(CustomerResponse {
-        customer: state.block_customer(&agent.user, id, false, None).await?,
+        customer: state
+            .services
+            .customers
+            .block_customer(&agent.user, id, false, None)
+            .await?,
     }))
 }
 

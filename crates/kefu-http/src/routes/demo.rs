@@ -229,7 +229,11 @@ pub async fn place_order(
         .id
         .ok_or_else(|| Error::internal("demo order: no id"))?;
     // The same follow-up as every other ingest: segments and open sidebars.
-    crate::routes::commerce::after_ingest(&state, visitor.shop_id, &[visitor.customer_id]).await;
+    state
+        .services
+        .commerce
+        .after_ingest(visitor.shop_id, &[visitor.customer_id])
+        .await;
     let card = state
         .store
         .order_for_card(visitor.shop_id, order_id)
@@ -275,7 +279,11 @@ pub async fn pay(
         return Err(Error::validation(e.message.clone()).into());
     }
     // The same follow-up as every other ingest: segments and open sidebars.
-    crate::routes::commerce::after_ingest(&state, visitor.shop_id, &[visitor.customer_id]).await;
+    state
+        .services
+        .commerce
+        .after_ingest(visitor.shop_id, &[visitor.customer_id])
+        .await;
     let card = state
         .store
         .order_for_card(visitor.shop_id, id)

@@ -1,5 +1,5 @@
 //! Endpoints of outbound e-mail: the shop's SMTP settings (admins), a test send, whether mail is
-//! configured (every agent: the ticket view says so), and the outbox. Flows are in `crate::mail`.
+//! configured (every agent: the ticket view says so), and the outbox. Flows are in `kefu_service::mail`.
 
 use crate::AppState;
 use crate::auth::Agent;
@@ -46,7 +46,7 @@ pub fn router() -> Router<AppState> {
         TestMailResponse,
         MailStatusResponse,
         OutboxResponse,
-        crate::mail::TicketMail
+        kefu_service::mail::TicketMail
     ))
 )]
 pub struct ApiDoc;
@@ -139,7 +139,11 @@ pub async fn test_mail(
     ApiJson(req): ApiJson<TestMailRequest>,
 ) -> ApiResult<Json<TestMailResponse>> {
     require_admin(&agent, "send test mail")?;
-    crate::mail::send_test(&state, agent.user.shop_id, &req.to).await?;
+    state
+        .services
+        .mail
+        .send_test(agent.user.shop_id, &req.to)
+        .await?;
     Ok(Json(TestMailResponse { sent: true }))
 }
 
@@ -156,7 +160,11 @@ pub async fn mail_status(
     agent: Agent,
 ) -> ApiResult<Json<MailStatusResponse>> {
     Ok(Json(MailStatusResponse {
-        configured: crate::mail::mail_configured(&state, agent.user.shop_id).await?,
+        configured: state
+            .services
+            .mail
+            .mail_configured(agent.user.shop_id)
+            .await?,
     }))
 }
 
@@ -197,13 +205,17 @@ pub async fn list_outbox(
 }
 
 #[utoipa::path(get, path = "/api/v1/tickets/{id}/mail", tag = "mail", params(("id" = i64, Path)),
-    responses((status = 200, body = crate::mail::TicketMail), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = kefu_service::mail::TicketMail), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn ticket_mail(
     State(state): State<AppState>,
     agent: Agent,
     ApiPath(id): ApiPath<Id>,
-) -> ApiResult<Json<crate::mail::TicketMail>> {
-    let ticket = state.visible_ticket(&agent.user, id).await?;
-    Ok(Json(crate::mail::ticket_mail(&state, &ticket).await?))
+) -> ApiResult<Json<kefu_service::mail::TicketMail>> {
+    let ticket = state
+        .services
+        .tickets
+        .visible_ticket(&agent.user, id)
+        .await?;
+    Ok(Json(state.services.mail.ticket_mail(&ticket).await?))
 }

@@ -23,7 +23,6 @@ pub mod ws;
 
 use crate::AppState;
 use crate::error::error_response;
-use axum::Json;
 use axum::Router;
 use axum::routing::{get, post, put};
 use kefu_core::ErrorCode;
@@ -31,10 +30,6 @@ use kefu_core::ErrorCode;
 pub fn api(_state: AppState) -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
-        .route(
-            "/api/v1/openapi.json",
-            get(|| async { Json(crate::openapi::document()) }),
-        )
         .route("/api/v1/auth/login", post(agent::login))
         .route("/api/v1/auth/logout", post(agent::logout))
         .route("/api/v1/me", get(agent::me))

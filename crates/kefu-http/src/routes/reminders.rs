@@ -1,12 +1,11 @@
 //! Commerce in the conversation: product/order cards sent by agents, the product picker, and
-//! payment reminders (催付) with templates, settings and outcomes. Flows are in [`crate::cards`].
+//! payment reminders (催付) with templates, settings and outcomes. Flows are in `kefu_service::cards`.
 //!
 //! [`router`] is merged into the API by [`super::api`]; [`ApiDoc`] is merged into the OpenAPI
 //! document by [`crate::openapi::document`].
 
 use crate::AppState;
 use crate::auth::Agent;
-use crate::cards::CardTarget;
 use crate::error::{ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -21,6 +20,7 @@ use kefu_core::reminders::{
 };
 use kefu_core::time::Millis;
 use kefu_core::{Error, Result};
+use kefu_service::cards::CardTarget;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -86,6 +86,8 @@ pub async fn send_card(
         }
     };
     let sent = state
+        .services
+        .cards
         .agent_card(&agent.user, id, target, &req.client_msg_id)
         .await?;
     let status = if sent.duplicate {
@@ -167,6 +169,8 @@ pub async fn candidates(
     };
     let limit = q.limit.unwrap_or(200).clamp(1, 1000);
     let candidates = state
+        .services
+        .cards
         .reminder_candidates(&agent.user, window_hours, limit)
         .await?;
     Ok(Json(CandidatesResponse {
@@ -198,6 +202,8 @@ pub async fn send_reminder(
     ApiJson(req): ApiJson<SendReminderRequest>,
 ) -> ApiResult<Response> {
     let reminder = state
+        .services
+        .cards
         .send_reminder(&agent.user, req.order_id, req.template_id, req.force)
         .await?;
     Ok((StatusCode::CREATED, Json(reminder)).into_response())

@@ -3,7 +3,6 @@
 
 use crate::AppState;
 use crate::auth::Agent;
-use crate::customers::require_manager;
 use crate::error::{ApiQuery, ApiResult, ErrorBody};
 use axum::extract::State;
 use axum::http::header;
@@ -14,6 +13,7 @@ use kefu_core::customers::csv_cell;
 use kefu_core::reports::*;
 use kefu_core::time::Millis;
 use kefu_core::{Error, Result};
+use kefu_service::access::require_manager;
 use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi};
 

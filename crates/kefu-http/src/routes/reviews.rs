@@ -405,7 +405,7 @@ async fn visible_followup(state: &AppState, u: &User, id: Id) -> Result<Followup
         .followup(u.shop_id, id, Millis::now())
         .await?
         .ok_or_else(|| Error::not_found("follow-up"))?;
-    if !crate::aftersales::sees_request(u, f.assignee.as_ref().map(|a| a.id)) {
+    if !kefu_service::aftersales::sees_request(u, f.assignee.as_ref().map(|a| a.id)) {
         return Err(Error::not_found("follow-up"));
     }
     Ok(f)

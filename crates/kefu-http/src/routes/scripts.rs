@@ -8,7 +8,6 @@
 use crate::AppState;
 use crate::auth::Agent;
 use crate::error::{ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
-use crate::scripts::{RenderSource, rank, require_manager, validate_query};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
@@ -22,6 +21,7 @@ use kefu_core::scripts::{
 };
 use kefu_core::time::Millis;
 use kefu_core::{Error, Result};
+use kefu_service::scripts::{RenderSource, rank, require_manager, validate_query};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -111,7 +111,7 @@ pub async fn update_category(
         .update_script_category(agent.user.shop_id, id, &req)
         .await?;
     // Suggestions show category names.
-    state.scripts_changed(agent.user.shop_id);
+    state.services.scripts_changed(agent.user.shop_id);
     Ok(Json(c))
 }
 
@@ -253,7 +253,7 @@ pub async fn create_script(
         .store
         .create_script(agent.user.shop_id, owner, &new)
         .await?;
-    state.scripts_changed(agent.user.shop_id);
+    state.services.scripts_changed(agent.user.shop_id);
     Ok((StatusCode::CREATED, Json(s)).into_response())
 }
 
@@ -264,7 +264,13 @@ pub async fn get_script(
     agent: Agent,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<Json<Script>> {
-    Ok(Json(state.visible_script(&agent.user, id).await?))
+    Ok(Json(
+        state
+            .services
+            .scripts
+            .visible_script(&agent.user, id)
+            .await?,
+    ))
 }
 
 /// Replaces a script's content (its scope does not change; `personal` is ignored).
@@ -279,13 +285,17 @@ pub async fn update_script(
     ApiPath(id): ApiPath<Id>,
     ApiJson(req): ApiJson<ScriptRequest>,
 ) -> ApiResult<Json<Script>> {
-    state.manageable_script(&agent.user, id).await?;
+    state
+        .services
+        .scripts
+        .manageable_script(&agent.user, id)
+        .await?;
     let new = req.into_new()?;
     let s = state
         .store
         .update_script(agent.user.shop_id, id, &new)
         .await?;
-    state.scripts_changed(agent.user.shop_id);
+    state.services.scripts_changed(agent.user.shop_id);
     Ok(Json(s))
 }
 
@@ -298,9 +308,13 @@ pub async fn delete_script(
     agent: Agent,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<StatusCode> {
-    state.manageable_script(&agent.user, id).await?;
+    state
+        .services
+        .scripts
+        .manageable_script(&agent.user, id)
+        .await?;
     state.store.delete_script(agent.user.shop_id, id).await?;
-    state.scripts_changed(agent.user.shop_id);
+    state.services.scripts_changed(agent.user.shop_id);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -397,6 +411,8 @@ pub async fn render(
         _ => return Err(Error::validation("script_id, text: give exactly one of them").into()),
     };
     let (Rendered { text, missing }, script_id) = state
+        .services
+        .scripts
         .render_script(
             &agent.user,
             req.conversation_id,
@@ -562,7 +578,7 @@ pub async fn import(
         .store
         .import_scripts(agent.user.shop_id, owner, rows)
         .await?;
-    state.scripts_changed(agent.user.shop_id);
+    state.services.scripts_changed(agent.user.shop_id);
     Ok(Json(report))
 }
 

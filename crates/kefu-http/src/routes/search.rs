@@ -9,7 +9,6 @@
 use crate::AppState;
 use crate::auth::Agent;
 use crate::error::{ApiQuery, ApiResult, ErrorBody};
-use crate::search::Outcome;
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
@@ -18,6 +17,7 @@ use kefu_core::Error;
 use kefu_core::model::{ConversationStatus, Id};
 use kefu_core::time::Millis;
 use kefu_search::index::{self, DocKind, SearchQuery, Viewer};
+use kefu_service::search::Outcome;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -204,7 +204,7 @@ pub async fn search(
         tag: given(&p.tag).map(str::to_owned),
         limit: p.limit.unwrap_or(10).clamp(1, index::MAX_LIMIT),
     };
-    let Some(svc) = state.search.clone() else {
+    let Some(svc) = state.services.search.clone() else {
         return Ok(Json(SearchResponse {
             status: "disabled".into(),
             results: Vec::new(),

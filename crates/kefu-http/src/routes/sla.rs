@@ -1,12 +1,11 @@
 //! Endpoints of SLAs, escalation notifications and automation rules: business calendars, SLA
 //! policies, the shop's SLA overview, a user's notifications, and ticket automation rules. Any
-//! agent of the shop reads; admins and supervisors write. Flows are in `crate::sla` and
+//! agent of the shop reads; admins and supervisors write. Flows are in `kefu_service::sla` and
 //! `crate::automation`.
 
 use crate::AppState;
 use crate::auth::Agent;
 use crate::error::{ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
-use crate::sla::require_manager;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -17,6 +16,7 @@ use kefu_core::model::Id;
 use kefu_core::sla_policies::*;
 use kefu_core::tickets::PolicyMatch;
 use kefu_core::{Error, Result};
+use kefu_service::sla::require_manager;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -193,7 +193,7 @@ pub async fn update_calendar(
         .store
         .update_calendar(agent.user.shop_id, id, &name, &input.spec, input.is_default)
         .await?;
-    state.sla_policies_changed(agent.user.shop_id);
+    state.services.sla.policies_changed(agent.user.shop_id);
     Ok(Json(CalendarResponse { calendar }))
 }
 
@@ -249,7 +249,7 @@ pub async fn create_policy(
         .store
         .create_sla_policy(agent.user.shop_id, &input)
         .await?;
-    state.sla_policies_changed(agent.user.shop_id);
+    state.services.sla.policies_changed(agent.user.shop_id);
     Ok((StatusCode::CREATED, Json(PolicyResponse { policy })))
 }
 
@@ -286,7 +286,7 @@ pub async fn update_policy(
         .store
         .update_sla_policy(agent.user.shop_id, id, &input)
         .await?;
-    state.sla_policies_changed(agent.user.shop_id);
+    state.services.sla.policies_changed(agent.user.shop_id);
     Ok(Json(PolicyResponse { policy }))
 }
 
@@ -303,7 +303,7 @@ pub async fn delete_policy(
         .store
         .delete_sla_policy(agent.user.shop_id, id)
         .await?;
-    state.sla_policies_changed(agent.user.shop_id);
+    state.services.sla.policies_changed(agent.user.shop_id);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,5 +1,5 @@
 //! Reply suggestions for a conversation: the scripts ranked for its latest shopper message. The
-//! same list reaches connected consoles live as a `suggestions` event ([`crate::suggest`]); this
+//! same list reaches connected consoles live as a `suggestions` event (`kefu_service::suggest`); this
 //! endpoint serves a console that opens the conversation later.
 
 use crate::AppState;
@@ -39,8 +39,12 @@ pub async fn conversation_suggestions(
     agent: Agent,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<Json<SuggestionsResponse>> {
-    let conversation = state.visible_conversation(&agent.user, id).await?;
-    let found = match &state.suggest {
+    let conversation = state
+        .services
+        .chat
+        .visible_conversation(&agent.user, id)
+        .await?;
+    let found = match &state.services.suggest {
         Some(s) => s.current(&conversation, agent.user.id).await?,
         None => None,
     };

@@ -2,18 +2,16 @@
 //! audit, links, compensations, merges and bulk actions; categories, custom fields and saved
 //! views; one-click tickets from conversations; the shopper's side in the widget; ticket files.
 //! Flows and entitlement are in [`crate::tickets`]; every change ends in
-//! [`crate::ticket_hooks::ticket_changed`].
+//! `kefu_service::ticket_hooks::TicketHooks::changed`.
 //!
 //! [`router`] is merged into the API by [`super::api`]; [`upload_router`] by [`crate::router`]
 //! outside the JSON body limit; [`ApiDoc`] into the OpenAPI document.
 
 use crate::AppState;
-use crate::attachments::{Viewer, receive_upload};
+use crate::attachments::receive_upload;
 use crate::auth::{Agent, Shopper};
-use crate::customers::require_manager;
 use crate::error::{ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody, error_response};
 use crate::routes::attachments::{Upload, serve_file};
-use crate::tickets::{FromConversation, ShopperReport, ShopperTicket};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -23,6 +21,9 @@ use kefu_core::model::*;
 use kefu_core::tickets::*;
 use kefu_core::time::Millis;
 use kefu_core::{Error, ErrorCode, Result};
+use kefu_service::access::require_manager;
+use kefu_service::chat::Viewer;
+use kefu_service::tickets::{FromConversation, ShopperReport, ShopperTicket};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -155,7 +156,7 @@ pub async fn list(
     let next_cursor = (tickets.len() as i64 == limit)
         .then(|| tickets.last().map(|t| Cursor::after(t, sort).encode()))
         .flatten();
-    state.fill_sla(&mut tickets).await;
+    state.services.sla.fill_sla(&mut tickets).await;
     Ok(Json(TicketsPage {
         tickets,
         next_cursor,
@@ -183,9 +184,15 @@ pub async fn create(
         TicketChannel::Api
     };
     let mut t = state
+        .services
+        .tickets
         .create_ticket(&agent.user, req, channel, vec![])
         .await?;
-    state.fill_sla(std::slice::from_mut(&mut t)).await;
+    state
+        .services
+        .sla
+        .fill_sla(std::slice::from_mut(&mut t))
+        .await;
     Ok((StatusCode::CREATED, Json(t)).into_response())
 }
 
@@ -209,8 +216,16 @@ pub async fn detail(
     agent: Agent,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<Json<TicketDetail>> {
-    let mut ticket = state.visible_ticket(&agent.user, id).await?;
-    state.fill_sla(std::slice::from_mut(&mut ticket)).await;
+    let mut ticket = state
+        .services
+        .tickets
+        .visible_ticket(&agent.user, id)
+        .await?;
+    state
+        .services
+        .sla
+        .fill_sla(std::slice::from_mut(&mut ticket))
+        .await;
     let shop = agent.user.shop_id;
     let merged = if ticket.merged_into_id.is_none() {
         state
@@ -257,8 +272,16 @@ pub async fn patch(
     ApiPath(id): ApiPath<Id>,
     ApiJson(req): ApiJson<TicketPatch>,
 ) -> ApiResult<Json<Ticket>> {
-    let mut t = state.patch_ticket(&agent.user, id, req).await?;
-    state.fill_sla(std::slice::from_mut(&mut t)).await;
+    let mut t = state
+        .services
+        .tickets
+        .patch_ticket(&agent.user, id, req)
+        .await?;
+    state
+        .services
+        .sla
+        .fill_sla(std::slice::from_mut(&mut t))
+        .await;
     Ok(Json(t))
 }
 
@@ -278,7 +301,11 @@ pub async fn entries(
     agent: Agent,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<Json<EntriesResponse>> {
-    state.visible_ticket(&agent.user, id).await?;
+    state
+        .services
+        .tickets
+        .visible_ticket(&agent.user, id)
+        .await?;
     Ok(Json(EntriesResponse {
         entries: state
             .store
@@ -317,6 +344,8 @@ pub async fn add_entry(
         _ => return Err(Error::validation("kind: must be public or note").into()),
     };
     let e = state
+        .services
+        .tickets
         .agent_ticket_entry(&agent.user, id, kind, req.body, req.attachment_ids)
         .await?;
     Ok((StatusCode::CREATED, Json(e)).into_response())
@@ -336,7 +365,11 @@ pub async fn audit(
     agent: Agent,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<Json<AuditResponse>> {
-    state.visible_ticket(&agent.user, id).await?;
+    state
+        .services
+        .tickets
+        .visible_ticket(&agent.user, id)
+        .await?;
     Ok(Json(AuditResponse {
         audit: state.store.ticket_audit(agent.user.shop_id, id).await?,
     }))
@@ -357,7 +390,11 @@ pub async fn links(
     agent: Agent,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<Json<LinksResponse>> {
-    state.visible_ticket(&agent.user, id).await?;
+    state
+        .services
+        .tickets
+        .visible_ticket(&agent.user, id)
+        .await?;
     Ok(Json(LinksResponse {
         links: state.store.ticket_links(agent.user.shop_id, id).await?,
     }))
@@ -374,12 +411,20 @@ pub async fn add_link(
     ApiPath(id): ApiPath<Id>,
     ApiJson(req): ApiJson<NewTicketLink>,
 ) -> ApiResult<Response> {
-    let before = state.visible_ticket(&agent.user, id).await?;
+    let before = state
+        .services
+        .tickets
+        .visible_ticket(&agent.user, id)
+        .await?;
     let link = state
         .store
         .add_ticket_link(agent.user.shop_id, id, &req, Actor::agent(agent.user.id))
         .await?;
-    state.ticket_touched(&agent.user, before, "links").await;
+    state
+        .services
+        .tickets
+        .ticket_touched(&agent.user, before, "links")
+        .await;
     Ok((StatusCode::CREATED, Json(link)).into_response())
 }
 
@@ -392,12 +437,20 @@ pub async fn remove_link(
     agent: Agent,
     ApiPath((id, link_id)): ApiPath<(Id, Id)>,
 ) -> ApiResult<StatusCode> {
-    let before = state.visible_ticket(&agent.user, id).await?;
+    let before = state
+        .services
+        .tickets
+        .visible_ticket(&agent.user, id)
+        .await?;
     state
         .store
         .remove_ticket_link(agent.user.shop_id, id, link_id, Actor::agent(agent.user.id))
         .await?;
-    state.ticket_touched(&agent.user, before, "links").await;
+    state
+        .services
+        .tickets
+        .ticket_touched(&agent.user, before, "links")
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -416,7 +469,11 @@ pub async fn compensations(
     agent: Agent,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<Json<CompensationsResponse>> {
-    state.visible_ticket(&agent.user, id).await?;
+    state
+        .services
+        .tickets
+        .visible_ticket(&agent.user, id)
+        .await?;
     Ok(Json(CompensationsResponse {
         compensations: state.store.compensations(agent.user.shop_id, id).await?,
     }))
@@ -453,7 +510,11 @@ pub async fn add_compensation(
     if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
         return Err(Error::validation("currency: a 3-letter code such as CNY").into());
     }
-    let before = state.visible_ticket(&agent.user, id).await?;
+    let before = state
+        .services
+        .tickets
+        .visible_ticket(&agent.user, id)
+        .await?;
     let r = state
         .store
         .add_compensation(
@@ -465,6 +526,8 @@ pub async fn add_compensation(
         )
         .await?;
     state
+        .services
+        .tickets
         .ticket_touched(&agent.user, before, "compensation")
         .await;
     Ok((StatusCode::CREATED, Json(r)).into_response())
@@ -480,7 +543,11 @@ pub async fn delete_compensation(
     agent: Agent,
     ApiPath((id, compensation_id)): ApiPath<(Id, Id)>,
 ) -> ApiResult<StatusCode> {
-    let before = state.visible_ticket(&agent.user, id).await?;
+    let before = state
+        .services
+        .tickets
+        .visible_ticket(&agent.user, id)
+        .await?;
     let shop = agent.user.shop_id;
     let record = state
         .store
@@ -497,6 +564,8 @@ pub async fn delete_compensation(
         .delete_compensation(shop, id, compensation_id, Actor::agent(agent.user.id))
         .await?;
     state
+        .services
+        .tickets
         .ticket_touched(&agent.user, before, "compensation")
         .await;
     Ok(StatusCode::NO_CONTENT)
@@ -527,8 +596,16 @@ pub async fn merge(
     if req.source_ids.is_empty() || req.source_ids.len() > MAX_BULK {
         return Err(Error::validation(format!("source_ids: 1-{MAX_BULK} tickets")).into());
     }
-    let mut t = state.merge_tickets(&agent.user, id, req.source_ids).await?;
-    state.fill_sla(std::slice::from_mut(&mut t)).await;
+    let mut t = state
+        .services
+        .tickets
+        .merge_tickets(&agent.user, id, req.source_ids)
+        .await?;
+    state
+        .services
+        .sla
+        .fill_sla(std::slice::from_mut(&mut t))
+        .await;
     Ok(Json(t))
 }
 
@@ -601,11 +678,19 @@ pub async fn bulk(
     }
     let mut results = Vec::with_capacity(ids.len());
     for id in ids {
-        let r = state.patch_ticket(&agent.user, id, patch.clone()).await;
+        let r = state
+            .services
+            .tickets
+            .patch_ticket(&agent.user, id, patch.clone())
+            .await;
         results.push(match r {
             Ok(mut t) => BulkResult {
                 ticket: {
-                    state.fill_sla(std::slice::from_mut(&mut t)).await;
+                    state
+                        .services
+                        .sla
+                        .fill_sla(std::slice::from_mut(&mut t))
+                        .await;
                     Some(t)
                 },
                 id,
@@ -855,8 +940,16 @@ pub async fn from_conversation(
     ApiPath(id): ApiPath<Id>,
     ApiJson(req): ApiJson<FromConversation>,
 ) -> ApiResult<Response> {
-    let mut t = state.ticket_from_conversation(&agent.user, id, req).await?;
-    state.fill_sla(std::slice::from_mut(&mut t)).await;
+    let mut t = state
+        .services
+        .tickets
+        .ticket_from_conversation(&agent.user, id, req)
+        .await?;
+    state
+        .services
+        .sla
+        .fill_sla(std::slice::from_mut(&mut t))
+        .await;
     Ok((StatusCode::CREATED, Json(t)).into_response())
 }
 
@@ -874,7 +967,11 @@ pub async fn conversation_tickets(
     agent: Agent,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<Json<ConversationTickets>> {
-    state.visible_conversation(&agent.user, id).await?;
+    state
+        .services
+        .chat
+        .visible_conversation(&agent.user, id)
+        .await?;
     let user = &agent.user;
     let mut tickets: Vec<Ticket> = state
         .store
@@ -883,7 +980,7 @@ pub async fn conversation_tickets(
         .into_iter()
         .filter(|t| crate::hub::agent_sees_ticket(t, user.id, user.role))
         .collect();
-    state.fill_sla(&mut tickets).await;
+    state.services.sla.fill_sla(&mut tickets).await;
     Ok(Json(ConversationTickets { tickets }))
 }
 
@@ -947,7 +1044,7 @@ pub async fn shopper_create(
     ApiJson(req): ApiJson<ShopperReport>,
 ) -> ApiResult<Response> {
     shopper_rate(&state, &visitor)?;
-    let t = state.shopper_report(&visitor, req).await?;
+    let t = state.services.tickets.shopper_report(&visitor, req).await?;
     Ok((StatusCode::CREATED, Json(ShopperTicket::from(&t))).into_response())
 }
 
@@ -1015,7 +1112,7 @@ pub async fn shopper_get(
     Shopper(visitor): Shopper,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<Json<ShopperTicketDetail>> {
-    let t = state.shopper_ticket(&visitor, id).await?;
+    let t = state.services.tickets.shopper_ticket(&visitor, id).await?;
     let mut entries = state
         .store
         .ticket_entries(visitor.shop_id, id, true)
@@ -1053,6 +1150,8 @@ pub async fn shopper_reply(
 ) -> ApiResult<Response> {
     shopper_rate(&state, &visitor)?;
     let mut e = state
+        .services
+        .tickets
         .shopper_ticket_reply(&visitor, id, req.body, req.attachment_ids)
         .await?;
     e.author_id = None;
@@ -1154,15 +1253,22 @@ async fn entitled_file(state: &AppState, viewer: &Viewer, id: Id) -> Result<Tick
                 .ticket(shop_id, ticket_id)
                 .await?
                 .ok_or_else(gone)?;
-            let seen = state.visible_ticket(u, t.id).await.is_ok()
+            let seen = state.services.tickets.visible_ticket(u, t.id).await.is_ok()
                 || match t.merged_into_id {
-                    Some(target) => state.visible_ticket(u, target).await.is_ok(),
+                    Some(target) => state
+                        .services
+                        .tickets
+                        .visible_ticket(u, target)
+                        .await
+                        .is_ok(),
                     None => false,
                 };
             if seen { Ok(a) } else { Err(gone()) }
         }
         Viewer::Shopper(v) => {
             state
+                .services
+                .tickets
                 .shopper_ticket(v, ticket_id)
                 .await
                 .map_err(|_| gone())?;

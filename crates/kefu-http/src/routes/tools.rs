@@ -1,5 +1,5 @@
 //! Endpoints of the agent's daily tools: mentions, conversation tags, snooze, a shopper's
-//! conversations, auto-reply rules. Flows and entitlement rules are in `crate::tools`.
+//! conversations, auto-reply rules. Flows and entitlement rules are in `kefu_service::tools`.
 
 use crate::AppState;
 use crate::auth::Agent;
@@ -180,7 +180,11 @@ pub async fn add_tag(
     ApiPath(id): ApiPath<Id>,
     ApiJson(req): ApiJson<TagRequest>,
 ) -> ApiResult<Json<ConversationResponse>> {
-    let conversation = state.add_tag(&agent.user, id, &req.tag).await?;
+    let conversation = state
+        .services
+        .tools
+        .add_tag(&agent.user, id, &req.tag)
+        .await?;
     Ok(Json(ConversationResponse { conversation }))
 }
 
@@ -193,7 +197,11 @@ pub async fn remove_tag(
     agent: Agent,
     ApiPath((id, tag)): ApiPath<(Id, String)>,
 ) -> ApiResult<Json<ConversationResponse>> {
-    let conversation = state.remove_tag(&agent.user, id, &tag).await?;
+    let conversation = state
+        .services
+        .tools
+        .remove_tag(&agent.user, id, &tag)
+        .await?;
     Ok(Json(ConversationResponse { conversation }))
 }
 
@@ -215,7 +223,11 @@ pub async fn snooze(
     ApiPath(id): ApiPath<Id>,
     ApiJson(req): ApiJson<SnoozeRequest>,
 ) -> ApiResult<Json<ConversationResponse>> {
-    let conversation = state.snooze(&agent.user, id, req.until).await?;
+    let conversation = state
+        .services
+        .tools
+        .snooze(&agent.user, id, req.until)
+        .await?;
     Ok(Json(ConversationResponse { conversation }))
 }
 
@@ -227,7 +239,7 @@ pub async fn unsnooze(
     agent: Agent,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<Json<ConversationResponse>> {
-    let conversation = state.unsnooze(&agent.user, id).await?;
+    let conversation = state.services.tools.unsnooze(&agent.user, id).await?;
     Ok(Json(ConversationResponse { conversation }))
 }
 
@@ -239,7 +251,7 @@ pub struct CustomerConversationsQuery {
 
 /// A shopper's conversations, newest first. Every agent of the shop may list them (like the
 /// customer timeline); reading an earlier one's messages follows the history rule in
-/// `crate::tools`.
+/// `kefu_service::tools`.
 #[utoipa::path(get, path = "/api/v1/customers/{id}/conversations", tag = "tools",
     params(("id" = i64, Path), CustomerConversationsQuery),
     responses((status = 200, body = ConversationsResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
@@ -289,7 +301,11 @@ pub async fn get_auto_replies(
     State(state): State<AppState>,
     agent: Agent,
 ) -> ApiResult<Json<AutoRepliesResponse>> {
-    let rules = state.auto_reply_rules(agent.user.shop_id).await?;
+    let rules = state
+        .services
+        .tools
+        .auto_reply_rules(agent.user.shop_id)
+        .await?;
     Ok(Json(auto_replies_response((*rules).clone())))
 }
 
@@ -306,6 +322,8 @@ pub async fn put_auto_replies(
     }
     check_scripts(&state, &agent, &rules).await?;
     let rules = state
+        .services
+        .tools
         .put_auto_reply_rules(agent.user.shop_id, rules)
         .await?;
     Ok(Json(auto_replies_response(rules)))

@@ -168,6 +168,8 @@ pub async fn create_session(
     }
     // A signed identity decides who the shopper is; a bad one fails before anything is stored.
     if let Some(found) = state
+        .services
+        .customers
         .session_customer(
             &shop,
             current.as_ref().map(|c| c.1),
@@ -177,7 +179,7 @@ pub async fn create_session(
         .await?
     {
         if let Some((existing, _)) = current.filter(|_| found.keep_token) {
-            state.visitors.forget(&token::hash(&existing));
+            state.services.visitors.forget(&token::hash(&existing));
             let body = SessionResponse {
                 visitor_token: existing,
                 customer_id: found.customer_id,
@@ -224,8 +226,11 @@ pub async fn create_session(
                 .store
                 .record_contact(shop.id, customer_id, &contact, "widget")
                 .await?;
-            state.visitors.forget(&token::hash(&existing));
-            state.customer_changed(shop.id, customer_id, None);
+            state.services.visitors.forget(&token::hash(&existing));
+            state
+                .services
+                .customers
+                .customer_changed(shop.id, customer_id, None);
         }
         let body = SessionResponse {
             visitor_token: existing,
@@ -299,6 +304,8 @@ pub async fn send(
         return Err(Error::new(ErrorCode::RateLimited, "sending too fast; slow down").into());
     }
     let sent = state
+        .services
+        .chat
         .shopper_message(&visitor, &req.body, &req.client_msg_id)
         .await?;
     let m = sent.message;
@@ -379,6 +386,6 @@ pub async fn read(
     Shopper(visitor): Shopper,
     ApiJson(req): ApiJson<ShopperReadRequest>,
 ) -> ApiResult<StatusCode> {
-    state.shopper_read(&visitor, req.seq).await?;
+    state.services.chat.shopper_read(&visitor, req.seq).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -65,7 +65,7 @@ pub async fn agent_ws(
 ) -> ApiResult<Response> {
     let user = agent_from_token(&state, q.token()?).await?;
     let (registration, rx) = state.hub.register_agent(user.shop_id, user.id, user.role);
-    if let Some(suggest) = &state.suggest {
+    if let Some(suggest) = &state.services.suggest {
         suggest.warm(user.shop_id);
     }
     Ok(tune(upgrade).on_upgrade(move |socket| async move {
@@ -104,8 +104,16 @@ async fn handle_agent_frame(state: &AppState, user: &User, frame: ClientFrame) {
         return;
     };
     let result = match frame.kind.as_str() {
-        "typing" => state.agent_typing(user, conversation_id).await,
+        "typing" => {
+            state
+                .services
+                .chat
+                .agent_typing(user, conversation_id)
+                .await
+        }
         "read" => state
+            .services
+            .chat
             .agent_read(user, conversation_id, frame.seq.unwrap_or(i64::MAX))
             .await
             .map(drop),
@@ -118,9 +126,11 @@ async fn handle_agent_frame(state: &AppState, user: &User, frame: ClientFrame) {
 
 async fn handle_visitor_frame(state: &AppState, visitor: &Visitor, frame: ClientFrame) {
     let result = match frame.kind.as_str() {
-        "typing" => state.shopper_typing(visitor).await,
+        "typing" => state.services.chat.shopper_typing(visitor).await,
         "read" => {
             state
+                .services
+                .chat
                 .shopper_read(visitor, frame.seq.unwrap_or(i64::MAX))
                 .await
         }

@@ -152,9 +152,9 @@ pub struct TestServer {
     pub shop: Shop,
     pub http: reqwest::Client,
     /// The search service and its directory (servers started with [`TestServer::start_search`]).
-    pub search: Option<(Arc<kefu_http::search::SearchService>, std::path::PathBuf)>,
+    pub search: Option<(Arc<kefu_service::search::SearchService>, std::path::PathBuf)>,
     task: tokio::task::JoinHandle<()>,
-    /// The snooze wake-up task (kefu_http::tools::spawn_background).
+    /// The snooze wake-up task (kefu_service::tools::spawn_snooze_waker).
     background: tokio::task::JoinHandle<()>,
     _dir: Option<tempfile::TempDir>,
     /// The server's data directory (attachments live in `attachments/`).
@@ -171,6 +171,38 @@ impl TestServer {
     /// The SQLite database file of a server on [`Backend::Sqlite`], for checks below the API.
     pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
         self._dir.as_ref().map(|d| d.path().join("kefu.db"))
+    }
+
+    /// Runs statements straight on the server's database, below the store: fault injection for
+    /// tests of what a flow does when the database refuses a step. `sqlite` or `postgres` is run
+    /// depending on the backend (PostgreSQL in the server's own schema).
+    pub async fn execute_sql(&self, sqlite: &[&str], postgres: &[&str]) {
+        use sqlx::Connection;
+        if let Some(file) = self.sqlite_file() {
+            let url = format!("sqlite://{}", file.display());
+            let mut conn = sqlx::SqliteConnection::connect(&url)
+                .await
+                .expect("connect to the test database");
+            for sql in sqlite {
+                sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+            conn.close().await.ok();
+        } else if let Some(schema) = &self.pg_schema {
+            let mut conn = sqlx::PgConnection::connect(&pg_url())
+                .await
+                .expect("connect to the test database");
+            let search_path = format!("SET search_path TO \"{schema}\"");
+            for sql in std::iter::once(search_path.as_str()).chain(postgres.iter().copied()) {
+                sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+            conn.close().await.ok();
+        }
     }
 
     pub async fn start(backend: Backend) -> TestServer {
@@ -237,27 +269,30 @@ impl TestServer {
         let shop = store.ensure_default_shop().await.expect("default shop");
         // The server's data directory: uploads (attachments/) and, when asked for, the index (search/).
         let data_dir = tempfile::tempdir().expect("tempdir");
-        let mut state = AppState::new(store.clone(), &limits);
-        state.attachments = Some(Arc::new(
-            kefu_http::attachments::AttachmentFiles::open(data_dir.path()).expect("attachments"),
-        ));
+        let hub = kefu_http::hub::Hub::new();
+        let mut config = kefu_service::ServicesConfig::default();
+        if suggestions {
+            config.suggestions = Some(Default::default());
+        }
+        if let Some(clock) = &clock {
+            config.clock = clock.clone();
+        }
+        let mut services = kefu_service::Services::new(store.clone(), hub.clone(), config);
         let search = if with_search {
             let path = data_dir.path().join("search");
             let svc =
-                kefu_http::search::SearchService::start(store.clone(), path.clone(), analyzer());
-            state.search = Some(svc.clone());
+                kefu_service::search::SearchService::start(store.clone(), path.clone(), analyzer());
+            services.search = Some(svc.clone());
             Some((svc, path))
         } else {
             None
         };
-        if suggestions {
-            state = state.with_suggestions(Default::default());
-        }
-        if let Some(clock) = &clock {
-            state.clock = clock.clone();
-        }
-        let background = kefu_http::tools::spawn_background(&state);
-        kefu_http::mail::spawn_sender(&state);
+        let background = kefu_service::tools::spawn_snooze_waker(&services.tools);
+        let mut state = AppState::new(services, hub, &limits);
+        state.attachments = Some(Arc::new(
+            kefu_http::attachments::AttachmentFiles::open(data_dir.path()).expect("attachments"),
+        ));
+        kefu_service::mail::spawn_sender(&state.services.mail);
         let app = kefu_http::router(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -538,3 +538,63 @@ async fn prechat_body(backend: Backend) {
     assert!(profile.to_string().contains("陈女士"), "{profile}");
     assert!(profile.to_string().contains("13912345678"), "{profile}");
 }
+
+both!(
+    a_routing_failure_after_the_commit_still_answers_201,
+    routing_failure_after_commit_body
+);
+/// The first message of a conversation is answered 201 once it is stored: routing runs after the
+/// commit, and when it fails the message stays stored, the failure is only logged, and routing is
+/// retried until the database takes the assignment again.
+async fn routing_failure_after_commit_body(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let agent = s.agent(s.shop.id, Role::Agent, "Agent").await;
+    s.set_status(&agent, "online").await;
+    // From here on the database refuses to assign a conversation (routing's write); storing a
+    // shopper's message does not assign, so it still works.
+    s.execute_sql(
+        &[
+            "CREATE TRIGGER kefu_it_no_routing BEFORE UPDATE OF assignee_id ON conversations \
+           WHEN NEW.assignee_id IS NOT NULL BEGIN SELECT RAISE(ABORT, 'routing is down'); END",
+        ],
+        &[
+            "CREATE FUNCTION kefu_it_no_routing() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'routing is down'; END $$",
+            "CREATE TRIGGER kefu_it_no_routing BEFORE UPDATE OF assignee_id ON conversations \
+             FOR EACH ROW WHEN (NEW.assignee_id IS NOT NULL) EXECUTE FUNCTION kefu_it_no_routing()",
+        ],
+    )
+    .await;
+    let shopper = s.shopper().await;
+    let sent = s.shopper_send(&shopper, "is anyone there?").await;
+    let cid = sent["conversation_id"].as_i64().unwrap();
+    let history = s.shopper_history(&shopper, 0).await;
+    let bodies: Vec<&str> = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["body"].as_str())
+        .collect();
+    assert!(bodies.contains(&"is anyone there?"), "{history}");
+    let c = s.conversation(&agent, cid).await;
+    assert!(c["assignee_id"].is_null(), "routing could not assign: {c}");
+
+    // The database takes assignments again: a retry places the conversation.
+    s.execute_sql(
+        &["DROP TRIGGER kefu_it_no_routing"],
+        &["DROP TRIGGER kefu_it_no_routing ON conversations"],
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let c = s.conversation(&agent, cid).await;
+        if c["assignee_id"] == agent.id() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "routing was never retried: {c}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -515,7 +515,7 @@ async fn rebuild(backend: Backend) {
         }
     }
     assert!(kefu_search::index::SearchIndex::open_or_create(&dir, analyzer()).is_err());
-    let svc2 = kefu_http::search::SearchService::start(s.store.clone(), dir.clone(), analyzer());
+    let svc2 = kefu_service::search::SearchService::start(s.store.clone(), dir.clone(), analyzer());
     // Meanwhile it answers "rebuilding" (or already the result), never an error.
     let q = kefu_search::index::SearchQuery {
         shop_id: s.shop.id,
@@ -537,8 +537,8 @@ async fn rebuild(backend: Backend) {
     let start = Instant::now();
     loop {
         match svc2.search(q.clone()).await {
-            kefu_http::search::Outcome::Rebuilding => {}
-            kefu_http::search::Outcome::Ready(r) => {
+            kefu_service::search::Outcome::Rebuilding => {}
+            kefu_service::search::Outcome::Ready(r) => {
                 let hits: Vec<i64> = r.groups[0].1.iter().map(|h| h.id).collect();
                 assert_eq!(hits, [m]);
                 break;
@@ -553,7 +553,7 @@ async fn rebuild(backend: Backend) {
         .unwrap();
     let start = Instant::now();
     loop {
-        if let kefu_http::search::Outcome::Ready(r) = svc2.search(q.clone()).await
+        if let kefu_service::search::Outcome::Ready(r) = svc2.search(q.clone()).await
             && r.groups[0].1.len() == 2
         {
             break;
@@ -565,7 +565,7 @@ async fn rebuild(backend: Backend) {
 
     // `kefu reindex` (the same function): rebuilds from the database.
     std::fs::remove_dir_all(&dir).unwrap();
-    let docs = kefu_http::search::reindex(s.store.clone(), &dir, analyzer())
+    let docs = kefu_service::search::reindex(s.store.clone(), &dir, analyzer())
         .await
         .expect("reindex");
     // 2 messages (+ greeting/notices), 1 conversation, 1 customer at least.
@@ -578,7 +578,7 @@ async fn rebuild(backend: Backend) {
     let r = ix.search(&q).unwrap();
     assert_eq!(r.groups[0].1.len(), 2);
     // A second writer on the same directory (a running server) makes reindex refuse.
-    let err = kefu_http::search::reindex(s.store.clone(), &dir, analyzer())
+    let err = kefu_service::search::reindex(s.store.clone(), &dir, analyzer())
         .await
         .unwrap_err();
     assert!(err.contains("in use"), "{err}");

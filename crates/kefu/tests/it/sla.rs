@@ -457,6 +457,8 @@ async fn notifications_are_per_user(backend: Backend) {
         text: text.into(),
     };
     s.state
+        .services
+        .notify
         .notify(
             shop,
             vec![
@@ -735,11 +737,23 @@ async fn escalation_fires_once(backend: Backend) {
 
     // A second node on the same database. Its events reach the same sockets, as the bus of a
     // multi-node deployment would deliver them.
-    let mut node2 = kefu_http::AppState::new(s.store.clone(), &generous());
-    node2.clock = s.state.clock.clone();
-    node2.hub = s.state.hub.clone();
+    let node2 = kefu_http::AppState::new(
+        kefu_service::Services::new(
+            s.store.clone(),
+            s.state.hub.clone(),
+            kefu_service::ServicesConfig {
+                clock: s.state.services.clock.clone(),
+                ..Default::default()
+            },
+        ),
+        s.state.hub.clone(),
+        &generous(),
+    );
     let both_scan = || async {
-        let (a, b) = tokio::join!(s.state.sla_scan(), node2.sla_scan());
+        let (a, b) = tokio::join!(
+            s.state.services.escalation.sla_scan(),
+            node2.services.escalation.sla_scan()
+        );
         let (a, b) = (a.expect("scan"), b.expect("scan"));
         (a.warnings + b.warnings, a.breaches + b.breaches)
     };

@@ -442,8 +442,12 @@ async fn snooze_restart_body(backend: Backend) {
     // restart); a freshly started task must find it and wake it when due.
     let until = Millis(Millis::now().0 + 300);
     s.store.snooze(s.shop.id, cid, until).await.unwrap();
-    let fresh = kefu_http::AppState::new(s.store.clone(), &generous());
-    let task = kefu_http::tools::spawn_background(&fresh);
+    let fresh = kefu_service::Services::new(
+        s.store.clone(),
+        std::sync::Arc::new(kefu_core::events::NoEvents),
+        Default::default(),
+    );
+    let task = kefu_service::tools::spawn_snooze_waker(&fresh.tools);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
     loop {
         let c = s.conversation(&a, cid).await;

@@ -1,24 +1,52 @@
-//! Chat flows: the steps that follow a change — store it (durably), then tell every entitled socket,
-//! then let routing react. Handlers and the WebSocket readers call these, so the HTTP and the live
-//! paths behave the same.
+//! Chat flows: the steps that follow a change — store it (durably), then publish the event, then
+//! let routing react. The HTTP handlers and the WebSocket readers call these, so the two paths
+//! behave the same.
+//!
+//! A shopper's message is answered as soon as it is stored: what follows the commit (events,
+//! routing at a conversation's start, the daily tools, suggestions) never turns it into an error.
 
-use crate::AppState;
-use crate::hub::agent_sees;
+use crate::access::visible_conversation;
+use crate::routing::RoutingService;
+use crate::sent::Sent;
+use crate::suggest::Suggester;
+use crate::tools::ToolsService;
+use kefu_core::attachments::{Attachment, NewAttachment};
 use kefu_core::customers::CustomerEvent;
 use kefu_core::events::{Event, EventSink};
 use kefu_core::model::*;
+use kefu_core::store::Store;
 use kefu_core::{Error, Result};
 use std::sync::Arc;
 
-/// What a send returns to its HTTP caller.
-pub struct Sent {
-    pub message: Message,
-    pub duplicate: bool,
+/// Conversations and their messages: sends, reads, typing, assignment, status, agent status.
+pub struct ChatService {
+    store: Arc<dyn Store>,
+    events: Arc<dyn EventSink>,
+    routing: Arc<RoutingService>,
+    tools: Arc<ToolsService>,
+    /// Reply suggestions, when the server runs them.
+    suggest: Option<Arc<Suggester>>,
 }
 
-impl AppState {
+impl ChatService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        events: Arc<dyn EventSink>,
+        routing: Arc<RoutingService>,
+        tools: Arc<ToolsService>,
+        suggest: Option<Arc<Suggester>>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            events,
+            routing,
+            tools,
+            suggest,
+        })
+    }
+
     fn publish(&self, event: Event) {
-        self.hub.publish(event);
+        self.events.publish(event);
     }
 
     /// A shopper's message: stored (creating or reopening the conversation), published, routed.
@@ -51,11 +79,7 @@ impl AppState {
 
     /// What follows a stored shopper message (text or attachment): events, the last-contact
     /// update and routing at a conversation's start.
-    pub(crate) async fn shopper_appended(
-        &self,
-        visitor: &Visitor,
-        appended: Appended,
-    ) -> Result<Sent> {
+    pub async fn shopper_appended(&self, visitor: &Visitor, appended: Appended) -> Result<Sent> {
         if appended.duplicate {
             return Ok(Sent {
                 message: appended.message,
@@ -78,7 +102,8 @@ impl AppState {
             });
         }
         // Snooze wake-up and auto-replies, off this request's path (tools.rs).
-        self.after_shopper_message(&conversation, &appended.message);
+        self.tools
+            .after_shopper_message(&conversation, &appended.message);
         if let Some(suggest) = &self.suggest {
             // A try_send to the suggestion worker: ranking happens off this path.
             suggest.on_shopper_message(
@@ -114,7 +139,10 @@ impl AppState {
                     tracing::warn!(%e, customer_id, "could not record the reopening");
                 }
             });
-            self.route(visitor.shop_id, Some(&conversation)).await?;
+            // The message is stored: from here on nothing may turn the answer into an error.
+            self.routing
+                .route_after_commit(visitor.shop_id, &conversation)
+                .await;
         }
         Ok(Sent {
             message: appended.message,
@@ -185,15 +213,7 @@ impl AppState {
         agent: &User,
         conversation_id: Id,
     ) -> Result<Conversation> {
-        let conversation = self
-            .store
-            .conversation(agent.shop_id, conversation_id)
-            .await?
-            .ok_or_else(|| Error::not_found("conversation"))?;
-        if !agent_sees(&conversation, agent.id, agent.role) {
-            return Err(Error::not_found("conversation"));
-        }
-        Ok(conversation)
+        visible_conversation(&*self.store, agent, conversation_id).await
     }
 
     /// Assigns to an agent or hands to a team, with an optional private transfer note.
@@ -239,9 +259,9 @@ impl AppState {
             previous_assignee: before.assignee_id,
         });
         if conversation.assignee_id.is_none() {
-            self.route(by.shop_id, Some(&conversation)).await?;
+            self.routing.route(by.shop_id, Some(&conversation)).await?;
         } else {
-            self.publish_queue(by.shop_id).await?;
+            self.routing.publish_queue(by.shop_id).await?;
         }
         Ok(self
             .store
@@ -271,7 +291,7 @@ impl AppState {
             if status == ConversationStatus::Resolved {
                 self.record_resolved(by, &after).await;
             }
-            self.route(by.shop_id, Some(&after)).await?;
+            self.routing.route(by.shop_id, Some(&after)).await?;
         }
         Ok(self
             .store
@@ -361,7 +381,7 @@ impl AppState {
             status,
         });
         if status == AgentStatus::Online {
-            self.route(agent.shop_id, None).await?;
+            self.routing.route(agent.shop_id, None).await?;
         }
         Ok(user)
     }
@@ -388,59 +408,97 @@ impl AppState {
             .store
             .set_agent_max_concurrent(by.shop_id, agent_id, max_concurrent)
             .await?;
-        self.route(by.shop_id, None).await?;
+        self.routing.route(by.shop_id, None).await?;
         Ok(user)
     }
 
-    /// Runs routing for the shop and tells everyone affected: assigned conversations to agents and
-    /// their shoppers, and new queue positions to those still waiting. `changed` is the conversation
-    /// that prompted the run, whose shopper learns their position even when nothing moved.
-    pub async fn route(&self, shop_id: Id, changed: Option<&Conversation>) -> Result<()> {
-        let assigned = self.store.route_waiting(shop_id).await?;
-        for conversation in &assigned {
-            self.publish(Event::QueuePosition {
-                shop_id,
-                customer_id: conversation.customer.id,
-                conversation_id: conversation.id,
-                position: 0,
-            });
-            self.publish(Event::ConversationUpdated {
-                conversation: Arc::new(conversation.clone()),
-                previous_assignee: None,
-            });
-        }
-        if !assigned.is_empty() {
-            // Everyone behind moved up.
-            self.publish_queue(shop_id).await?;
-        } else if let Some(c) = changed
-            && let Some(fresh) = self.store.conversation(shop_id, c.id).await?
-            && let Some(position) = fresh.queue_position
-        {
-            self.publish(Event::QueuePosition {
-                shop_id,
-                customer_id: fresh.customer.id,
-                conversation_id: fresh.id,
-                position,
+    /// An agent's file, received and placed by the caller (after [`Self::visible_conversation`]),
+    /// sent into a conversation they may see as a message.
+    pub async fn agent_attachment(
+        &self,
+        agent: &User,
+        conversation_id: Id,
+        attachment: NewAttachment,
+        client_msg_id: &str,
+    ) -> Result<Sent> {
+        self.visible_conversation(agent, conversation_id).await?;
+        let appended = self
+            .store
+            .append_agent_attachment(agent, conversation_id, attachment, client_msg_id)
+            .await?;
+        if !appended.duplicate {
+            self.publish(Event::MessageCreated {
+                conversation: Arc::new(appended.conversation),
+                message: Arc::new(appended.message.clone()),
             });
         }
-        Ok(())
+        Ok(Sent {
+            message: appended.message,
+            duplicate: appended.duplicate,
+        })
     }
 
-    async fn publish_queue(&self, shop_id: Id) -> Result<()> {
-        for (index, (conversation_id, customer_id)) in self
-            .store
-            .waiting_queue(shop_id)
-            .await?
-            .into_iter()
-            .enumerate()
-        {
-            self.publish(Event::QueuePosition {
-                shop_id,
-                customer_id,
-                conversation_id,
-                position: index as i64 + 1,
-            });
+    /// A shopper's file, received and placed by the caller, sent into their conversation
+    /// (starting or reopening it, like a text).
+    pub async fn shopper_attachment(
+        &self,
+        visitor: &Visitor,
+        attachment: NewAttachment,
+        client_msg_id: &str,
+    ) -> Result<Sent> {
+        if visitor.blocked {
+            return Err(Error::new(
+                kefu_core::ErrorCode::Blocked,
+                "this shopper may not start chats",
+            ));
         }
-        Ok(())
+        let appended = self
+            .store
+            .append_customer_attachment(
+                visitor.shop_id,
+                visitor.customer_id,
+                attachment,
+                client_msg_id,
+            )
+            .await?;
+        self.shopper_appended(visitor, appended).await
     }
+
+    /// The attachment if `viewer` is entitled to its conversation; `not_found` otherwise (another
+    /// shop's, another shopper's, or a conversation this agent may not see).
+    pub async fn entitled_attachment(&self, viewer: &Viewer, id: Id) -> Result<Attachment> {
+        let shop_id = match viewer {
+            Viewer::Agent(u) => u.shop_id,
+            Viewer::Shopper(v) => v.shop_id,
+        };
+        let attachment = self
+            .store
+            .attachment(shop_id, id)
+            .await?
+            .ok_or_else(|| Error::not_found("attachment"))?;
+        match viewer {
+            Viewer::Agent(u) => {
+                self.visible_conversation(u, attachment.conversation_id)
+                    .await
+                    .map_err(|_| Error::not_found("attachment"))?;
+            }
+            Viewer::Shopper(v) => {
+                let conversation = self
+                    .store
+                    .conversation(shop_id, attachment.conversation_id)
+                    .await?;
+                if conversation.is_none_or(|c| c.customer.id != v.customer_id) {
+                    return Err(Error::not_found("attachment"));
+                }
+            }
+        }
+        Ok(attachment)
+    }
+}
+
+/// Who asks for an attachment: an agent (session token or console cookie) or a shopper (visitor
+/// token).
+pub enum Viewer {
+    Agent(User),
+    Shopper(Visitor),
 }

@@ -1,14 +1,15 @@
-//! Commerce in the conversation: product and order cards, payment reminders (催付), and the demo
-//! shop's ordering. Like [`crate::chat`], each flow stores first (durably), then publishes.
+//! Commerce in the conversation: product and order cards and payment reminders (催付). Like
+//! [`crate::chat`], each flow stores first (durably), then publishes.
 
-use crate::AppState;
-use crate::hub::agent_sees;
+use crate::access::{agent_sees, visible_conversation};
+use crate::sent::Sent;
 use kefu_core::cards::{self, OrderCard, ProductCard};
 use kefu_core::events::{Event, EventSink};
 use kefu_core::model::*;
 use kefu_core::reminders::{
     self, HOUR_MS, NewReminder, Reminder, ReminderOutcome, ReminderSettings, TemplateContext,
 };
+use kefu_core::store::Store;
 use kefu_core::time::Millis;
 use kefu_core::{Error, Result};
 use std::sync::Arc;
@@ -19,7 +20,17 @@ pub enum CardTarget {
     Order(Id),
 }
 
-impl AppState {
+/// Cards and payment reminders.
+pub struct CardService {
+    store: Arc<dyn Store>,
+    events: Arc<dyn EventSink>,
+}
+
+impl CardService {
+    pub fn new(store: Arc<dyn Store>, events: Arc<dyn EventSink>) -> Arc<Self> {
+        Arc::new(Self { store, events })
+    }
+
     /// A product card with the shop's link filled in; `not_found` for another shop's product.
     pub async fn product_card(
         &self,
@@ -82,9 +93,9 @@ impl AppState {
         conversation_id: Id,
         target: CardTarget,
         client_msg_id: &str,
-    ) -> Result<crate::chat::Sent> {
+    ) -> Result<Sent> {
         validate_client_msg_id(client_msg_id)?;
-        let conversation = self.visible_conversation(agent, conversation_id).await?;
+        let conversation = visible_conversation(&*self.store, agent, conversation_id).await?;
         let settings = self.store.reminder_settings(agent.shop_id).await?;
         let (kind, body, payload) = match target {
             CardTarget::Product(id) => {
@@ -120,12 +131,12 @@ impl AppState {
             })
             .await?;
         if !appended.duplicate {
-            self.hub.publish(Event::MessageCreated {
+            self.events.publish(Event::MessageCreated {
                 conversation: Arc::new(appended.conversation),
                 message: Arc::new(appended.message.clone()),
             });
         }
-        Ok(crate::chat::Sent {
+        Ok(Sent {
             message: appended.message,
             duplicate: appended.duplicate,
         })
@@ -229,7 +240,7 @@ impl AppState {
         let message_id = sent.messages[0].id;
         let sent_at = sent.messages[0].created_at;
         for message in sent.messages {
-            self.hub.publish(Event::MessageCreated {
+            self.events.publish(Event::MessageCreated {
                 conversation: conversation.clone(),
                 message: Arc::new(message),
             });

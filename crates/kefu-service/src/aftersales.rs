@@ -5,12 +5,15 @@
 //! Scoping follows conversations: admins and supervisors see every request of the shop; agents see
 //! the requests assigned to them and the unassigned ones (another agent's is 404, like an unknown id).
 
-use crate::AppState;
-use axum::extract::Multipart;
+use crate::access::visible_conversation;
+use crate::commerce::CommerceService;
 use kefu_core::aftersales::*;
+use kefu_core::attachments::NewAttachment;
 use kefu_core::events::{Event, EventSink};
 use kefu_core::model::{Id, User};
+use kefu_core::store::Store;
 use kefu_core::{Error, Result};
+use std::sync::Arc;
 
 /// Whether `user` may see a request with this assignee.
 pub fn sees_request(user: &User, assignee: Option<Id>) -> bool {
@@ -24,7 +27,26 @@ fn actor(user: &User) -> Actor {
     }
 }
 
-impl AppState {
+/// After-sales requests: visibility, creation, actions, assignment, evidence.
+pub struct AftersalesService {
+    store: Arc<dyn Store>,
+    events: Arc<dyn EventSink>,
+    commerce: Arc<CommerceService>,
+}
+
+impl AftersalesService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        events: Arc<dyn EventSink>,
+        commerce: Arc<CommerceService>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            events,
+            commerce,
+        })
+    }
+
     /// Segments count after-sales requests as returns (the demanding group): the buyer's are
     /// recomputed after a change. Best effort: a failure only delays segments, the request is stored.
     async fn aftersales_segments(&self, shop_id: Id, customer_id: Id) {
@@ -38,7 +60,7 @@ impl AppState {
     }
 
     fn aftersales_changed(&self, shop_id: Id, r: &AftersalesRequest, previous: Option<Id>) {
-        self.hub.publish(Event::AftersalesUpdated {
+        self.events.publish(Event::AftersalesUpdated {
             shop_id,
             request_id: r.id,
             state: r.state.as_str(),
@@ -81,7 +103,7 @@ impl AppState {
             }
         };
         if let Some(cid) = input.conversation_id {
-            self.visible_conversation(user, cid).await?;
+            visible_conversation(&*self.store, user, cid).await?;
         }
         let new = NewRequest {
             order_id: input.order_id,
@@ -118,7 +140,9 @@ impl AppState {
         self.aftersales_changed(user.shop_id, &acted.detail.request, None);
         if let Some((_order_id, customer_id)) = acted.refunded_order {
             // The order changed: open sidebars reload, and segments follow.
-            crate::routes::commerce::after_ingest(self, user.shop_id, &[customer_id]).await;
+            self.commerce
+                .after_ingest(user.shop_id, &[customer_id])
+                .await;
         } else if acted.detail.request.state == State::Cancelled {
             self.aftersales_segments(user.shop_id, acted.detail.request.customer.id)
                 .await;
@@ -149,18 +173,15 @@ impl AppState {
         Ok(detail)
     }
 
-    /// Stores an evidence photo for a request `user` may see (checked before the body is read).
+    /// Stores an evidence photo (received and checked by the caller, after [`Self::visible_request`])
+    /// for a request `user` may see.
     pub async fn add_evidence(
         &self,
         user: &User,
         id: Id,
-        multipart: Multipart,
+        photo: NewAttachment,
     ) -> Result<Evidence> {
-        let files = self.attachments.clone().ok_or_else(|| {
-            Error::not_found("attachment storage (the server has no data directory)")
-        })?;
         self.visible_request(user, id).await?;
-        let photo = crate::attachments::receive_photo(files, multipart).await?;
         let evidence = self
             .store
             .add_aftersales_evidence(user.shop_id, id, photo, actor(user))

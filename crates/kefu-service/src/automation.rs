@@ -4,7 +4,7 @@
 //! Loop protection (see `kefu_core::automation`): a change whose actor is the system (rules,
 //! escalation) never runs rules, so a rule's own change cannot trigger rules again.
 
-use crate::AppState;
+use crate::ticket_hooks::TicketHooks;
 use kefu_core::Result;
 use kefu_core::automation::*;
 use kefu_core::model::Id;
@@ -12,10 +12,12 @@ use kefu_core::scripts::RenderContext;
 use kefu_core::sla_policies::{NewNotification, NotificationKind};
 use kefu_core::tickets::{Actor, ActorType, EntryKind, NewEntry, Ticket, TicketPatch};
 
-impl AppState {
+/// Automation runs inside the ticket hook (it changes tickets through the hook's own
+/// [`TicketHooks::update_as`] and [`TicketHooks::add_entry_as`]).
+impl TicketHooks {
     /// Runs the shop's rules for a ticket that was just created or changed by `actor`.
     /// `entry_text` is the body of the entry the change added (a reply), if any.
-    pub async fn run_automation(
+    pub(crate) async fn run_automation(
         &self,
         t: &Ticket,
         trigger: Trigger,
@@ -50,7 +52,7 @@ impl AppState {
                 .find(|p| p.id == parent)
                 .map(|p| p.key.clone())
         };
-        let (tier, segment) = self.ticket_tier_segment(t).await?;
+        let (tier, segment) = self.sla().ticket_tier_segment(t).await?;
         let facts = RuleFacts {
             priority: t.priority,
             category: t
@@ -91,10 +93,7 @@ impl AppState {
         }
         let mut ticket = t.clone();
         if !patch.is_empty() {
-            match self
-                .update_ticket_as(t.shop_id, t.id, &patch, Actor::SYSTEM)
-                .await
-            {
+            match self.update_as(t.shop_id, t.id, &patch, Actor::SYSTEM).await {
                 Ok(after) => ticket = after,
                 // An illegal move (e.g. resolving a complaint without its result) is skipped, not
                 // fatal: the person's change stands.
@@ -125,7 +124,7 @@ impl AppState {
         }
         let mut users = plan.notify_user_ids.clone();
         if plan.notify_supervisors {
-            users.extend(self.supervisors(t.shop_id).await?);
+            users.extend(self.notify.supervisors(t.shop_id).await?);
         }
         users.sort_unstable();
         users.dedup();
@@ -140,19 +139,20 @@ impl AppState {
             ticket.display_number,
             ticket.subject
         );
-        self.notify(
-            t.shop_id,
-            users
-                .into_iter()
-                .map(|user_id: Id| NewNotification {
-                    user_id,
-                    kind: NotificationKind::Automation,
-                    ticket_id: Some(t.id),
-                    text: text.clone(),
-                })
-                .collect(),
-        )
-        .await
+        self.notify
+            .notify(
+                t.shop_id,
+                users
+                    .into_iter()
+                    .map(|user_id: Id| NewNotification {
+                        user_id,
+                        kind: NotificationKind::Automation,
+                        ticket_id: Some(t.id),
+                        text: text.clone(),
+                    })
+                    .collect(),
+            )
+            .await
     }
 
     /// What a reply template may fill: the customer's name and the shop's name.

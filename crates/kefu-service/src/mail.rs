@@ -1,15 +1,15 @@
 //! Outbound e-mail through each shop's SMTP server: queueing, the background sender, and a
 //! synchronous test send for the settings page.
 //!
-//! Callers never talk SMTP. They queue a mail ([`AppState::queue_mail`]) once their own change
+//! Callers never talk SMTP. They queue a mail ([`MailService::queue_mail`]) once their own change
 //! is committed; the sender task claims due rows with a lease (so several nodes never send one
 //! row twice), delivers them and records the outcome, retrying with back-off up to
 //! [`MAX_MAIL_ATTEMPTS`]. The SMTP password is read from the store for each batch and never
 //! logged; only the server's reply is kept as `last_error`.
 
-use crate::AppState;
 use kefu_core::mail::*;
 use kefu_core::model::Id;
+use kefu_core::store::Store;
 use kefu_core::time::Millis;
 use kefu_core::{Error, Result};
 use lettre::message::header::ContentType;
@@ -18,6 +18,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -28,31 +29,43 @@ const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 /// Rows claimed per round.
 const BATCH: i64 = 20;
 
-/// The sender's wake-up signal, shared through [`AppState`].
-#[derive(Default)]
-pub struct MailState {
+/// Shops' outbound mail: the outbox and its sender.
+pub struct MailService {
+    store: Arc<dyn Store>,
+    /// Wakes the sender when a mail is queued.
     queued: Notify,
 }
 
-/// Whether a shop can mail shoppers, and why not, for the console.
-pub async fn mail_configured(state: &AppState, shop_id: Id) -> Result<bool> {
-    Ok(state
-        .store
-        .mail_settings(shop_id)
-        .await?
-        .is_some_and(|(s, _)| s.is_complete()))
+impl MailService {
+    pub fn new(store: Arc<dyn Store>) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            queued: Notify::new(),
+        })
+    }
 }
 
-impl AppState {
+impl MailService {
+    /// Whether a shop can mail shoppers, and why not, for the console.
+    pub async fn mail_configured(&self, shop_id: Id) -> Result<bool> {
+        Ok(self
+            .store
+            .mail_settings(shop_id)
+            .await?
+            .is_some_and(|(s, _)| s.is_complete()))
+    }
+}
+
+impl MailService {
     /// Queues a mail for the shop when its mail is configured; `None` when it is not (the
     /// caller shows that instead). Validation errors (a bad address) are returned.
     pub async fn queue_mail(&self, shop_id: Id, mail: NewMail) -> Result<Option<OutboxMail>> {
         mail.validate()?;
-        if !mail_configured(self, shop_id).await? {
+        if !self.mail_configured(shop_id).await? {
             return Ok(None);
         }
         let row = self.store.enqueue_mail(shop_id, &mail).await?;
-        self.mail.queued.notify_one();
+        self.queued.notify_one();
         Ok(Some(row))
     }
 }
@@ -68,56 +81,54 @@ pub struct TicketMail {
     pub mails: Vec<OutboxMail>,
 }
 
-/// The requester's address of a ticket, when it has a requester with one.
-async fn requester_address(
-    state: &AppState,
-    ticket: &kefu_core::tickets::Ticket,
-) -> Result<Option<(String, String)>> {
-    let Some(customer) = &ticket.customer else {
-        return Ok(None);
-    };
-    let profile = state
-        .store
-        .customer_profile(ticket.shop_id, customer.id)
-        .await?;
-    Ok(profile.and_then(|p| p.email.filter(|e| valid_email(e)).map(|e| (e, p.name))))
-}
-
-/// The mail situation of a ticket the caller may see.
-pub async fn ticket_mail(
-    state: &AppState,
-    ticket: &kefu_core::tickets::Ticket,
-) -> Result<TicketMail> {
-    Ok(TicketMail {
-        configured: mail_configured(state, ticket.shop_id).await?,
-        to_address: requester_address(state, ticket).await?.map(|(a, _)| a),
-        mails: state
+impl MailService {
+    /// The requester's address of a ticket, when it has a requester with one.
+    async fn requester_address(
+        &self,
+        ticket: &kefu_core::tickets::Ticket,
+    ) -> Result<Option<(String, String)>> {
+        let Some(customer) = &ticket.customer else {
+            return Ok(None);
+        };
+        let profile = self
             .store
-            .list_outbox(ticket.shop_id, Some(ticket.id), 50)
-            .await?,
-    })
+            .customer_profile(ticket.shop_id, customer.id)
+            .await?;
+        Ok(profile.and_then(|p| p.email.filter(|e| valid_email(e)).map(|e| (e, p.name))))
+    }
 }
 
-/// Queues the mail of a public reply to the ticket's requester, when the shop's mail is
-/// configured and the requester has an address. The reply is committed already; a failure here
-/// is logged and leaves the reply in place (the shopper still sees it in the widget).
-pub async fn mail_ticket_reply(
-    state: &AppState,
-    ticket: &kefu_core::tickets::Ticket,
-    entry_id: Id,
-) {
-    let result: Result<()> = async {
-        let Some((to_address, to_name)) = requester_address(state, ticket).await? else {
+impl MailService {
+    /// The mail situation of a ticket the caller may see.
+    pub async fn ticket_mail(&self, ticket: &kefu_core::tickets::Ticket) -> Result<TicketMail> {
+        Ok(TicketMail {
+            configured: self.mail_configured(ticket.shop_id).await?,
+            to_address: self.requester_address(ticket).await?.map(|(a, _)| a),
+            mails: self
+                .store
+                .list_outbox(ticket.shop_id, Some(ticket.id), 50)
+                .await?,
+        })
+    }
+}
+
+impl MailService {
+    /// Queues the mail of a public reply to the ticket's requester, when the shop's mail is
+    /// configured and the requester has an address. The reply is committed already; a failure here
+    /// is logged and leaves the reply in place (the shopper still sees it in the widget).
+    pub async fn mail_ticket_reply(&self, ticket: &kefu_core::tickets::Ticket, entry_id: Id) {
+        let result: Result<()> = async {
+        let Some((to_address, to_name)) = self.requester_address(ticket).await? else {
             return Ok(());
         };
-        let entries = state
+        let entries = self
             .store
             .ticket_entries(ticket.shop_id, ticket.id, true)
             .await?;
         let Some(entry) = entries.iter().find(|e| e.id == entry_id) else {
             return Ok(());
         };
-        let shop = state.store.shop_by_id(ticket.shop_id).await?;
+        let shop = self.store.shop_by_id(ticket.shop_id).await?;
         let shop_name = shop.map(|s| s.name).unwrap_or_default();
         let greeting = if to_name.trim().is_empty() {
             "您好：".to_string()
@@ -136,7 +147,7 @@ pub async fn mail_ticket_reply(
             .filter(|c| !c.is_control())
             .take(MAX_SUBJECT_CHARS)
             .collect();
-        state
+        self
             .queue_mail(
                 ticket.shop_id,
                 NewMail {
@@ -152,8 +163,9 @@ pub async fn mail_ticket_reply(
         Ok(())
     }
     .await;
-    if let Err(e) = result {
-        tracing::warn!(%e, ticket_id = ticket.id, "could not queue the reply mail");
+        if let Err(e) = result {
+            tracing::warn!(%e, ticket_id = ticket.id, "could not queue the reply mail");
+        }
     }
 }
 
@@ -223,18 +235,19 @@ async fn deliver(
         .map_err(|e| e.to_string())
 }
 
-/// Sends a test mail synchronously with the shop's stored settings, so an admin sees at once
-/// whether they work. `validation_failed` with the server's answer when they do not.
-pub async fn send_test(state: &AppState, shop_id: Id, to: &str) -> Result<()> {
-    let Some((settings, password)) = state.store.mail_settings(shop_id).await? else {
-        return Err(Error::validation("mail is not configured"));
-    };
-    if !settings.is_complete() {
-        return Err(Error::validation(
-            "mail is not configured: enable it and fill in host, port and from_address",
-        ));
-    }
-    let mail = NewMail {
+impl MailService {
+    /// Sends a test mail synchronously with the shop's stored settings, so an admin sees at once
+    /// whether they work. `validation_failed` with the server's answer when they do not.
+    pub async fn send_test(&self, shop_id: Id, to: &str) -> Result<()> {
+        let Some((settings, password)) = self.store.mail_settings(shop_id).await? else {
+            return Err(Error::validation("mail is not configured"));
+        };
+        if !settings.is_complete() {
+            return Err(Error::validation(
+                "mail is not configured: enable it and fill in host, port and from_address",
+            ));
+        }
+        let mail = NewMail {
         to_address: to.trim().to_string(),
         to_name: String::new(),
         subject: "kefu 测试邮件 / test mail".into(),
@@ -242,60 +255,62 @@ pub async fn send_test(state: &AppState, shop_id: Id, to: &str) -> Result<()> {
         kind: "test".into(),
         ticket_id: None,
     };
-    mail.validate()?;
-    deliver(&settings, &password, &mail)
-        .await
-        .map_err(|e| Error::validation(format!("the SMTP server refused or failed: {e}")))
+        mail.validate()?;
+        deliver(&settings, &password, &mail)
+            .await
+            .map_err(|e| Error::validation(format!("the SMTP server refused or failed: {e}")))
+    }
 }
 
-/// One round of the sender: claims due mail, sends it, records the outcome. Returns how many
-/// rows it handled.
-pub async fn send_due(state: &AppState, now: Millis) -> Result<usize> {
-    let due = state.store.claim_due_mail(now, BATCH).await?;
-    // Settings are read once per shop per round.
-    let mut shops: HashMap<Id, Option<(MailSettings, SmtpPassword)>> = HashMap::new();
-    for row in &due {
-        if let std::collections::hash_map::Entry::Vacant(slot) = shops.entry(row.shop_id) {
-            slot.insert(state.store.mail_settings(row.shop_id).await?);
-        }
-        let mail = NewMail {
-            to_address: row.to_address.clone(),
-            to_name: row.to_name.clone(),
-            subject: row.subject.clone(),
-            body_text: row.body_text.clone(),
-            kind: row.kind.clone(),
-            ticket_id: row.ticket_id,
-        };
-        let outcome = match shops.get(&row.shop_id).and_then(Option::as_ref) {
-            Some((settings, password)) if settings.is_complete() => {
-                deliver(settings, password, &mail).await
+impl MailService {
+    /// One round of the sender: claims due mail, sends it, records the outcome. Returns how many
+    /// rows it handled.
+    pub async fn send_due(&self, now: Millis) -> Result<usize> {
+        let due = self.store.claim_due_mail(now, BATCH).await?;
+        // Settings are read once per shop per round.
+        let mut shops: HashMap<Id, Option<(MailSettings, SmtpPassword)>> = HashMap::new();
+        for row in &due {
+            if let std::collections::hash_map::Entry::Vacant(slot) = shops.entry(row.shop_id) {
+                slot.insert(self.store.mail_settings(row.shop_id).await?);
             }
-            // Turned off after queueing: keep it visible as failed rather than retry forever.
-            _ => Err("mail is not configured".to_string()),
-        };
-        match outcome {
-            Ok(()) => state.store.mark_mail_sent(row.id, Millis::now()).await?,
-            Err(error) => {
-                let retry_at = (row.attempts < MAX_MAIL_ATTEMPTS
-                    && error != "mail is not configured")
-                    .then(|| Millis(Millis::now().0 + retry_delay_ms(row.attempts)));
-                tracing::warn!(mail_id = row.id, shop_id = row.shop_id, attempts = row.attempts, %error, "mail not delivered");
-                state
-                    .store
-                    .mark_mail_failed(row.id, &error, retry_at)
-                    .await?;
+            let mail = NewMail {
+                to_address: row.to_address.clone(),
+                to_name: row.to_name.clone(),
+                subject: row.subject.clone(),
+                body_text: row.body_text.clone(),
+                kind: row.kind.clone(),
+                ticket_id: row.ticket_id,
+            };
+            let outcome = match shops.get(&row.shop_id).and_then(Option::as_ref) {
+                Some((settings, password)) if settings.is_complete() => {
+                    deliver(settings, password, &mail).await
+                }
+                // Turned off after queueing: keep it visible as failed rather than retry forever.
+                _ => Err("mail is not configured".to_string()),
+            };
+            match outcome {
+                Ok(()) => self.store.mark_mail_sent(row.id, Millis::now()).await?,
+                Err(error) => {
+                    let retry_at = (row.attempts < MAX_MAIL_ATTEMPTS
+                        && error != "mail is not configured")
+                        .then(|| Millis(Millis::now().0 + retry_delay_ms(row.attempts)));
+                    tracing::warn!(mail_id = row.id, shop_id = row.shop_id, attempts = row.attempts, %error, "mail not delivered");
+                    self.store
+                        .mark_mail_failed(row.id, &error, retry_at)
+                        .await?;
+                }
             }
         }
+        Ok(due.len())
     }
-    Ok(due.len())
 }
 
 /// Starts the background sender.
-pub fn spawn_sender(state: &AppState) -> tokio::task::JoinHandle<()> {
-    let state = state.clone();
+pub fn spawn_sender(mail: &Arc<MailService>) -> tokio::task::JoinHandle<()> {
+    let state = mail.clone();
     tokio::spawn(async move {
         loop {
-            let wait = match send_due(&state, Millis::now()).await {
+            let wait = match state.send_due(Millis::now()).await {
                 Ok(n) if n as i64 == BATCH => continue,
                 Ok(_) => SENDER_POLL,
                 Err(e) => {
@@ -304,7 +319,7 @@ pub fn spawn_sender(state: &AppState) -> tokio::task::JoinHandle<()> {
                 }
             };
             tokio::select! {
-                _ = state.mail.queued.notified() => {}
+                _ = state.queued.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
             }
         }

@@ -21,8 +21,8 @@
 //! the old one keeps answering.
 
 use crate::background::BackgroundThread;
-use crate::hub::{Hub, SUGGESTIONS_SHOWN};
 use kefu_core::events::{Event, EventSink};
+use kefu_core::frames::SUGGESTIONS_SHOWN;
 use kefu_core::model::{Conversation, Id, MessageKind, SenderType};
 use kefu_core::store::Store;
 use kefu_core::suggestions::{CONTEXT_TURNS, PastExchange, Suggestion, exchanges};
@@ -241,7 +241,7 @@ const LATENCY_WINDOW: usize = 1024;
 /// The suggestion service; see the module documentation.
 pub struct Suggester {
     store: Arc<dyn Store>,
-    hub: Arc<Hub>,
+    events: Arc<dyn EventSink>,
     config: SuggestConfig,
     analyzer: OnceLock<Arc<Analyzer>>,
     shops: Mutex<HashMap<Id, Arc<Shop>>>,
@@ -261,11 +261,15 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Suggester {
     /// Starts the service and its worker (needs a Tokio runtime).
-    pub fn start(store: Arc<dyn Store>, hub: Arc<Hub>, config: SuggestConfig) -> Arc<Self> {
+    pub fn start(
+        store: Arc<dyn Store>,
+        events: Arc<dyn EventSink>,
+        config: SuggestConfig,
+    ) -> Arc<Self> {
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let this = Arc::new(Self {
             store,
-            hub,
+            events,
             config,
             analyzer: OnceLock::new(),
             shops: Mutex::default(),
@@ -329,7 +333,7 @@ impl Suggester {
     pub fn on_shopper_message(&self, conversation: Arc<Conversation>, message_id: Id, seq: i64) {
         // No agent connected to the shop: nobody would see the event; a console that opens the
         // conversation later asks with [`Suggester::current`].
-        if !self.hub.has_agents(conversation.shop_id) {
+        if !self.events.reaches_agents(conversation.shop_id) {
             return;
         }
         let job = Job {
@@ -655,7 +659,7 @@ impl Suggester {
                 .await
                 .map_err(Error::internal)?,
         };
-        self.hub.publish(Event::Suggestions {
+        self.events.publish(Event::Suggestions {
             conversation: job.conversation.clone(),
             message_id,
             suggestions: Arc::new(suggestions),
@@ -694,16 +698,6 @@ impl Suggester {
                 .await
                 .map_err(Error::internal)?;
         Ok(Some((message_id, suggestions)))
-    }
-}
-
-impl crate::AppState {
-    /// The shop's script library changed (a script or category created, edited, deleted or
-    /// imported): suggestions rebuild their prepared library before the next ranking.
-    pub fn scripts_changed(&self, shop_id: Id) {
-        if let Some(s) = &self.suggest {
-            s.invalidate(shop_id);
-        }
     }
 }
 

@@ -1,20 +1,22 @@
 //! Ticket flows: who may see and change a ticket, creating one (console/API, from a conversation
 //! with its transcript and order, from the widget with the shopper's own order), changes, replies,
-//! bulk actions and merges. Every committed change goes through [`crate::ticket_hooks`].
+//! bulk actions and merges. Every committed change goes through [`TicketHooks::changed`].
 //!
 //! Entitlement follows conversations: admins and supervisors see every ticket of the shop, agents
 //! their own and the unassigned ones; anything else answers 404 like an unknown id. A shopper sees
 //! only their own tickets and, in them, only public replies and their own.
 
-use crate::AppState;
-use crate::hub::agent_sees_ticket;
-use crate::ticket_hooks::{TicketChange, TicketChangeKind, ticket_changed};
+use crate::access::visible_conversation;
+use crate::ticket_hooks::{TicketChange, TicketChangeKind, TicketHooks};
 use kefu_core::commerce::OrderQuery;
+use kefu_core::frames::entitled;
 use kefu_core::model::*;
+use kefu_core::store::Store;
 use kefu_core::tickets::*;
 use kefu_core::time::Millis;
 use kefu_core::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use utoipa::ToSchema;
 
 /// Messages of a conversation carried into a ticket's transcript.
@@ -97,7 +99,22 @@ fn transcript_line(m: &Message) -> String {
     format!("[{at}] {who}: {}", m.body)
 }
 
-impl AppState {
+/// Whether an agent may see a ticket: the rule of conversations.
+pub fn agent_sees_ticket(ticket: &Ticket, user_id: Id, role: Role) -> bool {
+    entitled(ticket.assignee_id, user_id, role)
+}
+
+/// Tickets: visibility, creation, changes, replies, merges.
+pub struct TicketService {
+    store: Arc<dyn Store>,
+    hooks: Arc<TicketHooks>,
+}
+
+impl TicketService {
+    pub fn new(store: Arc<dyn Store>, hooks: Arc<TicketHooks>) -> Arc<Self> {
+        Arc::new(Self { store, hooks })
+    }
+
     /// The ticket if `agent` may see it; `not_found` otherwise.
     pub async fn visible_ticket(&self, agent: &User, id: Id) -> Result<Ticket> {
         let t = self
@@ -151,32 +168,28 @@ impl AppState {
     }
 
     async fn announce_created(&self, t: &Ticket, actor: Actor) {
-        ticket_changed(
-            self,
-            &TicketChange {
+        self.hooks
+            .changed(&TicketChange {
                 kind: TicketChangeKind::Created,
                 before: None,
                 after: t.clone(),
                 changes: vec![],
                 actor,
-            },
-        )
-        .await;
+            })
+            .await;
     }
 
     async fn announce_update(&self, u: TicketUpdate, actor: Actor) -> Ticket {
         if !u.changes.is_empty() {
-            ticket_changed(
-                self,
-                &TicketChange {
+            self.hooks
+                .changed(&TicketChange {
                     kind: TicketChangeKind::FieldsChanged,
                     before: Some(u.before),
                     after: u.after.clone(),
                     changes: u.changes,
                     actor,
-                },
-            )
-            .await;
+                })
+                .await;
         }
         u.after
     }
@@ -189,7 +202,7 @@ impl AppState {
         conversation_id: Id,
         req: FromConversation,
     ) -> Result<Ticket> {
-        let conversation = self.visible_conversation(agent, conversation_id).await?;
+        let conversation = visible_conversation(&*self.store, agent, conversation_id).await?;
         let shop_id = agent.shop_id;
         let customer = &conversation.customer;
         let order = match req.order_id {
@@ -326,17 +339,15 @@ impl AppState {
             EntryKind::Customer => TicketChangeKind::CustomerReply { entry_id },
             _ => TicketChangeKind::Note { entry_id },
         };
-        ticket_changed(
-            self,
-            &TicketChange {
+        self.hooks
+            .changed(&TicketChange {
                 kind,
                 before: Some(added.before),
                 after: added.after,
                 changes: added.changes,
                 actor,
-            },
-        )
-        .await;
+            })
+            .await;
         added.entry
     }
 
@@ -469,9 +480,8 @@ impl AppState {
     /// A link, compensation or other side record changed the ticket: announce it as a field change.
     pub async fn ticket_touched(&self, agent: &User, before: Ticket, field: &str) {
         if let Ok(Some(after)) = self.store.ticket(agent.shop_id, before.id).await {
-            ticket_changed(
-                self,
-                &TicketChange {
+            self.hooks
+                .changed(&TicketChange {
                     kind: TicketChangeKind::FieldsChanged,
                     before: Some(before),
                     after,
@@ -481,9 +491,8 @@ impl AppState {
                         new_value: None,
                     }],
                     actor: Actor::agent(agent.id),
-                },
-            )
-            .await;
+                })
+                .await;
         }
     }
 }

@@ -1,33 +1,15 @@
 //! Customer flows: the steps that follow a profile change — store it, drop what the visitor cache
-//! remembers of the shopper, tell the shop's agents (`customer.updated`). Handlers in
-//! `routes/customers.rs` and the widget session endpoint call these.
+//! remembers of the shopper, tell the shop's agents (`customer.updated`). kefu-http's customer
+//! routes and the widget session endpoint call these.
 
-use crate::AppState;
+use crate::visitors::VisitorCache;
 use kefu_core::customers::*;
 use kefu_core::events::{Event, EventSink};
-use kefu_core::model::{Id, NewCustomer, Role, Shop, User};
+use kefu_core::model::{Id, NewCustomer, Shop, User};
+use kefu_core::store::Store;
 use kefu_core::time::Millis;
 use kefu_core::{Error, Result};
-
-/// Admins and supervisors manage the customer base (merge, block, export, field definitions);
-/// agents read and edit profiles.
-pub fn require_manager(user: &User, what: &str) -> Result<()> {
-    if user.role.sees_whole_shop() {
-        Ok(())
-    } else {
-        Err(Error::forbidden(format!(
-            "only admins and supervisors may {what}"
-        )))
-    }
-}
-
-pub fn require_admin(user: &User, what: &str) -> Result<()> {
-    if user.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(Error::forbidden(format!("only admins may {what}")))
-    }
-}
+use std::sync::Arc;
 
 /// What a widget session resolved to.
 pub struct SessionCustomer {
@@ -40,10 +22,29 @@ fn opt(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
-impl AppState {
+/// Customer profiles: blocks, merges, verified identities, and telling agents of changes.
+pub struct CustomerService {
+    store: Arc<dyn Store>,
+    events: Arc<dyn EventSink>,
+    visitors: Arc<VisitorCache>,
+}
+
+impl CustomerService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        events: Arc<dyn EventSink>,
+        visitors: Arc<VisitorCache>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            events,
+            visitors,
+        })
+    }
+
     /// Tells the shop's agents a profile changed.
     pub fn customer_changed(&self, shop_id: Id, customer_id: Id, merged_into: Option<Id>) {
-        self.hub.publish(Event::CustomerUpdated {
+        self.events.publish(Event::CustomerUpdated {
             shop_id,
             customer_id,
             merged_into,

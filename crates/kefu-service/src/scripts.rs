@@ -6,11 +6,13 @@
 //! another agent's personal script is `not_found` (never a hint it exists). Admins and supervisors
 //! change shop-wide scripts and the categories; everyone changes their own personal scripts.
 
-use crate::AppState;
+use crate::access::visible_conversation;
 use kefu_core::model::{Id, User};
 use kefu_core::scripts::{Rendered, Script, render, unfilled_variables};
+use kefu_core::store::Store;
 use kefu_core::{Error, ErrorCode, Result};
 use kefu_search::pinyin::{ScriptKeys, normalize_query, rank_script};
+use std::sync::Arc;
 
 /// The longest picker or list query.
 pub const MAX_QUERY_CHARS: usize = 100;
@@ -72,7 +74,16 @@ pub fn rank(scripts: Vec<Script>, query: &str) -> Vec<(Script, u32)> {
     hits.into_iter().map(|(_, s, score)| (s, score)).collect()
 }
 
-impl AppState {
+/// The scripts library's flows: visibility, rendering for a conversation, recording uses.
+pub struct ScriptService {
+    store: Arc<dyn Store>,
+}
+
+impl ScriptService {
+    pub fn new(store: Arc<dyn Store>) -> Arc<Self> {
+        Arc::new(Self { store })
+    }
+
     /// A script `agent` may read; `not_found` otherwise.
     pub async fn visible_script(&self, agent: &User, id: Id) -> Result<Script> {
         match self.store.script(agent.shop_id, id).await? {
@@ -104,7 +115,7 @@ impl AppState {
         order_id: Option<Id>,
         product_id: Option<Id>,
     ) -> Result<(Rendered, Option<Id>)> {
-        self.visible_conversation(agent, conversation_id).await?;
+        visible_conversation(&*self.store, agent, conversation_id).await?;
         let (body, script_id) = match source {
             RenderSource::Script(id) => (self.visible_script(agent, id).await?.body, Some(id)),
             RenderSource::Text(t) => (t.to_owned(), None),

@@ -12,11 +12,12 @@
 //! only when the shop has an active rule: the rules are cached per shop (30 s), so a shop without
 //! rules costs the message path one map lookup.
 
-use crate::AppState;
-use crate::chat::Sent;
-use crate::hub::agent_sees;
+use crate::access::{agent_sees, visible_conversation};
+use crate::routing::RoutingService;
+use crate::sent::Sent;
 use kefu_core::events::{Event, EventSink};
 use kefu_core::model::*;
+use kefu_core::store::Store;
 use kefu_core::time::Millis;
 use kefu_core::tools::*;
 use kefu_core::{Error, Result};
@@ -30,12 +31,20 @@ const RULES_TTL: Duration = Duration::from_secs(30);
 /// The longest the snooze task sleeps without looking (snoozes set on other nodes).
 const SNOOZE_POLL: Duration = Duration::from_secs(30);
 
-/// The daily tools' shared state in [`AppState`].
-#[derive(Default)]
-pub struct ToolsState {
-    rules: RwLock<HashMap<Id, (Instant, Arc<AutoReplyRules>)>>,
+/// The daily tools: notes with mentions, tags, snoozes and auto-replies.
+pub struct ToolsService {
+    store: Arc<dyn Store>,
+    events: Arc<dyn EventSink>,
+    routing: Arc<RoutingService>,
+    rules: RulesCache,
     /// Wakes the snooze task when a snooze is set (its next wake-up may be earlier).
     snoozes_changed: Notify,
+}
+
+/// The shops' auto-reply rules as last read.
+#[derive(Default)]
+struct RulesCache {
+    rules: RwLock<HashMap<Id, (Instant, Arc<AutoReplyRules>)>>,
 }
 
 /// What the cache knows of a shop's rules.
@@ -46,7 +55,7 @@ enum Cached {
     Missing,
 }
 
-impl ToolsState {
+impl RulesCache {
     /// The message path's view: never waits for a reload. A stale entry is marked fresh at once
     /// (so one message, not every message, triggers the reload).
     fn peek_rules(&self, shop_id: Id) -> Cached {
@@ -82,9 +91,23 @@ impl ToolsState {
     }
 }
 
-impl AppState {
+impl ToolsService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        events: Arc<dyn EventSink>,
+        routing: Arc<RoutingService>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            events,
+            routing,
+            rules: RulesCache::default(),
+            snoozes_changed: Notify::new(),
+        })
+    }
+
     fn emit(&self, event: Event) {
-        self.hub.publish(event);
+        self.events.publish(event);
     }
 
     fn updated(&self, conversation: Conversation, previous_assignee: Option<Id>) -> Conversation {
@@ -241,7 +264,7 @@ impl AppState {
     }
 
     pub async fn add_tag(&self, by: &User, conversation_id: Id, tag: &str) -> Result<Conversation> {
-        self.visible_conversation(by, conversation_id).await?;
+        visible_conversation(&*self.store, by, conversation_id).await?;
         let c = self
             .store
             .add_conversation_tag(by.shop_id, conversation_id, tag)
@@ -255,7 +278,7 @@ impl AppState {
         conversation_id: Id,
         tag: &str,
     ) -> Result<Conversation> {
-        self.visible_conversation(by, conversation_id).await?;
+        visible_conversation(&*self.store, by, conversation_id).await?;
         let c = self
             .store
             .remove_conversation_tag(by.shop_id, conversation_id, tag)
@@ -271,20 +294,20 @@ impl AppState {
         until: Millis,
     ) -> Result<Conversation> {
         validate_snooze(until, Millis::now())?;
-        let before = self.visible_conversation(by, conversation_id).await?;
+        let before = visible_conversation(&*self.store, by, conversation_id).await?;
         let c = self
             .store
             .snooze(by.shop_id, conversation_id, until)
             .await?;
-        self.tools.snoozes_changed.notify_one();
+        self.snoozes_changed.notify_one();
         let c = self.updated(c, before.assignee_id);
-        self.route(by.shop_id, Some(&c)).await?;
+        self.routing.route(by.shop_id, Some(&c)).await?;
         Ok(c)
     }
 
     /// Wakes a snoozed conversation now; `validation_failed` if it is not snoozed.
     pub async fn unsnooze(&self, by: &User, conversation_id: Id) -> Result<Conversation> {
-        self.visible_conversation(by, conversation_id).await?;
+        visible_conversation(&*self.store, by, conversation_id).await?;
         self.wake(by.shop_id, conversation_id, None)
             .await?
             .ok_or_else(|| Error::validation("the conversation is not snoozed"))
@@ -306,7 +329,7 @@ impl AppState {
             return Ok(None);
         };
         let c = self.updated(c, None);
-        self.route(shop_id, Some(&c)).await?;
+        self.routing.route(shop_id, Some(&c)).await?;
         Ok(Some(
             self.store
                 .conversation(shop_id, conversation_id)
@@ -318,10 +341,10 @@ impl AppState {
     /// Called once a shopper's message is committed and published: wakes the conversation if it
     /// was snoozed and runs the shop's auto-replies — both on a spawned task, and the latter only
     /// when the shop has an active rule, so the bulk message path stays as it was.
-    pub(crate) fn after_shopper_message(&self, conversation: &Conversation, message: &Message) {
+    pub fn after_shopper_message(self: &Arc<Self>, conversation: &Conversation, message: &Message) {
         let snoozed = conversation.snoozed_until.is_some();
         let shop_id = conversation.shop_id;
-        let (replies, reload) = match self.tools.peek_rules(shop_id) {
+        let (replies, reload) = match self.rules.peek_rules(shop_id) {
             Cached::Fresh(r) => (r.active(), false),
             Cached::Stale(r) => (r.active(), true),
             // Unknown yet: the task loads (and caches) them.
@@ -331,7 +354,7 @@ impl AppState {
             let state = self.clone();
             tokio::spawn(async move {
                 match state.store.auto_reply_rules(shop_id).await {
-                    Ok(rules) => state.tools.cache_rules(shop_id, Arc::new(rules)),
+                    Ok(rules) => state.rules.cache_rules(shop_id, Arc::new(rules)),
                     Err(e) => tracing::warn!(%e, shop_id, "could not reload auto-reply rules"),
                 }
             });
@@ -354,11 +377,11 @@ impl AppState {
 
     /// The shop's auto-reply rules, from the cache when fresh.
     pub async fn auto_reply_rules(&self, shop_id: Id) -> Result<Arc<AutoReplyRules>> {
-        if let Some(rules) = self.tools.cached_rules(shop_id) {
+        if let Some(rules) = self.rules.cached_rules(shop_id) {
             return Ok(rules);
         }
         let rules = Arc::new(self.store.auto_reply_rules(shop_id).await?);
-        self.tools.cache_rules(shop_id, rules.clone());
+        self.rules.cache_rules(shop_id, rules.clone());
         Ok(rules)
     }
 
@@ -369,7 +392,7 @@ impl AppState {
     ) -> Result<AutoReplyRules> {
         rules.validate()?;
         self.store.put_auto_reply_rules(shop_id, &rules).await?;
-        self.tools.cache_rules(shop_id, Arc::new(rules.clone()));
+        self.rules.cache_rules(shop_id, Arc::new(rules.clone()));
         Ok(rules)
     }
 
@@ -477,8 +500,8 @@ impl AppState {
 /// Starts the task that wakes snoozed conversations when their time comes. The wake-up times
 /// are stored, so after a restart it wakes whatever fell due meanwhile at once. Several nodes
 /// may run it: waking is a conditional update, so each conversation wakes once.
-pub fn spawn_background(state: &AppState) -> tokio::task::JoinHandle<()> {
-    let state = state.clone();
+pub fn spawn_snooze_waker(tools: &Arc<ToolsService>) -> tokio::task::JoinHandle<()> {
+    let state = tools.clone();
     tokio::spawn(async move {
         loop {
             let now = Millis::now();
@@ -511,7 +534,7 @@ pub fn spawn_background(state: &AppState) -> tokio::task::JoinHandle<()> {
             }
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = state.tools.snoozes_changed.notified() => {}
+                _ = state.snoozes_changed.notified() => {}
             }
         }
     })
