@@ -58,7 +58,7 @@ pub async fn seed(args: SeedArgs) -> Result<()> {
     let policy = store
         .create_sla_policy(shop.id, &input.validated()?)
         .await?;
-    let hash = kefu_http::auth::hash_password(args.password.clone()).await?;
+    let hash = kefu_service::passwords::hash_password(args.password.clone()).await?;
     store
         .create_user(NewUser {
             shop_id: shop.id,

@@ -1,15 +1,15 @@
-//! The live hub: every connected WebSocket, and the fan-out of [`Event`]s to those entitled to them.
+//! The live hub: every connected WebSocket, and the single-node [`EventSink`].
 //!
-//! Each connection owns a bounded queue of ready-to-send text frames. Publishing serializes an event
-//! once per audience (agents, shopper) and `try_send`s the shared frame to each entitled connection;
+//! Who receives an event and in what frame is `kefu_core::frames::deliveries` (pure); the hub only
+//! holds the sockets. Each connection owns a bounded queue of ready-to-send text frames. Publishing
+//! serializes each delivery's frame once and `try_send`s it to each connection of its audience;
 //! a connection whose queue is full is a slow or dead client and is dropped, so one bad socket can
 //! never hold up the rest. Agents are indexed by shop, shoppers by customer, so a shopper's message
 //! touches only their own sockets and their shop's agents.
 
 use kefu_core::events::{Event, EventSink};
-use kefu_core::frames::{AgentAudience, Delivery, deliveries, entitled};
-use kefu_core::model::{Conversation, Id, Role};
-use kefu_core::tickets::Ticket;
+use kefu_core::frames::{AgentAudience, Delivery, deliveries};
+use kefu_core::model::{Id, Role};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -194,18 +194,6 @@ impl Hub {
     }
 }
 
-/// Whether an agent may see a conversation: admins and supervisors see the whole shop, agents see
-/// their own and the unassigned ones.
-pub fn agent_sees(conversation: &Conversation, user_id: Id, role: Role) -> bool {
-    entitled(conversation.assignee_id, user_id, role)
-}
-
-/// Whether an agent may see a ticket: the same rule as conversations (admins and supervisors the
-/// whole shop, agents their own and the unassigned ones).
-pub fn agent_sees_ticket(ticket: &Ticket, user_id: Id, role: Role) -> bool {
-    entitled(ticket.assignee_id, user_id, role)
-}
-
 impl Hub {
     /// Whether anyone connected could receive an event of this shop and shopper (so a server
     /// without live clients does not frame events for nobody).
@@ -265,7 +253,9 @@ impl EventSink for Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kefu_core::model::{ConversationStatus, CustomerRef, Message, MessageKind, SenderType};
+    use kefu_core::model::{
+        Conversation, ConversationStatus, CustomerRef, Message, MessageKind, SenderType,
+    };
     use kefu_core::suggestions::Suggestion;
     use kefu_core::time::Millis;
 

@@ -74,14 +74,14 @@ pub struct AppState {
     /// Send the session cookie only over HTTPS.
     pub secure_cookies: bool,
     /// Set by `kefu demo` only: enables the demo shop page's login and ordering endpoints.
-    pub demo: Option<Arc<routes::demo::DemoShop>>,
+    pub demo: Option<Arc<kefu_service::demo::DemoShop>>,
     /// Where attachments are stored (`<data-dir>/attachments`); set by the composition root.
     /// Without it, uploads and downloads answer `not_found`.
     pub attachments: Option<Arc<attachments::AttachmentFiles>>,
     /// Wrong passwords per account (delays that grow), beside the per-address login limit.
     pub login_guard: Arc<login_guard::LoginGuard>,
     /// The cap on argon2id checks running at once (memory under a login flood).
-    pub password_checks: Arc<auth::PasswordChecks>,
+    pub password_checks: Arc<kefu_service::passwords::PasswordChecks>,
     /// Each shop's widget origins, so the check on every shopper request reads no database.
     pub widget_origins: Arc<cors::OriginCache>,
 }

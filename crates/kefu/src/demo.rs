@@ -261,7 +261,7 @@ async fn seed_new(store: &dyn Store) -> Result<()> {
         .iter()
         .find(|t| t.name == "售前")
         .ok_or_else(|| anyhow!("no 售前 team"))?;
-    let hash = kefu_http::auth::hash_password(DEMO_PASSWORD.to_owned()).await?;
+    let hash = kefu_service::passwords::hash_password(DEMO_PASSWORD.to_owned()).await?;
     let mut agent_ids = Vec::new();
     for u in USERS {
         let team_id = match u.team {

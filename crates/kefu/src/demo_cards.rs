@@ -9,7 +9,7 @@ use kefu_core::model::*;
 use kefu_core::reminders::{DEFAULT_TEMPLATE_BODY, HOUR_MS, NewReminder, TemplateContext, render};
 use kefu_core::store::Store;
 use kefu_core::time::Millis;
-use kefu_http::routes::demo::{DemoShop, DemoShopper};
+use kefu_service::demo::{DemoShop, DemoShopper};
 use serde_json::json;
 
 /// Shoppers of the demo page's "log in": (external id, name, phone).

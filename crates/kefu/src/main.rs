@@ -329,7 +329,7 @@ async fn run(cli: Cli) -> Result<()> {
                 ),
                 None => None,
             };
-            let password_hash = kefu_http::auth::hash_password(password).await?;
+            let password_hash = kefu_service::passwords::hash_password(password).await?;
             let user = store
                 .create_user(NewUser {
                     shop_id: shop.id,
@@ -509,7 +509,7 @@ async fn serve_http(
     data_dir: &std::path::Path,
     args: ServeArgs,
     banner: Option<String>,
-    demo_shop: Option<kefu_http::routes::demo::DemoShop>,
+    demo_shop: Option<kefu_service::demo::DemoShop>,
 ) -> Result<()> {
     let limits = Limits {
         login_per_minute: args.login_per_minute,

@@ -1,7 +1,7 @@
 //! Agent-facing endpoints: login, own status, colleagues, conversations, messages, shop settings.
 
 use crate::AppState;
-use crate::auth::{Agent, ClientIp, DUMMY_HASH, SESSION_COOKIE, SESSION_TTL_MS};
+use crate::auth::{Agent, ClientIp, SESSION_COOKIE, SESSION_TTL_MS};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use axum::Json;
 use axum::extract::State;
@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use kefu_core::model::*;
 use kefu_core::time::Millis;
 use kefu_core::{Error, ErrorCode, token};
+use kefu_service::passwords::DUMMY_HASH;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 use utoipa::{IntoParams, ToSchema};

@@ -20,24 +20,9 @@ use kefu_core::commerce::{CommerceChange, OrderInput, validate_order};
 use kefu_core::model::{Id, Visitor};
 use kefu_core::time::Millis;
 use kefu_core::{Error, ErrorCode, Result, token};
+use kefu_service::demo::{DemoShop, DemoShopper};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-
-/// The demo shop and the shoppers one may log in as (set by `kefu demo` only).
-#[derive(Debug, Clone)]
-pub struct DemoShop {
-    pub shop_id: Id,
-    pub shoppers: Vec<DemoShopper>,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct DemoShopper {
-    /// What the page sends to log in (the customer's external id).
-    pub key: String,
-    pub name: String,
-    #[serde(skip)]
-    pub customer_id: Id,
-}
 
 pub fn router() -> Router<AppState> {
     Router::new()

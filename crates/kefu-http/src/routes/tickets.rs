@@ -978,7 +978,7 @@ pub async fn conversation_tickets(
         .conversation_tickets(user.shop_id, id)
         .await?
         .into_iter()
-        .filter(|t| crate::hub::agent_sees_ticket(t, user.id, user.role))
+        .filter(|t| kefu_service::tickets::agent_sees_ticket(t, user.id, user.role))
         .collect();
     state.services.sla.fill_sla(&mut tickets).await;
     Ok(Json(ConversationTickets { tickets }))

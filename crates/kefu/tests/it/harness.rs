@@ -75,7 +75,7 @@ pub fn unique() -> u64 {
 async fn password_hash() -> String {
     static HASH: OnceCell<String> = OnceCell::const_new();
     HASH.get_or_init(|| async {
-        kefu_http::auth::hash_password(PASSWORD.to_owned())
+        kefu_service::passwords::hash_password(PASSWORD.to_owned())
             .await
             .expect("hash")
     })
