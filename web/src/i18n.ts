@@ -1,4 +1,6 @@
 import { ref } from 'vue'
+import { ApiError } from './api'
+import { codeText, describeError as describe } from './errorText.js'
 import * as aftersales from './locales/aftersales'
 import * as attach from './locales/attach'
 import * as cards from './locales/cards'
@@ -35,6 +37,7 @@ const zh = {
   'caps.default': '默认 ({n})',
   'caps.saved': '已保存',
   'caps.managersOnly': '仅管理员和主管可以修改接待上限。',
+  'caps.range': '接待上限须为 1 到 100 之间的整数，留空则使用店铺默认值。',
   'nav.customers': '客户',
   'nav.orders': '订单',
   'nav.segments': '客户分群',
@@ -104,17 +107,6 @@ const zh = {
   'settings.saved': '已保存',
   'settings.adminOnly': '只有管理员可以修改店铺设置。',
   'time.justNow': '刚刚',
-  'error.bad_request': '请求格式有误',
-  'error.validation_failed': '内容不符合要求',
-  'error.payload_too_large': '内容过长',
-  'error.unauthorized': '登录已失效或账号密码错误',
-  'error.forbidden': '没有权限执行此操作',
-  'error.not_found': '内容不存在',
-  'error.conflict': '数据冲突，请刷新后重试',
-  'error.rate_limited': '操作过于频繁，请稍后再试',
-  'error.blocked': '该顾客已被屏蔽',
-  'error.network': '网络错误，请检查连接',
-  'error.unknown': '发生未知错误',
   ...customers.zh,
   ...commerce.zh,
   ...segments.zh,
@@ -153,6 +145,7 @@ const en: Dict = {
   'caps.default': 'default ({n})',
   'caps.saved': 'Saved',
   'caps.managersOnly': 'Only admins and supervisors can change caps.',
+  'caps.range': 'A cap is a whole number from 1 to 100; leave it empty for the shop default.',
   'nav.customers': 'Customers',
   'nav.orders': 'Orders',
   'nav.segments': 'Segments',
@@ -222,17 +215,6 @@ const en: Dict = {
   'settings.saved': 'Saved',
   'settings.adminOnly': 'Only admins can change shop settings.',
   'time.justNow': 'just now',
-  'error.bad_request': 'Malformed request',
-  'error.validation_failed': 'The input was not accepted',
-  'error.payload_too_large': 'The content is too large',
-  'error.unauthorized': 'Wrong credentials or the session expired',
-  'error.forbidden': 'You are not allowed to do this',
-  'error.not_found': 'Not found',
-  'error.conflict': 'Conflict, please refresh and retry',
-  'error.rate_limited': 'Too many attempts, please wait a moment',
-  'error.blocked': 'This shopper is blocked',
-  'error.network': 'Network error, check your connection',
-  'error.unknown': 'Unknown error',
   ...customers.en,
   ...commerce.en,
   ...segments.en,
@@ -272,9 +254,23 @@ export function t(key: MsgKey, params?: Record<string, string | number>): string
   return s
 }
 
-/** Translate an API error code (falls back to the server message, then a generic text). */
-export function errorText(code: string | undefined, fallback?: string): string {
-  const key = ('error.' + (code || 'unknown')) as MsgKey
-  if (key in zh) return t(key)
-  return fallback || t('error.unknown')
+/** The text of an error code alone (see errorText.js for the table of every server code). */
+export function errorText(code: string | undefined): string {
+  return codeText(code || 'unknown', locale.value)
+}
+
+/** The text of a server error: its code's text, with what the message says made readable. */
+export function describeError(code: string | undefined, message: string | undefined): string {
+  return describe(code, message, locale.value)
+}
+
+/** One refused row of an import (`field` may be '' or '-' for the row as a whole). */
+export function describeRow(field: string | null | undefined, message: string): string {
+  const whole = !field || field === '-'
+  return describe('validation_failed', whole ? message : `${field}: ${message}`, locale.value)
+}
+
+/** What to show for a failed call: an `ApiError` described, anything else as unknown. */
+export function errorMessage(e: unknown): string {
+  return e instanceof ApiError ? describe(e.code, e.message, locale.value) : errorText('unknown')
 }

@@ -5,6 +5,7 @@
  */
 import { CSS } from './style'
 import { TICKETS_CSS, mountTickets } from './tickets'
+import { describeError } from '../src/errorText.js'
 
 /** Accepted by the server (it checks the real content again). */
 const ACCEPT = '.jpg,.jpeg,.jfif,.png,.gif,.webp,.pdf,.txt,.csv,.log,.md,.zip,.docx,.xlsx,.pptx,.mp4,.m4v'
@@ -229,13 +230,22 @@ const TEXT = {
     const res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
     if (res.status === 204) return undefined as T
     const data = await res.json().catch(() => null)
-    if (!res.ok) {
-      const err = new Error(data?.error?.message || res.statusText) as Error & { status: number; code: string }
-      err.status = res.status
-      err.code = data?.error?.code || 'unknown'
-      throw err
-    }
+    if (!res.ok) throw apiError(res.status, data)
     return data as T
+  }
+
+  /**
+   * A refused call as an Error whose `message` is for the shopper (their language, from the
+   * error's code); the server's own English sentence stays in `detail` for the console log.
+   */
+  function apiError(status: number, data: any): Error & { status: number; code: string; detail: string } {
+    const code: string = data?.error?.code || (status === 401 ? 'unauthorized' : 'unknown')
+    const detail: string = data?.error?.message || ''
+    const err = new Error(describeError(code, detail, lang)) as Error & { status: number; code: string; detail: string }
+    err.status = status
+    err.code = code
+    err.detail = detail
+    return err
   }
 
   /**
@@ -670,7 +680,7 @@ const TEXT = {
           const status = (e as { status?: number }).status
           if (identity && (status === 401 || status === 422)) {
             // A stale or bad identity (e.g. an old page): chat anonymously rather than not at all.
-            console.warn('kefu: the page identity was refused:', (e as Error).message)
+            console.warn('kefu: the page identity was refused:', (e as { detail?: string }).detail || (e as Error).message)
             try {
               r = await call('POST', '/api/v1/widget/sessions', { shop, ...(token ? { visitor_token: token } : {}) })
             } catch (e2) {
@@ -900,7 +910,7 @@ const TEXT = {
     form.append('file', file, file.name)
     const res = await fetch(base + path, { method: 'POST', headers: token ? { Authorization: `Bearer ${token}` } : {}, body: form })
     const data = await res.json().catch(() => null)
-    if (!res.ok) throw new Error(data?.error?.message || L.uploadFailed)
+    if (!res.ok) throw apiError(res.status, data)
     return data
   }
   const tickets = mountTickets({ lang, panel, head, call, upload: uploadTicketFile, ensureSession, h })
