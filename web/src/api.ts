@@ -1,4 +1,5 @@
 import type * as seg from './types/segments'
+import { dayKey, dayStartMs } from './time'
 import type { Agent, Conversation, ConvStatus, Message, Shop, Team, User, ShopSettings, AgentStatus } from './types'
 import type {
   CustomerFilters,
@@ -168,7 +169,7 @@ export const customersApi = {
     const url = URL.createObjectURL(await res.blob())
     const a = document.createElement('a')
     a.href = url
-    a.download = `customers-${new Date().toISOString().slice(0, 10)}.csv`
+    a.download = `customers-${dayKey()}.csv`
     a.click()
     setTimeout(() => URL.revokeObjectURL(url), 1000)
   },
@@ -206,10 +207,9 @@ import type {
   WebhookSettings,
 } from './types/commerce'
 
-/** A date input's `yyyy-mm-dd` as the start of that day in the browser's time zone (ms). */
+/** A date input's `yyyy-mm-dd` as the start of that day in the shop's time zone (ms). */
 function dayStart(day: string, plusDays = 0): number {
-  const [y, m, d] = day.split('-').map(Number)
-  return new Date(y, m - 1, d + plusDays).getTime()
+  return dayStartMs(day, plusDays)
 }
 
 /** Sends a raw body (e.g. a CSV file) with the session token; errors like `request`. */

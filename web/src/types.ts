@@ -20,6 +20,8 @@ export interface Shop {
   id: number
   slug: string
   name: string
+  /** IANA zone every time and day of the console is shown in (absent on older servers). */
+  time_zone?: string
 }
 export interface Agent {
   id: number
