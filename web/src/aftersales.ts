@@ -114,7 +114,7 @@ export const aftersalesApi = {
     if (token) headers.Authorization = `Bearer ${token}`
     const res = await fetch(`/api/v1/aftersales/${id}/evidence`, { method: 'POST', headers, body: form })
     const data = await res.json().catch(() => null)
-    if (!res.ok) throw new ApiError(res.status, data?.error?.code || 'unknown', data?.error?.message || res.statusText)
+    if (!res.ok) throw ApiError.fromBody(res.status, data, res.statusText)
     return data as Evidence
   },
 }

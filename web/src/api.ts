@@ -19,8 +19,15 @@ import type {
 const TOKEN_KEY = 'kefu_token'
 
 export class ApiError extends Error {
-  constructor(public status: number, public code: string, message: string) {
+  /** `field`: the request field a validation error is about (`phone`, `items[2].qty`). */
+  constructor(public status: number, public code: string, message: string, public field?: string) {
     super(message)
+  }
+
+  /** The error a refused answer carries (`{"error": {"code", "message", "field"}}`). */
+  static fromBody(status: number, data: any, statusText = ''): ApiError {
+    const e = data?.error
+    return new ApiError(status, e?.code || (status === 401 ? 'unauthorized' : 'unknown'), e?.message || statusText, e?.field || undefined)
   }
 }
 
@@ -59,8 +66,7 @@ export async function request<T>(method: string, path: string, body?: unknown, e
     }
   }
   if (!res.ok) {
-    const code = data?.error?.code || (res.status === 401 ? 'unauthorized' : 'unknown')
-    const err = new ApiError(res.status, code, data?.error?.message || res.statusText)
+    const err = ApiError.fromBody(res.status, data, res.statusText)
     if (res.status === 401 && !path.endsWith('/auth/login')) unauthorizedHandler?.()
     throw err
   }
@@ -164,7 +170,7 @@ export const customersApi = {
     const res = await fetch(`/api/v1/customers/export.csv${customerQuery(rest)}`, { headers })
     if (!res.ok) {
       const data = await res.json().catch(() => null)
-      throw new ApiError(res.status, data?.error?.code || 'unknown', data?.error?.message || res.statusText)
+      throw ApiError.fromBody(res.status, data, res.statusText)
     }
     const url = URL.createObjectURL(await res.blob())
     const a = document.createElement('a')
@@ -232,7 +238,7 @@ export async function requestRaw<T>(method: string, path: string, body: Blob, co
   }
   if (!res.ok) {
     if (res.status === 401) unauthorizedHandler?.()
-    throw new ApiError(res.status, data?.error?.code || 'unknown', data?.error?.message || res.statusText)
+    throw ApiError.fromBody(res.status, data, res.statusText)
   }
   return data as T
 }

@@ -78,7 +78,7 @@ export function uploadAttachment(
         onProgress(100)
         resolve(data as Message)
       } else {
-        reject(new ApiError(xhr.status, data?.error?.code || 'unknown', data?.error?.message || xhr.statusText))
+        reject(ApiError.fromBody(xhr.status, data, xhr.statusText))
       }
     }
     xhr.onerror = () => reject(new ApiError(0, 'network', 'network error'))

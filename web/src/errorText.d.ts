@@ -5,4 +5,4 @@ export const FIELD_LABELS: Record<string, { zh: string; en: string }>
 export const REASONS_ZH: Array<[RegExp, string]>
 export function fieldLabel(field: string, lang: ErrorLang): string
 export function codeText(code: string, lang: ErrorLang): string
-export function describeError(code: string | undefined, message: string | undefined, lang: ErrorLang): string
+export function describeError(code: string | undefined, message: string | undefined, lang: ErrorLang, field?: string): string

@@ -79,6 +79,8 @@ export const FIELD_LABELS = {
   max_concurrent: { zh: '接待上限', en: 'Cap' },
   default_max_concurrent: { zh: '默认接待上限', en: 'Default cap' },
   greeting: { zh: '欢迎语', en: 'Greeting' },
+  time_zone: { zh: '店铺时区', en: 'Time zone' },
+  widget_origins: { zh: '允许嵌入的网站', en: 'Widget sites' },
   offline_message: { zh: '离线提示', en: 'Offline message' },
   host: { zh: 'SMTP 服务器', en: 'SMTP host' },
   port: { zh: '端口', en: 'Port' },
@@ -113,6 +115,9 @@ export const FIELD_LABELS = {
  */
 export const REASONS_ZH = [
   [/^must not be empty$/, '不能为空'],
+  [/^must not contain the NUL character \(U\+0000\)$/, '含有不允许的空字符'],
+  [/^must not contain control or text-direction characters.*$/, '含有不允许的控制字符或文字方向字符'],
+  [/^(?:could not be read|the file must be UTF-8 text)\b.*$/, '文件无法读取'],
   [/^is required\b.*$/, '必须填写'],
   [/^must be 5-20 digits$/, '须为 5-20 位数字'],
   [/^is not an e-mail address$/, '不是有效的邮箱地址'],
@@ -189,12 +194,22 @@ function reasonZh(reason) {
  * @param {string | undefined} code the error's code
  * @param {string | undefined} message the server's English sentence
  * @param {'zh' | 'en'} lang
+ * @param {string} [field] the request field the server says the error is about
  */
-export function describeError(code, message, lang) {
+export function describeError(code, message, lang, field) {
   const base = codeText(code || 'unknown', lang)
   const msg = (message || '').trim()
   if (lang === 'en') return msg && code !== 'internal' && msg.toLowerCase() !== base.toLowerCase() ? `${base}: ${msg}` : base
+  if (!msg && field) return fieldLabel(field, 'zh') ? `${fieldLabel(field, 'zh')}：${base}` : base
   if (!msg || code === 'internal' || code === 'network') return base
+  // The server names the field: the reason is what follows `field: ` in its message, if anything.
+  if (field) {
+    const label = fieldLabel(field, 'zh')
+    const rest = msg.startsWith(field + ': ') ? msg.slice(field.length + 2) : msg
+    const reason = reasonZh(rest)
+    if (label) return `${label}：${reason || base}`
+    return reason || base
+  }
   // `field: reason` (the field is a path such as `orders[1].buyer.phone` or `custom_fields.size`).
   const m = msg.match(/^([a-z][a-z0-9_]*(?:\[\d+\])?(?:\.[a-z0-9_]+(?:\[\d+\])?)*)(?:\[\d+\])?: (.+)$/)
   if (m) {

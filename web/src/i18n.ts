@@ -106,6 +106,10 @@ const zh = {
   'settings.prechat.required': '必填',
   'settings.prechatHint': '填写的信息会直接写入客户资料；店铺页面已传入身份的顾客不会看到表单。',
   'settings.greetingHint': '顾客发起会话时自动发送',
+  'settings.timeZone': '店铺时区',
+  'settings.timeZoneHint': '报表的日期和控制台显示的时间都按店铺时区计算',
+  'settings.widgetOrigins': '允许嵌入聊天窗口的网站',
+  'settings.widgetOriginsHint': '每行一个，如 https://shop.example.com；留空表示任何网站都可以嵌入',
   'settings.offline': '离线提示',
   'settings.offlineHint': '没有客服在线时向顾客显示',
   'settings.maxConcurrent': '默认最大同时接待数',
@@ -232,6 +236,10 @@ const en: Dict = {
   'settings.prechat.required': 'Required',
   'settings.prechatHint': 'Answers go straight into the customer profile; shoppers identified by the shop page never see the form.',
   'settings.greetingHint': 'Sent automatically when a shopper starts a conversation',
+  'settings.timeZone': 'Shop time zone',
+  'settings.timeZoneHint': 'Report days and every time in the console use the shop time zone',
+  'settings.widgetOrigins': 'Sites allowed to embed the chat widget',
+  'settings.widgetOriginsHint': 'One per line, e.g. https://shop.example.com; empty means any site may embed it',
   'settings.offline': 'Offline message',
   'settings.offlineHint': 'Shown to shoppers when no agent is online',
   'settings.maxConcurrent': 'Default max concurrent chats',
@@ -296,8 +304,8 @@ export function errorText(code: string | undefined): string {
 }
 
 /** The text of a server error: its code's text, with what the message says made readable. */
-export function describeError(code: string | undefined, message: string | undefined): string {
-  return describe(code, message, locale.value)
+export function describeError(code: string | undefined, message: string | undefined, field?: string): string {
+  return describe(code, message, locale.value, field)
 }
 
 /** One refused row of an import (`field` may be '' or '-' for the row as a whole). */
@@ -308,5 +316,5 @@ export function describeRow(field: string | null | undefined, message: string): 
 
 /** What to show for a failed call: an `ApiError` described, anything else as unknown. */
 export function errorMessage(e: unknown): string {
-  return e instanceof ApiError ? describe(e.code, e.message, locale.value) : errorText('unknown')
+  return e instanceof ApiError ? describe(e.code, e.message, locale.value, e.field) : errorText('unknown')
 }

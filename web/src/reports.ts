@@ -1,11 +1,12 @@
 // API calls and types of the reports area: the complaints report (JSON for the charts, CSV).
 import { ApiError, getToken, request } from './api'
+import { shopTimeZone } from './zone'
 
 export type ReportScope = 'complaints' | 'all'
 export type Granularity = 'day' | 'week' | 'month'
 
 export interface ReportFilters {
-  from: string // YYYY-MM-DD, local day
+  from: string // YYYY-MM-DD, a day of the shop's time zone
   to: string // YYYY-MM-DD, included
   scope: ReportScope
   granularity?: Granularity
@@ -43,7 +44,7 @@ export interface ComplaintReport {
 }
 
 function query(f: ReportFilters): string {
-  const q = new URLSearchParams({ from: f.from, to: f.to, scope: f.scope, tz: 'Asia/Shanghai' })
+  const q = new URLSearchParams({ from: f.from, to: f.to, scope: f.scope, tz: shopTimeZone.value })
   if (f.granularity) q.set('granularity', f.granularity)
   return q.toString()
 }
@@ -58,7 +59,7 @@ export const reportsApi = {
     const res = await fetch(`/api/v1/reports/complaints.csv?${query(f)}`, { headers })
     if (!res.ok) {
       const data = await res.json().catch(() => null)
-      throw new ApiError(res.status, data?.error?.code || 'unknown', data?.error?.message || res.statusText)
+      throw ApiError.fromBody(res.status, data, res.statusText)
     }
     const url = URL.createObjectURL(await res.blob())
     const a = document.createElement('a')

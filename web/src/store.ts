@@ -1,5 +1,6 @@
 import { reactive } from 'vue'
 import { api, getToken, setToken } from './api'
+import { shopTimeZone } from './zone'
 import type { Conversation, ConvStatus, Message, Shop, UiMessage, User } from './types'
 
 // ---------------------------------------------------------------- session
@@ -17,6 +18,7 @@ export async function loadSession(): Promise<boolean> {
     const firstLoad = session.user?.id !== me.user.id
     session.user = me.user
     session.shop = me.shop
+    shopTimeZone.value = me.shop.time_zone || 'Asia/Shanghai'
     // Admins and supervisors watch the whole shop; agents start with their own queue.
     if (firstLoad) inbox.assignee = me.user.role === 'agent' ? 'me' : 'all'
     live.start()

@@ -1,16 +1,11 @@
 // Every time the console shows, and every day a date input means, in the shop's time zone
-// (`session.shop.time_zone` from /api/v1/me, Asia/Shanghai by default) — never the browser's.
+// (zone.ts: `shop.time_zone` from /api/v1/me, Asia/Shanghai by default) — never the browser's.
 // A supervisor travelling with a laptop in UTC sees the same 09:30 and the same "today" as the
 // agents in the shop, and a date range picked as 5月3日 is that day of the shop.
 import { locale, t } from './i18n'
-import { session } from './store'
+import { shopDay, shopTimeZone } from './zone'
 
 export const DEFAULT_TIME_ZONE = 'Asia/Shanghai'
-
-/** The shop's IANA time zone. */
-export function shopTimeZone(): string {
-  return session.shop?.time_zone || DEFAULT_TIME_ZONE
-}
 
 type Instant = string | number | Date | null | undefined
 
@@ -22,7 +17,7 @@ function toDate(v: Instant): Date | null {
 
 const formatters = new Map<string, Intl.DateTimeFormat>()
 function formatter(opts: Intl.DateTimeFormatOptions, lang = locale.value === 'zh' ? 'zh-CN' : 'en-US'): Intl.DateTimeFormat {
-  const zone = shopTimeZone()
+  const zone = shopTimeZone.value || DEFAULT_TIME_ZONE
   const key = `${lang}|${zone}|${JSON.stringify(opts)}`
   let f = formatters.get(key)
   if (!f) {
@@ -64,13 +59,6 @@ export function dayKey(v: Instant = Date.now()): string {
   return `${p.year}-${pad(p.month)}-${pad(p.day)}`
 }
 
-/** The shop's day `days` from today (negative: before), as `YYYY-MM-DD`. */
-export function shopDay(days = 0): string {
-  const p = zonedParts(new Date())
-  const d = new Date(Date.UTC(p.year, p.month - 1, p.day + days))
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`
-}
-
 /** The instant (ms) the shop's wall clock reads `y-m-d h:mi`; DST gaps resolve forwards. */
 function zonedToMs(y: number, m: number, d: number, h = 0, mi = 0): number {
   const wanted = Date.UTC(y, m - 1, d, h, mi)
@@ -108,7 +96,7 @@ export function dateToLocalInput(v: Instant): string {
 
 /** The shop's wall clock `daysAhead` days from today at `hour:00`. */
 export function shopDayAt(daysAhead: number, hour: number): Date {
-  const [y, m, d] = shopDay(daysAhead).split('-').map(Number)
+  const [y, m, d] = shopDay(-daysAhead).split('-').map(Number)
   return new Date(zonedToMs(y, m, d, hour))
 }
 

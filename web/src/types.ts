@@ -20,8 +20,8 @@ export interface Shop {
   id: number
   slug: string
   name: string
-  /** IANA zone every time and day of the console is shown in (absent on older servers). */
-  time_zone?: string
+  /** The shop's time zone (e.g. Asia/Shanghai): days and times are shown in it. */
+  time_zone: string
 }
 export interface Agent {
   id: number
@@ -78,6 +78,10 @@ export interface ShopSettings {
   default_max_concurrent: number
   /** The widget's pre-chat form. */
   prechat?: PrechatForm
+  /** The shop's time zone (zones without daylight saving). */
+  time_zone?: string
+  /** Origins whose pages may embed the widget; empty = any. */
+  widget_origins?: string[]
 }
 
 export type PrechatField = 'off' | 'optional' | 'required'

@@ -40,9 +40,13 @@ test('Chinese texts never show the server sentence', () => {
     ['unauthorized', 'wrong e-mail or password', '邮箱或密码错误'],
     ['internal', 'internal error', '服务器出错了，请稍后再试'],
     ['something_new', 'a sentence', '发生未知错误'],
+    // The server names the field (`{error: {code, message, field}}`).
+    ['validation_failed', 'body: must not contain the NUL character (U+0000)', '内容：含有不允许的空字符', 'body'],
+    ['validation_failed', 'items[2].buyer.phone: must be 5-20 digits', '手机号：须为 5-20 位数字', 'items[2].buyer.phone'],
+    ['validation_failed', 'some_new_field: a reason nobody translated', '填写的内容不符合要求', 'some_new_field'],
   ]
-  for (const [code, message, want] of cases) {
-    const got = describeError(code, message, 'zh')
+  for (const [code, message, want, field] of cases) {
+    const got = describeError(code, message, 'zh', field)
     assert.equal(got, want, `${code} / ${message}`)
     assert.ok(!/[a-z]{4,}/.test(got.replace(/「[^」]*」/g, '')), `English left in "${got}"`)
   }

@@ -258,7 +258,7 @@ const TEXT = {
   function apiError(status: number, data: any): Error & { status: number; code: string; detail: string } {
     const code: string = data?.error?.code || (status === 401 ? 'unauthorized' : 'unknown')
     const detail: string = data?.error?.message || ''
-    const err = new Error(describeError(code, detail, lang)) as Error & { status: number; code: string; detail: string }
+    const err = new Error(describeError(code, detail, lang, data?.error?.field || undefined)) as Error & { status: number; code: string; detail: string }
     err.status = status
     err.code = code
     err.detail = detail

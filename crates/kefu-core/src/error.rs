@@ -60,11 +60,23 @@ impl ErrorCode {
     }
 }
 
-/// A domain error: a code and a message safe to show the client.
+/// Whether `s` reads as a request field path: `phone`, `order.no`, `items[2].qty`.
+fn is_field_path(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 80
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.[]".contains(c))
+}
+
+/// A domain error: a code and a message safe to show the client, and for a validation error the
+/// request field it is about (`phone`, `items[2].qty`), so a client can translate it and point at
+/// the input.
 #[derive(Debug, thiserror::Error)]
 pub struct Error {
     pub code: ErrorCode,
     pub message: String,
+    pub field: Option<String>,
 }
 
 impl fmt::Display for Error {
@@ -80,13 +92,34 @@ impl Error {
         Self {
             code,
             message: message.into(),
+            field: None,
         }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::BadRequest, message)
     }
+    /// A validation error. Messages follow the `field: what is wrong` convention; the field is
+    /// taken from there (use [`Error::invalid`] to name it explicitly).
     pub fn validation(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::ValidationFailed, message)
+        let message = message.into();
+        let field = message
+            .split_once(": ")
+            .map(|(head, _)| head)
+            .filter(|head| is_field_path(head))
+            .map(str::to_owned);
+        Self {
+            field,
+            ..Self::new(ErrorCode::ValidationFailed, message)
+        }
+    }
+    /// A validation error about one request field.
+    pub fn invalid(field: impl Into<String>, reason: impl fmt::Display) -> Self {
+        let field = field.into();
+        Self {
+            message: format!("{field}: {reason}"),
+            field: Some(field),
+            ..Self::new(ErrorCode::ValidationFailed, "")
+        }
     }
     pub fn not_found(what: &str) -> Self {
         Self::new(ErrorCode::NotFound, format!("{what} not found"))
@@ -104,5 +137,38 @@ impl Error {
     pub fn internal(detail: impl fmt::Display) -> Self {
         tracing::error!(%detail, "internal error");
         Self::new(ErrorCode::Internal, "internal error")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_errors_name_their_field() {
+        assert_eq!(
+            Error::validation("phone: must be 5-20 digits")
+                .field
+                .as_deref(),
+            Some("phone")
+        );
+        assert_eq!(
+            Error::validation("items[2].qty: must be positive")
+                .field
+                .as_deref(),
+            Some("items[2].qty")
+        );
+        // A sentence is not a field.
+        assert_eq!(
+            Error::validation("greeting and offline_message are limited").field,
+            None
+        );
+        assert_eq!(Error::validation("To resolve: fill in x").field, None);
+        let e = Error::invalid("body", "must not contain U+0000");
+        assert_eq!(
+            (e.field.as_deref(), e.message.as_str()),
+            (Some("body"), "body: must not contain U+0000")
+        );
+        assert_eq!(Error::not_found("shop").field, None);
     }
 }

@@ -94,6 +94,42 @@ pub struct ShopSettings {
     /// The widget's pre-chat form (absent in older clients' updates: off).
     #[serde(default)]
     pub prechat: PrechatForm,
+    /// The shop's time zone: report days and every time the console shows are the shop's. Only
+    /// zones without daylight saving (`kefu_core::tools::fixed_utc_offset`), so a day is 24 h.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+    /// Web origins (`https://shop.example`) whose pages may embed the widget; empty = any page.
+    /// The widget authenticates with a bearer visitor token, never a cookie, so "any" is safe;
+    /// a shop lists its own sites to keep others from framing its chat.
+    #[serde(default)]
+    pub widget_origins: Vec<String>,
+}
+
+/// The time zone of a shop that has not chosen one.
+pub const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
+
+fn default_time_zone() -> String {
+    DEFAULT_TIME_ZONE.into()
+}
+
+/// The most widget origins one shop lists.
+pub const MAX_WIDGET_ORIGINS: usize = 50;
+
+/// Whether `origin` may embed a widget whose shop lists `allowed` (empty = any).
+pub fn widget_origin_allowed(allowed: &[String], origin: &str) -> bool {
+    allowed.is_empty() || normalize_origin(origin).is_some_and(|o| allowed.contains(&o))
+}
+
+/// `scheme://host[:port]` in lower case, as browsers send it in `Origin`, or `None` for anything
+/// else (a path, a query, user info, another scheme, blanks).
+pub fn normalize_origin(origin: &str) -> Option<String> {
+    let o = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+    let rest = o
+        .strip_prefix("https://")
+        .or_else(|| o.strip_prefix("http://"))?;
+    let valid_host =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']');
+    (!rest.is_empty() && rest.len() <= 253 && rest.chars().all(valid_host)).then_some(o)
 }
 
 /// How the pre-chat form asks for one contact field.
@@ -125,6 +161,8 @@ impl Default for ShopSettings {
             offline_message: "客服暂时不在线，您的留言已收到，我们上线后会第一时间回复您。".into(),
             default_max_concurrent: DEFAULT_MAX_CONCURRENT,
             prechat: PrechatForm::default(),
+            time_zone: default_time_zone(),
+            widget_origins: Vec::new(),
         }
     }
 }
@@ -150,7 +188,39 @@ impl ShopSettings {
                 "default_max_concurrent must be between 1 and 100",
             ));
         }
+        if self.widget_origins.len() > MAX_WIDGET_ORIGINS {
+            return Err(Error::validation(format!(
+                "widget_origins: at most {MAX_WIDGET_ORIGINS} origins"
+            )));
+        }
+        if let Some(bad) = self
+            .widget_origins
+            .iter()
+            .find(|o| normalize_origin(o).as_deref() != Some(o.as_str()))
+        {
+            return Err(Error::validation(format!(
+                "widget_origins: '{bad}' is not an origin like https://shop.example (lower case, no path)"
+            )));
+        }
         Ok(())
+    }
+
+    /// The same settings with each widget origin in its normal form and duplicates removed, so an
+    /// admin may paste `https://Shop.example/`.
+    pub fn normalized(mut self) -> Self {
+        let mut seen = std::collections::BTreeSet::new();
+        self.widget_origins = self
+            .widget_origins
+            .iter()
+            .map(|o| normalize_origin(o).unwrap_or_else(|| o.trim().to_owned()))
+            .filter(|o| seen.insert(o.clone()))
+            .collect();
+        self
+    }
+
+    /// Whether a page of `origin` (the request's `Origin` header) may use this shop's widget.
+    pub fn allows_widget_origin(&self, origin: &str) -> bool {
+        widget_origin_allowed(&self.widget_origins, origin)
     }
 }
 
@@ -363,14 +433,32 @@ pub struct NewProduct {
 /// Validates a message body: non-blank and at most [`MAX_MESSAGE_CHARS`] characters.
 pub fn validate_body(body: &str) -> Result<()> {
     if body.trim().is_empty() {
-        return Err(Error::validation("body must not be empty"));
+        return Err(Error::invalid("body", "must not be empty"));
     }
     if body.chars().count() > MAX_MESSAGE_CHARS {
-        return Err(Error::validation(format!(
-            "body must be at most {MAX_MESSAGE_CHARS} characters"
-        )));
+        return Err(Error::invalid(
+            "body",
+            format!("must be at most {MAX_MESSAGE_CHARS} characters"),
+        ));
+    }
+    if let Some(c) = body.chars().find(|&c| is_hidden_control(c)) {
+        return Err(Error::invalid(
+            "body",
+            format!(
+                "must not contain control or text-direction characters (U+{:04X})",
+                u32::from(c)
+            ),
+        ));
     }
     Ok(())
+}
+
+/// Characters that have no business in a chat message and can disguise what the other side
+/// reads: C0/C1 controls other than tab and line breaks, and the bidirectional overrides and
+/// isolates that reverse how text displays (`\u{202E}gpj.exe`).
+pub fn is_hidden_control(c: char) -> bool {
+    (c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Validates a client message id: 1–64 printable ASCII characters.
@@ -398,6 +486,49 @@ mod tests {
         assert!(validate_body("你好").is_ok());
         assert!(validate_body(&"字".repeat(MAX_MESSAGE_CHARS)).is_ok());
         assert!(validate_body(&"字".repeat(MAX_MESSAGE_CHARS + 1)).is_err());
+        assert!(validate_body("两行\r\n\t缩进").is_ok());
+        for hidden in [
+            "a\0b",
+            "a\u{7}b",
+            "\u{202E}gpj.exe",
+            "x\u{2066}y",
+            "c1\u{85}",
+        ] {
+            let e = validate_body(hidden).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some("body"), "{hidden:?}");
+        }
+    }
+
+    #[test]
+    fn widget_origins() {
+        assert_eq!(
+            normalize_origin(" https://Shop.Example:8443/ ").as_deref(),
+            Some("https://shop.example:8443")
+        );
+        for bad in [
+            "shop.example",
+            "ftp://a",
+            "https://a/path",
+            "https://a?x",
+            "https://u@a",
+            "https://",
+        ] {
+            assert_eq!(normalize_origin(bad), None, "{bad}");
+        }
+        let mut s = ShopSettings {
+            widget_origins: vec![
+                "https://Shop.example/".into(),
+                "https://shop.example".into(),
+            ],
+            ..ShopSettings::default()
+        };
+        assert!(s.validate().is_err(), "not normalized yet");
+        s = s.normalized();
+        assert_eq!(s.widget_origins, ["https://shop.example"]);
+        assert!(s.validate().is_ok());
+        assert!(s.allows_widget_origin("https://shop.example"));
+        assert!(!s.allows_widget_origin("https://evil.example"));
+        assert!(ShopSettings::default().allows_widget_origin("https://anything.example"));
     }
 
     #[test]

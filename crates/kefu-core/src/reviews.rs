@@ -221,6 +221,18 @@ pub type ParsedCsv = (Vec<(usize, ReviewDoc)>, Vec<BadRow>, u64);
 /// Parses a review CSV: the valid rows (with their line numbers) and the bad ones. A row is all
 /// or nothing: any bad cell rejects it. A missing required column fails the whole file.
 pub fn parse_csv(input: impl Read) -> Result<ParsedCsv> {
+    let mut input = input;
+    let mut bytes = Vec::new();
+    input
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::validation(format!("file: could not be read: {e}")))?;
+    if bytes.contains(&0) {
+        return Err(Error::invalid(
+            "file",
+            "must not contain the NUL character (U+0000)",
+        ));
+    }
+    let input = bytes.as_slice();
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)

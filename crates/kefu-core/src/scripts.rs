@@ -431,6 +431,12 @@ fn unguard(cell: &str) -> &str {
 /// The CSV import: a header naming at least `category`, `title`, `body` (any order; `id`,
 /// `shortcut`, `tags` optional), then one script per record.
 pub fn parse_import_csv(input: &str) -> Result<Vec<ImportRow>> {
+    if input.contains('\0') {
+        return Err(Error::invalid(
+            "file",
+            "must not contain the NUL character (U+0000)",
+        ));
+    }
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
         .from_reader(input.as_bytes());

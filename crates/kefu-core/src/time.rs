@@ -29,6 +29,20 @@ impl Millis {
             Err(_) => String::new(),
         }
     }
+
+    /// Local wall-clock time at a UTC offset, as a spreadsheet reads it: `2026-12-06 16:00:05`.
+    pub fn to_local(self, utc_offset_min: i32) -> String {
+        let local = i128::from(self.0 + i64::from(utc_offset_min) * 60_000) * 1_000_000;
+        match ::time::OffsetDateTime::from_unix_timestamp_nanos(local) {
+            Ok(t) => {
+                let fmt = ::time::macros::format_description!(
+                    "[year]-[month]-[day] [hour]:[minute]:[second]"
+                );
+                t.format(&fmt).unwrap_or_default()
+            }
+            Err(_) => String::new(),
+        }
+    }
 }
 
 impl Serialize for Millis {

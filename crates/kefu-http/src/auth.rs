@@ -129,7 +129,9 @@ impl FromRequestParts<AppState> for Shopper {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer(parts).ok_or_else(|| Error::unauthorized("missing visitor token"))?;
-        Ok(Shopper(visitor_from_token(state, &token).await?))
+        let visitor = visitor_from_token(state, &token).await?;
+        crate::cors::check_widget_origin(state, &parts.headers, visitor.shop_id).await?;
+        Ok(Shopper(visitor))
     }
 }
 

@@ -35,23 +35,33 @@ pub struct ErrorDetail {
     pub code: String,
     /// A human-readable explanation (English).
     pub message: String,
+    /// The request field a validation error is about (`phone`, `items[2].qty`), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 pub fn error_response(code: ErrorCode, message: impl Into<String>) -> Response {
-    let status =
-        StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = ErrorBody {
-        error: ErrorDetail {
-            code: code.as_str().to_owned(),
-            message: message.into(),
-        },
-    };
-    (status, axum::Json(body)).into_response()
+    ApiError(Error::new(code, message)).into_response()
+}
+
+impl From<Error> for ErrorDetail {
+    fn from(e: Error) -> Self {
+        ErrorDetail {
+            code: e.code.as_str().to_owned(),
+            message: e.message,
+            field: e.field,
+        }
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        error_response(self.0.code, self.0.message)
+        let status = StatusCode::from_u16(self.0.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = ErrorBody {
+            error: self.0.into(),
+        };
+        (status, axum::Json(body)).into_response()
     }
 }
 
@@ -63,10 +73,74 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        let (parts, body) = req.into_parts();
+        let bytes =
+            match axum::body::Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+                .await
+            {
+                Ok(bytes) => bytes,
+                Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    return Err(Error::new(
+                        ErrorCode::PayloadTooLarge,
+                        "request body is too large",
+                    )
+                    .into());
+                }
+                Err(r) => return Err(Error::bad_request(r.body_text()).into()),
+            };
+        refuse_nul_in_json(&bytes)?;
+        match axum::Json::<T>::from_request(Request::from_parts(parts, bytes.into()), state).await {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
             Err(rejection) => Err(ApiError(json_rejection(rejection))),
         }
+    }
+}
+
+/// Refuses a JSON body with a NUL character (`\u0000`) in any string, naming the field.
+/// PostgreSQL cannot store NUL in text and SQLite would keep it silently; one answer for both
+/// databases, before anything is stored. Bodies without the escape (all real ones) are not parsed
+/// twice.
+pub fn refuse_nul_in_json(bytes: &[u8]) -> Result<(), Error> {
+    if !bytes.windows(6).any(|w| w == b"\\u0000") {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(()); // malformed: the JSON extractor answers that
+    };
+    match nul_path(&value, String::new()) {
+        Some(field) => Err(Error::invalid(
+            if field.is_empty() {
+                "body".to_owned()
+            } else {
+                field
+            },
+            "must not contain the NUL character (U+0000)",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The path (`items[2].name`) of the first string holding a NUL, in keys or values.
+fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0').then_some(path),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_path(v, format!("{path}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let at = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            if k.contains('\0') {
+                Some(at)
+            } else {
+                nul_path(v, at)
+            }
+        }),
+        _ => None,
     }
 }
 
@@ -91,11 +165,28 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        refuse_nul_in_query(parts.uri.query().unwrap_or(""))?;
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| ApiQuery(q.0))
             .map_err(|e: QueryRejection| ApiError(Error::bad_request(e.body_text())))
     }
+}
+
+/// Refuses a query string with a NUL character (`%00`) in a name or value, naming the parameter.
+fn refuse_nul_in_query(query: &str) -> Result<(), Error> {
+    if !query.to_ascii_lowercase().contains("%00") {
+        return Ok(());
+    }
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        if name.contains('\0') || value.contains('\0') {
+            return Err(Error::invalid(
+                name.replace('\0', ""),
+                "must not contain the NUL character (U+0000)",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `axum::extract::Path` with JSON errors; a malformed id is as unknown as a missing one (404).

@@ -12,6 +12,7 @@ pub mod automation;
 mod background;
 pub mod cards;
 pub mod chat;
+pub mod cors;
 pub mod customers;
 pub mod error;
 pub mod hub;
@@ -87,6 +88,8 @@ pub struct AppState {
     pub suggest: Option<Arc<suggest::Suggester>>,
     /// The outbound mail sender's wake-up signal ([`mail::spawn_sender`]).
     pub mail: Arc<mail::MailState>,
+    /// Each shop's widget origins, so the check on every shopper request reads no database.
+    pub widget_origins: Arc<cors::OriginCache>,
     /// "Now" for SLA clocks and escalation ([`AppState::now`]): the system clock, or a manual one
     /// in tests that compute due times exactly.
     pub clock: Arc<dyn Clock>,
@@ -134,6 +137,7 @@ impl AppState {
             search: None,
             suggest: None,
             mail: Arc::default(),
+            widget_origins: Arc::default(),
             clock: Arc::new(SystemClock),
         }
     }
@@ -169,5 +173,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(attachments::MAX_UPLOAD_BODY)),
         )
         .merge(routes::web::router())
+        // Outermost, so the widget's preflights are answered before routing (no route has OPTIONS).
+        .layer(axum::middleware::from_fn(cors::widget_cors))
         .with_state(state)
 }

@@ -214,8 +214,8 @@ pub(crate) async fn lock_conversation(conn: &mut PgConnection, shop_id: Id, id: 
 // ---------------------------------------------------------------------------------------------
 // Row mapping and shared queries. Reads and write transactions both use these.
 
-const SHOP_COLUMNS: &str =
-    "id, slug, name, greeting, offline_message, default_max_concurrent, prechat";
+const SHOP_COLUMNS: &str = "id, slug, name, greeting, offline_message, default_max_concurrent, prechat, time_zone, \
+     widget_origins";
 
 fn shop_from_row(r: &PgRow) -> Shop {
     Shop {
@@ -228,6 +228,9 @@ fn shop_from_row(r: &PgRow) -> Shop {
             default_max_concurrent: r.get("default_max_concurrent"),
             // Stored as JSON; a value this version cannot read falls back to "off".
             prechat: serde_json::from_str(r.get::<&str, _>("prechat")).unwrap_or_default(),
+            time_zone: r.get("time_zone"),
+            widget_origins: serde_json::from_str(r.get::<&str, _>("widget_origins"))
+                .unwrap_or_default(),
         },
     }
 }
@@ -823,13 +826,15 @@ impl Store for PostgresStore {
         write_tx!(self, |conn| async move {
             sqlx::query(
                     "UPDATE shops SET greeting = $1, offline_message = $2, default_max_concurrent = $3, \
-                     prechat = $5 WHERE id = $4",
+                     prechat = $5, time_zone = $6, widget_origins = $7 WHERE id = $4",
                 )
                 .bind(&s.greeting)
                 .bind(&s.offline_message)
                 .bind(s.default_max_concurrent)
                 .bind(shop_id)
                 .bind(serde_json::to_string(&s.prechat).map_err(Error::internal)?)
+                .bind(&s.time_zone)
+                .bind(serde_json::to_string(&s.widget_origins).map_err(Error::internal)?)
                 .execute(&mut *conn)
                 .await
                 .map_err(db_err)?;

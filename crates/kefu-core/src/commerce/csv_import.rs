@@ -211,6 +211,16 @@ impl<R: Read> OrderCsvReader<R> {
                         message: format!("unreadable row: {e}"),
                     });
                 }
+                Some(Ok(cells)) if cells.iter().any(|c| c.contains('\0')) => {
+                    // PostgreSQL cannot store it and SQLite would keep it silently.
+                    chunk.rows += 1;
+                    chunk.bad.push(BadLine {
+                        line: cells.position().map_or(0, |p| p.line()),
+                        order_no: String::new(),
+                        field: "-".into(),
+                        message: "a cell contains the NUL character (U+0000)".into(),
+                    });
+                }
                 Some(Ok(cells)) => {
                     chunk.rows += 1;
                     let line = cells.position().map_or(0, |p| p.line());

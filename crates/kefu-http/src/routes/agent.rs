@@ -87,7 +87,17 @@ pub async fn logout(State(state): State<AppState>, agent: Agent) -> ApiResult<Re
 #[derive(Serialize, ToSchema)]
 pub struct MeResponse {
     pub user: User,
-    pub shop: Shop,
+    pub shop: MeShop,
+}
+
+/// The caller's shop as the console needs it on every page.
+#[derive(Serialize, ToSchema)]
+pub struct MeShop {
+    pub id: Id,
+    pub slug: String,
+    pub name: String,
+    /// The zone every time and day in the console is shown in (e.g. `Asia/Shanghai`).
+    pub time_zone: String,
 }
 
 #[utoipa::path(get, path = "/api/v1/me", tag = "agents", responses((status = 200, body = MeResponse), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
@@ -99,7 +109,12 @@ pub async fn me(State(state): State<AppState>, agent: Agent) -> ApiResult<Json<M
         .ok_or_else(|| Error::not_found("shop"))?;
     Ok(Json(MeResponse {
         user: agent.user,
-        shop,
+        shop: MeShop {
+            id: shop.id,
+            slug: shop.slug,
+            name: shop.name,
+            time_zone: shop.settings.time_zone,
+        },
     }))
 }
 
@@ -492,11 +507,22 @@ pub async fn put_settings(
     if agent.user.role != Role::Admin {
         return Err(Error::forbidden("only admins change shop settings").into());
     }
+    let settings = settings.normalized();
     settings.validate()?;
+    if kefu_core::tools::fixed_utc_offset(&settings.time_zone).is_none() {
+        return Err(Error::validation(format!(
+            "time_zone: '{}' is not one of the zones without daylight saving",
+            settings.time_zone
+        ))
+        .into());
+    }
     let shop = state
         .store
         .update_shop_settings(agent.user.shop_id, &settings)
         .await?;
+    state
+        .widget_origins
+        .put(shop.id, shop.settings.widget_origins.clone());
     // A higher cap may free agents for waiting shoppers.
     state.route(shop.id, None).await?;
     Ok(Json(shop.settings))

@@ -124,6 +124,7 @@ type ReadItems<T> = (Vec<(usize, T)>, Vec<ItemResult>);
 /// Reads `{<key>: [item, …]}` and deserializes each item on its own, so one malformed item is
 /// reported at its index while the others go on.
 fn batch_items<T: DeserializeOwned>(body: &Bytes, key: &str) -> Result<ReadItems<T>> {
+    crate::error::refuse_nul_in_json(body)?;
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|_| Error::bad_request("malformed JSON"))?;
     let items = value
@@ -678,6 +679,7 @@ pub async fn receive_webhook(
         &body,
         now.0 / 1000,
     )?;
+    crate::error::refuse_nul_in_json(&body)?;
     let event: WebhookEvent = serde_json::from_slice(&body).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => Error::validation(format!("body: {e}")),
         _ => Error::bad_request("malformed JSON"),

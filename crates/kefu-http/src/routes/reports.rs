@@ -10,10 +10,10 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use kefu_core::Result;
 use kefu_core::customers::csv_cell;
 use kefu_core::reports::*;
 use kefu_core::time::Millis;
+use kefu_core::{Error, Result};
 use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi};
 
@@ -47,7 +47,7 @@ pub struct ReportQuery {
     pub from: Option<String>,
     /// The last day, included (`YYYY-MM-DD`), or an RFC 3339 instant, excluded; default now.
     pub to: Option<String>,
-    /// A time zone without daylight saving (default `Asia/Shanghai`): days and weeks are cut there.
+    /// A time zone without daylight saving (default: the shop's): days and weeks are cut there.
     pub tz: Option<String>,
     /// `day`, `week` or `month`; chosen from the range's length when absent.
     pub granularity: Option<Granularity>,
@@ -58,8 +58,9 @@ pub struct ReportQuery {
 const DAY_MS: i64 = 86_400_000;
 
 impl ReportQuery {
-    fn range(&self) -> Result<ReportRange> {
-        let tz = self.tz.as_deref().unwrap_or("Asia/Shanghai");
+    /// The range asked for; days are the shop's (`shop_zone`) unless `tz` names another zone.
+    fn range(&self, shop_zone: &str) -> Result<ReportRange> {
+        let tz = self.tz.as_deref().unwrap_or(shop_zone);
         let offset = report_utc_offset(tz)?;
         let to = match &self.to {
             // A day is included whole: the range ends at the next local midnight.
@@ -89,12 +90,21 @@ pub async fn complaints(
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> ApiResult<Json<ComplaintReport>> {
     require_manager(&agent.user, "see reports")?;
-    let range = q.range()?;
+    let range = q.range(&shop_zone(&state, &agent).await?)?;
     let data = state
         .store
         .complaint_report_data(agent.user.shop_id, range.from, range.to)
         .await?;
     Ok(Json(ComplaintReport::build(&range, &data)))
+}
+
+/// The caller's shop's time zone.
+async fn shop_zone(state: &AppState, agent: &Agent) -> Result<String> {
+    let shop = state.store.shop_by_id(agent.user.shop_id).await?;
+    Ok(shop
+        .ok_or_else(|| Error::not_found("shop"))?
+        .settings
+        .time_zone)
 }
 
 fn hours(ms: Option<i64>) -> String {
@@ -112,7 +122,7 @@ pub async fn complaints_csv(
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
     require_manager(&agent.user, "export reports")?;
-    let range = q.range()?;
+    let range = q.range(&shop_zone(&state, &agent).await?)?;
     let data = state
         .store
         .complaint_report_data(agent.user.shop_id, range.from, range.to)
@@ -133,7 +143,7 @@ pub async fn complaints_csv(
         let resolved = is_resolved(&t.status);
         let cells = [
             format!("T-{:06}", t.number),
-            t.created_at.to_rfc3339(),
+            t.created_at.to_local(range.utc_offset_min),
             t.subject.clone(),
             category,
             sub,

@@ -551,7 +551,10 @@ pub async fn import(
     let text =
         std::str::from_utf8(&body).map_err(|_| Error::validation("the file must be UTF-8 text"))?;
     let rows = match q.format.as_deref().unwrap_or("json") {
-        "json" => scripts::parse_import_json(text)?,
+        "json" => {
+            crate::error::refuse_nul_in_json(&body)?;
+            scripts::parse_import_json(text)?
+        }
         "csv" => scripts::parse_import_csv(text)?,
         _ => return Err(Error::validation("format: must be json or csv").into()),
     };

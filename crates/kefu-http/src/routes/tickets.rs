@@ -616,10 +616,7 @@ pub async fn bulk(
                 id,
                 ok: false,
                 ticket: None,
-                error: Some(crate::error::ErrorDetail {
-                    code: e.code.as_str().to_owned(),
-                    message: e.message,
-                }),
+                error: Some(e.into()),
             },
         });
     }

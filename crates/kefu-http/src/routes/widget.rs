@@ -4,6 +4,7 @@
 
 use crate::AppState;
 use crate::auth::{ClientIp, Shopper, optional_bearer, visitor_from_token};
+use crate::cors::check_origin_against;
 use crate::error::{ApiJson, ApiQuery, ApiResult, ErrorBody};
 use axum::Json;
 use axum::extract::State;
@@ -20,13 +21,21 @@ pub struct ShopQuery {
     pub shop: Option<String>,
 }
 
-async fn shop_for(state: &AppState, slug: Option<&str>) -> Result<Shop, Error> {
+/// The shop a widget names (`default` when it names none), refusing pages the shop has not
+/// allowed to embed its widget.
+async fn shop_for(
+    state: &AppState,
+    slug: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<Shop, Error> {
     let slug = slug.filter(|s| !s.is_empty()).unwrap_or("default");
-    state
+    let shop = state
         .store
         .shop_by_slug(slug)
         .await?
-        .ok_or_else(|| Error::not_found("shop"))
+        .ok_or_else(|| Error::not_found("shop"))?;
+    check_origin_against(headers, &shop.settings)?;
+    Ok(shop)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -52,9 +61,10 @@ pub struct WidgetConfig {
     responses((status = 200, body = WidgetConfig), (status = 404, body = ErrorBody)))]
 pub async fn config(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiQuery(q): ApiQuery<ShopQuery>,
 ) -> ApiResult<Json<WidgetConfig>> {
-    let shop = shop_for(&state, q.shop.as_deref()).await?;
+    let shop = shop_for(&state, q.shop.as_deref(), &headers).await?;
     let agents_online = state.store.any_agent_online(shop.id).await?;
     let open_now = state
         .auto_reply_rules(shop.id)
@@ -83,9 +93,10 @@ pub struct ProductsResponse {
     responses((status = 200, body = ProductsResponse), (status = 404, body = ErrorBody)))]
 pub async fn products(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiQuery(q): ApiQuery<ShopQuery>,
 ) -> ApiResult<Json<ProductsResponse>> {
-    let shop = shop_for(&state, q.shop.as_deref()).await?;
+    let shop = shop_for(&state, q.shop.as_deref(), &headers).await?;
     Ok(Json(ProductsResponse {
         products: state.store.list_products(shop.id).await?,
     }))
@@ -142,6 +153,7 @@ pub async fn create_session(
     let req: SessionRequest = if body.iter().all(u8::is_ascii_whitespace) {
         SessionRequest::default()
     } else {
+        crate::error::refuse_nul_in_json(&body)?;
         serde_json::from_slice(&body).map_err(|e| match e.classify() {
             serde_json::error::Category::Data => Error::validation(e.to_string()),
             _ => Error::bad_request("malformed JSON"),
@@ -154,7 +166,7 @@ pub async fn create_session(
         phone: clean("phone", &req.phone, 40)?,
         external_id: clean("external_id", &req.external_id, 200)?,
     })?;
-    let shop = shop_for(&state, req.shop.as_deref()).await?;
+    let shop = shop_for(&state, req.shop.as_deref(), &headers).await?;
     let sent_token = optional_bearer(&headers).or(req.visitor_token.clone());
     let mut current = None;
     if let Some(existing) = &sent_token

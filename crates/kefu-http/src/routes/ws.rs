@@ -82,10 +82,12 @@ pub async fn agent_ws(
     responses((status = 101, description = "WebSocket of JSON events"), (status = 401)))]
 pub async fn visitor_ws(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     ApiQuery(q): ApiQuery<TokenQuery>,
     upgrade: WebSocketUpgrade,
 ) -> ApiResult<Response> {
     let visitor = visitor_from_token(&state, q.token()?).await?;
+    crate::cors::check_widget_origin(&state, &headers, visitor.shop_id).await?;
     let (registration, rx) = state.hub.register_visitor(visitor.customer_id);
     Ok(tune(upgrade).on_upgrade(move |socket| async move {
         run(socket, rx, registration, |frame| {
