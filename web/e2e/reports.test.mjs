@@ -91,7 +91,8 @@ test('complaints report with charts and CSV, and mail settings', { timeout: 180_
   await mail.getByTestId('mail-from').fill('not-an-address')
   await mail.evaluate((el) => el.querySelector('form')?.setAttribute('novalidate', ''))
   await mail.getByTestId('mail-save').click()
-  assert.match(await mail.getByTestId('mail-error').textContent(), /from_address/)
+  // Named in Chinese: the field's label, never the server's English sentence.
+  assert.match(await mail.getByTestId('mail-error').textContent(), /发件地址须为有效的邮箱地址/)
   await shot(page, 'r02-mail-settings')
   // Turn mail off again so other tests see the demo as shipped.
   await mail.getByTestId('mail-from').fill('service@example.com')

@@ -72,7 +72,8 @@ test('calendar, SLA policy and automation rule in the console; due times on a ti
   await page.getByTestId('hours-mon-1-start').fill('12:00')
   await page.getByTestId('calendar-save').click()
   const err = await page.getByTestId('sla-error').textContent()
-  assert.match(err, /spec\.weekly/)
+  // Named in Chinese: the field's label and the day, never the server's English sentence.
+  assert.match(err, /每周工作时间：周一的时段有重叠/)
   await page.getByRole('button', { name: '取消' }).click()
 
   // ---- an SLA policy for high-priority tickets

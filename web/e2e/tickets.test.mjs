@@ -123,7 +123,8 @@ test('a chat about a damaged item becomes a ticket with a partial refund, resolv
   await dialog.getByTestId('resolve-submit').click()
   const err = dialog.getByTestId('resolve-error')
   await err.waitFor()
-  assert.match(await err.textContent(), /root_causes/)
+  // The missing fields are named by their Chinese labels, not the server's keys.
+  assert.match(await err.textContent(), /根因、处理结果/)
   await shot(admin, 'k02-resolve-refused-without-root-cause')
   await dialog.getByTestId('resolve-root-causes').fill('包装不牢，快递暴力分拣')
   await dialog.getByTestId('resolve-result').fill('部分退款 30 元并致歉，已向快递反馈')
@@ -134,7 +135,10 @@ test('a chat about a damaged item becomes a ticket with a partial refund, resolv
   await shot(admin, 'k03-ticket-resolved')
   await detail.getByTestId('tab-audit').click()
   await detail.getByTestId('audit-row').filter({ hasText: '补偿' }).first().waitFor()
-  await detail.getByTestId('audit-row').filter({ hasText: 'resolved' }).first().waitFor()
+  // The history reads in words: the status move is 已解决, the compensation 退款, not their keys.
+  await detail.getByTestId('audit-row').filter({ hasText: '已解决' }).first().waitFor()
+  await detail.getByTestId('audit-row').filter({ hasText: '退款' }).first().waitFor()
+  assert.doesNotMatch(await detail.getByTestId('audit-table').innerText(), /\b(resolved|refund|new|open)\b/)
   await shot(admin, 'k04-ticket-audit')
 
   // ---- the 工单 list shows it under 已解决

@@ -79,6 +79,9 @@ export const FIELD_LABELS = {
   max_concurrent: { zh: '接待上限', en: 'Cap' },
   default_max_concurrent: { zh: '默认接待上限', en: 'Default cap' },
   greeting: { zh: '欢迎语', en: 'Greeting' },
+  weekly: { zh: '每周工作时间', en: 'Weekly hours' },
+  holidays: { zh: '节假日', en: 'Holidays' },
+  workdays: { zh: '调休上班日', en: 'Make-up workdays' },
   time_zone: { zh: '店铺时区', en: 'Time zone' },
   widget_origins: { zh: '允许嵌入的网站', en: 'Widget sites' },
   offline_message: { zh: '离线提示', en: 'Offline message' },
@@ -150,7 +153,20 @@ export const REASONS_ZH = [
   [/^request body is too large$/, '内容过大'],
   [/^malformed JSON$/, '请求格式有误'],
   [/^nothing to change$/, '没有需要修改的内容'],
+  // Sentences that start with the field's name instead of `field: ` (`{label}` is $1's label).
+  [/^([a-z_]+) must be an e-mail address$/, '{label}须为有效的邮箱地址'],
+  [/^([a-z_]+) is required\b.*$/, '请填写{label}'],
+  [/^([a-z_]+) must be (?:between )?(\d+)(?:-| and )(\d+)$/, '{label}须在 $2 到 $3 之间'],
+  [/^([a-z_]+) must be at most (\d+) characters$/, '{label}最多 $2 个字'],
+  // Business hours: `spec.weekly: mon: intervals overlap` arrives as the reason `mon: …`.
+  [/^(mon|tue|wed|thu|fri|sat|sun): intervals overlap$/, '{weekday}的时段有重叠'],
+  [/^(mon|tue|wed|thu|fri|sat|sun): an interval is empty or past 24:00$/, '{weekday}有空时段或超过 24:00 的时段'],
+  [/^(mon|tue|wed|thu|fri|sat|sun): at most (\d+) intervals a day$/, '{weekday}最多 $2 个时段'],
+  [/^(\d{4}-\d{2}-\d{2}): intervals overlap$/, '$1 的时段有重叠'],
 ]
+
+/** @type {Record<string, string>} */
+const WEEKDAYS_ZH = { mon: '周一', tue: '周二', wed: '周三', thu: '周四', fri: '周五', sat: '周六', sun: '周日' }
 
 /** @param {string} field @param {'zh' | 'en'} lang */
 export function fieldLabel(field, lang) {
@@ -176,6 +192,8 @@ function reasonZh(reason) {
     const m = reason.match(/** @type {RegExp} */ (re))
     if (!m) continue
     let out = /** @type {string} */ (text).replace(/\$(\d)/g, (_, i) => m[Number(i)] ?? '')
+    if (out.includes('{label}')) out = out.replace('{label}', fieldLabel(m[1] || '', 'zh') || '该项')
+    if (out.includes('{weekday}')) out = out.replace('{weekday}', WEEKDAYS_ZH[m[1]] || m[1])
     if (out.includes('{fields}'))
       out = out.replace(
         '{fields}',

@@ -40,6 +40,8 @@ test('Chinese texts never show the server sentence', () => {
     ['unauthorized', 'wrong e-mail or password', '邮箱或密码错误'],
     ['internal', 'internal error', '服务器出错了，请稍后再试'],
     ['something_new', 'a sentence', '发生未知错误'],
+    ['validation_failed', 'from_address must be an e-mail address', '发件地址须为有效的邮箱地址'],
+    ['validation_failed', 'spec.weekly: mon: intervals overlap', '每周工作时间：周一的时段有重叠', 'spec.weekly'],
     // The server names the field (`{error: {code, message, field}}`).
     ['validation_failed', 'body: must not contain the NUL character (U+0000)', '内容：含有不允许的空字符', 'body'],
     ['validation_failed', 'items[2].buyer.phone: must be 5-20 digits', '手机号：须为 5-20 位数字', 'items[2].buyer.phone'],
