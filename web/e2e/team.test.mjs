@@ -39,6 +39,17 @@ async function api(method, path, token, body) {
 }
 const tokenOf = async (email) => (await api('POST', '/api/v1/auth/login', null, { email, password: 'demo1234' })).token
 
+/** Types a cap into the owner's 接待上限 row and waits for the server to take it. */
+async function setCap(owner, agentId, value) {
+  const input = owner.getByTestId(`cap-input-${agentId}`)
+  const saved = owner.waitForResponse((r) => r.url().endsWith(`/api/v1/agents/${agentId}/cap`) && r.request().method() === 'PUT')
+  await input.fill(value)
+  await input.press('Enter')
+  const res = await saved
+  assert.equal(res.status(), 200, `PUT cap ${value}`)
+  await owner.getByTestId(`cap-row-${agentId}`).getByText('已保存').waitFor()
+}
+
 async function login(email, viewport = { width: 1440, height: 900 }) {
   const ctx = await browser.newContext({ viewport, locale: 'zh-CN' })
   const page = await ctx.newPage()
@@ -93,10 +104,7 @@ test('caps route chats, and the widget tells the shopper what is true', { timeou
     const linaNow = (await api('GET', '/api/v1/agents', admin)).agents.find((a) => a.id === lina.id)
     const full = Math.max(1, linaNow.open_count)
     assert.ok(full <= 99, `李娜 has ${linaNow.open_count} open chats`)
-    const capInput = owner.getByTestId(`cap-input-${lina.id}`)
-    await capInput.fill(String(full))
-    await capInput.press('Enter')
-    await owner.getByTestId(`cap-row-${lina.id}`).getByText('已保存').waitFor()
+    await setCap(owner, lina.id, String(full))
     assert.equal(await owner.getByTestId('caps-error').count(), 0, 'no error when saving a cap')
     assert.equal((await api('GET', '/api/v1/agents', admin)).agents.find((a) => a.id === lina.id).max_concurrent, full)
     await shot(owner, 'd03-settings-caps')
@@ -122,8 +130,7 @@ test('caps route chats, and the widget tells the shopper what is true', { timeou
     assert.equal(await row.count(), 0, 'a capped agent gets no new chat')
 
     // ---- the owner raises the cap: routing hands the waiting chats (ours among them) to 李娜
-    await capInput.fill(String(Math.min(100, full + conv.queue_position)))
-    await capInput.press('Enter')
+    await setCap(owner, lina.id, String(Math.min(100, full + conv.queue_position)))
     await row.waitFor()
     await shopper.getByTestId('kefu-queue').waitFor({ state: 'hidden' })
     const assigned = (await api('GET', `/api/v1/conversations/${conv.id}`, admin)).conversation
@@ -142,9 +149,7 @@ test('caps route chats, and the widget tells the shopper what is true', { timeou
     await shot(shopper, 'd06-widget-after-hours')
 
     // ---- the cap goes back to the shop's default
-    await capInput.fill('')
-    await capInput.press('Enter')
-    await owner.getByTestId(`cap-row-${lina.id}`).getByText('已保存').waitFor()
+    await setCap(owner, lina.id, '')
     assert.equal((await api('GET', '/api/v1/agents', admin)).agents.find((a) => a.id === lina.id).max_concurrent, null)
 
     await ownerCtx.close()
