@@ -22,8 +22,11 @@ pub const MAX_FILE_BYTES: u64 = 20 * 1024 * 1024;
 pub const THUMB_MAX_PX: u32 = 320;
 /// Images wider or taller than this are refused before decoding (decompression bombs).
 pub const MAX_IMAGE_SIDE_PX: u32 = 10_000;
+/// The most pixels an image may have to be decoded (25 megapixels: every phone's default photo
+/// size); decoding one costs at most 100 MB (RGBA), and decodes run one at a time.
+pub const MAX_DECODE_PIXELS: u64 = 25_000_000;
 /// The most memory one image decode may allocate.
-pub const MAX_DECODE_ALLOC: u64 = 256 * 1024 * 1024;
+pub const MAX_DECODE_ALLOC: u64 = 128 * 1024 * 1024;
 /// How many bytes of the start of a file the type is judged on (OOXML needs the second zip entry).
 pub const SNIFF_BYTES: usize = 64 * 1024;
 /// File names are cut to this many characters (the extension is kept).

@@ -14,8 +14,8 @@ use axum::extract::multipart::{Field, Multipart, MultipartError};
 use axum::http::StatusCode;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 use kefu_core::attachments::{
-    self, Accepted, Attachment, MAX_DECODE_ALLOC, MAX_FILE_BYTES, MAX_IMAGE_SIDE_PX, NewAttachment,
-    SNIFF_BYTES, THUMB_MAX_PX,
+    self, Accepted, Attachment, MAX_DECODE_ALLOC, MAX_DECODE_PIXELS, MAX_FILE_BYTES,
+    MAX_IMAGE_SIDE_PX, NewAttachment, SNIFF_BYTES, THUMB_MAX_PX,
 };
 use kefu_core::events::{Event, EventSink};
 use kefu_core::model::*;
@@ -33,6 +33,9 @@ pub const MAX_UPLOAD_BODY: usize = MAX_FILE_BYTES as usize + 64 * 1024;
 /// The attachment directory under the data directory.
 pub struct AttachmentFiles {
     root: PathBuf,
+    /// Image decodes running at once: one. A decode may take up to [`MAX_DECODE_ALLOC`], so
+    /// four large images at once would multiply that (four 10,000² PNGs once took 1.7 GB).
+    decodes: tokio::sync::Semaphore,
 }
 
 impl AttachmentFiles {
@@ -44,7 +47,10 @@ impl AttachmentFiles {
         for entry in std::fs::read_dir(&tmp)?.flatten() {
             let _ = std::fs::remove_file(entry.path());
         }
-        Ok(AttachmentFiles { root })
+        Ok(AttachmentFiles {
+            root,
+            decodes: tokio::sync::Semaphore::new(1),
+        })
     }
 
     /// Where the original of `sha256` lives (`ab/cd/<hash>`: no directory grows too large).
@@ -183,6 +189,18 @@ fn inspect_image(path: &Path, mime: &str) -> Result<ImageInfo> {
     limits.max_alloc = Some(MAX_DECODE_ALLOC);
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(unreadable)?;
+    // The header tells the size before any pixel is decoded: a small file can describe a huge
+    // image (a 379 KiB PNG of 10,000 × 10,000 pixels costs 400 MB to decode).
+    let (w, h) = decoder.dimensions();
+    if u64::from(w) * u64::from(h) > MAX_DECODE_PIXELS {
+        return Err(Error::new(
+            ErrorCode::UnsupportedMediaType,
+            format!(
+                "file: the image has too many pixels ({w}×{h}); at most {} million are accepted",
+                MAX_DECODE_PIXELS / 1_000_000
+            ),
+        ));
+    }
     let orientation = decoder.orientation().map_err(unreadable)?;
     let mut img = DynamicImage::from_decoder(decoder).map_err(unreadable)?;
     // Phones store portrait photos sideways with an EXIF orientation; show them upright.
@@ -470,6 +488,10 @@ async fn read_upload(
     } = file.ok_or_else(|| Error::validation("file is required (a multipart field named file)"))?;
     let name = attachments::sanitize_name(&raw_name, &accepted);
     let files2 = files.clone();
+    let _decoding = match accepted.image {
+        true => Some(files.decodes.acquire().await.map_err(Error::internal)?),
+        false => None,
+    };
     let (width, height, has_thumb, sha256) = tokio::task::spawn_blocking(move || {
         let info = if accepted.image {
             Some(inspect_image(&tmp.path, accepted.mime)?)

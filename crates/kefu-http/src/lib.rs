@@ -12,10 +12,12 @@ pub mod automation;
 mod background;
 pub mod cards;
 pub mod chat;
+pub mod client_ip;
 pub mod cors;
 pub mod customers;
 pub mod error;
 pub mod hub;
+pub mod login_guard;
 pub mod mail;
 pub mod openapi;
 pub mod ratelimit;
@@ -52,6 +54,11 @@ pub struct Limits {
     pub sessions_per_minute: u32,
     /// Messages per shopper and minute.
     pub visitor_messages_per_minute: u32,
+    /// Shopper messages per client address and minute, whatever number of sessions it opens
+    /// (one address once sent 300 messages at once through 10 fresh sessions).
+    pub address_messages_per_minute: u32,
+    /// Reverse proxies whose `X-Forwarded-For` / `X-Real-IP` name the real client.
+    pub trusted_proxies: Vec<client_ip::Cidr>,
 }
 
 impl Default for Limits {
@@ -60,6 +67,8 @@ impl Default for Limits {
             login_per_minute: 10,
             sessions_per_minute: 60,
             visitor_messages_per_minute: 120,
+            address_messages_per_minute: 480,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -88,6 +97,10 @@ pub struct AppState {
     pub suggest: Option<Arc<suggest::Suggester>>,
     /// The outbound mail sender's wake-up signal ([`mail::spawn_sender`]).
     pub mail: Arc<mail::MailState>,
+    /// Wrong passwords per account (delays that grow), beside the per-address login limit.
+    pub login_guard: Arc<login_guard::LoginGuard>,
+    /// The cap on argon2id checks running at once (memory under a login flood).
+    pub password_checks: Arc<auth::PasswordChecks>,
     /// Each shop's widget origins, so the check on every shopper request reads no database.
     pub widget_origins: Arc<cors::OriginCache>,
     /// "Now" for SLA clocks and escalation ([`AppState::now`]): the system clock, or a manual one
@@ -99,6 +112,10 @@ pub struct RateLimits {
     pub login: RateLimiter<IpAddr>,
     pub sessions: RateLimiter<IpAddr>,
     pub visitor_messages: RateLimiter<i64>,
+    /// Shopper messages per client address (all its sessions together).
+    pub address_messages: RateLimiter<IpAddr>,
+    /// Proxies believed about the client's address ([`client_ip`]).
+    pub trusted_proxies: Arc<Vec<client_ip::Cidr>>,
     /// Inbound commerce webhooks per client address (the endpoint is public).
     pub commerce_webhooks: RateLimiter<IpAddr>,
     /// Attachment uploads per shopper.
@@ -119,6 +136,11 @@ impl AppState {
                     l.visitor_messages_per_minute.div_ceil(4).max(10),
                     l.visitor_messages_per_minute,
                 ),
+                address_messages: RateLimiter::per_minute(
+                    l.address_messages_per_minute.div_ceil(4).max(10),
+                    l.address_messages_per_minute,
+                ),
+                trusted_proxies: Arc::new(l.trusted_proxies.clone()),
                 // Shops send bursts (a sale, a batch of shipments); signatures are checked after this.
                 commerce_webhooks: RateLimiter::per_minute(
                     COMMERCE_WEBHOOKS_PER_MINUTE,
@@ -138,6 +160,8 @@ impl AppState {
             suggest: None,
             mail: Arc::default(),
             widget_origins: Arc::default(),
+            login_guard: Arc::default(),
+            password_checks: Arc::default(),
             clock: Arc::new(SystemClock),
         }
     }
@@ -160,6 +184,7 @@ impl AppState {
 
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
+    let trusted = state.limits.trusted_proxies.clone();
     routes::api(state.clone())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Uploads have their own, larger limit (and stream with per-type limits).
@@ -175,5 +200,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::web::router())
         // Outermost, so the widget's preflights are answered before routing (no route has OPTIONS).
         .layer(axum::middleware::from_fn(cors::widget_cors))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            client_ip::resolve_client_ip(trusted.clone(), request, next)
+        }))
         .with_state(state)
 }

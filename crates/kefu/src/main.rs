@@ -53,6 +53,13 @@ struct ServeArgs {
     /// Messages allowed per shopper and minute.
     #[arg(long, env = "KEFU_VISITOR_MESSAGES_PER_MINUTE", default_value_t = Limits::default().visitor_messages_per_minute)]
     visitor_messages_per_minute: u32,
+    /// Shopper messages allowed per client address and minute (all its sessions together).
+    #[arg(long, env = "KEFU_ADDRESS_MESSAGES_PER_MINUTE", default_value_t = Limits::default().address_messages_per_minute)]
+    address_messages_per_minute: u32,
+    /// Reverse proxies (addresses or CIDR blocks, comma-separated, e.g. `10.0.0.0/8,::1`) whose
+    /// `X-Forwarded-For` / `X-Real-IP` name the real client for rate limits. Empty: none.
+    #[arg(long, env = "KEFU_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<kefu_http::client_ip::Cidr>,
     /// Mark the session cookie Secure (serve behind HTTPS).
     #[arg(long, env = "KEFU_SECURE_COOKIES")]
     secure_cookies: bool,
@@ -509,6 +516,8 @@ async fn serve_http(
         login_per_minute: args.login_per_minute,
         sessions_per_minute: args.sessions_per_minute,
         visitor_messages_per_minute: args.visitor_messages_per_minute,
+        address_messages_per_minute: args.address_messages_per_minute,
+        trusted_proxies: args.trusted_proxies.clone(),
     };
     let backend = store.backend();
     jobs::spawn_daily_segment_recompute(store.clone(), args.segments_daily_hour_utc);

@@ -1,16 +1,18 @@
 //! Agent-facing endpoints: login, own status, colleagues, conversations, messages, shop settings.
 
 use crate::AppState;
-use crate::auth::{Agent, ClientIp, DUMMY_HASH, SESSION_COOKIE, SESSION_TTL_MS, verify_password};
-use crate::error::{ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
+use crate::auth::{Agent, ClientIp, DUMMY_HASH, SESSION_COOKIE, SESSION_TTL_MS};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header::SET_COOKIE};
+use axum::http::header::{RETRY_AFTER, SET_COOKIE};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kefu_core::model::*;
 use kefu_core::time::Millis;
 use kefu_core::{Error, ErrorCode, token};
 use serde::{Deserialize, Serialize};
+use std::time::Instant;
 use utoipa::{IntoParams, ToSchema};
 
 #[derive(Deserialize, ToSchema)]
@@ -40,15 +42,31 @@ pub async fn login(
         )
         .into());
     }
+    // Guessing one account from many addresses: the account waits, whoever asks.
+    if let Err(wait) = state.login_guard.check(&req.email, Instant::now()) {
+        let mut response = ApiError(Error::new(
+            ErrorCode::RateLimited,
+            "too many wrong passwords for this account; try again later",
+        ))
+        .into_response();
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
+        return Ok(response);
+    }
     let found = state.store.user_by_email(req.email.trim()).await?;
     let hash = found
         .as_ref()
         .map_or(DUMMY_HASH.to_owned(), |(_, h)| h.clone());
-    let ok = verify_password(req.password, hash).await;
+    let ok = state.password_checks.verify(req.password, hash).await?;
     let user = match found {
         Some((user, _)) if ok => user,
-        _ => return Err(Error::unauthorized("wrong e-mail or password").into()),
+        _ => {
+            state.login_guard.failed(&req.email, Instant::now());
+            return Err(Error::unauthorized("wrong e-mail or password").into());
+        }
     };
+    state.login_guard.clear(&req.email);
     let token = token::generate("kfa_");
     state
         .store
@@ -176,6 +194,33 @@ pub async fn set_agent_cap(
         .set_agent_cap(&agent.user, id, req.max_concurrent)
         .await?;
     Ok(Json(UserResponse { user }))
+}
+
+#[utoipa::path(post, path = "/api/v1/agents/{id}/unlock", tag = "agents", params(("id" = i64, Path)),
+    responses((status = 204, description = "the account's sign-in wait is lifted"), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+/// Lifts the wait a member's account is under after wrong passwords (admins only).
+pub async fn unlock_agent(
+    State(state): State<AppState>,
+    agent: Agent,
+    ApiPath(id): ApiPath<Id>,
+) -> ApiResult<StatusCode> {
+    if agent.user.role != Role::Admin {
+        return Err(Error::forbidden("only admins unlock accounts").into());
+    }
+    let member = state
+        .store
+        .user_by_id(agent.user.shop_id, id)
+        .await?
+        .ok_or_else(|| Error::not_found("agent"))?;
+    state.login_guard.clear(&member.email);
+    tracing::info!(
+        admin = agent.user.id,
+        member = member.id,
+        "sign-in wait lifted"
+    );
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Serialize, ToSchema)]

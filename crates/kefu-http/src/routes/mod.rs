@@ -41,6 +41,7 @@ pub fn api(_state: AppState) -> Router<AppState> {
         .route("/api/v1/me/status", put(agent::set_my_status))
         .route("/api/v1/agents", get(agent::list_agents))
         .route("/api/v1/agents/{id}/cap", put(agent::set_agent_cap))
+        .route("/api/v1/agents/{id}/unlock", post(agent::unlock_agent))
         .route("/api/v1/teams", get(agent::list_teams))
         .route("/api/v1/conversations", get(agent::list_conversations))
         .route("/api/v1/conversations/{id}", get(agent::get_conversation))

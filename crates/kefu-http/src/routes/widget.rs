@@ -297,10 +297,14 @@ pub struct ShopperSendResponse {
     security(("visitor" = [])))]
 pub async fn send(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Shopper(visitor): Shopper,
     ApiJson(req): ApiJson<ShopperSendRequest>,
 ) -> ApiResult<Response> {
-    if !state.limits.visitor_messages.check(&visitor.customer_id) {
+    // Per shopper, and per address so that fresh sessions do not multiply the allowance.
+    if !state.limits.visitor_messages.check(&visitor.customer_id)
+        || !state.limits.address_messages.check(&ip)
+    {
         return Err(Error::new(ErrorCode::RateLimited, "sending too fast; slow down").into());
     }
     let sent = state

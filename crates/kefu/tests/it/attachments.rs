@@ -563,6 +563,13 @@ async fn refused_uploads_body(backend: Backend) {
         // A decompression bomb: refused from its header, never allocated.
         ("bomb.png", Some("image/png"), png_claiming(60_000, 60_000)),
     ];
+    // Within the side limit but over the pixel budget: refused from the header, before the
+    // decoder allocates (8000 × 8000 RGB would take 192 MB).
+    for (name, bytes) in [("huge.png", png_claiming(8_000, 8_000))] {
+        let r = agent_upload(&s, &agent, cid, name, Some("image/png"), &bytes).await;
+        r.expect_error(415, "unsupported_media_type");
+        assert!(r.text.contains("too many pixels"), "{}", r.text);
+    }
     for (name, ct, bytes) in cases {
         let r = agent_upload(&s, &agent, cid, name, ct, &bytes).await;
         assert_eq!(r.status, 415, "{name}: {}", r.text);

@@ -48,6 +48,8 @@ pub fn generous() -> Limits {
         login_per_minute: 10_000,
         sessions_per_minute: 100_000,
         visitor_messages_per_minute: 1_000_000,
+        address_messages_per_minute: 1_000_000,
+        trusted_proxies: Vec::new(),
     }
 }
 
