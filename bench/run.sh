@@ -63,7 +63,8 @@ start_server() { # baseline|kefu
         dir=$(mktemp -d /tmp/kefu-bench-data.XXXXXX)
         TMP_DIRS+=("$dir")
         KEFU_LOG=${KEFU_LOG:-warn} "$BIN/kefu" demo --listen "127.0.0.1:$KEFU_PORT" --data-dir "$dir" \
-            --sessions-per-minute 100000000 --visitor-messages-per-minute 100000000 >"$OUT/kefu.log" 2>&1 &
+            --sessions-per-minute 100000000 --visitor-messages-per-minute 100000000 \
+            --address-messages-per-minute 100000000 >"$OUT/kefu.log" 2>&1 &
         SERVER_PID=$!
         URL=http://127.0.0.1:$KEFU_PORT
     fi

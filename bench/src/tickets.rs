@@ -41,7 +41,7 @@ pub async fn seed(args: SeedArgs) -> Result<()> {
         bail!("{} exists: seed a fresh data dir", db.display());
     }
     let started = Instant::now();
-    let store = kefu_store_sqlite::SqliteStore::open_dir(&args.data_dir).await?;
+    let store = kefu_store::SqliteStore::open_dir(&args.data_dir).await?;
     let shop = store.ensure_default_shop().await?;
     let categories = store.ticket_categories(shop.id).await?;
     let category_ids: Vec<i64> = categories

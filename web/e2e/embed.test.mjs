@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
 import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { chromium } from 'playwright-core'
+import { launchBrowser } from './browser.mjs'
 
 const BASE = (process.env.KEFU_URL || 'http://127.0.0.1:18080').replace(/\/$/, '')
 const SHOTS = fileURLToPath(new URL('../screenshots/', import.meta.url))
@@ -18,11 +18,7 @@ let browser
 let site
 let siteUrl
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-  })
+  browser = await launchBrowser()
   // The shop's own site: one page with the embed snippet, on a port of its own (another origin).
   const page = `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>小蜜蜂数码 · 官网</title></head>
 <body><h1>小蜜蜂数码官网</h1><p>新品耳机，限时优惠。</p>

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { chromium } from 'playwright-core'
+import { launchBrowser } from './browser.mjs'
 
 const BASE = (process.env.KEFU_URL || 'http://127.0.0.1:18080').replace(/\/$/, '')
 const SHOTS = fileURLToPath(new URL('../screenshots/', import.meta.url))
@@ -14,11 +14,7 @@ mkdirSync(SHOTS, { recursive: true })
 
 let browser
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-  })
+  browser = await launchBrowser()
 })
 after(async () => {
   await browser?.close()
@@ -95,7 +91,8 @@ test('complaints report with charts and CSV, and mail settings', { timeout: 180_
   await mail.getByTestId('mail-from').fill('not-an-address')
   await mail.evaluate((el) => el.querySelector('form')?.setAttribute('novalidate', ''))
   await mail.getByTestId('mail-save').click()
-  assert.match(await mail.getByTestId('mail-error').textContent(), /from_address/)
+  // Named in Chinese: the field's label, never the server's English sentence.
+  assert.match(await mail.getByTestId('mail-error').textContent(), /发件地址须为有效的邮箱地址/)
   await shot(page, 'r02-mail-settings')
   // Turn mail off again so other tests see the demo as shipped.
   await mail.getByTestId('mail-from').fill('service@example.com')

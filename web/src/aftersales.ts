@@ -1,6 +1,7 @@
 // After-sales requests (售后) and negative reviews (中差评): types mirroring the API (docs/API.md,
 // "After-sales and reviews") and the calls. Money is integer cents; times are RFC 3339 strings.
 import { getToken, request, requestRaw, ApiError } from './api'
+import { dayStartMs } from './time'
 
 export type RequestKind = 'return' | 'exchange' | 'refund'
 export type RequestState =
@@ -82,10 +83,9 @@ export interface NewRequest {
 
 export interface RequestFilter { state?: string; kind?: string; customer_id?: string; order_id?: string; from?: string; to?: string }
 
+/** A date from <input type=date> at the shop's midnight. */
 function dayMs(d: string, plusDays = 0): number {
-  // A date from <input type=date> at local midnight.
-  const [y, m, day] = d.split('-').map(Number)
-  return new Date(y, m - 1, day + plusDays).getTime()
+  return dayStartMs(d, plusDays)
 }
 
 export const aftersalesApi = {
@@ -114,7 +114,7 @@ export const aftersalesApi = {
     if (token) headers.Authorization = `Bearer ${token}`
     const res = await fetch(`/api/v1/aftersales/${id}/evidence`, { method: 'POST', headers, body: form })
     const data = await res.json().catch(() => null)
-    if (!res.ok) throw new ApiError(res.status, data?.error?.code || 'unknown', data?.error?.message || res.statusText)
+    if (!res.ok) throw ApiError.fromBody(res.status, data, res.statusText)
     return data as Evidence
   },
 }

@@ -1,4 +1,5 @@
 import type * as seg from './types/segments'
+import { dayKey, dayStartMs } from './time'
 import type { Agent, Conversation, ConvStatus, Message, Shop, Team, User, ShopSettings, AgentStatus } from './types'
 import type {
   CustomerFilters,
@@ -18,8 +19,15 @@ import type {
 const TOKEN_KEY = 'kefu_token'
 
 export class ApiError extends Error {
-  constructor(public status: number, public code: string, message: string) {
+  /** `field`: the request field a validation error is about (`phone`, `items[2].qty`). */
+  constructor(public status: number, public code: string, message: string, public field?: string) {
     super(message)
+  }
+
+  /** The error a refused answer carries (`{"error": {"code", "message", "field"}}`). */
+  static fromBody(status: number, data: any, statusText = ''): ApiError {
+    const e = data?.error
+    return new ApiError(status, e?.code || (status === 401 ? 'unauthorized' : 'unknown'), e?.message || statusText, e?.field || undefined)
   }
 }
 
@@ -58,8 +66,7 @@ export async function request<T>(method: string, path: string, body?: unknown, e
     }
   }
   if (!res.ok) {
-    const code = data?.error?.code || (res.status === 401 ? 'unauthorized' : 'unknown')
-    const err = new ApiError(res.status, code, data?.error?.message || res.statusText)
+    const err = ApiError.fromBody(res.status, data, res.statusText)
     if (res.status === 401 && !path.endsWith('/auth/login')) unauthorizedHandler?.()
     throw err
   }
@@ -163,12 +170,12 @@ export const customersApi = {
     const res = await fetch(`/api/v1/customers/export.csv${customerQuery(rest)}`, { headers })
     if (!res.ok) {
       const data = await res.json().catch(() => null)
-      throw new ApiError(res.status, data?.error?.code || 'unknown', data?.error?.message || res.statusText)
+      throw ApiError.fromBody(res.status, data, res.statusText)
     }
     const url = URL.createObjectURL(await res.blob())
     const a = document.createElement('a')
     a.href = url
-    a.download = `customers-${new Date().toISOString().slice(0, 10)}.csv`
+    a.download = `customers-${dayKey()}.csv`
     a.click()
     setTimeout(() => URL.revokeObjectURL(url), 1000)
   },
@@ -206,10 +213,9 @@ import type {
   WebhookSettings,
 } from './types/commerce'
 
-/** A date input's `yyyy-mm-dd` as the start of that day in the browser's time zone (ms). */
+/** A date input's `yyyy-mm-dd` as the start of that day in the shop's time zone (ms). */
 function dayStart(day: string, plusDays = 0): number {
-  const [y, m, d] = day.split('-').map(Number)
-  return new Date(y, m - 1, d + plusDays).getTime()
+  return dayStartMs(day, plusDays)
 }
 
 /** Sends a raw body (e.g. a CSV file) with the session token; errors like `request`. */
@@ -232,7 +238,7 @@ export async function requestRaw<T>(method: string, path: string, body: Blob, co
   }
   if (!res.ok) {
     if (res.status === 401) unauthorizedHandler?.()
-    throw new ApiError(res.status, data?.error?.code || 'unknown', data?.error?.message || res.statusText)
+    throw ApiError.fromBody(res.status, data, res.statusText)
   }
   return data as T
 }

@@ -3,6 +3,7 @@
 // console's session cookie, so plain <img src> and <a href> work.
 import { ApiError, getToken } from './api'
 import type { Message } from './types'
+import { zonedParts } from './time'
 
 export const MAX_IMAGE_BYTES = 10 * 1024 * 1024
 export const MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -40,10 +41,11 @@ export function precheck(file: File): 'tooLarge' | 'badType' | null {
 /** Pasted screenshots are called `image.png`; give them a readable, unique name. */
 export function uploadName(file: File): string {
   if (file.name && file.name !== 'image.png') return file.name
-  const d = new Date()
+  // Named by the shop's clock, like every time the console shows.
+  const d = zonedParts(new Date())
   const p = (n: number) => String(n).padStart(2, '0')
   const e = file.type.startsWith('image/') ? file.type.slice(6).replace('jpeg', 'jpg') : 'png'
-  return `截图_${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}_${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}.${e}`
+  return `截图_${d.year}${p(d.month)}${p(d.day)}_${p(d.hour)}${p(d.minute)}${p(d.second)}.${e}`
 }
 
 /** Uploads `file` into the conversation as a message; `onProgress` gets 0..100. */
@@ -76,7 +78,7 @@ export function uploadAttachment(
         onProgress(100)
         resolve(data as Message)
       } else {
-        reject(new ApiError(xhr.status, data?.error?.code || 'unknown', data?.error?.message || xhr.statusText))
+        reject(ApiError.fromBody(xhr.status, data, xhr.statusText))
       }
     }
     xhr.onerror = () => reject(new ApiError(0, 'network', 'network error'))

@@ -1,4 +1,6 @@
 import { ref } from 'vue'
+import { ApiError } from './api'
+import { codeText, describeError as describe } from './errorText.js'
 import * as aftersales from './locales/aftersales'
 import * as attach from './locales/attach'
 import * as cards from './locales/cards'
@@ -35,10 +37,14 @@ const zh = {
   'caps.default': '默认 ({n})',
   'caps.saved': '已保存',
   'caps.managersOnly': '仅管理员和主管可以修改接待上限。',
+  'caps.none': '店铺还没有客服账号',
+  'caps.capOf': '{name} 的接待上限',
+  'caps.range': '接待上限须为 1 到 100 之间的整数，留空则使用店铺默认值。',
   'nav.customers': '客户',
   'nav.orders': '订单',
   'nav.segments': '客户分群',
   'header.logout': '退出登录',
+  'header.language': '界面语言',
   'status.online': '在线',
   'status.away': '离开',
   'status.offline': '离线',
@@ -48,11 +54,13 @@ const zh = {
   'filter.me': '我的',
   'filter.unassigned': '未分配',
   'filter.all': '全部',
+  'filter.assignee': '按负责人筛选',
   'inbox.empty': '暂无会话',
   'inbox.select': '选择左侧的一个会话开始服务',
   'inbox.unassigned': '未分配',
   'inbox.queue': '排队第 {n} 位',
   'inbox.loading': '加载中…',
+  'inbox.back': '会话列表',
   'conv.typing': '顾客正在输入…',
   'conv.note': '内部备注',
   'conv.noteToggle': '内部备注',
@@ -80,6 +88,7 @@ const zh = {
   'conv.load': '接待 {n}/{m}',
   'conv.customer': '顾客',
   'conv.noMessages': '暂无消息',
+  'conv.messages': '会话消息',
   'conv.bot': '机器人',
   'conv.system': '系统',
   'conv.defaultTeam': '默认',
@@ -107,18 +116,19 @@ const zh = {
   'settings.save': '保存',
   'settings.saved': '已保存',
   'settings.adminOnly': '只有管理员可以修改店铺设置。',
+  'settings.nav': '设置分区',
+  'settings.section.shop': '店铺与聊天窗口',
+  'settings.section.caps': '接待上限',
+  'settings.section.auto': '自动回复',
+  'settings.section.notify': '通知',
+  'settings.section.mail': '邮件',
+  'settings.section.customers': '客户资料',
+  'settings.section.tickets': '工单',
+  'settings.embed.title': '嵌入聊天窗口',
+  'settings.embed.hint': '把这段代码放到店铺网页的 </body> 之前，顾客就能在页面右下角联系客服。',
+  'settings.embed.copy': '复制代码',
+  'settings.embed.copied': '已复制',
   'time.justNow': '刚刚',
-  'error.bad_request': '请求格式有误',
-  'error.validation_failed': '内容不符合要求',
-  'error.payload_too_large': '内容过长',
-  'error.unauthorized': '登录已失效或账号密码错误',
-  'error.forbidden': '没有权限执行此操作',
-  'error.not_found': '内容不存在',
-  'error.conflict': '数据冲突，请刷新后重试',
-  'error.rate_limited': '操作过于频繁，请稍后再试',
-  'error.blocked': '该顾客已被屏蔽',
-  'error.network': '网络错误，请检查连接',
-  'error.unknown': '发生未知错误',
   ...customers.zh,
   ...commerce.zh,
   ...segments.zh,
@@ -157,10 +167,14 @@ const en: Dict = {
   'caps.default': 'default ({n})',
   'caps.saved': 'Saved',
   'caps.managersOnly': 'Only admins and supervisors can change caps.',
+  'caps.none': 'The shop has no agents yet',
+  'caps.capOf': '{name}\'s cap',
+  'caps.range': 'A cap is a whole number from 1 to 100; leave it empty for the shop default.',
   'nav.customers': 'Customers',
   'nav.orders': 'Orders',
   'nav.segments': 'Segments',
   'header.logout': 'Log out',
+  'header.language': 'Language',
   'status.online': 'Online',
   'status.away': 'Away',
   'status.offline': 'Offline',
@@ -170,11 +184,13 @@ const en: Dict = {
   'filter.me': 'Mine',
   'filter.unassigned': 'Unassigned',
   'filter.all': 'All',
+  'filter.assignee': 'Filter by assignee',
   'inbox.empty': 'No conversations',
   'inbox.select': 'Pick a conversation on the left',
   'inbox.unassigned': 'Unassigned',
   'inbox.queue': 'Queue #{n}',
   'inbox.loading': 'Loading…',
+  'inbox.back': 'Conversations',
   'conv.typing': 'Shopper is typing…',
   'conv.note': 'Internal note',
   'conv.noteToggle': 'Internal note',
@@ -202,6 +218,7 @@ const en: Dict = {
   'conv.load': 'Load {n}/{m}',
   'conv.customer': 'Shopper',
   'conv.noMessages': 'No messages yet',
+  'conv.messages': 'Messages',
   'conv.bot': 'Bot',
   'conv.system': 'System',
   'conv.defaultTeam': 'default',
@@ -229,18 +246,19 @@ const en: Dict = {
   'settings.save': 'Save',
   'settings.saved': 'Saved',
   'settings.adminOnly': 'Only admins can change shop settings.',
+  'settings.nav': 'Settings sections',
+  'settings.section.shop': 'Shop & chat window',
+  'settings.section.caps': 'Caps',
+  'settings.section.auto': 'Auto-replies',
+  'settings.section.notify': 'Notifications',
+  'settings.section.mail': 'Mail',
+  'settings.section.customers': 'Customer fields',
+  'settings.section.tickets': 'Tickets',
+  'settings.embed.title': 'Embed the chat window',
+  'settings.embed.hint': 'Put this code before </body> on your shop\'s pages; shoppers then reach you from the corner of the page.',
+  'settings.embed.copy': 'Copy code',
+  'settings.embed.copied': 'Copied',
   'time.justNow': 'just now',
-  'error.bad_request': 'Malformed request',
-  'error.validation_failed': 'The input was not accepted',
-  'error.payload_too_large': 'The content is too large',
-  'error.unauthorized': 'Wrong credentials or the session expired',
-  'error.forbidden': 'You are not allowed to do this',
-  'error.not_found': 'Not found',
-  'error.conflict': 'Conflict, please refresh and retry',
-  'error.rate_limited': 'Too many attempts, please wait a moment',
-  'error.blocked': 'This shopper is blocked',
-  'error.network': 'Network error, check your connection',
-  'error.unknown': 'Unknown error',
   ...customers.en,
   ...commerce.en,
   ...segments.en,
@@ -280,9 +298,23 @@ export function t(key: MsgKey, params?: Record<string, string | number>): string
   return s
 }
 
-/** Translate an API error code (falls back to the server message, then a generic text). */
-export function errorText(code: string | undefined, fallback?: string): string {
-  const key = ('error.' + (code || 'unknown')) as MsgKey
-  if (key in zh) return t(key)
-  return fallback || t('error.unknown')
+/** The text of an error code alone (see errorText.js for the table of every server code). */
+export function errorText(code: string | undefined): string {
+  return codeText(code || 'unknown', locale.value)
+}
+
+/** The text of a server error: its code's text, with what the message says made readable. */
+export function describeError(code: string | undefined, message: string | undefined, field?: string): string {
+  return describe(code, message, locale.value, field)
+}
+
+/** One refused row of an import (`field` may be '' or '-' for the row as a whole). */
+export function describeRow(field: string | null | undefined, message: string): string {
+  const whole = !field || field === '-'
+  return describe('validation_failed', whole ? message : `${field}: ${message}`, locale.value)
+}
+
+/** What to show for a failed call: an `ApiError` described, anything else as unknown. */
+export function errorMessage(e: unknown): string {
+  return e instanceof ApiError ? describe(e.code, e.message, locale.value, e.field) : errorText('unknown')
 }

@@ -59,7 +59,7 @@ export const reportsApi = {
     const res = await fetch(`/api/v1/reports/complaints.csv?${query(f)}`, { headers })
     if (!res.ok) {
       const data = await res.json().catch(() => null)
-      throw new ApiError(res.status, data?.error?.code || 'unknown', data?.error?.message || res.statusText)
+      throw ApiError.fromBody(res.status, data, res.statusText)
     }
     const url = URL.createObjectURL(await res.blob())
     const a = document.createElement('a')

@@ -45,16 +45,13 @@ export const scriptsApi = {
     })
     const text = await res.text()
     if (!res.ok) {
-      let code = 'unknown'
-      let message = res.statusText
+      let data: unknown = null
       try {
-        const data = JSON.parse(text)
-        code = data?.error?.code ?? code
-        message = data?.error?.message ?? message
+        data = JSON.parse(text)
       } catch {
         /* not JSON */
       }
-      throw new ApiError(res.status, code, message)
+      throw ApiError.fromBody(res.status, data, res.statusText)
     }
     return format === 'json' ? JSON.stringify(JSON.parse(text), null, 2) : text
   },
@@ -65,7 +62,7 @@ export const scriptsApi = {
       body,
     })
     const data = await res.json().catch(() => null)
-    if (!res.ok) throw new ApiError(res.status, data?.error?.code ?? 'unknown', data?.error?.message ?? res.statusText)
+    if (!res.ok) throw ApiError.fromBody(res.status, data, res.statusText)
     return data as ImportReport
   },
 }

@@ -59,7 +59,7 @@ export async function uploadTicketFile(file: File): Promise<tk.TicketAttachment>
   if (token) headers.Authorization = `Bearer ${token}`
   const res = await fetch('/api/v1/ticket-attachments', { method: 'POST', headers, body: form })
   const data = await res.json().catch(() => null)
-  if (!res.ok) throw new ApiError(res.status, data?.error?.code || 'unknown', data?.error?.message || res.statusText)
+  if (!res.ok) throw ApiError.fromBody(res.status, data, res.statusText)
   return data as tk.TicketAttachment
 }
 

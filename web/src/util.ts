@@ -1,25 +1,6 @@
-import { locale, t } from './i18n'
-
-export function formatTime(iso: string | null | undefined): string {
-  if (!iso) return ''
-  const d = new Date(iso)
-  if (isNaN(d.getTime())) return ''
-  const now = new Date()
-  const diff = now.getTime() - d.getTime()
-  if (diff < 60_000) return t('time.justNow')
-  const lang = locale.value === 'zh' ? 'zh-CN' : 'en-US'
-  if (d.toDateString() === now.toDateString())
-    return d.toLocaleTimeString(lang, { hour: '2-digit', minute: '2-digit', hour12: false })
-  return d.toLocaleDateString(lang, { month: 'short', day: 'numeric' })
-}
-
-export function clockTime(iso: string | null | undefined): string {
-  if (!iso) return ''
-  const d = new Date(iso)
-  if (isNaN(d.getTime())) return ''
-  const lang = locale.value === 'zh' ? 'zh-CN' : 'en-US'
-  return d.toLocaleString(lang, { month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit', hour12: false })
-}
+// The console's time formatting lives in time.ts (the shop's time zone); re-exported here
+// because most views import their helpers from util.
+export { clockTime, formatTime } from './time'
 
 export function initials(name: string | null | undefined): string {
   const n = (name || '?').trim()

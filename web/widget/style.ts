@@ -26,6 +26,7 @@ export const CSS = `
 .banner { background: #fff4e5; color: #9a5b00; font-size: 12px; text-align: center; padding: 5px; }
 .queue { background: #eff6ff; color: #1e40af; font-size: 12.5px; text-align: center; padding: 7px 10px; border-bottom: 1px solid #dbeafe; }
 .hidden { display: none !important; }
+.sr-only { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; border: 0; }
 .hidden-prechat { display: none !important; }
 .prechat { flex: 1; display: flex; flex-direction: column; gap: 10px; padding: 16px; overflow: auto; }
 .prechat .intro { margin: 0; color: #5b6270; font-size: 13px; line-height: 1.5; }

@@ -6,6 +6,7 @@
 import { CSS } from './style'
 import { TICKETS_CSS, mountTickets } from './tickets'
 import type { ShopperFrame } from '../src/types/frames.gen'
+import { describeError } from '../src/errorText.js'
 
 /** Accepted by the server (it checks the real content again). */
 const ACCEPT = '.jpg,.jpeg,.jfif,.png,.gif,.webp,.pdf,.txt,.csv,.log,.md,.zip,.docx,.xlsx,.pptx,.mp4,.m4v'
@@ -36,6 +37,8 @@ interface Config {
   greeting: string
   offline_message: string
   agents_online: boolean
+  /** Within business hours now (absent on older servers: treated as open). */
+  open_now?: boolean
   prechat?: { enabled: boolean; name: PrechatField; phone: PrechatField; email: PrechatField }
 }
 
@@ -53,7 +56,13 @@ const TEXT = {
     retry: '重试',
     typing: '客服正在输入…',
     queue: '您前面还有 {n} 位顾客，请稍候',
+    queueNext: '您是下一位，客服空闲后马上为您服务',
     offline: '当前没有客服在线，您可以先留言，我们会尽快回复。',
+    closed: '现在是非工作时间，您可以先留言，客服上班后会尽快回复。',
+    presenceOnline: '客服在线 · 通常几分钟内回复',
+    presenceOffline: '客服暂时离线 · 可以先留言',
+    presenceClosed: '非工作时间 · 上班后回复',
+    newMessage: '新消息',
     reconnecting: '连接中断，正在重连…',
     open: '联系客服',
     close: '关闭',
@@ -91,7 +100,13 @@ const TEXT = {
     retry: 'Retry',
     typing: 'Agent is typing…',
     queue: '{n} shopper(s) ahead of you, please wait',
+    queueNext: 'You are next; an agent will be with you shortly',
     offline: 'No agent is online right now. Leave a message and we will get back to you.',
+    closed: 'We are outside business hours. Leave a message and we will reply when we are back.',
+    presenceOnline: 'Online · usually replies in minutes',
+    presenceOffline: 'Offline · leave a message',
+    presenceClosed: 'Outside business hours',
+    newMessage: 'New message',
     reconnecting: 'Connection lost, reconnecting…',
     open: 'Chat',
     close: 'Close',
@@ -207,10 +222,13 @@ const TEXT = {
 
   const banner = h('div', { class: 'banner hidden', 'data-testid': 'kefu-conn' }, L.reconnecting)
   const queueBar = h('div', { class: 'queue hidden', 'data-testid': 'kefu-queue' })
-  const list = h('div', { class: 'list', 'data-testid': 'kefu-messages' })
+  const list = h('div', { class: 'list', 'data-testid': 'kefu-messages', role: 'log', 'aria-label': L.title })
+  // The list is redrawn whole on each change, so screen readers hear new messages from this
+  // separate polite region instead (one line per message from the shop).
+  const announcer = h('div', { class: 'sr-only', 'aria-live': 'polite', 'data-testid': 'kefu-announcer' })
   const typing = h('div', { class: 'typing hidden', 'data-testid': 'kefu-typing' }, L.typing)
   const form = h('form', { class: 'composer' })
-  const input = h('textarea', { rows: '1', placeholder: L.placeholder, 'data-testid': 'kefu-input', maxlength: '4000' })
+  const input = h('textarea', { rows: '1', placeholder: L.placeholder, 'aria-label': L.placeholder, 'data-testid': 'kefu-input', maxlength: '4000' })
   const sendBtn = h('button', { type: 'submit', class: 'send', 'data-testid': 'kefu-send' }, L.send)
   const attachBtn = h('button', { type: 'button', class: 'attach', 'data-testid': 'kefu-attach', 'aria-label': L.attach, title: L.attach })
   attachBtn.innerHTML =
@@ -219,7 +237,7 @@ const TEXT = {
   form.append(attachBtn, fileInput, input, sendBtn)
   const lightbox = h('div', { class: 'lightbox hidden', 'data-testid': 'kefu-lightbox' })
   const foot = h('div', { class: 'powered' }, 'Powered by kefu')
-  panel.append(head, banner, queueBar, list, typing, form, foot, lightbox)
+  panel.append(head, banner, queueBar, list, typing, form, foot, lightbox, announcer)
   root.append(panel, launcher)
 
   // ---------------------------------------------------------------- http
@@ -230,13 +248,22 @@ const TEXT = {
     const res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
     if (res.status === 204) return undefined as T
     const data = await res.json().catch(() => null)
-    if (!res.ok) {
-      const err = new Error(data?.error?.message || res.statusText) as Error & { status: number; code: string }
-      err.status = res.status
-      err.code = data?.error?.code || 'unknown'
-      throw err
-    }
+    if (!res.ok) throw apiError(res.status, data)
     return data as T
+  }
+
+  /**
+   * A refused call as an Error whose `message` is for the shopper (their language, from the
+   * error's code); the server's own English sentence stays in `detail` for the console log.
+   */
+  function apiError(status: number, data: any): Error & { status: number; code: string; detail: string } {
+    const code: string = data?.error?.code || (status === 401 ? 'unauthorized' : 'unknown')
+    const detail: string = data?.error?.message || ''
+    const err = new Error(describeError(code, detail, lang, data?.error?.field || undefined)) as Error & { status: number; code: string; detail: string }
+    err.status = status
+    err.code = code
+    err.detail = detail
+    return err
   }
 
   /**
@@ -317,9 +344,12 @@ const TEXT = {
     const name = config?.shop.name || L.title
     title.textContent = name
     headAvatar.textContent = name.slice(0, 1)
-    const online = !!config?.agents_online
-    subtitle.textContent = online ? (lang === 'zh' ? '客服在线 · 通常几分钟内回复' : 'Online · usually replies in minutes') : lang === 'zh' ? '客服暂时离线' : 'Currently offline'
-    subtitle.className = 'subtitle ' + (online ? 'on' : 'off')
+    // One state at a time: closed hours win over who is online, so the header never says 在线
+    // while the after-hours reply says the shop is closed.
+    const state = !config ? '' : config.open_now === false ? 'closed' : config.agents_online ? 'on' : 'off'
+    subtitle.textContent = state === 'closed' ? L.presenceClosed : state === 'on' ? L.presenceOnline : state === 'off' ? L.presenceOffline : ''
+    subtitle.className = 'subtitle ' + (state === 'on' ? 'on' : 'off')
+    subtitle.setAttribute('data-state', state)
   }
 
   function renderBadge() {
@@ -422,8 +452,12 @@ const TEXT = {
         list.appendChild(g)
       }
     }
-    if (config && !config.agents_online && !messages.some((m) => m.sender_type === 'system')) {
-      list.appendChild(h('div', { class: 'notice', 'data-testid': 'kefu-offline' }, config.offline_message || L.offline))
+    if (config && (!config.agents_online || config.open_now === false) && !messages.some((m) => m.sender_type === 'system')) {
+      // The shop's own offline text may say the message was received ("您的留言已收到"): only
+      // once the shopper has sent one. Before that, the widget's own invitation to leave one.
+      const sentOne = messages.some((m) => m.sender_type === 'customer' && m.state === 'sent')
+      const text = config.open_now === false ? L.closed : sentOne ? config.offline_message || L.offline : L.offline
+      list.appendChild(h('div', { class: 'notice', 'data-testid': 'kefu-offline' }, text))
     }
     // only the last own message shows its status, plus every pending/failed one
     let lastMine = -1
@@ -434,7 +468,8 @@ const TEXT = {
       list.appendChild(el)
     })
     if (convStatus === 'resolved') list.appendChild(h('div', { class: 'notice' }, L.resolved))
-    queueBar.textContent = L.queue.replace('{n}', String(queuePosition))
+    // The server's position is 1-based: the first in line has nobody ahead.
+    queueBar.textContent = queuePosition > 1 ? L.queue.replace('{n}', String(queuePosition - 1)) : L.queueNext
     queueBar.classList.toggle('hidden', !(queuePosition > 0))
     banner.classList.toggle('hidden', connected)
     if (nearBottom || isOpen) list.scrollTop = list.scrollHeight
@@ -671,7 +706,7 @@ const TEXT = {
           const status = (e as { status?: number }).status
           if (identity && (status === 401 || status === 422)) {
             // A stale or bad identity (e.g. an old page): chat anonymously rather than not at all.
-            console.warn('kefu: the page identity was refused:', (e as Error).message)
+            console.warn('kefu: the page identity was refused:', (e as { detail?: string }).detail || (e as Error).message)
             try {
               r = await call('POST', '/api/v1/widget/sessions', { shop, ...(token ? { visitor_token: token } : {}) })
             } catch (e2) {
@@ -722,7 +757,10 @@ const TEXT = {
       everOpen = true
       connected = true
       banner.classList.add('hidden')
-      if (again) void catchUp()
+      if (again) {
+        void catchUp()
+        void refreshConfig()
+      }
     }
     sock.onmessage = (e) => {
       let ev: ShopperFrame
@@ -757,7 +795,15 @@ const TEXT = {
         const before = lastSeq
         const gap = m.seq > before + 1
         if (merge([m], true)) {
-          if (m.sender_type !== 'customer') typingUntil = 0
+          if (m.sender_type !== 'customer') {
+            typingUntil = 0
+            announcer.textContent = `${m.sender_name || L.agent}：${m.body}`
+          }
+          // An agent who just wrote is there, whatever the last presence check said.
+          if (m.sender_type === 'agent' && config && !config.agents_online) {
+            config.agents_online = true
+            renderHeader()
+          }
           renderTyping()
           render()
           renderBadge()
@@ -863,6 +909,8 @@ const TEXT = {
     launcher.classList.toggle('open', v)
     if (v) {
       unread = 0
+      if (config) void refreshConfig()
+      schedulePresence()
       if (needsPrechat()) showPrechat()
       else ensureSession().then(markRead, () => {})
       render()
@@ -902,24 +950,43 @@ const TEXT = {
     form.append('file', file, file.name)
     const res = await fetch(base + path, { method: 'POST', headers: token ? { Authorization: `Bearer ${token}` } : {}, body: form })
     const data = await res.json().catch(() => null)
-    if (!res.ok) throw new Error(data?.error?.message || L.uploadFailed)
+    if (!res.ok) throw apiError(res.status, data)
     return data
   }
   const tickets = mountTickets({ lang, panel, head, call, upload: uploadTicketFile, ensureSession, h })
+
+  // ---------------------------------------------------------------- presence
+  // The header's presence (agents online, business hours) is the shop's config, read again
+  // every 30 s while the panel is open and the page visible, and whenever the page comes back.
+  const PRESENCE_EVERY_MS = 30_000
+  let presenceTimer = 0
+  async function refreshConfig(): Promise<void> {
+    try {
+      config = await call<Config>('GET', `/api/v1/widget/config?shop=${encodeURIComponent(shop)}`, undefined, false)
+      renderHeader()
+      render()
+    } catch {
+      /* keep the last known state */
+    }
+  }
+  function schedulePresence() {
+    clearTimeout(presenceTimer)
+    if (!isOpen || document.visibilityState !== 'visible') return
+    presenceTimer = window.setTimeout(() => void refreshConfig().then(schedulePresence), PRESENCE_EVERY_MS)
+  }
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible' && isOpen) void refreshConfig()
+    schedulePresence()
+  })
 
   // ---------------------------------------------------------------- boot
   function mount() {
     document.body.appendChild(host)
     renderHeader()
     render()
-    call<Config>('GET', `/api/v1/widget/config?shop=${encodeURIComponent(shop)}`, undefined, false)
-      .then((c) => {
-        config = c
-        renderHeader()
-        render()
-        if (isOpen && needsPrechat()) showPrechat()
-      })
-      .catch(() => {})
+    void refreshConfig().then(() => {
+      if (isOpen && needsPrechat()) showPrechat()
+    })
     // a returning shopper: restore the session right away (history, unread badge, live events)
     if (token) ensureSession().catch(() => {})
   }

@@ -1,5 +1,5 @@
-//! The storage port. One trait, implemented by kefu-store-sqlite and kefu-store-postgres and judged
-//! equivalent by the integration suite that runs against both.
+//! The storage port. One trait, implemented by kefu-store for SQLite and PostgreSQL and judged
+//! equivalent by the store tests and the integration suite, which run against both.
 //!
 //! Every method that touches tenant data takes the `shop_id` it is scoped to: an id of another shop
 //! answers `None`/`not_found`, exactly as an unknown id does. Writes return only once committed.

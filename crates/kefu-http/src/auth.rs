@@ -106,7 +106,8 @@ pub fn optional_bearer(parts: &axum::http::HeaderMap) -> Option<String> {
     header.strip_prefix("Bearer ").map(|t| t.trim().to_owned())
 }
 
-/// The client's address (for rate limits). Falls back to 0.0.0.0 when unknown (tests, oneshot).
+/// The client's address (for rate limits): the peer, or the client behind a trusted proxy
+/// ([`crate::client_ip`]). Falls back to 0.0.0.0 when unknown (oneshot tests).
 pub struct ClientIp(pub IpAddr);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
@@ -115,8 +116,14 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let ip = parts
             .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip())
+            .get::<crate::client_ip::ResolvedClientIp>()
+            .map(|c| c.0)
+            .or_else(|| {
+                parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|c| c.0.ip())
+            })
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         Ok(ClientIp(ip))
     }

@@ -8,6 +8,7 @@
 
 pub mod attachments;
 pub mod auth;
+pub mod client_ip;
 pub mod cors;
 pub mod error;
 #[cfg(test)]
@@ -41,6 +42,11 @@ pub struct Limits {
     pub sessions_per_minute: u32,
     /// Messages per shopper and minute.
     pub visitor_messages_per_minute: u32,
+    /// Shopper messages per client address and minute, whatever number of sessions it opens
+    /// (one address once sent 300 messages at once through 10 fresh sessions).
+    pub address_messages_per_minute: u32,
+    /// Reverse proxies whose `X-Forwarded-For` / `X-Real-IP` name the real client.
+    pub trusted_proxies: Vec<client_ip::Cidr>,
 }
 
 impl Default for Limits {
@@ -49,6 +55,8 @@ impl Default for Limits {
             login_per_minute: 10,
             sessions_per_minute: 60,
             visitor_messages_per_minute: 120,
+            address_messages_per_minute: 480,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -82,6 +90,10 @@ pub struct RateLimits {
     pub login: RateLimiter<IpAddr>,
     pub sessions: RateLimiter<IpAddr>,
     pub visitor_messages: RateLimiter<i64>,
+    /// Shopper messages per client address (all its sessions together).
+    pub address_messages: RateLimiter<IpAddr>,
+    /// Proxies believed about the client's address ([`client_ip`]).
+    pub trusted_proxies: Arc<Vec<client_ip::Cidr>>,
     /// Inbound commerce webhooks per client address (the endpoint is public).
     pub commerce_webhooks: RateLimiter<IpAddr>,
     /// Attachment uploads per shopper.
@@ -103,6 +115,11 @@ impl AppState {
                     l.visitor_messages_per_minute.div_ceil(4).max(10),
                     l.visitor_messages_per_minute,
                 ),
+                address_messages: RateLimiter::per_minute(
+                    l.address_messages_per_minute.div_ceil(4).max(10),
+                    l.address_messages_per_minute,
+                ),
+                trusted_proxies: Arc::new(l.trusted_proxies.clone()),
                 // Shops send bursts (a sale, a batch of shipments); signatures are checked after this.
                 commerce_webhooks: RateLimiter::per_minute(
                     COMMERCE_WEBHOOKS_PER_MINUTE,
@@ -138,6 +155,7 @@ impl AppState {
 
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
+    let trusted = state.limits.trusted_proxies.clone();
     routes::api(state.clone())
         .route(
             "/api/v1/openapi.json",
@@ -157,5 +175,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::web::router())
         // Outermost, so the widget's preflights are answered before routing (no route has OPTIONS).
         .layer(axum::middleware::from_fn(cors::widget_cors))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            client_ip::resolve_client_ip(trusted.clone(), request, next)
+        }))
         .with_state(state)
 }

@@ -52,6 +52,13 @@ struct ServeArgs {
     /// Messages allowed per shopper and minute.
     #[arg(long, env = "KEFU_VISITOR_MESSAGES_PER_MINUTE", default_value_t = Limits::default().visitor_messages_per_minute)]
     visitor_messages_per_minute: u32,
+    /// Shopper messages allowed per client address and minute (all its sessions together).
+    #[arg(long, env = "KEFU_ADDRESS_MESSAGES_PER_MINUTE", default_value_t = Limits::default().address_messages_per_minute)]
+    address_messages_per_minute: u32,
+    /// Reverse proxies (addresses or CIDR blocks, comma-separated, e.g. `10.0.0.0/8,::1`) whose
+    /// `X-Forwarded-For` / `X-Real-IP` name the real client for rate limits. Empty: none.
+    #[arg(long, env = "KEFU_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<kefu_http::client_ip::Cidr>,
     /// Mark the session cookie Secure (serve behind HTTPS).
     #[arg(long, env = "KEFU_SECURE_COOKIES")]
     secure_cookies: bool,
@@ -481,14 +488,14 @@ async fn open_backend(args: &StoreArgs) -> Result<Arc<dyn Store>> {
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}", args.data_dir.join("kefu.db").display()));
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = kefu_store_postgres::PostgresStore::open(&url)
+        let store = kefu_store::PostgresStore::open(&url)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Arc::new(store))
     } else if url.starts_with("sqlite:") {
         std::fs::create_dir_all(&args.data_dir)
             .with_context(|| format!("cannot create data dir {}", args.data_dir.display()))?;
-        let store = kefu_store_sqlite::SqliteStore::open(&url)
+        let store = kefu_store::SqliteStore::open(&url)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Arc::new(store))
@@ -508,6 +515,8 @@ async fn serve_http(
         login_per_minute: args.login_per_minute,
         sessions_per_minute: args.sessions_per_minute,
         visitor_messages_per_minute: args.visitor_messages_per_minute,
+        address_messages_per_minute: args.address_messages_per_minute,
+        trusted_proxies: args.trusted_proxies.clone(),
     };
     let backend = store.backend();
     kefu_service::jobs::spawn_daily_segment_recompute(store.clone(), args.segments_daily_hour_utc);
@@ -603,16 +612,6 @@ async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    /// Both backends must carry the same migration version numbers, so a deployment can move
-    /// between them and the conformance suite compares like with like.
-    #[test]
-    fn migration_versions_match_across_backends() {
-        assert_eq!(
-            kefu_store_sqlite::migration_versions(),
-            kefu_store_postgres::migration_versions()
-        );
-    }
-
     #[test]
     fn slugs_are_validated() {
         assert!(super::validate_slug("acme-2").is_ok());

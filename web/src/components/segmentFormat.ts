@@ -1,5 +1,6 @@
 // Formatting shared by the segments page and the sidebar badges.
 import { locale } from '../i18n'
+import { dateText } from '../time'
 
 /** Integer cents as yuan, e.g. 123456 → ¥1,234.56 (segment revenue is in the shop's currency). */
 export function formatCents(cents: number): string {
@@ -8,11 +9,7 @@ export function formatCents(cents: number): string {
 }
 
 export function formatDate(iso: string | null | undefined): string {
-  if (!iso) return '—'
-  const d = new Date(iso)
-  if (isNaN(d.getTime())) return '—'
-  const lang = locale.value === 'zh' ? 'zh-CN' : 'en-US'
-  return d.toLocaleDateString(lang, { year: 'numeric', month: 'numeric', day: 'numeric' })
+  return dateText(iso) || '—'
 }
 
 export function percent(share: number, digits = 1): string {

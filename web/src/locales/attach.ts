@@ -13,7 +13,6 @@ export const zh = {
   'attach.download': '下载',
   'attach.open': '查看原图',
   'attach.close': '关闭',
-  'error.unsupported_media_type': '文件类型不支持或与文件名不符',
 }
 
 export const en: typeof zh = {
@@ -28,5 +27,4 @@ export const en: typeof zh = {
   'attach.download': 'Download',
   'attach.open': 'Open full size',
   'attach.close': 'Close',
-  'error.unsupported_media_type': 'This file type is not accepted or does not match its name',
 }

@@ -60,7 +60,6 @@ export const zh = {
   'scripts.var.order.status': '订单状态',
   'scripts.var.product.name': '商品名称',
   'scripts.var.product.price': '商品价格',
-  'error.missing_variables': '还有未填写的变量',
 }
 
 export const en: Record<keyof typeof zh, string> = {
@@ -122,5 +121,4 @@ export const en: Record<keyof typeof zh, string> = {
   'scripts.var.order.status': 'Order status',
   'scripts.var.product.name': 'Product name',
   'scripts.var.product.price': 'Product price',
-  'error.missing_variables': 'Some variables are still unfilled',
 }

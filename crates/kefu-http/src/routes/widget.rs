@@ -50,6 +50,9 @@ pub struct WidgetConfig {
     pub greeting: String,
     pub offline_message: String,
     pub agents_online: bool,
+    /// Whether the shop is within its business hours now (always true with business hours off),
+    /// so the widget never says "online" while the after-hours reply says the shop is closed.
+    pub open_now: bool,
     /// The pre-chat form a new shopper fills in before their first message.
     pub prechat: PrechatForm,
 }
@@ -63,6 +66,11 @@ pub async fn config(
 ) -> ApiResult<Json<WidgetConfig>> {
     let shop = shop_for(&state, q.shop.as_deref(), &headers).await?;
     let agents_online = state.store.any_agent_online(shop.id).await?;
+    let open_now = state
+        .auto_reply_rules(shop.id)
+        .await?
+        .business_hours
+        .is_open(kefu_core::time::Millis::now());
     Ok(Json(WidgetConfig {
         shop: WidgetShop {
             slug: shop.slug,
@@ -71,6 +79,7 @@ pub async fn config(
         greeting: shop.settings.greeting,
         offline_message: shop.settings.offline_message,
         agents_online,
+        open_now,
         prechat: shop.settings.prechat,
     }))
 }
@@ -293,10 +302,14 @@ pub struct ShopperSendResponse {
     security(("visitor" = [])))]
 pub async fn send(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Shopper(visitor): Shopper,
     ApiJson(req): ApiJson<ShopperSendRequest>,
 ) -> ApiResult<Response> {
-    if !state.limits.visitor_messages.check(&visitor.customer_id) {
+    // Per shopper, and per address so that fresh sessions do not multiply the allowance.
+    if !state.limits.visitor_messages.check(&visitor.customer_id)
+        || !state.limits.address_messages.check(&ip)
+    {
         return Err(Error::new(ErrorCode::RateLimited, "sending too fast; slow down").into());
     }
     let sent = state

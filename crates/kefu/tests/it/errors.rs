@@ -463,3 +463,75 @@ async fn account_guard_body(backend: Backend) {
         .await
         .expect_error(404, "not_found");
 }
+
+both!(limits_see_the_client_behind_a_trusted_proxy, proxy_body);
+async fn proxy_body(backend: Backend) {
+    let limits = Limits {
+        login_per_minute: 2,
+        trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
+        ..generous()
+    };
+    let s = TestServer::start_with(backend, limits).await;
+    let login_from = |client: &'static str| {
+        s.http
+            .post(s.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", client)
+            .json(&json!({"email": format!("nobody-{client}@it.kefu"), "password": "x"}))
+            .send()
+    };
+    // Each client behind the proxy has its own allowance...
+    for client in ["1.1.1.1", "2.2.2.2", "3.3.3.3"] {
+        for _ in 0..2 {
+            assert_eq!(login_from(client).await.unwrap().status(), 401, "{client}");
+        }
+    }
+    // ...and spends it.
+    assert_eq!(login_from("1.1.1.1").await.unwrap().status(), 429);
+
+    // Without trust, the header is ignored: everyone is the peer address.
+    let limits = Limits {
+        login_per_minute: 2,
+        ..generous()
+    };
+    let s = TestServer::start_with(backend, limits).await;
+    let mut statuses = Vec::new();
+    for client in ["1.1.1.1", "2.2.2.2", "3.3.3.3"] {
+        let r = s
+            .http
+            .post(s.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", client)
+            .json(&json!({"email": "nobody@it.kefu", "password": "x"}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 429]);
+}
+
+both!(
+    fresh_sessions_do_not_multiply_the_message_allowance,
+    address_messages_body
+);
+async fn address_messages_body(backend: Backend) {
+    let limits = Limits {
+        address_messages_per_minute: 8,
+        ..generous()
+    };
+    let s = TestServer::start_with(backend, limits).await;
+    // A burst of 10 (the smallest burst), refilled at 8 a minute; 7 sessions of 2 messages each.
+    let mut statuses = Vec::new();
+    for i in 0..7 {
+        let shopper = s.shopper().await;
+        for j in 0..2 {
+            let r = s
+                .shopper_send_raw(&shopper, "你好", &format!("m{i}-{j}"))
+                .await;
+            statuses.push(r.status);
+        }
+    }
+    let stored = statuses.iter().filter(|s| **s == 201).count();
+    assert!((10..=11).contains(&stored), "{statuses:?}");
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(refused, 14 - stored, "{statuses:?}");
+}

@@ -48,6 +48,8 @@ pub fn generous() -> Limits {
         login_per_minute: 10_000,
         sessions_per_minute: 100_000,
         visitor_messages_per_minute: 1_000_000,
+        address_messages_per_minute: 1_000_000,
+        trusted_proxies: Vec::new(),
     }
 }
 
@@ -246,7 +248,7 @@ impl TestServer {
         let (store, dir, pg_schema): (Arc<dyn Store>, _, _) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("tempdir");
-                let store = kefu_store_sqlite::SqliteStore::open_dir(dir.path())
+                let store = kefu_store::SqliteStore::open_dir(dir.path())
                     .await
                     .expect("open sqlite store");
                 (Arc::new(store), Some(dir), None)
@@ -258,7 +260,7 @@ impl TestServer {
                     .unwrap_or(0);
                 let schema = format!("kefu_it_{}_{}_{}", std::process::id(), unique(), nanos);
                 let url = pg_url();
-                let store = kefu_store_postgres::PostgresStore::open_in_schema(&url, &schema).await.unwrap_or_else(|e| {
+                let store = kefu_store::PostgresStore::open_in_schema(&url, &schema).await.unwrap_or_else(|e| {
                     panic!("PostgreSQL is required for the integration suite ({url}, KEFU_TEST_PG_URL): {e}")
                 });
                 (Arc::new(store), None, Some(schema))

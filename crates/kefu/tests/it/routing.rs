@@ -16,6 +16,10 @@ async fn queue_until_online_body(backend: Backend) {
         .expect(200)
         .clone();
     assert_eq!(config["agents_online"], false);
+    assert_eq!(
+        config["open_now"], true,
+        "business hours are off by default"
+    );
     let shopper = s.shopper().await;
     let mut ws_shopper = s.shopper_ws(&shopper).await;
     let sent = s.shopper_send(&shopper, "anyone?").await;

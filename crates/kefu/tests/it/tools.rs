@@ -643,6 +643,9 @@ async fn after_hours_body(backend: Backend) {
         .await;
     let saved = r.expect(200).clone();
     assert_eq!(saved["open_now"], false);
+    // The widget learns it too, so it never shows "online" beside the after-hours reply.
+    let config = s.get("/api/v1/widget/config", None).await;
+    assert_eq!(config.expect(200)["open_now"], false);
     assert!(
         saved["time_zones"]
             .as_array()

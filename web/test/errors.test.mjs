@@ -1,0 +1,60 @@
+// Every error code the server can send has a Chinese and an English text, and the texts a person
+// reads never carry the server's English sentence in the Chinese UI.
+// Run from web/: npm run test:unit
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { CODE_TEXTS, describeError } from '../src/errorText.js'
+
+/** The codes of `ErrorCode::as_str` in crates/kefu-core/src/error.rs. */
+function serverCodes() {
+  const src = readFileSync(new URL('../../crates/kefu-core/src/error.rs', import.meta.url), 'utf8')
+  const body = src.slice(src.indexOf('fn as_str'), src.indexOf('fn http_status'))
+  const codes = [...body.matchAll(/ErrorCode::\w+\s*=>\s*"([a-z_]+)"/g)].map((m) => m[1])
+  assert.ok(codes.length >= 10, `read only ${codes.length} codes from error.rs; did its layout change?`)
+  return codes
+}
+
+const CJK = /[\u4e00-\u9fff]/
+
+test('every server error code has a Chinese and an English text', () => {
+  const missing = []
+  for (const code of serverCodes()) {
+    const t = CODE_TEXTS[code]
+    if (!t || !CJK.test(t.zh || '') || !(t.en || '').trim()) missing.push(code)
+  }
+  assert.deepEqual(missing, [], `error codes without a text in web/src/errorText.js: ${missing.join(', ')}`)
+})
+
+test('Chinese texts never show the server sentence', () => {
+  const cases = [
+    ['validation_failed', 'phone: must be 5-20 digits', '手机号：须为 5-20 位数字'],
+    ['validation_failed', 'orders[1].buyer.phone: must be 5-20 digits', '手机号：须为 5-20 位数字'],
+    ['validation_failed', 'order_no: not one of your orders', '订单号：不是您的订单'],
+    ['validation_failed', 'to resolve this ticket, fill in: root_causes, handling_result', '解决工单前请填写：根因、处理结果'],
+    ['validation_failed', 'carrier is required (at most 40 characters)', '请填写快递公司（最多 40 个字）'],
+    ['validation_failed', 'max_concurrent: must be between 1 and 100, or null for the shop\'s default', '接待上限：须在 1 到 100 之间'],
+    ['validation_failed', 'custom_fields.size: no such field', '自定义字段「size」：没有这个字段'],
+    ['bad_request', "Failed to deserialize query string: invalid digit found in string", '请求格式有误'],
+    ['conflict', 'cannot move from new to closed', '数据已变化或与现有内容冲突，请刷新后重试'],
+    ['unauthorized', 'wrong e-mail or password', '邮箱或密码错误'],
+    ['internal', 'internal error', '服务器出错了，请稍后再试'],
+    ['something_new', 'a sentence', '发生未知错误'],
+    ['validation_failed', 'from_address must be an e-mail address', '发件地址须为有效的邮箱地址'],
+    ['validation_failed', 'spec.weekly: mon: intervals overlap', '每周工作时间：周一的时段有重叠', 'spec.weekly'],
+    // The server names the field (`{error: {code, message, field}}`).
+    ['validation_failed', 'body: must not contain the NUL character (U+0000)', '内容：含有不允许的空字符', 'body'],
+    ['validation_failed', 'items[2].buyer.phone: must be 5-20 digits', '手机号：须为 5-20 位数字', 'items[2].buyer.phone'],
+    ['validation_failed', 'some_new_field: a reason nobody translated', '填写的内容不符合要求', 'some_new_field'],
+  ]
+  for (const [code, message, want, field] of cases) {
+    const got = describeError(code, message, 'zh', field)
+    assert.equal(got, want, `${code} / ${message}`)
+    assert.ok(!/[a-z]{4,}/.test(got.replace(/「[^」]*」/g, '')), `English left in "${got}"`)
+  }
+})
+
+test('English texts keep the server detail', () => {
+  assert.equal(describeError('validation_failed', 'phone: must be 5-20 digits', 'en'), 'The input was not accepted: phone: must be 5-20 digits')
+  assert.equal(describeError('internal', 'internal error', 'en'), 'Server error, please try again later')
+})
