@@ -67,6 +67,8 @@ pub async fn config(
     let shop = shop_for(&state, q.shop.as_deref(), &headers).await?;
     let agents_online = state.store.any_agent_online(shop.id).await?;
     let open_now = state
+        .services
+        .tools
         .auto_reply_rules(shop.id)
         .await?
         .business_hours
