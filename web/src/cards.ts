@@ -62,7 +62,7 @@ export function safeUrl(url: string | undefined | null): string | null {
 /** Calls `fn` whenever the orders of the customer `customerId()` change (placed, paid, shipped …),
  * so a sidebar showing them can reload. Returns the unsubscribe function. */
 export function onOrdersChanged(customerId: () => number | null | undefined, fn: () => void): () => void {
-  return live.on((ev: any) => {
+  return live.on((ev) => {
     if (ev?.type === 'orders.changed' && ev.customer_id === customerId()) fn()
   })
 }

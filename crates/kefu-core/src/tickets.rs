@@ -587,7 +587,7 @@ pub struct Ticket {
     pub assignee_name: Option<String>,
     pub team: Option<TeamRef>,
     pub channel: TicketChannel,
-    #[schema(value_type = Object)]
+    #[schema(value_type = BTreeMap<String, String>)]
     pub custom_fields: BTreeMap<String, String>,
     pub tags: Vec<String>,
     pub root_causes: Vec<String>,

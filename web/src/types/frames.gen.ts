@@ -257,7 +257,7 @@ export interface Ticket {
   closed_at: string | null
   created_at: string
   created_by: null | number
-  custom_fields: Record<string, unknown>
+  custom_fields: Record<string, string>
   customer: null | CustomerRef
   description: string
   /** `T-000123`. */
