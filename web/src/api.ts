@@ -19,15 +19,18 @@ import type {
 const TOKEN_KEY = 'kefu_token'
 
 export class ApiError extends Error {
-  /** `field`: the request field a validation error is about (`phone`, `items[2].qty`). */
-  constructor(public status: number, public code: string, message: string, public field?: string) {
+  /**
+   * `field`: the request field a validation error is about (`phone`, `items[2].qty`).
+   * `requestId`: on a server error, the id under which the server logged its cause.
+   */
+  constructor(public status: number, public code: string, message: string, public field?: string, public requestId?: string) {
     super(message)
   }
 
-  /** The error a refused answer carries (`{"error": {"code", "message", "field"}}`). */
+  /** The error a refused answer carries (`{"error": {"code", "message", "field", "request_id"}}`). */
   static fromBody(status: number, data: any, statusText = ''): ApiError {
     const e = data?.error
-    return new ApiError(status, e?.code || (status === 401 ? 'unauthorized' : 'unknown'), e?.message || statusText, e?.field || undefined)
+    return new ApiError(status, e?.code || (status === 401 ? 'unauthorized' : 'unknown'), e?.message || statusText, e?.field || undefined, e?.request_id || undefined)
   }
 }
 

@@ -24,6 +24,7 @@ export const CODE_TEXTS = {
   conflict: { zh: '数据已变化或与现有内容冲突，请刷新后重试', en: 'Conflict, please refresh and retry' },
   rate_limited: { zh: '操作过于频繁，请稍后再试', en: 'Too many attempts, please wait a moment' },
   internal: { zh: '服务器出错了，请稍后再试', en: 'Server error, please try again later' },
+  unavailable: { zh: '服务暂时不可用（数据库连接中断），请稍后再试', en: 'The service is briefly unavailable (database unreachable); please try again shortly' },
   network: { zh: '网络错误，请检查连接', en: 'Network error, check your connection' },
   unknown: { zh: '发生未知错误', en: 'Unknown error' },
 }
@@ -217,9 +218,9 @@ function reasonZh(reason) {
 export function describeError(code, message, lang, field) {
   const base = codeText(code || 'unknown', lang)
   const msg = (message || '').trim()
-  if (lang === 'en') return msg && code !== 'internal' && msg.toLowerCase() !== base.toLowerCase() ? `${base}: ${msg}` : base
+  if (lang === 'en') return msg && code !== 'internal' && code !== 'unavailable' && msg.toLowerCase() !== base.toLowerCase() ? `${base}: ${msg}` : base
   if (!msg && field) return fieldLabel(field, 'zh') ? `${fieldLabel(field, 'zh')}：${base}` : base
-  if (!msg || code === 'internal' || code === 'network') return base
+  if (!msg || code === 'internal' || code === 'unavailable' || code === 'network') return base
   // The server names the field: the reason is what follows `field: ` in its message, if anything.
   if (field) {
     const label = fieldLabel(field, 'zh')

@@ -316,5 +316,8 @@ export function describeRow(field: string | null | undefined, message: string): 
 
 /** What to show for a failed call: an `ApiError` described, anything else as unknown. */
 export function errorMessage(e: unknown): string {
-  return e instanceof ApiError ? describe(e.code, e.message, locale.value, e.field) : errorText('unknown')
+  if (!(e instanceof ApiError)) return errorText('unknown')
+  const text = describe(e.code, e.message, locale.value, e.field)
+  // A server error names the request it was logged under, for whoever reports it.
+  return e.requestId ? `${text}${locale.value === 'en' ? ` (ref. ${e.requestId})` : `（编号 ${e.requestId}）`}` : text
 }

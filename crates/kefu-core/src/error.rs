@@ -2,7 +2,9 @@
 //!
 //! Every failure a client can see maps to one [`ErrorCode`]; the HTTP layer turns a code into its
 //! status with [`ErrorCode::http_status`], the one place that table lives. Internal errors keep
-//! their detail for the log and show clients only `internal`.
+//! their cause as the error's `source` for the log and show clients only `internal`; they are
+//! logged once, where they leave the process's control: at the HTTP boundary (with the request id
+//! the response carries) or by the background task that met them.
 
 use std::fmt;
 
@@ -22,6 +24,8 @@ pub enum ErrorCode {
     NotFound,
     Conflict,
     RateLimited,
+    /// A dependency (the database) cannot be reached right now; try again shortly.
+    Unavailable,
     Internal,
 }
 
@@ -39,6 +43,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::Conflict => "conflict",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }
     }
@@ -55,6 +60,7 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::Conflict => 409,
             ErrorCode::RateLimited => 429,
+            ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,
         }
     }
@@ -71,19 +77,41 @@ fn is_field_path(s: &str) -> bool {
 
 /// A domain error: a code and a message safe to show the client, and for a validation error the
 /// request field it is about (`phone`, `items[2].qty`), so a client can translate it and point at
-/// the input.
+/// the input. An internal error keeps what caused it as its `source`, for the log only.
 #[derive(Debug, thiserror::Error)]
 pub struct Error {
     pub code: ErrorCode,
     pub message: String,
     pub field: Option<String>,
+    /// What caused an internal error (a database error, an I/O error …). Never sent to a client.
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
+/// The client-safe message comes first; the cause chain follows for the log. Clients only ever
+/// see `code`, `message` and `field`, never this text.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code.as_str(), self.message)
+        write!(f, "{}: {}", self.code.as_str(), self.message)?;
+        let mut cause = self.source.as_deref().map(|e| e as &dyn std::error::Error);
+        while let Some(e) = cause {
+            write!(f, ": {e}")?;
+            cause = e.source();
+        }
+        Ok(())
     }
 }
+
+/// The cause of an internal error known only as text.
+#[derive(Debug)]
+struct Detail(String);
+
+impl fmt::Display for Detail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Detail {}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -93,6 +121,7 @@ impl Error {
             code,
             message: message.into(),
             field: None,
+            source: None,
         }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -133,10 +162,29 @@ impl Error {
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Conflict, message)
     }
-    /// An internal failure. The detail is logged here and never shown to the client.
+    /// The database (or another dependency) cannot be reached: answered 503 with `Retry-After`,
+    /// so load balancers and clients come back instead of waiting on a hung request. `source`
+    /// is kept for the log.
+    pub fn unavailable(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self {
+            source: Some(Box::new(source)),
+            ..Self::new(
+                ErrorCode::Unavailable,
+                "the service is unavailable for a moment; try again shortly",
+            )
+        }
+    }
+    /// An internal failure described in text. The detail is kept as the error's source for the
+    /// log (see the module docs) and never shown to the client.
     pub fn internal(detail: impl fmt::Display) -> Self {
-        tracing::error!(%detail, "internal error");
-        Self::new(ErrorCode::Internal, "internal error")
+        Self::internal_from(Detail(detail.to_string()))
+    }
+    /// An internal failure caused by `source`, whose whole chain is kept for the log.
+    pub fn internal_from(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self {
+            source: Some(Box::new(source)),
+            ..Self::new(ErrorCode::Internal, "internal error")
+        }
     }
 }
 
@@ -170,5 +218,20 @@ mod tests {
             (Some("body"), "body: must not contain U+0000")
         );
         assert_eq!(Error::not_found("shop").field, None);
+    }
+
+    #[test]
+    fn internal_errors_keep_their_cause_for_the_log_only() {
+        let io = std::io::Error::other("disk on fire");
+        let e = Error::internal_from(io);
+        assert_eq!(e.message, "internal error");
+        assert_eq!(e.to_string(), "internal: internal error: disk on fire");
+        let source = std::error::Error::source(&e).expect("the cause is the source");
+        assert_eq!(source.to_string(), "disk on fire");
+        assert_eq!(
+            Error::internal("bad sqlite url").to_string(),
+            "internal: internal error: bad sqlite url"
+        );
+        assert!(Error::not_found("shop").source.is_none());
     }
 }

@@ -52,6 +52,10 @@ pub trait Store:
     /// Which backend this is (`sqlite` or `postgres`), for logs and health.
     fn backend(&self) -> &'static str;
 
+    /// Whether the database answers now (within 2 s): `Err(unavailable)` when it cannot be
+    /// reached. The readiness probe (`/readyz`) asks this.
+    async fn ready(&self) -> Result<()>;
+
     // ---- shops and teams ----
     /// The shop created on first start (slug `default`), creating it (and its default team) if missing.
     async fn ensure_default_shop(&self) -> Result<Shop>;

@@ -3,6 +3,7 @@
 //! oversized bodies, bad query strings) are mapped here too, so no handler ever answers with
 //! axum's plain-text errors.
 
+use crate::request_id;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
@@ -11,6 +12,10 @@ use axum::response::{IntoResponse, Response};
 use kefu_core::{Error, ErrorCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+/// `Retry-After` of a 503 `unavailable`: about how long a lost database connection takes to
+/// come back or fail over.
+const UNAVAILABLE_RETRY_AFTER_SECONDS: &str = "5";
 
 /// An error on its way to the client.
 #[derive(Debug)]
@@ -38,6 +43,10 @@ pub struct ErrorDetail {
     /// The request field a validation error is about (`phone`, `items[2].qty`), when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// On an internal error: the id of the request (also in the `X-Request-Id` header), under
+    /// which the server logged the cause.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 pub fn error_response(code: ErrorCode, message: impl Into<String>) -> Response {
@@ -50,6 +59,7 @@ impl From<Error> for ErrorDetail {
             code: e.code.as_str().to_owned(),
             message: e.message,
             field: e.field,
+            request_id: None,
         }
     }
 }
@@ -58,10 +68,38 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.code.http_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = ErrorBody {
-            error: self.0.into(),
-        };
-        (status, axum::Json(body)).into_response()
+        let request = request_id::current();
+        if self.0.code == ErrorCode::Internal {
+            // The one log line of an internal error: its whole cause chain (the Display of
+            // `Error`) under the id the client was given.
+            let error = &self.0;
+            match &request {
+                Some(r) => tracing::error!(
+                    request_id = %r.id, method = %r.method, path = %r.path, %error,
+                    "request failed"
+                ),
+                None => tracing::error!(%error, "request failed"),
+            }
+        }
+        let code = self.0.code;
+        if code == ErrorCode::Unavailable {
+            let error = &self.0;
+            let id = request.as_ref().map(|r| r.id.clone()).unwrap_or_default();
+            tracing::warn!(request_id = %id, %error, "request refused: database unreachable");
+        }
+        let mut error: ErrorDetail = self.0.into();
+        if code == ErrorCode::Internal {
+            error.request_id = request.map(|r| r.id.to_string());
+        }
+        let mut response = (status, axum::Json(ErrorBody { error })).into_response();
+        if code == ErrorCode::Unavailable {
+            // Come back in a few seconds rather than retrying at once or hanging on.
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(UNAVAILABLE_RETRY_AFTER_SECONDS),
+            );
+        }
+        response
     }
 }
 

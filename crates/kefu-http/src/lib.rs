@@ -17,6 +17,7 @@ pub mod hub;
 pub mod login_guard;
 pub mod openapi;
 pub mod ratelimit;
+pub mod request_id;
 pub mod routes;
 
 use axum::Router;
@@ -178,5 +179,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(move |request, next| {
             client_ip::resolve_client_ip(trusted.clone(), request, next)
         }))
+        // Outermost of all: every answer, preflights and refusals included, carries its id.
+        .layer(axum::middleware::from_fn(request_id::tag_request))
         .with_state(state)
 }

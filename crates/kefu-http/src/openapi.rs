@@ -15,14 +15,14 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 #[openapi(
     info(title = "kefu API", version = "1", description = "Customer service for e-commerce shops: agents, shoppers, live chat."),
     paths(
-        crate::routes::healthz,
+        crate::routes::healthz, crate::routes::readyz,
         agent::login, agent::logout, agent::me, agent::set_my_status, agent::list_agents, agent::set_agent_cap, agent::unlock_agent, agent::list_teams,
         agent::list_conversations, agent::get_conversation, agent::list_messages, agent::send_message,
         agent::assign, agent::set_status, agent::mark_read, agent::get_settings, agent::put_settings,
         widget::config, widget::products, widget::create_session, widget::send, widget::history, widget::read,
         ws::agent_ws, ws::visitor_ws,
     ),
-    components(schemas(ErrorBody, ErrorDetail, User, Role, AgentStatus, Team, TeamRef, Conversation, ConversationStatus,
+    components(schemas(ErrorBody, ErrorDetail, crate::routes::Readiness, User, Role, AgentStatus, Team, TeamRef, Conversation, ConversationStatus,
         Message, SenderType, CustomerRef, Shop, ShopSettings, PrechatForm, PrechatField, Product, AgentSummary,
         kefu_core::frames::ServerFrame, kefu_core::frames::ShopperConversation)),
     modifiers(&SecurityAddon),

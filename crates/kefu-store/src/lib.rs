@@ -10,6 +10,7 @@
 // backend's prelude: that is the design (see docs/STORAGE.md), not an accident.
 #![allow(clippy::duplicate_mod)]
 
+mod faults;
 pub mod postgres;
 pub mod sqlite;
 

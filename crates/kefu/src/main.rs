@@ -36,6 +36,9 @@ struct StoreArgs {
     /// `sqlite://PATH` (default: kefu.db inside the data dir) or `postgres://…`.
     #[arg(long, env = "KEFU_DATABASE_URL")]
     database_url: Option<String>,
+    /// How long to keep trying at start-up while PostgreSQL cannot be reached (seconds).
+    #[arg(long, env = "KEFU_DATABASE_WAIT", default_value_t = 60)]
+    database_wait: u64,
 }
 
 #[derive(Args, Clone)]
@@ -488,10 +491,7 @@ async fn open_backend(args: &StoreArgs) -> Result<Arc<dyn Store>> {
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}", args.data_dir.join("kefu.db").display()));
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = kefu_store::PostgresStore::open(&url)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        Ok(Arc::new(store))
+        Ok(Arc::new(open_postgres(&url, args.database_wait).await?))
     } else if url.starts_with("sqlite:") {
         std::fs::create_dir_all(&args.data_dir)
             .with_context(|| format!("cannot create data dir {}", args.data_dir.display()))?;
@@ -502,6 +502,40 @@ async fn open_backend(args: &StoreArgs) -> Result<Arc<dyn Store>> {
     } else {
         bail!("unsupported database URL (use sqlite://… or postgres://…)")
     }
+}
+
+/// Opens PostgreSQL, waiting up to `wait_seconds` while it cannot be reached (a database that
+/// starts after kefu, a fail-over), and saying plainly what is unreachable; any other failure
+/// (bad credentials, a failed migration) stops at once.
+async fn open_postgres(url: &str, wait_seconds: u64) -> Result<kefu_store::PostgresStore> {
+    let place = database_place(url);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait_seconds);
+    let mut pause = std::time::Duration::from_millis(500);
+    loop {
+        match kefu_store::PostgresStore::open(url).await {
+            Ok(store) => return Ok(store),
+            Err(e) if e.code == kefu_core::ErrorCode::Unavailable => {
+                let cause = e.source.as_ref().map(|s| s.to_string()).unwrap_or_default();
+                if std::time::Instant::now() + pause > deadline {
+                    bail!(
+                        "PostgreSQL at {place} cannot be reached ({cause}); gave up after {wait_seconds} s. \
+                         Check that it runs and that --database-url / KEFU_DATABASE_URL points at it."
+                    );
+                }
+                tracing::warn!(%place, %cause, retry_in_ms = pause.as_millis() as u64, "PostgreSQL cannot be reached yet; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(5));
+            }
+            Err(e) => bail!("PostgreSQL at {place}: {e}"),
+        }
+    }
+}
+
+/// `host:port/database` of a database URL, without the user or password, for messages.
+fn database_place(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    rest.split('?').next().unwrap_or(rest).to_owned()
 }
 
 async fn serve_http(

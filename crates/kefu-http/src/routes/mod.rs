@@ -22,14 +22,16 @@ pub mod widget;
 pub mod ws;
 
 use crate::AppState;
-use crate::error::error_response;
+use crate::error::{ApiResult, ErrorBody, error_response};
 use axum::Router;
+use axum::extract::State;
 use axum::routing::{get, post, put};
 use kefu_core::ErrorCode;
 
 pub fn api(_state: AppState) -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/api/v1/auth/login", post(agent::login))
         .route("/api/v1/auth/logout", post(agent::logout))
         .route("/api/v1/me", get(agent::me))
@@ -81,7 +83,31 @@ pub fn api(_state: AppState) -> Router<AppState> {
         })
 }
 
+/// Liveness: the process answers. It says nothing about the database (see `/readyz`), so a
+/// supervisor does not restart a healthy process because PostgreSQL is away.
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "the server is up")))]
 pub async fn healthz() -> &'static str {
     "ok"
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    /// `ready`.
+    pub status: &'static str,
+    /// `sqlite` or `postgres`.
+    pub database: &'static str,
+}
+
+/// Readiness, for load balancers: the database answers within 2 s, or 503 `unavailable` with
+/// `Retry-After`.
+#[utoipa::path(get, path = "/readyz", tag = "ops", responses(
+    (status = 200, body = Readiness, description = "ready to serve"),
+    (status = 503, body = ErrorBody, description = "the database cannot be reached"),
+))]
+pub async fn readyz(State(state): State<AppState>) -> ApiResult<axum::Json<Readiness>> {
+    state.store.ready().await?;
+    Ok(axum::Json(Readiness {
+        status: "ready",
+        database: state.store.backend(),
+    }))
 }

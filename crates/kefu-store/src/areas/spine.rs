@@ -17,6 +17,18 @@ impl Store for DbStore {
         BACKEND
     }
 
+    async fn ready(&self) -> Result<()> {
+        // A fresh round trip, bounded: a hung database must not hang the readiness probe.
+        let ping = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(self.reader());
+        match tokio::time::timeout(std::time::Duration::from_secs(2), ping).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(crate::faults::connect_err(e)),
+            Err(_) => Err(Error::unavailable(std::io::Error::from(
+                std::io::ErrorKind::TimedOut,
+            ))),
+        }
+    }
+
     async fn ensure_default_shop(&self) -> Result<Shop> {
         if let Some(shop) = self.shop_by_slug("default").await? {
             return Ok(shop);

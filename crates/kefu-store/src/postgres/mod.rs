@@ -106,7 +106,7 @@ pub(crate) fn db_err(e: sqlx::Error) -> Error {
             return Error::validation("refers to something that does not exist");
         }
     }
-    Error::internal(e)
+    crate::faults::connect_err(e)
 }
 
 impl PostgresStore {
@@ -129,7 +129,10 @@ impl PostgresStore {
             return Err(Error::validation("schema must be a plain identifier"));
         }
         let options = parse_url(url)?;
-        let mut conn = options.connect().await.map_err(Error::internal)?;
+        let mut conn = options
+            .connect()
+            .await
+            .map_err(crate::faults::connect_err)?;
         sqlx::query(AssertSqlSafe(format!(
             "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
         )))
@@ -141,12 +144,22 @@ impl PostgresStore {
     }
 
     async fn open_with(options: PgConnectOptions) -> Result<Self> {
+        // One plain connection first: when the database cannot be reached this fails at once
+        // with the real cause ("connection refused"), where the pool would wait out its acquire
+        // timeout and report only that it timed out.
+        let probe = options
+            .connect()
+            .await
+            .map_err(crate::faults::connect_err)?;
+        let _ = probe.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
-            .acquire_timeout(Duration::from_secs(30))
+            // Waiting longer for a connection only hides an unreachable database: answer 503
+            // with Retry-After within seconds instead (see faults.rs).
+            .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await
-            .map_err(Error::internal)?;
+            .map_err(crate::faults::connect_err)?;
         MIGRATOR.run(&pool).await.map_err(Error::internal)?;
         Ok(Self { pool })
     }

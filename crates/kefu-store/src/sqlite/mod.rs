@@ -101,7 +101,7 @@ pub(crate) fn db_err(e: sqlx::Error) -> Error {
             return Error::validation("refers to something that does not exist");
         }
     }
-    Error::internal(e)
+    crate::faults::connect_err(e)
 }
 
 impl SqliteStore {

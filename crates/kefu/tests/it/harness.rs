@@ -216,7 +216,13 @@ impl TestServer {
     /// A server whose SLA clock (`AppState::clock`) stands at `at` until the test moves it.
     pub async fn start_clocked(backend: Backend, at: Millis) -> TestServer {
         let clock = Arc::new(kefu_core::time::ManualClock::new(at));
-        Self::start_full(backend, generous(), false, false, Some(clock)).await
+        Self::start_full(backend, generous(), false, false, Some(clock), None).await
+    }
+
+    /// A PostgreSQL server whose store connects through `url` (a test's proxy to the database,
+    /// for cutting the connection), in a fresh schema.
+    pub async fn start_postgres_at(url: &str) -> TestServer {
+        Self::start_full(Backend::Postgres, generous(), false, false, None, Some(url)).await
     }
 
     /// A server with a search index in a temporary directory (`AppState::search`).
@@ -235,7 +241,7 @@ impl TestServer {
         with_search: bool,
         suggestions: bool,
     ) -> TestServer {
-        Self::start_full(backend, limits, with_search, suggestions, None).await
+        Self::start_full(backend, limits, with_search, suggestions, None, None).await
     }
 
     async fn start_full(
@@ -244,6 +250,7 @@ impl TestServer {
         with_search: bool,
         suggestions: bool,
         clock: Option<Arc<kefu_core::time::ManualClock>>,
+        pg_url_override: Option<&str>,
     ) -> TestServer {
         let (store, dir, pg_schema): (Arc<dyn Store>, _, _) = match backend {
             Backend::Sqlite => {
@@ -259,7 +266,7 @@ impl TestServer {
                     .map(|d| d.subsec_nanos())
                     .unwrap_or(0);
                 let schema = format!("kefu_it_{}_{}_{}", std::process::id(), unique(), nanos);
-                let url = pg_url();
+                let url = pg_url_override.map_or_else(pg_url, str::to_owned);
                 let store = kefu_store::PostgresStore::open_in_schema(&url, &schema).await.unwrap_or_else(|e| {
                     panic!("PostgreSQL is required for the integration suite ({url}, KEFU_TEST_PG_URL): {e}")
                 });
