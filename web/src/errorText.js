@@ -119,6 +119,7 @@ export const FIELD_LABELS = {
  */
 export const REASONS_ZH = [
   [/^must not be empty$/, '不能为空'],
+  [/^refunds would total ([\d.]+), more than the ([\d.]+) the order took$/, '退款合计 ¥$1，超过了订单金额 ¥$2'],
   [/^must not contain the NUL character \(U\+0000\)$/, '含有不允许的空字符'],
   [/^must not contain control or text-direction characters.*$/, '含有不允许的控制字符或文字方向字符'],
   [/^(?:could not be read|the file must be UTF-8 text)\b.*$/, '文件无法读取'],

@@ -244,14 +244,14 @@ async fn apply(
     if webhook && let Some(e) = out.items.iter().find_map(|i| i.error.clone()) {
         // A webhook is one unit: failing, it must leave no trace (not even the delivery), so the
         // sender can fix and resend it.
-        let code = if e.code == ErrorCode::NotFound.as_str() {
-            ErrorCode::NotFound
+        return Err(if e.code == ErrorCode::NotFound.as_str() {
+            Error::new(ErrorCode::NotFound, e.message)
         } else if e.code == ErrorCode::Conflict.as_str() {
-            ErrorCode::Conflict
+            Error::conflict(e.message)
         } else {
-            ErrorCode::ValidationFailed
-        };
-        return Err(Error::new(code, e.message));
+            // `field: reason`: the field is named again for the client.
+            Error::validation(e.message)
+        });
     }
     out.finish();
     Ok(out)
@@ -675,6 +675,9 @@ async fn upsert_order(
             .await
             .map_err(|e| prefix_error(&format!("refunds[{i}]."), e))?;
     }
+    if !o.refunds.is_empty() {
+        check_refund_cap(conn, id, "refunds").await?;
+    }
     if status == UpsertStatus::Updated && o.payment_status.is_none() {
         // Refunds stored earlier (by the refunds API or a webhook) still count.
         refresh_refunds(conn, id, None).await?;
@@ -971,6 +974,36 @@ pub(crate) async fn refund_row(
     }
 }
 
+/// Refuses refunds beyond what the order took: the refunded ones together, and any single one
+/// (whatever its state), may not exceed the order's total. The after-sales flow caps its own
+/// refunds the same way; this holds for the batch API and the signed webhook. Called after the
+/// refund rows are written, inside the item's savepoint, so a refusal leaves nothing behind.
+async fn check_refund_cap(conn: &mut Conn, order_id: Id, field: &str) -> Result<()> {
+    let (total, refunded, largest): (i64, i64, i64) = sqlx::query_as(
+        "SELECT o.total_cents, \
+                CAST(COALESCE(SUM(CASE WHEN f.status = 'refunded' THEN f.amount_cents ELSE 0 END), 0) AS BIGINT), \
+                CAST(COALESCE(MAX(f.amount_cents), 0) AS BIGINT) \
+         FROM orders o LEFT JOIN refunds f ON f.order_id = o.id \
+         WHERE o.id = $1 GROUP BY o.total_cents",
+    )
+    .bind(order_id)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let yuan = |cents: i64| format!("{}.{:02}", cents / 100, cents % 100);
+    if refunded > total || largest > total {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "refunds would total {}, more than the {} the order took",
+                yuan(refunded.max(largest)),
+                yuan(total),
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Recomputes `refunded_cents` from the order's refunds and, unless the shop stated one, the
 /// payment status that follows from it.
 pub(crate) async fn refresh_refunds(
@@ -1015,6 +1048,7 @@ async fn upsert_refund(
             customers: vec![],
         });
     }
+    check_refund_cap(conn, order_id, "amount_cents").await?;
     refresh_refunds(conn, order_id, None).await?;
     sqlx::query("UPDATE orders SET updated_at = $1 WHERE id = $2")
         .bind(now.0)

@@ -338,6 +338,38 @@ async fn batch_items_body(backend: Backend) {
         "orders[1].buyer.phone: must be 5-20 digits"
     );
 
+    // A refund beyond what the order took: refused for that item alone, naming the field; the
+    // order keeps its money (no negative revenue).
+    let before = s.get("/api/v1/orders?q=B1", t).await.expect(200)["orders"][0].clone();
+    let total = before["total_cents"].as_i64().unwrap();
+    let r = s
+        .post(
+            "/api/v1/refunds/batch",
+            t,
+            json!({"refunds": [
+                {"order_no": "B1", "refund_no": "R-HUGE", "amount_cents": 10_000_000_000_000i64},
+                {"order_no": "B1", "refund_no": "R-OVER", "amount_cents": total + 1, "status": "refunded"},
+            ]}),
+        )
+        .await;
+    let out = r.expect(200);
+    for item in 0..2 {
+        assert_eq!(
+            out["items"][item]["error"]["code"], "validation_failed",
+            "{out}"
+        );
+        assert!(
+            out["items"][item]["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("more than the"),
+            "{out}"
+        );
+    }
+    let after = s.get("/api/v1/orders?q=B1", t).await.expect(200)["orders"][0].clone();
+    assert_eq!(after["refunded_cents"], before["refunded_cents"]);
+    assert_eq!(after["payment_status"], before["payment_status"]);
+
     // Shipments and refunds for unknown orders.
     let r = s
         .post(
@@ -707,6 +739,22 @@ async fn webhooks_body(backend: Backend) {
     assert_eq!(d["shipments"][0]["status"], "delivered");
     assert_eq!(d["payment_status"], "refunded");
     assert_eq!(d["refunded_cents"], w1["total_cents"]);
+
+    // Money stays consistent: a refund beyond what the order took is refused with 422 naming
+    // the field, leaving the order as it was and the event id usable.
+    let greedy = json!({"id": "evt-5b", "type": "order.refunded", "occurred_at": now_secs() * 1000,
+        "data": {"order_no": "W1", "refund_no": "RW2", "amount_cents": 100, "reason": "再退一点"}});
+    let r = signed(&s, &slug, &secret, &greedy).await;
+    r.expect_error(422, "validation_failed");
+    assert_eq!(r.body["error"]["field"], "amount_cents", "{}", r.text);
+    let d = s.get(&format!("/api/v1/orders/{id}"), t).await;
+    let d = d.expect(200);
+    assert_eq!(d["refunded_cents"], w1["total_cents"]);
+    assert_eq!(
+        d["refunds"].as_array().unwrap().len(),
+        1,
+        "the refused refund left no row"
+    );
 
     // A valid signature over an invalid event: 422 naming the field, and the id stays usable.
     let bad = json!({"id": "evt-6", "type": "order.paid", "occurred_at": 1, "data": {"order_no": "NOPE"}});
