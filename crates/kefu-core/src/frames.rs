@@ -516,7 +516,12 @@ pub fn deliveries(event: Event) -> Vec<Delivery> {
             public_reply,
         } => {
             let mut out = Vec::with_capacity(2);
-            if public_reply && let Some(customer) = &ticket.customer {
+            // The shopper hears of replies only on tickets shared with them: an agent's
+            // internal ticket about them stays out of the widget.
+            if public_reply
+                && ticket.shared_with_customer
+                && let Some(customer) = &ticket.customer
+            {
                 out.push(Delivery::shopper(
                     shop_id,
                     customer.id,
@@ -816,7 +821,7 @@ mod tests {
 
     #[test]
     fn a_public_ticket_reply_tells_its_shopper_and_notes_do_not() {
-        let ticket = |public_reply| {
+        let ticket = |public_reply, shared_with_customer| {
             let t = Ticket {
                 id: 3,
                 shop_id: SHOP,
@@ -835,6 +840,7 @@ mod tests {
                 assignee_name: None,
                 team: None,
                 channel: crate::tickets::TicketChannel::Api,
+                shared_with_customer,
                 custom_fields: Default::default(),
                 tags: vec![],
                 root_causes: vec![],
@@ -855,14 +861,18 @@ mod tests {
                 public_reply,
             })
         };
-        let reply = ticket(true);
+        let reply = ticket(true, true);
         assert_eq!(reply.len(), 2);
         assert_eq!(reply[0].shopper, Some(SHOPPER));
         assert!(matches!(reply[0].frame, ServerFrame::TicketReply { .. }));
         assert_eq!(admitted(&reply[1]), vec![5, 6, 7, 8]);
-        let note = ticket(false);
+        let note = ticket(false, true);
         assert_eq!(note.len(), 1);
         assert_eq!(note[0].shopper, None);
+        // An internal ticket (not shared with its customer): agents only, whatever the reply.
+        let internal = ticket(true, false);
+        assert_eq!(internal.len(), 1);
+        assert_eq!(internal[0].shopper, None);
     }
 
     #[test]

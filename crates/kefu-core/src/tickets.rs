@@ -587,6 +587,9 @@ pub struct Ticket {
     pub assignee_name: Option<String>,
     pub team: Option<TeamRef>,
     pub channel: TicketChannel,
+    /// Whether the shopper sees this ticket in the widget: tickets they opened there always,
+    /// tickets an agent wrote only once shared (an agent's ticket may say "suspected fraud").
+    pub shared_with_customer: bool,
     #[schema(value_type = BTreeMap<String, String>)]
     pub custom_fields: BTreeMap<String, String>,
     pub tags: Vec<String>,
@@ -793,6 +796,9 @@ pub struct TicketFilter {
     pub tag: Option<String>,
     pub customer_id: Option<Id>,
     pub channel: Option<TicketChannel>,
+    /// Only tickets shared with (or opened by) the customer: the widget's list. Not a query
+    /// parameter.
+    pub shared_only: bool,
     pub created_from: Option<Millis>,
     pub created_to: Option<Millis>,
     /// Subject text (substring) or a ticket number.
@@ -1012,6 +1018,10 @@ pub struct NewTicket {
     /// Files uploaded before (`POST /api/v1/ticket-attachments`) by the same caller.
     #[serde(default)]
     pub attachment_ids: Vec<Id>,
+    /// Show the ticket (subject, description, public replies) to its customer in the widget.
+    /// Tickets an agent writes are internal unless this is set; the shopper's own always show.
+    #[serde(default)]
+    pub shared_with_customer: bool,
 }
 
 impl NewTicket {
@@ -1083,6 +1093,8 @@ pub struct TicketPatch {
     #[serde(default, deserialize_with = "some")]
     #[schema(value_type = Option<String>)]
     pub handling_result: Option<Option<String>>,
+    /// Share the ticket with its customer in the widget, or make it internal again.
+    pub shared_with_customer: Option<bool>,
 }
 
 /// `Some(value)` for a present field (so `null` becomes `Some(None)`, "clear").
@@ -1160,6 +1172,7 @@ impl TicketPatch {
             && self.custom_fields.is_none()
             && self.root_causes.is_none()
             && self.handling_result.is_none()
+            && self.shared_with_customer.is_none()
     }
 }
 
@@ -1256,6 +1269,15 @@ fn apply_patch_to(
         )
     {
         ticket.category = c.and(refs.category.clone());
+    }
+    if let Some(shared) = patch.shared_with_customer
+        && note(
+            "shared_with_customer",
+            Some(ticket.shared_with_customer.to_string()),
+            Some(shared.to_string()),
+        )
+    {
+        ticket.shared_with_customer = shared;
     }
     if let Some(p) = patch.priority
         && note(
@@ -1757,6 +1779,7 @@ mod ticket_system_tests {
             assignee_name: None,
             team: None,
             channel: TicketChannel::Api,
+            shared_with_customer: false,
             custom_fields: BTreeMap::new(),
             tags: vec![],
             root_causes: vec![],

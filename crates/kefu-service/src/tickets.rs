@@ -40,6 +40,9 @@ pub struct FromConversation {
     pub order_id: Option<Id>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Show the ticket to the shopper in the widget (internal by default).
+    #[serde(default)]
+    pub shared_with_customer: bool,
 }
 
 /// What a shopper reports from the widget.
@@ -128,17 +131,41 @@ impl TicketService {
         Ok(t)
     }
 
-    /// The shopper's own ticket; `not_found` for anyone else's.
+    /// The shopper's own ticket, when it is shared with them (they opened it, or an agent shared
+    /// it); `not_found` for anyone else's and for an agent's internal ticket about them.
     pub async fn shopper_ticket(&self, visitor: &Visitor, id: Id) -> Result<Ticket> {
         let t = self
             .store
             .ticket(visitor.shop_id, id)
             .await?
             .ok_or_else(|| Error::not_found("ticket"))?;
-        if t.customer.as_ref().map(|c| c.id) != Some(visitor.customer_id) {
+        if t.customer.as_ref().map(|c| c.id) != Some(visitor.customer_id) || !t.shared_with_customer
+        {
             return Err(Error::not_found("ticket"));
         }
         Ok(t)
+    }
+
+    /// The files of a shopper's ticket they may see: their own uploads and those sent with public
+    /// replies, never the files an agent attached to the ticket or to an internal note.
+    pub async fn shopper_attachments(
+        &self,
+        visitor: &Visitor,
+        ticket_id: Id,
+        public_entries: &[TicketEntry],
+    ) -> Result<Vec<TicketAttachment>> {
+        let files = self
+            .store
+            .ticket_attachments(visitor.shop_id, ticket_id)
+            .await?;
+        Ok(files
+            .into_iter()
+            .filter(|f| {
+                f.uploader_type == ActorType::Customer
+                    || f.entry_id
+                        .is_some_and(|e| public_entries.iter().any(|p| p.id == e))
+            })
+            .collect())
     }
 
     /// An agent (console or API) creates a ticket.
@@ -274,6 +301,7 @@ impl TicketService {
             team_id: conversation.team.as_ref().map(|t| t.id),
             tags: req.tags,
             links,
+            shared_with_customer: req.shared_with_customer,
             ..Default::default()
         };
         self.create_ticket(

@@ -271,6 +271,11 @@ export interface Ticket {
   priority: Priority
   resolved_at: string | null
   root_causes: string[]
+  /**
+   * Whether the shopper sees this ticket in the widget: tickets they opened there always,
+   * tickets an agent wrote only once shared (an agent's ticket may say "suspected fraud").
+   */
+  shared_with_customer: boolean
   shop_id: number
   sla: null | TicketSla
   status: TicketStatus

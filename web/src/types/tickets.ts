@@ -41,6 +41,8 @@ export interface Ticket {
   tags: string[]
   root_causes: string[]
   handling_result: string | null
+  /** Shown to its customer in the widget (tickets they opened always are). */
+  shared_with_customer: boolean
   merged_into_id: number | null
   created_by: number | null
   created_at: string

@@ -1017,6 +1017,7 @@ pub async fn shopper_list(
             &TicketQuery {
                 filter: TicketFilter {
                     customer_id: Some(visitor.customer_id),
+                    shared_only: true,
                     sort: TicketSort::CreatedDesc,
                     ..Default::default()
                 },
@@ -1121,10 +1122,15 @@ pub async fn shopper_get(
     for e in &mut entries {
         e.author_id = None;
     }
+    let attachments = state
+        .services
+        .tickets
+        .shopper_attachments(&visitor, id, &entries)
+        .await?;
     Ok(Json(ShopperTicketDetail {
         ticket: ShopperTicket::from(&t),
         entries,
-        attachments: state.store.ticket_attachments(visitor.shop_id, id).await?,
+        attachments,
     }))
 }
 
@@ -1272,12 +1278,22 @@ async fn entitled_file(state: &AppState, viewer: &Viewer, id: Id) -> Result<Tick
                 .shopper_ticket(v, ticket_id)
                 .await
                 .map_err(|_| gone())?;
-            if let Some(entry) = a.entry_id
-                && state.store.ticket_entry_kind(shop_id, entry).await? == Some(EntryKind::Note)
-            {
-                return Err(gone());
+            if a.uploader_type == ActorType::Customer {
+                return Ok(a);
             }
-            Ok(a)
+            // An agent's file reaches the shopper only with a public reply: never one attached
+            // to the ticket itself or to an internal note.
+            match a.entry_id {
+                Some(entry)
+                    if !matches!(
+                        state.store.ticket_entry_kind(shop_id, entry).await?,
+                        Some(EntryKind::Note) | None
+                    ) =>
+                {
+                    Ok(a)
+                }
+                _ => Err(gone()),
+            }
         }
     }
 }

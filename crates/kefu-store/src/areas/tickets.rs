@@ -22,7 +22,8 @@ const TICKET_SELECT: &str = "SELECT t.id, t.shop_id, t.number, t.subject, t.desc
        t.customer_id, cu.name AS customer_name, t.category_id, c.key AS category_key, \
        c.name AS category_name, c.parent_id AS category_parent_id, p.key AS category_parent_key, \
        c.is_complaint AS category_is_complaint, t.priority, t.status, t.assignee_id, \
-       u.name AS assignee_name, t.team_id, tm.name AS team_name, t.channel, t.custom_fields, \
+       u.name AS assignee_name, t.team_id, tm.name AS team_name, t.channel, \
+       t.shared_with_customer, t.custom_fields, \
        t.tags, t.root_causes, t.handling_result, t.merged_into_id, t.created_by, t.created_at, \
        t.updated_at, t.first_public_reply_at, t.resolved_at, t.closed_at \
      FROM tickets t \
@@ -97,6 +98,7 @@ fn ticket_from_row(r: &DbRow) -> Result<Ticket> {
             name: r.get::<Option<String>, _>("team_name").unwrap_or_default(),
         }),
         channel: TicketChannel::parse(&channel)?,
+        shared_with_customer: r.get("shared_with_customer"),
         custom_fields: serde_json::from_str(&custom_fields).unwrap_or_default(),
         tags: json_vec(&tags),
         root_causes: json_vec(&root_causes),
@@ -542,8 +544,9 @@ async fn write_ticket(conn: &mut Conn, t: &Ticket) -> Result<()> {
         "UPDATE tickets SET subject = $1, description = $2, customer_id = $3, category_id = $4, \
            priority = $5, status = $6, assignee_id = $7, team_id = $8, custom_fields = $9, \
            tags = $10, root_causes = $11, handling_result = $12, merged_into_id = $13, \
-           updated_at = $14, first_public_reply_at = $15, resolved_at = $16, closed_at = $17 \
-         WHERE id = $18 AND shop_id = $19",
+           updated_at = $14, first_public_reply_at = $15, resolved_at = $16, closed_at = $17, \
+           shared_with_customer = $18 \
+         WHERE id = $19 AND shop_id = $20",
     )
     .bind(&t.subject)
     .bind(&t.description)
@@ -562,6 +565,7 @@ async fn write_ticket(conn: &mut Conn, t: &Ticket) -> Result<()> {
     .bind(t.first_public_reply_at.map(|m| m.0))
     .bind(t.resolved_at.map(|m| m.0))
     .bind(t.closed_at.map(|m| m.0))
+    .bind(t.shared_with_customer)
     .bind(t.id)
     .bind(t.shop_id)
     .execute(&mut *conn)
@@ -769,8 +773,8 @@ async fn create(
     let id: Id = sqlx::query_scalar(
         "INSERT INTO tickets (shop_id, number, subject, description, customer_id, category_id, \
            priority, status, assignee_id, team_id, channel, custom_fields, tags, root_causes, \
-           created_by, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'new', $8, $9, $10, $11, $12, '[]', $13, $14, $14) \
+           created_by, created_at, updated_at, shared_with_customer) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'new', $8, $9, $10, $11, $12, '[]', $13, $14, $14, $15) \
          RETURNING id",
     )
     .bind(shop_id)
@@ -790,6 +794,7 @@ async fn create(
         _ => None,
     })
     .bind(now)
+    .bind(origin.channel == TicketChannel::Widget || t.shared_with_customer)
     .fetch_one(&mut *conn)
     .await
     .map_err(db_err)?;
@@ -1128,6 +1133,9 @@ fn list_sql(shop_id: Id, q: &TicketQuery) -> (String, Vec<Bind>) {
     if let Some(c) = f.channel {
         let p = push(&mut binds, Bind::S(c.as_str().into()));
         cond.push_str(&format!(" AND t.channel = {p}"));
+    }
+    if f.shared_only {
+        cond.push_str(" AND t.shared_with_customer = TRUE");
     }
     if let Some(from) = f.created_from {
         let p = push(&mut binds, Bind::I(from.0));

@@ -607,7 +607,7 @@ async fn due_times_pauses_and_filters(backend: Backend) {
         .post(
             "/api/v1/tickets",
             Some(&agent.token),
-            json!({"subject": "快递破损", "customer_id": shopper.customer_id, "assignee_id": agent.id()}),
+            json!({"subject": "快递破损", "customer_id": shopper.customer_id, "assignee_id": agent.id(), "shared_with_customer": true}),
         )
         .await;
     let created = r.expect(201).clone();

@@ -1499,3 +1499,124 @@ async fn customer_merge_body(backend: Backend) {
         .clone();
     assert_eq!(mine[0]["id"], t["id"]);
 }
+
+both!(
+    agent_tickets_are_internal_unless_shared,
+    internal_tickets_body
+);
+async fn internal_tickets_body(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin = s.agent(s.shop.id, Role::Admin, "店长").await;
+    let alice = s.shopper().await;
+    let mut alice_ws = s.shopper_ws(&alice).await;
+
+    // An agent's ticket about Alice, with a file: internal.
+    let file = upload(&s, "/api/v1/ticket-attachments", &admin.token).await;
+    let file_id = id(file.expect(201));
+    let internal = create(
+        &s,
+        &admin,
+        json!({"subject": "内部：疑似职业索赔，不要退款", "description": "同一地址三次投诉",
+               "customer_id": alice.customer_id, "attachment_ids": [file_id]}),
+    )
+    .await;
+    let tid = id(&internal);
+    assert_eq!(internal["shared_with_customer"], false);
+    let listed = s.get("/api/v1/widget/tickets", Some(&alice.token)).await;
+    assert_eq!(listed.expect(200)["tickets"], json!([]), "{}", listed.text);
+    s.get(&format!("/api/v1/widget/tickets/{tid}"), Some(&alice.token))
+        .await
+        .expect_error(404, "not_found");
+    s.post(
+        &format!("/api/v1/widget/tickets/{tid}/replies"),
+        Some(&alice.token),
+        json!({"body": "?"}),
+    )
+    .await
+    .expect_error(404, "not_found");
+    let raw = s
+        .http
+        .get(s.url(&format!("/api/v1/ticket-attachments/{file_id}")))
+        .bearer_auth(&alice.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        raw.status().as_u16(),
+        404,
+        "the agent's file stays internal"
+    );
+    // A public reply on an internal ticket does not reach Alice's socket either.
+    s.post(
+        &format!("/api/v1/tickets/{tid}/entries"),
+        Some(&admin.token),
+        json!({"kind": "public", "body": "已核实"}),
+    )
+    .await
+    .expect(201);
+    assert!(
+        alice_ws
+            .find(std::time::Duration::from_millis(500), |e| e["type"]
+                == "ticket.reply")
+            .await
+            .is_none(),
+        "an internal ticket told its shopper"
+    );
+
+    // Shared explicitly (and audited): now Alice sees it and its public replies, never the
+    // agent's file attached to the ticket itself.
+    let shared = patch(
+        &s,
+        &format!("/api/v1/tickets/{tid}"),
+        &admin.token,
+        json!({"shared_with_customer": true}),
+    )
+    .await;
+    assert_eq!(
+        shared.expect(200)["shared_with_customer"],
+        true,
+        "{}",
+        shared.text
+    );
+    let mine = s
+        .get(&format!("/api/v1/widget/tickets/{tid}"), Some(&alice.token))
+        .await
+        .expect(200)
+        .clone();
+    assert!(mine["ticket"].get("assignee_id").is_none());
+    assert_eq!(mine["attachments"], json!([]), "{mine}");
+    let listed = s.get("/api/v1/widget/tickets", Some(&alice.token)).await;
+    assert_eq!(listed.expect(200)["tickets"][0]["id"].as_i64(), Some(tid));
+    let raw = s
+        .http
+        .get(s.url(&format!("/api/v1/ticket-attachments/{file_id}")))
+        .bearer_auth(&alice.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status().as_u16(), 404);
+
+    // Created shared from the start.
+    let open = create(
+        &s,
+        &admin,
+        json!({"subject": "补发进度", "customer_id": alice.customer_id, "shared_with_customer": true}),
+    )
+    .await;
+    assert_eq!(open["shared_with_customer"], true);
+    let listed = s.get("/api/v1/widget/tickets", Some(&alice.token)).await;
+    assert_eq!(listed.expect(200)["tickets"].as_array().unwrap().len(), 2);
+
+    // Made internal again: gone from the widget.
+    patch(
+        &s,
+        &format!("/api/v1/tickets/{tid}"),
+        &admin.token,
+        json!({"shared_with_customer": false}),
+    )
+    .await
+    .expect(200);
+    s.get(&format!("/api/v1/widget/tickets/{tid}"), Some(&alice.token))
+        .await
+        .expect_error(404, "not_found");
+}

@@ -1,0 +1,4 @@
+-- Tickets an agent writes are internal unless shared (issue 20, item 7): only tickets the shopper
+-- opened (the widget) or ones an agent shares appear in the widget.
+ALTER TABLE tickets ADD COLUMN shared_with_customer BOOLEAN NOT NULL DEFAULT FALSE;
+UPDATE tickets SET shared_with_customer = TRUE WHERE channel = 'widget';
