@@ -17,6 +17,7 @@ mod errors;
 mod isolation;
 mod live;
 mod mail;
+mod members;
 mod reports;
 mod reviews;
 mod routing;
