@@ -300,6 +300,8 @@ impl MembersService {
             SessionSet::AllBut(session_hash.to_owned()),
             SessionEndReason::PasswordChanged,
         );
+        // Lists of members show who still has to choose a password.
+        self.changed(me.shop_id, Some(me.id), None);
         Ok(member)
     }
 

@@ -29,12 +29,19 @@ async fn sign_in(s: &TestServer, email: &str, password: &str) -> (String, Value)
     (v["token"].as_str().unwrap().to_owned(), v["user"].clone())
 }
 
-fn listed<'a>(agents: &'a Value, id: i64) -> Option<&'a Value> {
+fn listed(agents: &Value, id: i64) -> Option<&Value> {
     agents["agents"]
         .as_array()
         .unwrap()
         .iter()
         .find(|a| a["id"] == id)
+}
+
+/// A live socket opened with `token`.
+async fn socket(s: &TestServer, token: &str) -> Ws {
+    s.ws(&format!("/api/v1/ws?token={token}"))
+        .await
+        .unwrap_or_else(|status| panic!("the socket was refused: {status}"))
 }
 
 /// The socket gets `session.ended` with `reason` and is closed right after.
@@ -159,10 +166,7 @@ async fn new_member_body(backend: Backend) {
         .expect_error(401, "unauthorized");
     let (_, user) = sign_in(&s, &address, "Fresh-pass-1").await;
     assert_eq!(user["must_change_password"], false);
-    s.ws(&format!("/api/v1/ws?token={token}"))
-        .await
-        .ok()
-        .expect("a live socket once the password is the member's own");
+    socket(&s, &token).await;
 
     // Bad input names its field and stores nothing.
     let base = json!({"name": "小李", "email": email("li"), "role": "agent"});
@@ -689,11 +693,7 @@ async fn own_account_body(backend: Backend) {
     let admin = s.agent(s.shop.id, Role::Admin, "店长").await;
     let member = s.agent(s.shop.id, Role::Agent, "小王").await;
     let (phone, _) = sign_in(&s, &member.user.email, PASSWORD).await;
-    let mut phone_ws = s
-        .ws(&format!("/api/v1/ws?token={phone}"))
-        .await
-        .ok()
-        .unwrap();
+    let mut phone_ws = socket(&s, &phone).await;
     let mut desk_ws = s.agent_ws(&member).await;
 
     let r = s
@@ -764,11 +764,7 @@ async fn logout_body(backend: Backend) {
     let member = s.agent(s.shop.id, Role::Agent, "小王").await;
     let (other, _) = sign_in(&s, &member.user.email, PASSWORD).await;
     let mut ws = s.agent_ws(&member).await;
-    let mut other_ws = s
-        .ws(&format!("/api/v1/ws?token={other}"))
-        .await
-        .ok()
-        .unwrap();
+    let mut other_ws = socket(&s, &other).await;
     let r = s
         .post("/api/v1/auth/logout", Some(&member.token), json!({}))
         .await;
@@ -961,7 +957,8 @@ async fn authz_body(backend: Backend) {
     use reqwest::Method;
     // (method, path, body, admin, supervisor, agent, another shop's admin)
     let new_member = |n: &str| json!({"name": n, "email": email(n), "role": "agent"});
-    let cases: Vec<(Method, String, Option<Value>, u16, u16, u16, u16)> = vec![
+    type Case = (Method, String, Option<Value>, u16, u16, u16, u16);
+    let cases: Vec<Case> = vec![
         (
             Method::GET,
             "/api/v1/agents".into(),
