@@ -3,7 +3,9 @@
 // password once from the dialog; the new agent signs in with it, is made to choose their own
 // password (a weak one is refused in Chinese), goes online and receives the chat a shopper opens
 // in the demo shop's widget, and answers it. The owner sees the new member live (online, one
-// chat) and the activity log; the agent finds 我的账户. Everything is also looked at on a phone.
+// chat) and the activity log, in Chinese and English; the agent finds 我的账户. Deactivating them
+// (after a confirm) signs them out at once with the reason and tells the shopper; reactivating lets
+// them back in. Everything is also looked at on a phone.
 // The demo shop stays usable for the files after this one: unique names, every demo agent's
 // status put back, and the new agent ends offline with the demo password (team.test signs in
 // every member with it).
@@ -225,8 +227,43 @@ test("the owner's first day: a team, an agent, their first sign-in and first cha
     await agent.getByTestId('nav-account').click()
     await agent.getByTestId('account-page').waitFor()
     assert.equal(await agent.getByTestId('account-email').innerText(), agentEmail)
-    assert.match(await agent.getByTestId('account-page').innerText(), new RegExp(`${teamName}、售前`))
+    await agent.getByTestId('account-page').getByText(`${teamName}、售前`).waitFor()
     await shot(agent, 'm13-my-account')
+
+    // ---- the same page in English
+    await owner.getByTestId('members-tab-members').click()
+    await owner.getByTestId('lang-select').selectOption('en')
+    await owner.getByText('Members & teams', { exact: true }).first().waitFor()
+    const english = await owner.getByTestId('members-table').innerText()
+    assert.match(english, /Presence/)
+    assert.doesNotMatch(english, /在线状态|接待上限|启用中/, 'no Chinese left in the English table')
+    await shot(owner, 'm14-members-english')
+    await owner.getByTestId('lang-select').selectOption('zh')
+    await owner.getByText('成员与团队', { exact: true }).first().waitFor()
+
+    // ---- deactivation, with a confirm: the agent is signed out at once and told why, the
+    // shopper is told their chat went back to the queue; then reactivated
+    await row.getByTestId('member-deactivate').click()
+    const confirmDialog = owner.getByTestId('confirm-dialog')
+    await confirmDialog.waitFor()
+    assert.match(await confirmDialog.innerText(), /重新排队/)
+    await shot(owner, 'm15-deactivate-confirm')
+    await owner.getByTestId('confirm-ok').click()
+    await owner.getByTestId('members-notice').filter({ hasText: '已停用' }).waitFor()
+    assert.match(await row.getByTestId('member-state').innerText(), /已停用/)
+    await agent.waitForURL((url) => url.pathname === '/login')
+    assert.match(await agent.getByTestId('login-ended').innerText(), /账号已被停用/)
+    await shot(agent, 'm16-agent-signed-out')
+    await shopper.locator('[data-testid="kefu-message"][data-sender-type="system"]', { hasText: '重新排队' }).waitFor()
+    await shot(shopper, 'm17-shopper-told-requeued')
+    await signIn(agent, agentEmail, ownPassword)
+    await agent.getByTestId('login-error').filter({ hasText: '停用' }).waitFor()
+    await shot(owner, 'm18-member-deactivated')
+    await row.getByTestId('member-reactivate').click()
+    await owner.getByTestId('confirm-ok').click()
+    await row.getByTestId('member-state').filter({ hasText: '启用中' }).waitFor()
+    const history = (await api('GET', `/api/v1/conversations/${conversationId}/messages`, admin)).messages
+    assert.ok(history.some((m) => m.sender_type === 'agent' && m.sender_name === agentName), 'history keeps their name')
 
     // ---- on a phone: the owner's list and the new agent's account fit the screen
     const { ctx: phoneCtx, page: phone } = await context(PHONE)
@@ -235,19 +272,22 @@ test("the owner's first day: a team, an agent, their first sign-in and first cha
     await phone.goto(BASE + '/members')
     await phone.locator(`[data-testid="member-row"][data-email="${agentEmail}"]`).waitFor()
     await fitsPhone(phone, 'members page')
-    await shot(phone, 'm14-phone-members')
+    await shot(phone, 'm19-phone-members')
     await phone.locator(`[data-testid="member-row"][data-email="${agentEmail}"]`).getByTestId('member-edit').click()
     await phone.getByTestId('member-form').waitFor()
     await fitsPhone(phone, 'member form')
-    await shot(phone, 'm15-phone-member-form')
+    await shot(phone, 'm20-phone-member-form')
     await phone.getByTestId('member-form').getByText('取消').click()
     await phone.goto(BASE + '/account')
     await phone.getByTestId('account-page').waitFor()
     await fitsPhone(phone, 'my account')
-    await shot(phone, 'm16-phone-my-account')
+    await shot(phone, 'm21-phone-my-account')
 
     assert.deepEqual(ownerErrors, [], 'owner page errors')
     assert.deepEqual(agentErrors, [], 'agent page errors')
+    // The reactivated agent signs in with their own password again.
+    await signIn(agent, agentEmail, ownPassword)
+    await agent.waitForURL((url) => url.pathname === '/inbox')
     for (const c of [ownerCtx, agentCtx, shopCtx, phoneCtx]) await c.close()
     newAgentToken = await tokenOf(agentEmail, ownPassword)
   } finally {
