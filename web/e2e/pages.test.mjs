@@ -18,8 +18,8 @@ mkdirSync(SHOTS, { recursive: true })
 const DESKTOP = { width: 1440, height: 900 }
 const PHONE = { width: 390, height: 844 }
 // Pages every role opens, and the managers' own.
-const PAGES = ['inbox', 'customers', 'tickets', 'orders', 'aftersales', 'reviews', 'reminders', 'scripts', 'segments', 'sla', 'settings']
-const MANAGER_PAGES = ['reports']
+const PAGES = ['inbox', 'customers', 'tickets', 'orders', 'aftersales', 'reviews', 'reminders', 'scripts', 'segments', 'sla', 'settings', 'account']
+const MANAGER_PAGES = ['reports', 'members']
 
 let browser
 before(async () => {

@@ -84,7 +84,10 @@ export const api = {
   logout: () => request<void>('POST', '/api/v1/auth/logout'),
   me: () => request<{ user: User; shop: Shop }>('GET', '/api/v1/me'),
   setStatus: (status: AgentStatus) => request<{ user: User }>('PUT', '/api/v1/me/status', { status }),
-  agents: () => request<{ agents: Agent[] }>('GET', '/api/v1/agents'),
+  /** The members colleagues pick from (assign, mention, caps): active ones only. Managers also
+   * receive deactivated members from the server; the members page reads them (members.ts). */
+  agents: () =>
+    request<{ agents: Agent[] }>('GET', '/api/v1/agents').then((r) => ({ agents: r.agents.filter((a) => a.active !== false) })),
   teams: () => request<{ teams: Team[] }>('GET', '/api/v1/teams'),
   /** An agent's own concurrency cap; null = the shop's default. */
   setAgentCap: (id: number, maxConcurrent: number | null) =>

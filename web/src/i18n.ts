@@ -7,6 +7,7 @@ import * as cards from './locales/cards'
 import * as commerce from './locales/commerce'
 import * as customers from './locales/customers'
 import * as mail from './locales/mail'
+import * as members from './locales/members'
 import * as reports from './locales/reports'
 import * as scripts from './locales/scripts'
 import * as search from './locales/search'
@@ -139,6 +140,7 @@ const zh = {
   ...tools.zh,
   ...suggest.zh,
   ...mail.zh,
+  ...members.zh,
   ...sla.zh,
   ...tickets.zh,
   ...aftersales.zh,
@@ -269,6 +271,7 @@ const en: Dict = {
   ...tools.en,
   ...suggest.en,
   ...mail.en,
+  ...members.en,
   ...sla.en,
   ...tickets.en,
   ...aftersales.en,

@@ -6,6 +6,8 @@ export const router = createRouter({
   routes: [
     { path: '/', redirect: '/inbox' },
     { path: '/login', name: 'login', component: () => import('./views/LoginView.vue') },
+    // The forced change after a temporary password, outside the shell: nothing else is open yet.
+    { path: '/password', name: 'password', component: () => import('./views/PasswordView.vue') },
     {
       path: '/',
       component: () => import('./views/ShellView.vue'),
@@ -25,6 +27,8 @@ export const router = createRouter({
         { path: 'sla', name: 'sla', component: () => import('./views/SlaView.vue') },
         { path: 'reports', name: 'reports', component: () => import('./views/ReportsView.vue') },
         { path: 'settings', name: 'settings', component: () => import('./views/SettingsView.vue') },
+        { path: 'members', name: 'members', component: () => import('./views/MembersView.vue') },
+        { path: 'account', name: 'account', component: () => import('./views/AccountView.vue') },
       ],
     },
     { path: '/:rest(.*)*', redirect: '/inbox' },
@@ -34,5 +38,11 @@ export const router = createRouter({
 router.beforeEach(async (to) => {
   if (to.name === 'login') return true
   if (!session.user && !(await loadSession())) return { name: 'login', query: { next: to.fullPath } }
+  const user = session.user!
+  // A temporary password: the member chooses their own before any other page.
+  if (user.must_change_password && to.name !== 'password') return { name: 'password', query: { next: to.fullPath } }
+  if (!user.must_change_password && to.name === 'password') return { name: 'inbox' }
+  // Members and teams are the managers' page (agents have no entry to it).
+  if (to.name === 'members' && user.role === 'agent') return { name: 'inbox' }
   return true
 })

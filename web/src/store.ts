@@ -22,7 +22,9 @@ export async function loadSession(): Promise<boolean> {
     shopTimeZone.value = me.shop.time_zone || 'Asia/Shanghai'
     // Admins and supervisors watch the whole shop; agents start with their own queue.
     if (firstLoad) inbox.assignee = me.user.role === 'agent' ? 'me' : 'all'
-    live.start()
+    // On a temporary password the server opens nothing but the password change (the router
+    // shows that page); the live connection starts once the password is the member's own.
+    if (!me.user.must_change_password) live.start()
     return true
   } catch {
     return false
@@ -37,6 +39,13 @@ export function clearSession() {
   inbox.list = []
   inbox.activeId = null
   threads.clear()
+}
+
+/** Called when the server ends this session (logged out elsewhere, password changed or reset,
+ * account deactivated) with the reason; main.ts signs out and says why. */
+let sessionEndedHandler: ((reason: string) => void) | null = null
+export function onSessionEnded(fn: (reason: string) => void) {
+  sessionEndedHandler = fn
 }
 
 // ---------------------------------------------------------------- threads (open conversation views)
@@ -308,6 +317,13 @@ function handleEvent(ev: AgentFrame) {
     }
     case 'agent.status':
       if (session.user && ev.agent_id === session.user.id && ev.status) session.user.status = ev.status
+      break
+    case 'session.ended':
+      sessionEndedHandler?.(ev.reason)
+      break
+    case 'member.updated':
+      // An admin changed this member (role, name, teams): the console follows at once.
+      if (session.user && ev.member_id === session.user.id) void loadSession()
       break
     case 'read': {
       if (ev.reader_type !== 'customer') break

@@ -15,6 +15,10 @@ export interface User {
   status: AgentStatus
   team: TeamRef | null
   max_concurrent: number | null
+  /** false once an admin deactivated the account. */
+  active: boolean
+  /** Signed in with a temporary password: the console asks for a new one before anything else. */
+  must_change_password: boolean
 }
 export interface Shop {
   id: number
@@ -23,20 +27,30 @@ export interface Shop {
   /** The shop's time zone (e.g. Asia/Shanghai): days and times are shown in it. */
   time_zone: string
 }
+/** A member of the shop as listed (GET /api/v1/agents); deactivated ones only for managers. */
 export interface Agent {
   id: number
   name: string
   email: string
   role: Role
+  /** The main team (a chat assigned to the member moves to it). */
   team: TeamRef | null
+  /** Every team whose queue the member serves, the main one first. */
+  teams: TeamRef[]
   status: AgentStatus
   open_count: number
   max_concurrent: number | null
+  active: boolean
+  must_change_password: boolean
+  created_at: string
+  deactivated_at: string | null
 }
 export interface Team {
   id: number
   name: string
   is_default: boolean
+  /** Active members serving the team's queue. */
+  member_count: number
 }
 export interface Conversation {
   id: number

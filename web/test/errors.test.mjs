@@ -46,6 +46,20 @@ test('Chinese texts never show the server sentence', () => {
     ['validation_failed', 'body: must not contain the NUL character (U+0000)', '内容：含有不允许的空字符', 'body'],
     ['validation_failed', 'items[2].buyer.phone: must be 5-20 digits', '手机号：须为 5-20 位数字', 'items[2].buyer.phone'],
     ['validation_failed', 'some_new_field: a reason nobody translated', '填写的内容不符合要求', 'some_new_field'],
+    // Members, teams and the password policy.
+    ['validation_failed', 'new_password: must be at least 8 characters', '新密码：至少 8 个字符', 'new_password'],
+    ['validation_failed', 'new_password: must not be only digits', '新密码：不能全是数字', 'new_password'],
+    ['validation_failed', 'password: must not be the e-mail address', '密码：不能与邮箱相同', 'password'],
+    ['validation_failed', 'current_password: is wrong', '当前密码：不正确', 'current_password'],
+    ['validation_failed', 'role: must be agent, supervisor or admin', '角色：须为客服、主管或管理员', 'role'],
+    ['validation_failed', 'agent_id: the member is deactivated', '该成员已停用', 'agent_id'],
+    ['conflict', 'email: is already used', '邮箱：已被使用', 'email'],
+    ['conflict', 'name: a team with this name already exists', '名称：已存在同名内容', 'name'],
+    ['conflict', 'you cannot change your own role or deactivate yourself', '不能修改自己的角色，也不能停用自己'],
+    ['conflict', 'the shop must keep at least one active admin', '店铺至少要保留一位启用中的管理员'],
+    ['conflict', 'the team still has members; move them to other teams first', '团队里还有启用中的成员，请先把他们移到其他团队'],
+    ['not_found', 'team_ids: no such team in this shop', '所属团队：店铺里没有这个团队', 'team_ids'],
+    ['account_deactivated', "this account has been deactivated; ask the shop's admin", '该账号已被停用，请联系店铺管理员'],
   ]
   for (const [code, message, want, field] of cases) {
     const got = describeError(code, message, 'zh', field)

@@ -21,6 +21,10 @@ pub enum ErrorCode {
     Unauthorized,
     Forbidden,
     Blocked,
+    /// The right password of an account an admin deactivated: it may not sign in.
+    AccountDeactivated,
+    /// The member signed in with a temporary password and must choose their own first.
+    PasswordChangeRequired,
     NotFound,
     Conflict,
     RateLimited,
@@ -40,6 +44,8 @@ impl ErrorCode {
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::Blocked => "blocked",
+            ErrorCode::AccountDeactivated => "account_deactivated",
+            ErrorCode::PasswordChangeRequired => "password_change_required",
             ErrorCode::NotFound => "not_found",
             ErrorCode::Conflict => "conflict",
             ErrorCode::RateLimited => "rate_limited",
@@ -56,7 +62,10 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::Unauthorized => 401,
-            ErrorCode::Forbidden | ErrorCode::Blocked => 403,
+            ErrorCode::Forbidden
+            | ErrorCode::Blocked
+            | ErrorCode::AccountDeactivated
+            | ErrorCode::PasswordChangeRequired => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::Conflict => 409,
             ErrorCode::RateLimited => 429,

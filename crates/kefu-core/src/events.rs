@@ -4,7 +4,8 @@
 //! single-node sink is the WebSocket hub in kefu-http; a multi-node deployment puts a bus (NATS) in
 //! between, which is why events carry everything needed to address them and nothing borrowed.
 
-use crate::model::{AgentStatus, Conversation, Id, Message, SenderType};
+use crate::members::{SessionEndReason, SessionSet};
+use crate::model::{AgentStatus, Conversation, Id, Message, Role, SenderType};
 use crate::sla_policies::Notification;
 use crate::suggestions::Suggestion;
 use crate::tickets::Ticket;
@@ -101,6 +102,23 @@ pub enum Event {
         created: bool,
         previous_assignee: Option<Id>,
         public_reply: bool,
+    },
+    /// A member's account or teams changed (created, edited, deactivated, reactivated, a team
+    /// renamed or deleted): every agent of the shop reloads what shows members (the member
+    /// themselves their own account). `role` is the member's new role when it changed: live
+    /// sockets carry their owner's role for entitlement and take the new one at once.
+    MembersChanged {
+        shop_id: Id,
+        member_id: Option<Id>,
+        role: Option<Role>,
+    },
+    /// Sessions of a member ended (logout, a password change or reset, deactivation): the
+    /// sockets opened with them are told why and closed.
+    SessionsEnded {
+        shop_id: Id,
+        user_id: Id,
+        sessions: SessionSet,
+        reason: SessionEndReason,
     },
 }
 

@@ -16,6 +16,7 @@
 //! tickets, never of private notes or internal fields.
 
 use crate::events::Event;
+use crate::members::{SessionEndReason, SessionSet};
 use crate::model::{
     AgentStatus, Conversation, ConversationStatus, CustomerRef, Id, Message, Role, SenderType,
 };
@@ -135,6 +136,14 @@ pub enum ServerFrame {
     /// The shopper's ticket has a new public reply; the widget reads it with its own token.
     #[serde(rename = "ticket.reply")]
     TicketReply { ticket_id: Id },
+    /// The shop's members or teams changed (every agent): lists of members reload; when
+    /// `member_id` is the receiver, their own account changed (role, name, teams).
+    #[serde(rename = "member.updated")]
+    MemberUpdated { member_id: Option<Id> },
+    /// The session this socket was opened with ended (logged out, password changed or reset,
+    /// account deactivated); the server closes the socket right after this frame.
+    #[serde(rename = "session.ended")]
+    SessionEnded { reason: SessionEndReason },
 }
 
 /// Who receives a kind of frame; the generated TypeScript splits the frames by it.
@@ -178,6 +187,8 @@ impl ServerFrame {
         ("TicketCreated", "ticket.created", Receivers::Agents),
         ("TicketUpdated", "ticket.updated", Receivers::Agents),
         ("TicketReply", "ticket.reply", Receivers::Shoppers),
+        ("MemberUpdated", "member.updated", Receivers::Agents),
+        ("SessionEnded", "session.ended", Receivers::Agents),
     ];
 
     /// The variant's name in [`ServerFrame::VARIANTS`].
@@ -200,6 +211,8 @@ impl ServerFrame {
             ServerFrame::TicketCreated { .. } => "TicketCreated",
             ServerFrame::TicketUpdated { .. } => "TicketUpdated",
             ServerFrame::TicketReply { .. } => "TicketReply",
+            ServerFrame::MemberUpdated { .. } => "MemberUpdated",
+            ServerFrame::SessionEnded { .. } => "SessionEnded",
         }
     }
 }
@@ -252,6 +265,8 @@ pub enum AgentAudience {
     EntitledUser { assignee: Option<Id>, user: Id },
     /// One user, whatever they see.
     User(Id),
+    /// The connections of one user opened with a session of the set (their token's hash).
+    Sessions { user: Id, sessions: SessionSet },
 }
 
 impl AgentAudience {
@@ -269,7 +284,18 @@ impl AgentAudience {
             AgentAudience::EntitledUser { assignee, user } => {
                 *user == user_id && entitled(*assignee, user_id, role)
             }
-            AgentAudience::User(user) => *user == user_id,
+            AgentAudience::User(user) | AgentAudience::Sessions { user, .. } => *user == user_id,
+        }
+    }
+
+    /// [`Self::admits`] for one connection, opened with the session whose token hashes to
+    /// `session`: a [`AgentAudience::Sessions`] audience also needs the session in its set.
+    pub fn admits_connection(&self, user_id: Id, role: Role, session: &str) -> bool {
+        match self {
+            AgentAudience::Sessions { user, sessions } => {
+                *user == user_id && sessions.contains(session)
+            }
+            other => other.admits(user_id, role),
         }
     }
 }
@@ -282,6 +308,8 @@ pub struct Delivery {
     /// The customer whose shopper sockets receive the frame.
     pub shopper: Option<Id>,
     pub frame: ServerFrame,
+    /// The agents' connections that receive the frame are closed after it (their session ended).
+    pub then_close: bool,
 }
 
 impl Delivery {
@@ -291,6 +319,7 @@ impl Delivery {
             agents,
             shopper: None,
             frame,
+            then_close: false,
         }
     }
 
@@ -300,6 +329,7 @@ impl Delivery {
             agents: AgentAudience::Nobody,
             shopper: Some(customer_id),
             frame,
+            then_close: false,
         }
     }
 }
@@ -320,7 +350,9 @@ impl Event {
             | Event::OrdersChanged { shop_id, .. }
             | Event::Mention { shop_id, .. }
             | Event::Notification { shop_id, .. }
-            | Event::AftersalesUpdated { shop_id, .. } => *shop_id,
+            | Event::AftersalesUpdated { shop_id, .. }
+            | Event::MembersChanged { shop_id, .. }
+            | Event::SessionsEnded { shop_id, .. } => *shop_id,
             Event::TicketChanged { ticket, .. } => ticket.shop_id,
         }
     }
@@ -375,6 +407,7 @@ pub fn deliveries(event: Event) -> Vec<Delivery> {
                 conversation_id: conversation.id,
                 message,
             },
+            then_close: false,
         }],
         Event::ConversationCreated { conversation } => vec![Delivery::agents(
             shop_id,
@@ -542,6 +575,27 @@ pub fn deliveries(event: Event) -> Vec<Delivery> {
             out.push(Delivery::agents(shop_id, agents, frame));
             out
         }
+        Event::MembersChanged { member_id, .. } => vec![Delivery::agents(
+            shop_id,
+            AgentAudience::Everyone,
+            ServerFrame::MemberUpdated { member_id },
+        )],
+        Event::SessionsEnded {
+            user_id,
+            sessions,
+            reason,
+            ..
+        } => vec![Delivery {
+            then_close: true,
+            ..Delivery::agents(
+                shop_id,
+                AgentAudience::Sessions {
+                    user: user_id,
+                    sessions,
+                },
+                ServerFrame::SessionEnded { reason },
+            )
+        }],
     }
 }
 
@@ -873,6 +927,41 @@ mod tests {
         let internal = ticket(true, false);
         assert_eq!(internal.len(), 1);
         assert_eq!(internal[0].shopper, None);
+    }
+
+    #[test]
+    fn an_ended_session_closes_only_its_own_sockets() {
+        let d = deliveries(Event::SessionsEnded {
+            shop_id: SHOP,
+            user_id: 5,
+            sessions: SessionSet::AllBut("kept".into()),
+            reason: SessionEndReason::PasswordChanged,
+        });
+        assert_eq!(d.len(), 1);
+        assert!(d[0].then_close);
+        assert!(d[0].agents.admits_connection(5, Role::Agent, "other"));
+        assert!(!d[0].agents.admits_connection(5, Role::Agent, "kept"));
+        assert!(!d[0].agents.admits_connection(6, Role::Admin, "other"));
+        assert_eq!(
+            serde_json::to_value(&d[0].frame).unwrap(),
+            serde_json::json!({"type": "session.ended", "reason": "password_changed"})
+        );
+        let logout = deliveries(Event::SessionsEnded {
+            shop_id: SHOP,
+            user_id: 5,
+            sessions: SessionSet::Only("mine".into()),
+            reason: SessionEndReason::LoggedOut,
+        });
+        assert!(logout[0].agents.admits_connection(5, Role::Agent, "mine"));
+        assert!(!logout[0].agents.admits_connection(5, Role::Agent, "other"));
+        // Ordinary audiences ignore the session.
+        let status = deliveries(Event::AgentStatus {
+            shop_id: SHOP,
+            agent_id: 5,
+            status: AgentStatus::Away,
+        });
+        assert!(!status[0].then_close);
+        assert!(status[0].agents.admits_connection(6, Role::Agent, "any"));
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod frames;
 pub mod mail;
+pub mod members;
 pub mod model;
 pub mod reminders;
 pub mod reports;

@@ -210,7 +210,10 @@ pub struct TeamRef {
 pub struct Team {
     pub id: Id,
     pub name: String,
+    /// New conversations start in the default team (one per shop).
     pub is_default: bool,
+    /// Active members serving this team's queue.
+    pub member_count: i64,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -222,17 +225,32 @@ pub struct User {
     pub email: String,
     pub role: Role,
     pub status: AgentStatus,
+    /// The member's main team: a conversation assigned to them moves to it. All the teams whose
+    /// queues they serve are [`AgentSummary::teams`].
     pub team: Option<TeamRef>,
     /// This agent's own cap; `None` means the shop default.
     pub max_concurrent: Option<i64>,
+    /// `false` once an admin deactivated the account: it cannot sign in and gets no conversations.
+    pub active: bool,
+    /// Set by a temporary password (a new member, an admin's reset): until the member chooses
+    /// their own, the API answers `password_change_required` to everything but `/me`, the
+    /// password change and logout.
+    pub must_change_password: bool,
 }
 
-/// An agent as listed for assignment: with their current load.
+/// A member of the shop's staff as listed (`GET /api/v1/agents`, the members page): the account
+/// with every team it serves and its current load.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AgentSummary {
     #[serde(flatten)]
     pub user: User,
+    /// Every team whose queue the member serves, the main team first.
+    pub teams: Vec<TeamRef>,
+    /// Open conversations assigned to the member now.
     pub open_count: i64,
+    pub created_at: Millis,
+    /// When an admin deactivated the account; `None` while active.
+    pub deactivated_at: Option<Millis>,
 }
 
 pub struct NewUser {

@@ -44,13 +44,14 @@ pub fn plan_assignments(queue: &[Id], candidates: &mut [Candidate], now: i64) ->
 }
 
 /// How many waiting conversations of each team routing could place right now: a team's queue is
-/// served by its own agents' free slots; conversations without a team by anyone's. Stores read no
-/// more of each queue than this, so a long queue with busy agents costs nothing per routing run.
-pub fn reachable_by_team(agents: &[(Option<Id>, Candidate)]) -> Vec<(Option<Id>, i64)> {
+/// served by the free slots of its agents (an agent in several teams counts for each of them);
+/// conversations without a team by anyone's. Stores read no more of each queue than this, so a
+/// long queue with busy agents costs nothing per routing run.
+pub fn reachable_by_team(agents: &[(Vec<Id>, Candidate)]) -> Vec<(Option<Id>, i64)> {
     let free = |c: &Candidate| (c.max_concurrent - c.open_count).max(0);
     let mut out: Vec<(Option<Id>, i64)> = Vec::new();
-    for (team, c) in agents {
-        if let Some(team) = team {
+    for (teams, c) in agents {
+        for team in teams {
             match out.iter_mut().find(|(t, _)| *t == Some(*team)) {
                 Some(entry) => entry.1 += free(c),
                 None => out.push((Some(*team), free(c))),
@@ -92,16 +93,21 @@ mod tests {
     #[test]
     fn reach_counts_free_slots_per_team() {
         let agents = [
-            (Some(1), cand(10, 3, 4, 0)),
-            (Some(1), cand(11, 8, 8, 0)),
-            (Some(2), cand(12, 0, 2, 0)),
-            (None, cand(13, 9, 8, 0)),
+            (vec![1], cand(10, 3, 4, 0)),
+            (vec![1], cand(11, 8, 8, 0)),
+            (vec![2], cand(12, 0, 2, 0)),
+            (vec![], cand(13, 9, 8, 0)),
         ];
         assert_eq!(
             reachable_by_team(&agents),
             vec![(Some(1), 1), (Some(2), 2), (None, 3)]
         );
-        assert!(reachable_by_team(&[(Some(1), cand(1, 8, 8, 0))]).is_empty());
+        assert!(reachable_by_team(&[(vec![1], cand(1, 8, 8, 0))]).is_empty());
+        // An agent of two teams reaches both queues, and counts once for the team-less one.
+        assert_eq!(
+            reachable_by_team(&[(vec![1, 2], cand(1, 0, 3, 0))]),
+            vec![(Some(1), 3), (Some(2), 3), (None, 3)]
+        );
         assert!(reachable_by_team(&[]).is_empty());
     }
 

@@ -11,6 +11,7 @@ use crate::automation::AutomationStore;
 use crate::commerce::CommerceStore;
 use crate::customers::CustomerStore;
 use crate::mail::MailStore;
+use crate::members::MemberStore;
 use crate::model::*;
 use crate::reminders::ReminderStore;
 use crate::reports::ReportStore;
@@ -39,6 +40,7 @@ pub trait Store:
     + SearchStore
     + SuggestionStore
     + MailStore
+    + MemberStore
     + SlaStore
     + AutomationStore
     + TicketStore

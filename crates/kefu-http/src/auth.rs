@@ -8,7 +8,7 @@ use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 use kefu_core::model::{User, Visitor};
 use kefu_core::time::Millis;
-use kefu_core::{Error, Result, token};
+use kefu_core::{Error, ErrorCode, Result, token};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// The console's session cookie.
@@ -68,6 +68,32 @@ pub struct Agent {
     pub token: String,
 }
 
+impl Agent {
+    /// The hash of the session token, as sessions are stored and sockets remember them.
+    pub fn session_hash(&self) -> String {
+        token::hash(&self.token)
+    }
+}
+
+/// What a member signed in with a temporary password may still do: read who they are, choose
+/// their own password, and log out.
+const BEFORE_OWN_PASSWORD: &[(&str, &str)] = &[
+    ("GET", "/api/v1/me"),
+    ("PUT", "/api/v1/me/password"),
+    ("POST", "/api/v1/auth/logout"),
+];
+
+/// `password_change_required` for a member still on a temporary password.
+pub fn require_own_password(user: &User) -> Result<()> {
+    if user.must_change_password {
+        return Err(Error::new(
+            ErrorCode::PasswordChangeRequired,
+            "choose your own password first (PUT /api/v1/me/password)",
+        ));
+    }
+    Ok(())
+}
+
 impl FromRequestParts<AppState> for Agent {
     type Rejection = ApiError;
 
@@ -79,6 +105,12 @@ impl FromRequestParts<AppState> for Agent {
             .or_else(|| cookie(parts, SESSION_COOKIE))
             .ok_or_else(|| Error::unauthorized("missing credentials"))?;
         let user = agent_from_token(state, &token).await?;
+        let allowed = BEFORE_OWN_PASSWORD
+            .iter()
+            .any(|(m, p)| parts.method.as_str() == *m && parts.uri.path() == *p);
+        if !allowed {
+            require_own_password(&user)?;
+        }
         Ok(Agent { user, token })
     }
 }

@@ -25,6 +25,9 @@ struct AgentConn {
     conn_id: u64,
     user_id: Id,
     role: Role,
+    /// The hash of the session token the socket was opened with: ending that session (logout,
+    /// password change, deactivation) closes the socket.
+    session: Arc<str>,
     tx: mpsc::Sender<Frame>,
 }
 
@@ -69,11 +72,13 @@ impl Hub {
         Arc::new(Hub::default())
     }
 
+    /// Registers an agent's socket, opened with the session whose token hashes to `session`.
     pub fn register_agent(
         self: &Arc<Self>,
         shop_id: Id,
         user_id: Id,
         role: Role,
+        session: &str,
     ) -> (Registration, mpsc::Receiver<Frame>) {
         let (tx, rx) = mpsc::channel(CONNECTION_QUEUE);
         let conn_id = self.next_conn_id.fetch_add(1, Ordering::Relaxed);
@@ -85,6 +90,7 @@ impl Hub {
                 conn_id,
                 user_id,
                 role,
+                session: Arc::from(session),
                 tx,
             });
         (
@@ -162,19 +168,45 @@ impl Hub {
         }
     }
 
-    /// Sends `frame` to the shop's agents for whom `entitled(user_id, role)` holds.
-    fn to_agents(&self, shop_id: Id, frame: &Frame, entitled: impl Fn(Id, Role) -> bool) {
+    /// Sends `frame` to the shop's agents' connections for which `entitled(user_id, role,
+    /// session)` holds; with `then_close`, those connections are dropped after it (their queue
+    /// closes: the socket's writer sends what is queued, then a Close frame).
+    fn to_agents(
+        &self,
+        shop_id: Id,
+        frame: &Frame,
+        then_close: bool,
+        entitled: impl Fn(Id, Role, &str) -> bool,
+    ) {
         let mut slow = Vec::new();
+        let mut done = Vec::new();
         if let Some(list) = self.read().agents_by_shop.get(&shop_id) {
-            for a in list.iter().filter(|a| entitled(a.user_id, a.role)) {
+            for a in list
+                .iter()
+                .filter(|a| entitled(a.user_id, a.role, &a.session))
+            {
                 if a.tx.try_send(frame.clone()).is_err() {
                     slow.push(a.conn_id);
+                } else if then_close {
+                    done.push(a.conn_id);
                 }
             }
         }
         for conn_id in slow {
             tracing::warn!(conn_id, "dropping a slow agent connection");
             self.remove(Key::Agent { shop_id }, conn_id);
+        }
+        for conn_id in done {
+            self.remove(Key::Agent { shop_id }, conn_id);
+        }
+    }
+
+    /// A member's role changed: their sockets are entitled by the new one from now on.
+    fn set_role(&self, shop_id: Id, user_id: Id, role: Role) {
+        if let Some(list) = self.write().agents_by_shop.get_mut(&shop_id) {
+            for a in list.iter_mut().filter(|a| a.user_id == user_id) {
+                a.role = role;
+            }
         }
     }
 
@@ -225,7 +257,9 @@ impl Hub {
             }
         };
         if to_agents {
-            self.to_agents(d.shop_id, &frame, |u, r| d.agents.admits(u, r));
+            self.to_agents(d.shop_id, &frame, d.then_close, |u, r, session| {
+                d.agents.admits_connection(u, r, session)
+            });
         }
         if let Some(customer_id) = to_shopper {
             self.to_visitor(customer_id, &frame);
@@ -239,6 +273,14 @@ impl EventSink for Hub {
     fn publish(&self, event: Event) {
         if !self.anyone_for(event.shop_id(), event.shopper()) {
             return;
+        }
+        if let Event::MembersChanged {
+            shop_id,
+            member_id: Some(member),
+            role: Some(role),
+        } = &event
+        {
+            self.set_role(*shop_id, *member, *role);
         }
         for d in deliveries(event) {
             self.deliver(d);
@@ -307,7 +349,7 @@ mod tests {
     fn a_stalled_socket_is_dropped_without_holding_up_others() {
         let hub = Hub::new();
         let (_stalled, _never_read) = hub.register_visitor(42);
-        let (_agent, mut agent_rx) = hub.register_agent(1, 5, Role::Agent);
+        let (_agent, mut agent_rx) = hub.register_agent(1, 5, Role::Agent, "s5");
         let c = conversation(42);
         for seq in 0..(CONNECTION_QUEUE as i64 + 10) {
             hub.publish(Event::MessageCreated {
@@ -348,9 +390,9 @@ mod tests {
     #[test]
     fn personal_suggestions_reach_their_owner_only() {
         let hub = Hub::new();
-        let (_a, mut owner_rx) = hub.register_agent(1, 5, Role::Agent);
-        let (_b, mut other_rx) = hub.register_agent(1, 6, Role::Admin);
-        let (_c, mut other_shop_rx) = hub.register_agent(2, 7, Role::Admin);
+        let (_a, mut owner_rx) = hub.register_agent(1, 5, Role::Agent, "s5");
+        let (_b, mut other_rx) = hub.register_agent(1, 6, Role::Admin, "s6");
+        let (_c, mut other_shop_rx) = hub.register_agent(2, 7, Role::Admin, "s7");
         hub.publish(Event::Suggestions {
             conversation: conversation(42),
             message_id: 9,
@@ -367,6 +409,42 @@ mod tests {
         assert!(!owner_frame.contains("owner_id"), "{owner_frame}");
         assert_eq!(ids(&other_rx.try_recv().unwrap()), vec![2, 3, 4]);
         assert!(other_shop_rx.try_recv().is_err());
+    }
+
+    /// Ending a session closes exactly the sockets opened with it, after telling them why; a
+    /// role change re-entitles the member's open sockets.
+    #[tokio::test]
+    async fn ended_sessions_close_their_sockets_only() {
+        use kefu_core::members::{SessionEndReason, SessionSet};
+        let hub = Hub::new();
+        let (_a, mut phone) = hub.register_agent(1, 5, Role::Agent, "phone");
+        let (_b, mut desk) = hub.register_agent(1, 5, Role::Agent, "desk");
+        let (_c, mut colleague) = hub.register_agent(1, 6, Role::Agent, "other");
+        hub.publish(Event::SessionsEnded {
+            shop_id: 1,
+            user_id: 5,
+            sessions: SessionSet::AllBut("desk".into()),
+            reason: SessionEndReason::PasswordChanged,
+        });
+        assert!(phone.recv().await.unwrap().contains("session.ended"));
+        assert!(phone.recv().await.is_none(), "the phone's socket is closed");
+        assert!(desk.try_recv().is_err());
+        assert!(colleague.try_recv().is_err());
+        assert_eq!(hub.counts(), (2, 0));
+        // Agent 6 becomes a supervisor: an event of agent 5's conversation now reaches them.
+        let mut c = (*conversation(42)).clone();
+        c.assignee_id = Some(5);
+        hub.publish(Event::MembersChanged {
+            shop_id: 1,
+            member_id: Some(6),
+            role: Some(Role::Supervisor),
+        });
+        assert!(colleague.try_recv().unwrap().contains("member.updated"));
+        hub.publish(Event::MessageCreated {
+            conversation: Arc::new(c),
+            message: message(3),
+        });
+        assert!(colleague.try_recv().unwrap().contains("message.created"));
     }
 
     #[test]

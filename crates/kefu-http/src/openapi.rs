@@ -4,8 +4,8 @@
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
-    aftersales, agent, attachments, commerce, customers, demo, mail, reminders, reports, reviews,
-    scripts, search, segments, sla, suggest, tickets, tools, widget, ws,
+    aftersales, agent, attachments, commerce, customers, demo, mail, members, reminders, reports,
+    reviews, scripts, search, segments, sla, suggest, tickets, tools, widget, ws,
 };
 use kefu_core::model::*;
 use utoipa::OpenApi;
@@ -54,6 +54,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(attachments::ApiDoc::openapi());
     doc.merge(tools::ApiDoc::openapi());
     doc.merge(mail::ApiDoc::openapi());
+    doc.merge(members::ApiDoc::openapi());
     doc.merge(sla::ApiDoc::openapi());
     doc.merge(tickets::ApiDoc::openapi());
     doc.merge(aftersales::ApiDoc::openapi());

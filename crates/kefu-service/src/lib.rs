@@ -11,7 +11,7 @@
 //! globals. Tests build a fresh one per server.
 //!
 //! Module graph (no cycles): `access`, `sent`, `visitors`, `background`, `notify`, `sla`, `mail`,
-//! `commerce` are leaves; `tools` → routing; `chat` → routing, tools, suggest; `customers`,
+//! `commerce` are leaves; `tools`, `members` → routing; `chat` → routing, tools, suggest; `customers`,
 //! `cards`, `scripts` → access; `ticket_hooks` → sla, notify, mail; `automation` extends
 //! ticket_hooks; `tickets` → ticket_hooks; `escalation` → ticket_hooks, notify; `aftersales` →
 //! commerce; `jobs` → the store only.
@@ -28,6 +28,7 @@ pub mod demo;
 pub mod escalation;
 pub mod jobs;
 pub mod mail;
+pub mod members;
 pub mod notify;
 pub mod passwords;
 pub mod routing;
@@ -84,6 +85,8 @@ pub struct Services {
     pub notify: Arc<notify::NotificationService>,
     pub sla: Arc<sla::SlaService>,
     pub mail: Arc<mail::MailService>,
+    /// Members, teams, own accounts and sessions (issue 19).
+    pub members: Arc<members::MembersService>,
     /// What follows every committed ticket change (events, SLA, automation, mail, segments).
     pub ticket_hooks: Arc<ticket_hooks::TicketHooks>,
     pub tickets: Arc<tickets::TicketService>,
@@ -135,6 +138,7 @@ impl Services {
                 ticket_hooks.clone(),
                 notify.clone(),
             ),
+            members: members::MembersService::new(store.clone(), events.clone(), routing.clone()),
             commerce,
             notify,
             sla,

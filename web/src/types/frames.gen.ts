@@ -127,8 +127,26 @@ export interface TicketReplyFrame {
   type: 'ticket.reply'
 }
 
+/**
+ * The shop's members or teams changed (every agent): lists of members reload; when
+ * `member_id` is the receiver, their own account changed (role, name, teams).
+ */
+export interface MemberUpdatedFrame {
+  member_id: null | number
+  type: 'member.updated'
+}
+
+/**
+ * The session this socket was opened with ended (logged out, password changed or reset,
+ * account deactivated); the server closes the socket right after this frame.
+ */
+export interface SessionEndedFrame {
+  reason: SessionEndReason
+  type: 'session.ended'
+}
+
 /** What an agent console receives on `/api/v1/ws`. */
-export type AgentFrame = MessageCreatedFrame | ConversationCreatedFrame | ConversationUpdatedFrame | TypingFrame | ReadFrame | AgentStatusFrame | CustomerUpdatedFrame | OrdersChangedFrame | NotificationFrame | MentionFrame | AftersalesUpdatedFrame | SuggestionsFrame | TicketCreatedFrame | TicketUpdatedFrame
+export type AgentFrame = MessageCreatedFrame | ConversationCreatedFrame | ConversationUpdatedFrame | TypingFrame | ReadFrame | AgentStatusFrame | CustomerUpdatedFrame | OrdersChangedFrame | NotificationFrame | MentionFrame | AftersalesUpdatedFrame | SuggestionsFrame | TicketCreatedFrame | TicketUpdatedFrame | MemberUpdatedFrame | SessionEndedFrame
 
 /** What a shopper's widget receives on `/api/v1/widget/ws`. */
 export type ShopperFrame = MessageCreatedFrame | ShopperConversationUpdatedFrame | TypingFrame | ReadFrame | QueuePositionFrame | TicketReplyFrame
@@ -222,6 +240,9 @@ export type NotificationKind = 'sla_warning' | 'sla_breach' | 'automation'
 
 /** Who wrote a message. */
 export type SenderType = 'customer' | 'agent' | 'bot' | 'system'
+
+/** Why a member's sessions ended (the `session.ended` frame's `reason`). */
+export type SessionEndReason = 'logged_out' | 'password_changed' | 'password_reset' | 'deactivated'
 
 /** What a shopper may know of their conversation (no internal fields). */
 export interface ShopperConversation {

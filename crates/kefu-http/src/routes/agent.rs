@@ -30,7 +30,10 @@ pub struct LoginResponse {
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "agents", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    responses((status = 200, description = "signed in; `user.must_change_password` asks for `PUT /api/v1/me/password` first", body = LoginResponse),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "`account_deactivated`: the right password of a deactivated account", body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -68,6 +71,14 @@ pub async fn login(
         }
     };
     state.login_guard.clear(&req.email);
+    // Only with the right password: a wrong one never tells whether an account is deactivated.
+    if !user.active {
+        return Err(Error::new(
+            ErrorCode::AccountDeactivated,
+            "this account has been deactivated; ask the shop's admin",
+        )
+        .into());
+    }
     let token = token::generate("kfa_");
     state
         .store
@@ -89,11 +100,14 @@ pub async fn login(
     Ok(response)
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "agents", responses((status = 204)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "agents",
+    responses((status = 204, description = "the session is deleted server-side and its sockets are closed")),
+    security(("bearer" = [])))]
 pub async fn logout(State(state): State<AppState>, agent: Agent) -> ApiResult<Response> {
     state
-        .store
-        .delete_session(&token::hash(&agent.token))
+        .services
+        .members
+        .logout(&agent.user, &agent.session_hash())
         .await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
@@ -168,13 +182,15 @@ pub struct AgentsResponse {
     pub agents: Vec<AgentSummary>,
 }
 
-#[utoipa::path(get, path = "/api/v1/agents", tag = "agents", responses((status = 200, body = AgentsResponse)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/agents", tag = "agents",
+    responses((status = 200, description = "the shop's members, oldest first; admins and supervisors also get deactivated ones (`active: false`)", body = AgentsResponse)),
+    security(("bearer" = [])))]
 pub async fn list_agents(
     State(state): State<AppState>,
     agent: Agent,
 ) -> ApiResult<Json<AgentsResponse>> {
     Ok(Json(AgentsResponse {
-        agents: state.store.list_agents(agent.user.shop_id).await?,
+        agents: state.services.members.list(&agent.user).await?,
     }))
 }
 

@@ -7,6 +7,7 @@ pub mod commerce;
 pub mod customers;
 pub mod demo;
 pub mod mail;
+pub mod members;
 pub mod reminders;
 pub mod reports;
 pub mod reviews;
@@ -34,12 +35,15 @@ pub fn api(_state: AppState) -> Router<AppState> {
         .route("/readyz", get(readyz))
         .route("/api/v1/auth/login", post(agent::login))
         .route("/api/v1/auth/logout", post(agent::logout))
-        .route("/api/v1/me", get(agent::me))
+        .route("/api/v1/me", get(agent::me).patch(members::update_me))
         .route("/api/v1/me/status", put(agent::set_my_status))
         .route("/api/v1/agents", get(agent::list_agents))
         .route("/api/v1/agents/{id}/cap", put(agent::set_agent_cap))
         .route("/api/v1/agents/{id}/unlock", post(agent::unlock_agent))
-        .route("/api/v1/teams", get(agent::list_teams))
+        .route(
+            "/api/v1/teams",
+            get(agent::list_teams).post(members::create_team),
+        )
         .route("/api/v1/conversations", get(agent::list_conversations))
         .route("/api/v1/conversations/{id}", get(agent::get_conversation))
         .route(
@@ -63,6 +67,7 @@ pub fn api(_state: AppState) -> Router<AppState> {
         .route("/api/v1/widget/read", post(widget::read))
         .merge(customers::router())
         .merge(mail::router())
+        .merge(members::router())
         .merge(reports::router())
         .merge(commerce::router())
         .merge(segments::router())

@@ -63,8 +63,16 @@ pub async fn agent_ws(
     ApiQuery(q): ApiQuery<TokenQuery>,
     upgrade: WebSocketUpgrade,
 ) -> ApiResult<Response> {
-    let user = agent_from_token(&state, q.token()?).await?;
-    let (registration, rx) = state.hub.register_agent(user.shop_id, user.id, user.role);
+    let token = q.token()?;
+    let user = agent_from_token(&state, token).await?;
+    crate::auth::require_own_password(&user)?;
+    let session = kefu_core::token::hash(token);
+    let (registration, rx) = state
+        .hub
+        .register_agent(user.shop_id, user.id, user.role, &session);
+    // A session ended between the check above and the registration (a deactivation, a logout
+    // elsewhere) closed no socket of this one: look once more now that it is registered.
+    agent_from_token(&state, token).await?;
     if let Some(suggest) = &state.services.suggest {
         suggest.warm(user.shop_id);
     }
@@ -152,7 +160,7 @@ async fn run<F, Fut>(
 {
     let (mut sink, mut stream) = socket.split();
     // The writer ends when the hub drops this connection (queue full) or the reader ends.
-    let writer = tokio::spawn(async move {
+    let mut writer = tokio::spawn(async move {
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.tick().await;
         loop {
@@ -171,7 +179,16 @@ async fn run<F, Fut>(
     });
     let mut window = Instant::now();
     let mut in_window = 0u32;
-    while let Some(Ok(message)) = stream.next().await {
+    loop {
+        // The writer ends when the hub closes this connection (its session ended, or it was too
+        // slow): then the socket ends too, whatever the client keeps sending.
+        let message = tokio::select! {
+            message = stream.next() => message,
+            _ = &mut writer => break,
+        };
+        let Some(Ok(message)) = message else {
+            break;
+        };
         let text = match message {
             WsMessage::Text(t) => t,
             WsMessage::Close(_) => break,
@@ -187,9 +204,6 @@ async fn run<F, Fut>(
         }
         if let Ok(frame) = serde_json::from_str::<ClientFrame>(text.as_str()) {
             on_frame(frame).await;
-        }
-        if writer.is_finished() {
-            break;
         }
     }
     drop(registration);

@@ -35,7 +35,8 @@ pub(crate) fn shop_from_row(r: &DbRow) -> Shop {
 }
 
 pub(crate) const USER_SELECT: &str = "SELECT u.id, u.shop_id, u.name, u.email, u.role, u.status, u.team_id, \
-     t.name AS team_name, u.max_concurrent, u.password_hash \
+     t.name AS team_name, u.max_concurrent, u.password_hash, u.deactivated_at, \
+     u.must_change_password, u.created_at \
      FROM users u LEFT JOIN teams t ON t.id = u.team_id";
 
 pub(crate) fn user_from_row(r: &DbRow) -> Result<User> {
@@ -52,6 +53,8 @@ pub(crate) fn user_from_row(r: &DbRow) -> Result<User> {
             name: r.get("team_name"),
         }),
         max_concurrent: r.get("max_concurrent"),
+        active: r.get::<Option<i64>, _>("deactivated_at").is_none(),
+        must_change_password: r.get("must_change_password"),
     })
 }
 
@@ -517,10 +520,10 @@ pub(crate) async fn route_shop(conn: &mut Conn, shop_id: Id) -> Result<Vec<Conve
             .map(|(id, _, _)| *id)
             .collect();
         // One load table for every team's plan, so an agent filled by one queue is full for the
-        // next.
+        // next. A member serves the queue of each of their teams.
         let mut candidates: Vec<Candidate> = agents
             .iter()
-            .filter(|(agent_team, _)| team.is_none() || *agent_team == team)
+            .filter(|(agent_teams, _)| team.is_none_or(|t| agent_teams.contains(&t)))
             .map(|(_, c)| c.clone())
             .collect();
         let plan = plan_assignments(&team_queue, &mut candidates, now);
@@ -564,14 +567,15 @@ static QUEUE_HEAD: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// The shop's online agents with their team and current load.
-async fn online_agents(conn: &mut Conn, shop_id: Id) -> Result<Vec<(Option<Id>, Candidate)>> {
-    let rows: Vec<(Id, Option<Id>, i64, i64, i64)> = sqlx::query_as(
-        "SELECT u.id, u.team_id, COALESCE(u.max_concurrent, s.default_max_concurrent), \
-         u.last_assigned_at, \
+/// The shop's online (and active) agents with their teams and current load.
+async fn online_agents(conn: &mut Conn, shop_id: Id) -> Result<Vec<(Vec<Id>, Candidate)>> {
+    let rows: Vec<(Id, Option<String>, i64, i64, i64)> = sqlx::query_as(
+        "SELECT u.id, \
+         (SELECT string_agg(CAST(ut.team_id AS TEXT), ',') FROM user_teams ut WHERE ut.user_id = u.id), \
+         COALESCE(u.max_concurrent, s.default_max_concurrent), u.last_assigned_at, \
          (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = u.id AND c.status = 'open') \
          FROM users u JOIN shops s ON s.id = u.shop_id \
-         WHERE u.shop_id = $1 AND u.status = 'online'",
+         WHERE u.shop_id = $1 AND u.status = 'online' AND u.deactivated_at IS NULL",
     )
     .bind(shop_id)
     .fetch_all(&mut *conn)
@@ -580,8 +584,13 @@ async fn online_agents(conn: &mut Conn, shop_id: Id) -> Result<Vec<(Option<Id>, 
     Ok(rows
         .into_iter()
         .map(|r| {
+            let teams =
+                r.1.unwrap_or_default()
+                    .split(',')
+                    .filter_map(|t| t.parse().ok())
+                    .collect();
             (
-                r.1,
+                teams,
                 Candidate {
                     agent_id: r.0,
                     max_concurrent: r.2,

@@ -136,25 +136,17 @@ impl Store for DbStore {
                 id,
                 name: owned!(name),
                 is_default,
+                member_count: 0,
             })
         })
     }
 
     async fn list_teams(&self, shop_id: Id) -> Result<Vec<Team>> {
-        let rows: Vec<(Id, String, bool)> =
-            sqlx::query_as("SELECT id, name, is_default FROM teams WHERE shop_id = $1 ORDER BY id")
-                .bind(shop_id)
-                .fetch_all(self.reader())
-                .await
-                .map_err(db_err)?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, name, is_default)| Team {
-                id,
-                name,
-                is_default,
-            })
-            .collect())
+        super::members::list_teams(
+            &mut *self.reader().acquire().await.map_err(db_err)?,
+            shop_id,
+        )
+        .await
     }
 
     async fn create_user(&self, user: NewUser) -> Result<User> {
@@ -186,6 +178,14 @@ impl Store for DbStore {
                     e if e.code == kefu_core::ErrorCode::Conflict => Error::conflict("email is already used"),
                     e => e,
                 })?;
+            if let Some(team_id) = user.team_id {
+                sqlx::query("INSERT INTO user_teams (user_id, team_id) VALUES ($1, $2)")
+                    .bind(id)
+                    .bind(team_id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+            }
             load_user(conn, user.shop_id, id)
                 .await?
                 .ok_or_else(|| Error::not_found("user"))
@@ -211,30 +211,8 @@ impl Store for DbStore {
     }
 
     async fn list_agents(&self, shop_id: Id) -> Result<Vec<AgentSummary>> {
-        let sql = format!("{USER_SELECT} WHERE u.shop_id = $1 ORDER BY u.id");
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(shop_id)
-            .fetch_all(self.reader())
-            .await
-            .map_err(db_err)?;
-        let counts: Vec<(Id, i64)> = sqlx::query_as(
-            "SELECT assignee_id, COUNT(*) FROM conversations WHERE shop_id = $1 AND status = 'open' \
-             AND assignee_id IS NOT NULL GROUP BY assignee_id",
-        )
-        .bind(shop_id)
-        .fetch_all(self.reader())
-        .await
-        .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                let user = user_from_row(r)?;
-                let open_count = counts
-                    .iter()
-                    .find(|(id, _)| *id == user.id)
-                    .map_or(0, |c| c.1);
-                Ok(AgentSummary { user, open_count })
-            })
-            .collect()
+        use kefu_core::members::MemberStore;
+        self.list_members(shop_id, false).await
     }
 
     async fn set_agent_status(
@@ -244,7 +222,10 @@ impl Store for DbStore {
         status: AgentStatus,
     ) -> Result<User> {
         tx!(self, |conn| {
-            let done = sqlx::query("UPDATE users SET status = $1 WHERE id = $2 AND shop_id = $3")
+            // A deactivated account stays offline (it has no session to ask with anyway).
+            let done = sqlx::query(
+                "UPDATE users SET status = $1 WHERE id = $2 AND shop_id = $3 AND deactivated_at IS NULL",
+            )
                 .bind(status.as_str())
                 .bind(user_id)
                 .bind(shop_id)
@@ -316,8 +297,11 @@ impl Store for DbStore {
     }
 
     async fn session_user(&self, token_hash: &str, now: Millis) -> Result<Option<User>> {
+        // Deactivation deletes the sessions; the condition keeps a deactivated account out even
+        // if one were left.
         let sql = format!(
-            "{USER_SELECT} JOIN sessions s ON s.user_id = u.id WHERE s.token_hash = $1 AND s.expires_at > $2"
+            "{USER_SELECT} JOIN sessions s ON s.user_id = u.id WHERE s.token_hash = $1 AND s.expires_at > $2 \
+             AND u.deactivated_at IS NULL"
         );
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(token_hash)
@@ -652,6 +636,9 @@ impl Store for DbStore {
                 let agent = load_user(conn, shop_id, agent_id)
                     .await?
                     .ok_or_else(|| Error::not_found("agent"))?;
+                if !agent.active {
+                    return Err(Error::invalid("agent_id", "the member is deactivated"));
+                }
                 if team_id.is_none() {
                     team = agent.team.map(|t| t.id).or(team);
                 }

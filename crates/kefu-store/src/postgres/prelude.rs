@@ -71,6 +71,9 @@ pub(crate) enum ShopLock {
     CustomerMerge,
     /// Two imports of the same new review cannot both insert it.
     ReviewImport,
+    /// Changes to a shop's members and teams that check the shop's admins or a team's members
+    /// (two admins demoting each other at once cannot both win).
+    Members,
 }
 
 /// The one-key advisory lock space of commerce ingest (routing's keys are the bare shop ids).
@@ -90,6 +93,10 @@ pub(crate) async fn lock_shop(conn: &mut Conn, lock: ShopLock, shop_id: Id) -> R
         ),
         ShopLock::ReviewImport => (
             "SELECT pg_advisory_xact_lock(15, CAST($1 % 2147483647 AS int))",
+            shop_id,
+        ),
+        ShopLock::Members => (
+            "SELECT pg_advisory_xact_lock(19, CAST($1 % 2147483647 AS int))",
             shop_id,
         ),
     };

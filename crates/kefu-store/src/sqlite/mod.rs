@@ -23,6 +23,8 @@ mod conversations;
 mod customers;
 #[path = "../areas/mail.rs"]
 mod mail;
+#[path = "../areas/members.rs"]
+mod members;
 #[path = "../areas/reminders.rs"]
 mod reminders;
 #[path = "../areas/reports.rs"]

@@ -64,6 +64,7 @@ pub(crate) enum ShopLock {
     Commerce,
     CustomerMerge,
     ReviewImport,
+    Members,
 }
 
 /// Serialises one kind of write per shop on PostgreSQL; the single writer already does here.

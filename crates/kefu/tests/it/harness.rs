@@ -475,6 +475,16 @@ impl TestServer {
             .await
     }
 
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.request(reqwest::Method::PATCH, path, token, Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Resp {
+        self.request(reqwest::Method::DELETE, path, token, None)
+            .await
+    }
+
     pub async fn login(&self, email: &str, password: &str) -> Resp {
         self.post(
             "/api/v1/auth/login",

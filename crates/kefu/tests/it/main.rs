@@ -18,6 +18,7 @@ mod faults;
 mod isolation;
 mod live;
 mod mail;
+mod members;
 mod reports;
 mod reviews;
 mod routing;
