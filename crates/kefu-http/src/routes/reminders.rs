@@ -5,6 +5,7 @@
 //! document by [`crate::openapi::document`].
 
 use crate::AppState;
+use kefu_core::inbox::ContextChange;
 use crate::auth::Agent;
 use crate::error::{ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use axum::extract::State;
@@ -85,11 +86,19 @@ pub async fn send_card(
             return Err(Error::validation("product_id, order_id: give exactly one of them").into());
         }
     };
+    let context = match target {
+        CardTarget::Product(p) => ContextChange::product(p),
+        CardTarget::Order(o) => ContextChange::order(o),
+    };
     let sent = state
         .services
         .cards
         .agent_card(&agent.user, id, target, &req.client_msg_id)
         .await?;
+    if !sent.duplicate {
+        // The conversation is now about what the card shows (script variables, tickets).
+        state.services.inbox.card_sent(&agent.user, id, context).await;
+    }
     let status = if sent.duplicate {
         StatusCode::OK
     } else {
