@@ -6,6 +6,7 @@ import * as attach from './locales/attach'
 import * as cards from './locales/cards'
 import * as commerce from './locales/commerce'
 import * as customers from './locales/customers'
+import * as inbox from './locales/inbox'
 import * as mail from './locales/mail'
 import * as reports from './locales/reports'
 import * as scripts from './locales/scripts'
@@ -141,6 +142,7 @@ const zh = {
   ...mail.zh,
   ...sla.zh,
   ...tickets.zh,
+  ...inbox.zh,
   ...aftersales.zh,
   ...reports.zh,
 }
@@ -271,6 +273,7 @@ const en: Dict = {
   ...mail.en,
   ...sla.en,
   ...tickets.en,
+  ...inbox.en,
   ...aftersales.en,
   ...reports.en,
 }

@@ -46,6 +46,10 @@ test('Chinese texts never show the server sentence', () => {
     ['validation_failed', 'body: must not contain the NUL character (U+0000)', '内容：含有不允许的空字符', 'body'],
     ['validation_failed', 'items[2].buyer.phone: must be 5-20 digits', '手机号：须为 5-20 位数字', 'items[2].buyer.phone'],
     ['validation_failed', 'some_new_field: a reason nobody translated', '填写的内容不符合要求', 'some_new_field'],
+    // A whole path's label wins over its last part's (the widget's invitation is no greeting).
+    ['validation_failed', 'widget.greeting: must be at most 60 characters', '聊天窗口邀请语：最多 60 个字', 'widget.greeting'],
+    ['validation_failed', 'widget.color: must be a colour like #1f6feb', '聊天窗口主题色：须为颜色值，如 #1f6feb', 'widget.color'],
+    ['validation_failed', "order_id: not an order of this conversation's customer", '订单：不是本会话顾客的订单', 'order_id'],
   ]
   for (const [code, message, want, field] of cases) {
     const got = describeError(code, message, 'zh', field)

@@ -319,4 +319,64 @@ mod tests {
         assert_eq!(transfer_notice(&to_team, &to_team), None, "nothing changed");
         assert!(ticket_resolved_notice("T-000012").contains("T-000012"));
     }
+
+    #[test]
+    fn aftersales_steps_tell_the_shopper() {
+        use crate::aftersales::{Parcel, ReturnShippingPayer};
+        let mut r = AftersalesRequest {
+            id: 1,
+            no: "AS-000042".into(),
+            order_id: 2,
+            order_no: "XMF202611230001".into(),
+            currency: "CNY".into(),
+            customer: CustomerRef {
+                id: 9,
+                name: "顾客".into(),
+            },
+            kind: RequestKind::Return,
+            state: State::Requested,
+            reason: "不想要了".into(),
+            description: String::new(),
+            refundable_cents: 59900,
+            refunded_cents: 0,
+            decision: None,
+            return_shipping_paid_by: None,
+            return_parcel: None,
+            reship_parcel: None,
+            inspection: None,
+            refund_id: None,
+            conversation_id: None,
+            ticket_id: None,
+            assignee: None,
+            created_by: None,
+            created_at: Millis(0),
+            updated_at: Millis(0),
+            closed_at: None,
+        };
+        let say = |r: &AftersalesRequest| aftersales_notice(r).unwrap_or_default();
+        assert!(say(&r).starts_with("您的退货退款申请 AS-000042（订单 XMF202611230001）已提交"));
+        r.state = State::AwaitingReturn;
+        r.return_shipping_paid_by = Some(ReturnShippingPayer::Shop);
+        assert!(say(&r).contains("请将商品寄回（运费由店铺承担）"));
+        r.state = State::ReturnShipped;
+        assert_eq!(aftersales_notice(&r), None, "the shopper's own step");
+        r.state = State::Refunded;
+        r.refunded_cents = 59900;
+        assert!(say(&r).contains("已退款 599.00元"), "{}", say(&r));
+        r.state = State::Rejected;
+        r.decision = Some(Decision::Reject {
+            reason: "已超过七天无理由退货期".into(),
+        });
+        assert!(say(&r).contains("未通过：已超过七天无理由退货期"));
+        r.kind = RequestKind::Exchange;
+        r.state = State::Reshipped;
+        r.reship_parcel = Some(Parcel {
+            carrier: "顺丰速运".into(),
+            tracking_no: "SF123".into(),
+        });
+        assert!(say(&r).contains("换货申请") && say(&r).contains("顺丰速运 单号 SF123"));
+        r.state = State::Approved;
+        r.decision = Some(Decision::PartialRefund { amount_cents: 1000 });
+        assert!(say(&r).contains("部分退款 10.00元"));
+    }
 }

@@ -613,6 +613,41 @@ mod tests {
     }
 
     #[test]
+    fn widget_style_rules() {
+        let mut s = ShopSettings::default();
+        assert!(s.validate().is_ok());
+        s.widget.color = " #1F6FEB ".into();
+        s.widget.greeting = "  有问题随时问我们  ".into();
+        let s = s.normalized();
+        assert_eq!(s.widget.color, "#1f6feb");
+        assert_eq!(s.widget.greeting, "有问题随时问我们");
+        assert!(s.validate().is_ok());
+        for bad in ["red", "#12345", "#12345g", "1f6feb0", "#1f6feb00"] {
+            let mut w = s.clone();
+            w.widget.color = bad.into();
+            let e = w.validate().unwrap_err();
+            assert_eq!(e.field.as_deref(), Some("widget.color"), "{bad}");
+        }
+        let mut long = s.clone();
+        long.widget.greeting = "字".repeat(MAX_WIDGET_GREETING_CHARS + 1);
+        assert_eq!(
+            long.validate().unwrap_err().field.as_deref(),
+            Some("widget.greeting")
+        );
+        // Older clients send no `widget`: the defaults.
+        let old: ShopSettings = serde_json::from_value(serde_json::json!({
+            "greeting": "", "offline_message": "", "default_max_concurrent": 5
+        }))
+        .unwrap();
+        assert_eq!(old.widget, WidgetStyle::default());
+        assert_eq!(ConversationSort::parse("waiting").unwrap(), ConversationSort::Waiting);
+        assert_eq!(
+            ConversationSort::parse("oldest").unwrap_err().field.as_deref(),
+            Some("sort")
+        );
+    }
+
+    #[test]
     fn client_msg_id_rules() {
         assert!(validate_client_msg_id("").is_err());
         assert!(validate_client_msg_id("a b").is_err());

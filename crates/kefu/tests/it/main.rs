@@ -14,6 +14,7 @@ mod customers;
 mod durability;
 mod embed;
 mod errors;
+mod inbox;
 mod isolation;
 mod live;
 mod mail;
