@@ -126,7 +126,10 @@ pub fn transfer_notice(before: &Conversation, after: &Conversation) -> Option<St
         (Some(_), _) => None,
         (None, _) if before.assignee_id.is_some() || team(before) != team(after) => {
             Some(match &after.team {
-                Some(t) => format!("您的会话已转接至「{}」组，请稍候，客服马上为您服务。", t.name),
+                Some(t) => format!(
+                    "您的会话已转接至「{}」组，请稍候，客服马上为您服务。",
+                    t.name
+                ),
                 None => "您的会话已转接，请稍候，客服马上为您服务。".into(),
             })
         }
@@ -276,18 +279,32 @@ mod tests {
         );
         // Full-width, punctuation around, the last one named first, no duplicates.
         assert_eq!(
-            order_number_candidates("ＸＭＦ２０２６１１２３０００１，还有 HIST-001-0203。HIST-001-0203"),
+            order_number_candidates(
+                "ＸＭＦ２０２６１１２３０００１，还有 HIST-001-0203。HIST-001-0203"
+            ),
             ["HIST-001-0203", "XMF202611230001"]
         );
         assert!(order_number_candidates("你好，请问什么时候发货").is_empty());
-        assert!(order_number_candidates("hello 12345").is_empty(), "too few digits");
-        assert!(order_number_candidates("A1B2C3D4E5").is_empty(), "five digits");
+        assert!(
+            order_number_candidates("hello 12345").is_empty(),
+            "too few digits"
+        );
+        assert!(
+            order_number_candidates("A1B2C3D4E5").is_empty(),
+            "five digits"
+        );
         assert_eq!(order_number_candidates("--123456--"), ["123456"]);
-        let many = (0..9).map(|i| format!("ORD{i}00000{i}")).collect::<Vec<_>>().join(" ");
+        let many = (0..9)
+            .map(|i| format!("ORD{i}00000{i}"))
+            .collect::<Vec<_>>()
+            .join(" ");
         let got = order_number_candidates(&many);
         assert_eq!(got.len(), MAX_ORDER_CANDIDATES);
         assert_eq!(got[0], "ORD8000008", "the last named comes first");
-        assert!(order_number_candidates(&"9".repeat(41)).is_empty(), "too long");
+        assert!(
+            order_number_candidates(&"9".repeat(41)).is_empty(),
+            "too long"
+        );
     }
 
     #[test]
@@ -312,10 +329,22 @@ mod tests {
             Some("客服「王小美」正在为您服务。")
         );
         before = conversation(Some(("李娜", 4)), Some("售前"));
-        assert!(transfer_notice(&before, &to_agent).unwrap().contains("已转接给客服「王小美」"));
-        assert_eq!(transfer_notice(&to_agent, &to_agent), None, "the same agent");
+        assert!(
+            transfer_notice(&before, &to_agent)
+                .unwrap()
+                .contains("已转接给客服「王小美」")
+        );
+        assert_eq!(
+            transfer_notice(&to_agent, &to_agent),
+            None,
+            "the same agent"
+        );
         let to_team = conversation(None, Some("售后"));
-        assert!(transfer_notice(&before, &to_team).unwrap().contains("「售后」组"));
+        assert!(
+            transfer_notice(&before, &to_team)
+                .unwrap()
+                .contains("「售后」组")
+        );
         assert_eq!(transfer_notice(&to_team, &to_team), None, "nothing changed");
         assert!(ticket_resolved_notice("T-000012").contains("T-000012"));
     }

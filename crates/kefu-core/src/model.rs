@@ -144,7 +144,11 @@ impl WidgetStyle {
                 format!("must be at most {MAX_WIDGET_GREETING_CHARS} characters"),
             ));
         }
-        if self.greeting.chars().any(|c| c.is_control() || is_hidden_control(c)) {
+        if self
+            .greeting
+            .chars()
+            .any(|c| c.is_control() || is_hidden_control(c))
+        {
             return Err(Error::invalid(
                 "widget.greeting",
                 "must not contain control or text-direction characters",
@@ -640,9 +644,15 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(old.widget, WidgetStyle::default());
-        assert_eq!(ConversationSort::parse("waiting").unwrap(), ConversationSort::Waiting);
         assert_eq!(
-            ConversationSort::parse("oldest").unwrap_err().field.as_deref(),
+            ConversationSort::parse("waiting").unwrap(),
+            ConversationSort::Waiting
+        );
+        assert_eq!(
+            ConversationSort::parse("oldest")
+                .unwrap_err()
+                .field
+                .as_deref(),
             Some("sort")
         );
     }

@@ -138,8 +138,11 @@ impl InboxService {
             return;
         }
         let this = self.clone();
-        let (shop_id, customer_id, conversation_id) =
-            (visitor.shop_id, visitor.customer_id, message.conversation_id);
+        let (shop_id, customer_id, conversation_id) = (
+            visitor.shop_id,
+            visitor.customer_id,
+            message.conversation_id,
+        );
         tokio::spawn(async move {
             let found = this
                 .store
@@ -147,7 +150,12 @@ impl InboxService {
                 .await;
             let result = match found {
                 Ok(Some(order_id)) => this
-                    .set_context(shop_id, conversation_id, ContextChange::order(order_id), None)
+                    .set_context(
+                        shop_id,
+                        conversation_id,
+                        ContextChange::order(order_id),
+                        None,
+                    )
                     .await
                     .map(|_| ()),
                 Ok(None) => Ok(()),
@@ -173,7 +181,9 @@ impl InboxService {
         let sku = page_value("sku", sku, MAX_SKU_CHARS)?;
         let order_no = page_value("order_no", order_no, MAX_ORDER_NO_CHARS)?;
         if sku.is_none() && order_no.is_none() {
-            return Err(Error::validation("sku, order_no: give at least one of them"));
+            return Err(Error::validation(
+                "sku, order_no: give at least one of them",
+            ));
         }
         let shop_id = visitor.shop_id;
         let product = match &sku {
@@ -188,7 +198,11 @@ impl InboxService {
         let order_id = match &order_no {
             Some(no) => Some(
                 self.store
-                    .customer_order_by_numbers(shop_id, visitor.customer_id, &[no.clone()])
+                    .customer_order_by_numbers(
+                        shop_id,
+                        visitor.customer_id,
+                        std::slice::from_ref(no),
+                    )
                     .await?
                     .ok_or_else(|| Error::invalid("order_no", "not one of your orders"))?,
             ),
@@ -201,7 +215,10 @@ impl InboxService {
         else {
             return Ok(None);
         };
-        let before = (conversation.current_order_id, conversation.current_product_id);
+        let before = (
+            conversation.current_order_id,
+            conversation.current_product_id,
+        );
         let change = ContextChange {
             order_id: order_id.map(Some),
             product_id: product.as_ref().map(|p| Some(p.id)),

@@ -1222,7 +1222,10 @@ async fn the_inbox_shows_what_waits() {
         let cid = first.conversation.id;
         let conv = first.conversation;
         assert_eq!(conv.last_customer_message_preview, "我的耳机到哪了");
-        assert_ne!(conv.last_message_preview, "我的耳机到哪了", "the offline notice came after");
+        assert_ne!(
+            conv.last_message_preview, "我的耳机到哪了",
+            "the offline notice came after"
+        );
         let since = conv.waiting_since.expect("waits");
         assert_eq!(since, first.message.created_at);
 
@@ -1243,7 +1246,11 @@ async fn the_inbox_shows_what_waits() {
             for t in tasks {
                 let r = t.await.unwrap();
                 assert_eq!(r.conversation.waiting_since, Some(since), "{}", db.backend);
-                assert!(r.conversation.last_customer_message_preview.starts_with("消息"));
+                assert!(
+                    r.conversation
+                        .last_customer_message_preview
+                        .starts_with("消息")
+                );
             }
         }
         let stored = s.conversation(a.id, cid).await.unwrap().unwrap();
@@ -1341,7 +1348,10 @@ async fn the_inbox_shows_what_waits() {
             limit: 1,
             ..order_of(ConversationSort::Waiting)
         };
-        assert_eq!(ids(s.list_conversations(a.id, one).await.unwrap()), vec![cid]);
+        assert_eq!(
+            ids(s.list_conversations(a.id, one).await.unwrap()),
+            vec![cid]
+        );
 
         let resolved = s
             .set_status(a.id, cid, ConversationStatus::Resolved)
@@ -1389,8 +1399,16 @@ async fn a_conversation_is_about_its_current_order() {
         let ids: Vec<Id> = out.items.iter().map(|i| i.id.unwrap()).collect();
         let (earbuds, cable, foreign) = (ids[0], ids[1], ids[2]);
 
-        let latest = s.script_context(a.id, cid, None, None).await.unwrap().unwrap();
-        assert_eq!(latest.order.unwrap().order_no, "CBL-0002", "nothing current: the latest");
+        let latest = s
+            .script_context(a.id, cid, None, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            latest.order.unwrap().order_no,
+            "CBL-0002",
+            "nothing current: the latest"
+        );
         assert_eq!(
             s.customer_order_by_numbers(a.id, c.id, &["OTH-0003".into(), "EAR-0001".into()])
                 .await
@@ -1409,14 +1427,22 @@ async fn a_conversation_is_about_its_current_order() {
             .await
             .unwrap();
         assert!(!again.changed);
-        let ctx = s.script_context(a.id, cid, None, None).await.unwrap().unwrap();
+        let ctx = s
+            .script_context(a.id, cid, None, None)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(ctx.order.unwrap().order_no, "EAR-0001", "{}", db.backend);
         let named = s
             .script_context(a.id, cid, Some(cable), None)
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(named.order.unwrap().order_no, "CBL-0002", "a named order wins");
+        assert_eq!(
+            named.order.unwrap().order_no,
+            "CBL-0002",
+            "a named order wins"
+        );
 
         let e = s
             .set_conversation_context(a.id, cid, ContextChange::order(foreign))

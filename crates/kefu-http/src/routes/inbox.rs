@@ -8,8 +8,8 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use kefu_core::inbox::ContextChange;
-use kefu_core::{Error, ErrorCode};
 use kefu_core::model::{Conversation, Id, WidgetPosition, WidgetStyle};
+use kefu_core::{Error, ErrorCode};
 use kefu_service::inbox::ConversationContext;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{OpenApi, ToSchema};
@@ -26,8 +26,15 @@ pub fn router() -> Router<AppState> {
 #[derive(OpenApi)]
 #[openapi(
     paths(get_context, put_context, widget_context),
-    components(schemas(ConversationContext, ContextRequest, WidgetContextRequest,
-        WidgetContextResponse, ContextResponse, WidgetStyle, WidgetPosition))
+    components(schemas(
+        ConversationContext,
+        ContextRequest,
+        WidgetContextRequest,
+        WidgetContextResponse,
+        ContextResponse,
+        WidgetStyle,
+        WidgetPosition
+    ))
 )]
 pub struct ApiDoc;
 
@@ -69,11 +76,7 @@ pub async fn get_context(
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<Json<ConversationContext>> {
     Ok(Json(
-        state
-            .services
-            .inbox
-            .context_view(&agent.user, id)
-            .await?,
+        state.services.inbox.context_view(&agent.user, id).await?,
     ))
 }
 

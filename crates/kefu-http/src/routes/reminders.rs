@@ -5,7 +5,6 @@
 //! document by [`crate::openapi::document`].
 
 use crate::AppState;
-use kefu_core::inbox::ContextChange;
 use crate::auth::Agent;
 use crate::error::{ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use axum::extract::State;
@@ -14,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use kefu_core::cards::{OrderCard, OrderCardItem, OrderCardLogistics, ProductCard};
+use kefu_core::inbox::ContextChange;
 use kefu_core::model::*;
 use kefu_core::reminders::{
     self, AgentOutcomeStats, NewReminderTemplate, OutcomeStats, Reminder, ReminderCandidate,
@@ -97,7 +97,11 @@ pub async fn send_card(
         .await?;
     if !sent.duplicate {
         // The conversation is now about what the card shows (script variables, tickets).
-        state.services.inbox.card_sent(&agent.user, id, context).await;
+        state
+            .services
+            .inbox
+            .card_sent(&agent.user, id, context)
+            .await;
     }
     let status = if sent.duplicate {
         StatusCode::OK

@@ -23,13 +23,14 @@ impl InboxStore for DbStore {
         tx!(self, |conn| {
             let current = load_conversation_locked(conn, shop_id, conversation_id).await?;
             if let Some(Some(order_id)) = change.order_id {
-                let owner: Option<Id> =
-                    sqlx::query_scalar("SELECT customer_id FROM orders WHERE id = $1 AND shop_id = $2")
-                        .bind(order_id)
-                        .bind(shop_id)
-                        .fetch_optional(&mut *conn)
-                        .await
-                        .map_err(db_err)?;
+                let owner: Option<Id> = sqlx::query_scalar(
+                    "SELECT customer_id FROM orders WHERE id = $1 AND shop_id = $2",
+                )
+                .bind(order_id)
+                .bind(shop_id)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_err)?;
                 match owner {
                     None => return Err(Error::not_found("order")),
                     Some(customer) if customer != current.customer.id => {

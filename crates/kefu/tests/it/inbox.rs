@@ -30,8 +30,7 @@ async fn order(
     if shipped {
         doc["paid_at"] = json!(placed + 60_000);
         doc["shipped_at"] = json!(placed + 120_000);
-        doc["shipments"] =
-            json!([{"carrier": "顺丰速运", "tracking_no": format!("SF{order_no}"), "status": "in_transit"}]);
+        doc["shipments"] = json!([{"carrier": "顺丰速运", "tracking_no": format!("SF{order_no}"), "status": "in_transit"}]);
     }
     let input: OrderInput = serde_json::from_value(doc).expect("order input");
     let out = s
@@ -88,8 +87,7 @@ async fn list_body(backend: Backend) {
     let admin = s.agent(s.shop.id, Role::Admin, "店长").await;
     // Nobody online: each start stores the greeting before and the offline notice after.
     let first = s.shopper().await;
-    let cid1 = s.shopper_send(&first, "我的耳机到哪了？\n麻烦查一下")
-        .await["conversation_id"]
+    let cid1 = s.shopper_send(&first, "我的耳机到哪了？\n麻烦查一下").await["conversation_id"]
         .as_i64()
         .unwrap();
     tokio::time::sleep(Duration::from_millis(10)).await;
@@ -116,7 +114,11 @@ async fn list_body(backend: Backend) {
     let answered = list.iter().find(|c| c["id"] == cid3).unwrap();
     assert!(answered["waiting_since"].is_null(), "{answered}");
     assert_eq!(answered["last_customer_message_preview"], "能开发票吗");
-    assert_eq!(ids(&list)[0], cid3, "the default order: latest activity first");
+    assert_eq!(
+        ids(&list)[0],
+        cid3,
+        "the default order: latest activity first"
+    );
 
     let waiting = s.conversations(&admin, "?status=open&sort=waiting").await;
     assert_eq!(ids(&waiting), vec![cid1, cid2, cid3]);
@@ -158,10 +160,34 @@ async fn named_order_body(backend: Backend) {
     let agent = s.agent(s.shop.id, Role::Agent, "王小美").await;
     s.set_status(&agent, "online").await;
     let shopper = s.shopper().await;
-    let earbuds = order(&s, shopper.customer_id, "XMF202611230001", "降噪蓝牙耳机 Pro", 5, true).await;
-    let cable = order(&s, shopper.customer_id, "XMF202611230002", "快充数据线", 2, false).await;
+    let earbuds = order(
+        &s,
+        shopper.customer_id,
+        "XMF202611230001",
+        "降噪蓝牙耳机 Pro",
+        5,
+        true,
+    )
+    .await;
+    let cable = order(
+        &s,
+        shopper.customer_id,
+        "XMF202611230002",
+        "快充数据线",
+        2,
+        false,
+    )
+    .await;
     let other = s.shopper().await;
-    let foreign = order(&s, other.customer_id, "XMF202611239999", "别人的订单", 1, false).await;
+    let foreign = order(
+        &s,
+        other.customer_id,
+        "XMF202611239999",
+        "别人的订单",
+        1,
+        false,
+    )
+    .await;
     let cid = s.shopper_send(&shopper, "你好，我的耳机到哪了？").await["conversation_id"]
         .as_i64()
         .unwrap();
@@ -292,14 +318,19 @@ async fn shop_page_body(backend: Backend) {
     s.set_status(&agent, "online").await;
     let pid = product(&s, s.shop.id, "XMF-EAR-01", "降噪蓝牙耳机 Pro").await;
     let shopper = s.shopper().await;
-    let oid = order(&s, shopper.customer_id, "XMF202611230001", "降噪蓝牙耳机 Pro", 5, true).await;
+    let oid = order(
+        &s,
+        shopper.customer_id,
+        "XMF202611230001",
+        "降噪蓝牙耳机 Pro",
+        5,
+        true,
+    )
+    .await;
     let ctx = |body: Value| {
         let s = &s;
         let token = shopper.token.clone();
-        async move {
-            s.post("/api/v1/widget/context", Some(&token), body)
-                .await
-        }
+        async move { s.post("/api/v1/widget/context", Some(&token), body).await }
     };
 
     // Before the first message there is no conversation to be about anything yet.
@@ -324,10 +355,11 @@ async fn shop_page_body(backend: Backend) {
     assert_eq!(cards[0]["sender_type"], "system");
     assert_eq!(cards[0]["payload"]["sku"], "XMF-EAR-01");
     assert_eq!(cards[1]["payload"]["order_no"], "XMF202611230001");
-    let seen = shopper_ws
-        .next_event("message.created", WAIT)
-        .await;
-    assert_eq!(seen["message"]["kind"], "product_card", "the shopper sees it too");
+    let seen = shopper_ws.next_event("message.created", WAIT).await;
+    assert_eq!(
+        seen["message"]["kind"], "product_card",
+        "the shopper sees it too"
+    );
     // "这款" fills from the product the page named.
     assert_eq!(
         render(&s, &agent, cid, "{product.name} 有现货").await,
@@ -346,7 +378,9 @@ async fn shop_page_body(backend: Backend) {
 
     // Refused: nothing, an unknown SKU, another shopper's order, a NUL, no token.
     ctx(json!({})).await.expect_error(422, "validation_failed");
-    ctx(json!({"sku": "NOPE"})).await.expect_error(404, "not_found");
+    ctx(json!({"sku": "NOPE"}))
+        .await
+        .expect_error(404, "not_found");
     let other = s.shopper().await;
     order(&s, other.customer_id, "XMF202611239999", "别人的", 1, false).await;
     let r = ctx(json!({"order_no": "XMF202611239999"})).await;
@@ -370,7 +404,11 @@ async fn widget_look_body(backend: Backend) {
     let s = TestServer::start(backend).await;
     let admin = s.agent(s.shop.id, Role::Admin, "店长").await;
     let agent = s.agent(s.shop.id, Role::Agent, "小美").await;
-    let config = s.get("/api/v1/widget/config", None).await.expect(200).clone();
+    let config = s
+        .get("/api/v1/widget/config", None)
+        .await
+        .expect(200)
+        .clone();
     assert_eq!(
         config["widget"],
         json!({"color": "#2563eb", "position": "right", "greeting": ""})
@@ -380,22 +418,37 @@ async fn widget_look_body(backend: Backend) {
         .await
         .expect(200)
         .clone();
-    settings["widget"] = json!({"color": " #E4393C ", "position": "left", "greeting": "有问题随时问我们"});
+    settings["widget"] =
+        json!({"color": " #E4393C ", "position": "left", "greeting": "有问题随时问我们"});
     let saved = s
-        .put("/api/v1/shop/settings", Some(&admin.token), settings.clone())
+        .put(
+            "/api/v1/shop/settings",
+            Some(&admin.token),
+            settings.clone(),
+        )
         .await
         .expect(200)
         .clone();
     assert_eq!(saved["widget"]["color"], "#e4393c");
-    let config = s.get("/api/v1/widget/config", None).await.expect(200).clone();
+    let config = s
+        .get("/api/v1/widget/config", None)
+        .await
+        .expect(200)
+        .clone();
     assert_eq!(
         config["widget"],
         json!({"color": "#e4393c", "position": "left", "greeting": "有问题随时问我们"})
     );
 
     for (bad, field) in [
-        (json!({"color": "red", "position": "left", "greeting": ""}), "widget.color"),
-        (json!({"color": "#12345", "position": "left", "greeting": ""}), "widget.color"),
+        (
+            json!({"color": "red", "position": "left", "greeting": ""}),
+            "widget.color",
+        ),
+        (
+            json!({"color": "#12345", "position": "left", "greeting": ""}),
+            "widget.color",
+        ),
         (
             json!({"color": "#123456", "position": "left", "greeting": "字".repeat(61)}),
             "widget.greeting",
@@ -414,11 +467,22 @@ async fn widget_look_body(backend: Backend) {
     s.put("/api/v1/shop/settings", Some(&admin.token), body)
         .await
         .expect_error(422, "validation_failed");
-    s.put("/api/v1/shop/settings", Some(&agent.token), settings.clone())
+    s.put(
+        "/api/v1/shop/settings",
+        Some(&agent.token),
+        settings.clone(),
+    )
+    .await
+    .expect_error(403, "forbidden");
+    let config = s
+        .get("/api/v1/widget/config", None)
         .await
-        .expect_error(403, "forbidden");
-    let config = s.get("/api/v1/widget/config", None).await.expect(200).clone();
-    assert_eq!(config["widget"]["color"], "#e4393c", "refused saves changed nothing");
+        .expect(200)
+        .clone();
+    assert_eq!(
+        config["widget"]["color"], "#e4393c",
+        "refused saves changed nothing"
+    );
 }
 
 /// The system notices a shopper reads in the chat, in order of arrival.
@@ -519,7 +583,15 @@ async fn notices_body(backend: Backend) {
     );
 
     // Each after-sales step.
-    let oid = order(&s, shopper.customer_id, "XMF202611230001", "降噪蓝牙耳机 Pro", 48, true).await;
+    let oid = order(
+        &s,
+        shopper.customer_id,
+        "XMF202611230001",
+        "降噪蓝牙耳机 Pro",
+        48,
+        true,
+    )
+    .await;
     let req = s
         .post(
             "/api/v1/aftersales",
@@ -556,7 +628,13 @@ async fn notices_body(backend: Backend) {
         .into_iter()
         .filter(|n| n.contains(&no))
         .collect();
-    let wanted = ["已提交", "请将商品寄回（运费由店铺承担）", "已收到您寄回的商品", "检验通过", "已退款 199.00元"];
+    let wanted = [
+        "已提交",
+        "请将商品寄回（运费由店铺承担）",
+        "已收到您寄回的商品",
+        "检验通过",
+        "已退款 199.00元",
+    ];
     assert_eq!(said.len(), wanted.len(), "{said:#?}");
     for (n, w) in said.iter().zip(wanted) {
         assert!(n.contains(w), "{n} should say {w}");
