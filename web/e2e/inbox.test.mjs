@@ -95,15 +95,19 @@ test('what waits, what the conversation is about, and the widget the shop styled
   const newest = await shop.getByTestId('my-order').first().getAttribute('data-order-no')
   assert.notEqual(newest, 'XMF20261120001', 'the power bank is her latest order')
 
-  // … and asks about the earphones from that order's row: the chat opens about that order.
+  // … and asks about the earphones from that order's row: the chat opens about that order. Her
+  // last conversation is resolved, so the order waits for her question, which reopens it.
   const contextSent = shop.waitForResponse((r) => r.url().includes('/api/v1/widget/context'), { timeout: WAIT })
   await earbudsRow.getByTestId('ask-order').click()
   await shop.getByTestId('kefu-panel').waitFor({ state: 'visible' })
   assert.equal((await contextSent).status(), 200, 'POST /widget/context')
-  await shop.locator('[data-testid="kefu-card"][data-kind="order_card"]', { hasText: 'XMF20261120001' }).last().waitFor()
+  const cardsBefore = await shop.locator('[data-testid="kefu-card"][data-kind="order_card"]').count()
   await shop.getByTestId('kefu-input').fill(question)
   await shop.getByTestId('kefu-input').press('Enter')
   await shop.locator('[data-testid="kefu-message"][data-sender-type="customer"][data-state="sent"]', { hasText: question }).waitFor()
+  const orderCards = shop.locator('[data-testid="kefu-card"][data-kind="order_card"]', { hasText: 'XMF20261120001' })
+  await shop.waitForFunction((n) => document.querySelector('[data-testid="kefu-widget-host"]').shadowRoot.querySelectorAll('[data-testid="kefu-card"][data-kind="order_card"]').length > n, cardsBefore)
+  await orderCards.last().waitFor()
   // … then looks at the earphones' product page: "这款" is that product for the agent.
   await shop.getByTestId('kefu-close').click()
   await shop.locator('[data-testid="product"][data-sku="XMF-EAR-01"]').getByTestId('ask-product').click()

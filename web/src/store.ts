@@ -121,6 +121,7 @@ async function catchUp() {
 }
 
 // ---------------------------------------------------------------- inbox
+const SORT_KEY = 'kefu_inbox_sort'
 export const inbox = reactive({
   status: 'open' as ConvStatus,
   assignee: 'me' as 'me' | 'unassigned' | 'all',
@@ -128,8 +129,9 @@ export const inbox = reactive({
   tag: '',
   /** Only conversations of customers in a segment: '' = any, `tier:key`, `group:demanding` … */
   segment: '',
-  /** `recent`: latest activity first; `waiting`: the longest-waiting shopper first (inbox area). */
-  sort: 'recent' as 'recent' | 'waiting',
+  /** `recent`: latest activity first; `waiting`: the longest-waiting shopper first (inbox area);
+   *  each agent's last choice on this browser. */
+  sort: (localStorage.getItem(SORT_KEY) === 'waiting' ? 'waiting' : 'recent') as 'recent' | 'waiting',
   list: [] as Conversation[],
   loading: false,
   activeId: null as number | null,
@@ -137,6 +139,13 @@ export const inbox = reactive({
 
 function activity(c: Conversation): number {
   return Date.parse(c.last_message_at || c.created_at) || 0
+}
+
+/** Orders the list: `recent` or `waiting` (remembered for the next visit). */
+export function setInboxSort(sort: 'recent' | 'waiting') {
+  inbox.sort = sort
+  localStorage.setItem(SORT_KEY, sort)
+  void refreshInbox()
 }
 
 /** When the shopper started waiting (ms), or null when nothing waits. */

@@ -170,7 +170,8 @@ impl InboxService {
     /// The shop page tells which product and/or order the shopper is looking at
     /// (`kefu.open({sku, order_no})`). With a conversation, it becomes the current one and a card
     /// of each that changed is shown in the chat; the answer's `conversation_id` is `None` when
-    /// the shopper has not written yet (the widget sends it again after the first message).
+    /// the shopper has no open conversation yet (none, or a resolved one): the widget sends it
+    /// again after their next message.
     /// Another shop's SKU or another shopper's order answers as unknown.
     pub async fn shopper_context(
         &self,
@@ -208,10 +209,13 @@ impl InboxService {
             ),
             None => None,
         };
+        // A resolved conversation is a finished inquiry: the next message reopens it about
+        // something new (clearing its order and product), so the widget sends this again then.
         let Some(conversation) = self
             .store
             .customer_conversation(shop_id, visitor.customer_id)
             .await?
+            .filter(|c| c.status != ConversationStatus::Resolved)
         else {
             return Ok(None);
         };

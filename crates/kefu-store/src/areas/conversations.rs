@@ -356,10 +356,11 @@ pub(crate) async fn append_customer(conn: &mut Conn, m: &CustomerMessage<'_>) ->
     let (conversation_id, started) = match latest {
         Some((id, status)) if status != "resolved" => (id, false),
         Some((id, _resolved)) => {
-            // The shopper writes again: the conversation reopens and waits for an agent anew.
+            // The shopper writes again: the conversation reopens and waits for an agent anew,
+            // about something new (the last inquiry's order and product no longer count).
             sqlx::query(
                 "UPDATE conversations SET status = 'open', assignee_id = NULL, queued_at = $1, \
-                 updated_at = $1 WHERE id = $2",
+                 updated_at = $1, current_order_id = NULL, current_product_id = NULL WHERE id = $2",
             )
             .bind(now)
             .bind(id)

@@ -397,6 +397,29 @@ async fn shop_page_body(backend: Backend) {
         .expect_error(401, "unauthorized");
     let c = s.conversation(&agent, cid).await;
     assert_eq!(c["current_order_id"], oid, "refused calls changed nothing");
+
+    // Resolved: a finished inquiry. The page's context waits for the next message, which
+    // reopens the conversation about something new.
+    s.post(
+        &format!("/api/v1/conversations/{cid}/status"),
+        Some(&agent.token),
+        json!({"status": "resolved"}),
+    )
+    .await
+    .expect(200);
+    let r = ctx(json!({"order_no": "XMF202611230001"})).await;
+    assert!(r.expect(200)["conversation_id"].is_null(), "{}", r.text);
+    s.shopper_send(&shopper, "又来问一下").await;
+    let c = s.conversation(&agent, cid).await;
+    assert_eq!(c["status"], "open");
+    assert!(
+        c["current_order_id"].is_null(),
+        "the reopened inquiry starts afresh: {c}"
+    );
+    assert!(c["current_product_id"].is_null());
+    let r = ctx(json!({"order_no": "XMF202611230001"})).await;
+    assert_eq!(r.expect(200)["conversation_id"], cid);
+    assert_eq!(s.conversation(&agent, cid).await["current_order_id"], oid);
 }
 
 both!(widget_look_is_the_shops, widget_look_body);
