@@ -82,6 +82,13 @@ test('a chat about a damaged item becomes a ticket with a partial refund, resolv
   await admin.goto(`${BASE}/inbox/${conv}`, { timeout: WAIT })
   const pane = admin.getByTestId('conversation-pane')
   await pane.getByText(complaint).first().waitFor()
+  // The chat is about the order just placed: the owner makes it the current order (an earlier
+  // test may have sent a card of another one), which the ticket then links.
+  const sidebar = admin.getByTestId('customer-sidebar')
+  const placedRow = sidebar.locator('[data-testid="orders-panel-order"]', { hasText: order.order_no })
+  await placedRow.waitFor()
+  if (await placedRow.getByTestId('order-make-current').count()) await placedRow.getByTestId('order-make-current').click()
+  await sidebar.locator(`[data-testid="context-order"][data-order-no="${order.order_no}"]`).waitFor()
   await pane.getByTestId('ticket-create-open').click()
   const panel = pane.getByTestId('ticket-create-panel')
   await panel.getByTestId('ticket-create-category').selectOption({ label: '差错 / 破损' })

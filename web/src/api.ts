@@ -93,12 +93,12 @@ export const api = {
   setAgentCap: (id: number, maxConcurrent: number | null) =>
     request<{ user: User }>('PUT', `/api/v1/agents/${id}/cap`, { max_concurrent: maxConcurrent }),
   /** `segment`: '' or `tier:<tier>` / `group:<group>` (the customers' computed segments). */
-  conversations: (status: ConvStatus, assignee: string, tag = '', segment = '') => {
+  conversations: (status: ConvStatus, assignee: string, tag = '', segment = '', sort: 'recent' | 'waiting' = 'recent') => {
     const [kind, value] = segment.split(':')
     const seg = segment && value ? `&${enc(kind)}=${enc(value)}` : ''
     return request<{ conversations: Conversation[] }>(
       'GET',
-      `/api/v1/conversations?status=${enc(status)}&assignee=${enc(assignee)}${tag ? `&tag=${enc(tag)}` : ''}${seg}`,
+      `/api/v1/conversations?status=${enc(status)}&assignee=${enc(assignee)}${tag ? `&tag=${enc(tag)}` : ''}${seg}&sort=${sort}`,
     )
   },
   conversation: (id: number) => request<{ conversation: Conversation }>('GET', `/api/v1/conversations/${id}`),

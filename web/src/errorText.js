@@ -117,6 +117,13 @@ export const FIELD_LABELS = {
   rating: { zh: '评分', en: 'Rating' },
   platform: { zh: '平台', en: 'Platform' },
   signature: { zh: '身份签名', en: 'Identity signature' },
+  // Whole paths win over their last part (`widget.greeting` is not the shop's `greeting`).
+  'widget.color': { zh: '聊天窗口主题色', en: 'Widget colour' },
+  'widget.greeting': { zh: '聊天窗口邀请语', en: 'Widget invitation' },
+  'widget.position': { zh: '聊天窗口位置', en: 'Widget position' },
+  sort: { zh: '排序', en: 'Sort' },
+  sku: { zh: '商品编码', en: 'SKU' },
+  product_id: { zh: '商品', en: 'Product' },
 }
 
 /**
@@ -135,6 +142,8 @@ export const REASONS_ZH = [
   [/^is not an e-mail address$/, '不是有效的邮箱地址'],
   [/^must be an e-mail address$/, '须为有效的邮箱地址'],
   [/^not one of your orders$/, '不是您的订单'],
+  [/^not an order of this conversation's customer$/, '不是本会话顾客的订单'],
+  [/^must be a colour like (#[0-9a-f]{6})$/, '须为颜色值，如 $1'],
   [/^must be a positive id$/, '须为有效的编号'],
   [/^no such agent in this shop$/, '店铺里没有这位客服'],
   [/^no such field$/, '没有这个字段'],
@@ -197,8 +206,10 @@ const WEEKDAYS_ZH = { mon: '周一', tue: '周二', wed: '周三', thu: '周四'
 
 /** @param {string} field @param {'zh' | 'en'} lang */
 export function fieldLabel(field, lang) {
-  const last = field.replace(/\[\d+\]/g, '').split('.').pop() || field
-  const hit = /** @type {Record<string, {zh: string, en: string}>} */ (FIELD_LABELS)[last]
+  const path = field.replace(/\[\d+\]/g, '')
+  const last = path.split('.').pop() || field
+  const labels = /** @type {Record<string, {zh: string, en: string}>} */ (FIELD_LABELS)
+  const hit = labels[path] || labels[last]
   if (hit) return hit[lang]
   // A shop's own custom field (`custom_fields.size`): its key is all we have.
   return field.startsWith('custom_fields.') ? `${FIELD_LABELS.custom_fields[lang]}「${last}」` : ''

@@ -6,6 +6,7 @@ import * as attach from './locales/attach'
 import * as cards from './locales/cards'
 import * as commerce from './locales/commerce'
 import * as customers from './locales/customers'
+import * as inbox from './locales/inbox'
 import * as mail from './locales/mail'
 import * as members from './locales/members'
 import * as reports from './locales/reports'
@@ -143,6 +144,7 @@ const zh = {
   ...members.zh,
   ...sla.zh,
   ...tickets.zh,
+  ...inbox.zh,
   ...aftersales.zh,
   ...reports.zh,
 }
@@ -274,6 +276,7 @@ const en: Dict = {
   ...members.en,
   ...sla.en,
   ...tickets.en,
+  ...inbox.en,
   ...aftersales.en,
   ...reports.en,
 }

@@ -130,6 +130,7 @@ async function catchUp() {
 }
 
 // ---------------------------------------------------------------- inbox
+const SORT_KEY = 'kefu_inbox_sort'
 export const inbox = reactive({
   status: 'open' as ConvStatus,
   assignee: 'me' as 'me' | 'unassigned' | 'all',
@@ -137,6 +138,9 @@ export const inbox = reactive({
   tag: '',
   /** Only conversations of customers in a segment: '' = any, `tier:key`, `group:demanding` … */
   segment: '',
+  /** `recent`: latest activity first; `waiting`: the longest-waiting shopper first (inbox area);
+   *  each agent's last choice on this browser. */
+  sort: (localStorage.getItem(SORT_KEY) === 'waiting' ? 'waiting' : 'recent') as 'recent' | 'waiting',
   list: [] as Conversation[],
   loading: false,
   activeId: null as number | null,
@@ -146,8 +150,29 @@ function activity(c: Conversation): number {
   return Date.parse(c.last_message_at || c.created_at) || 0
 }
 
+/** Orders the list: `recent` or `waiting` (remembered for the next visit). */
+export function setInboxSort(sort: 'recent' | 'waiting') {
+  inbox.sort = sort
+  localStorage.setItem(SORT_KEY, sort)
+  void refreshInbox()
+}
+
+/** When the shopper started waiting (ms), or null when nothing waits. */
+export function waitingSince(c: Conversation): number | null {
+  return c.waiting_since ? Date.parse(c.waiting_since) || null : null
+}
+
 function sortInbox() {
-  inbox.list.sort((a, b) => activity(b) - activity(a) || b.id - a.id)
+  if (inbox.sort === 'waiting') {
+    // As the server orders it: waiting ones oldest first, then the rest by activity.
+    inbox.list.sort((a, b) => {
+      const wa = waitingSince(a)
+      const wb = waitingSince(b)
+      if (wa != null && wb != null) return wa - wb || a.id - b.id
+      if (wa != null || wb != null) return wa != null ? -1 : 1
+      return activity(b) - activity(a) || b.id - a.id
+    })
+  } else inbox.list.sort((a, b) => activity(b) - activity(a) || b.id - a.id)
 }
 
 function matchesFilter(c: Conversation): boolean {
@@ -169,7 +194,7 @@ export async function refreshInbox() {
   const n = ++inboxReq
   inbox.loading = true
   try {
-    const { conversations } = await api.conversations(inbox.status, inbox.assignee, inbox.tag, inbox.segment)
+    const { conversations } = await api.conversations(inbox.status, inbox.assignee, inbox.tag, inbox.segment, inbox.sort)
     if (n !== inboxReq) return
     inbox.list = conversations
     for (const c of conversations) {
@@ -298,6 +323,12 @@ function handleEvent(ev: AgentFrame) {
       if (row) {
         row.last_message_at = m.created_at
         if (!m.private) row.last_message_preview = m.body.slice(0, 120)
+        // What waits, as the server keeps it: a shopper's message is the row's preview and starts
+        // a wait unless one runs; an agent's public message ends it.
+        if (m.sender_type === 'customer') {
+          row.last_customer_message_preview = (m.body.split('\n')[0] ?? '').slice(0, 80)
+          if (!row.waiting_since) row.waiting_since = m.created_at
+        } else if (m.sender_type === 'agent' && !m.private) row.waiting_since = null
         row.last_seq = Math.max(row.last_seq ?? 0, m.seq)
         if (convId !== inbox.activeId && m.sender_type === 'customer') row.unread_count = (row.unread_count || 0) + 1
         sortInbox()

@@ -70,6 +70,13 @@ export interface Conversation {
   tags?: string[]
   /** When a snoozed (pending) conversation reopens by itself. */
   snoozed_until?: string | null
+  /** The shopper's own last message (never a bot's reply or a system notice). */
+  last_customer_message_preview?: string
+  /** Since when the shopper waits for an agent's answer; null when nothing waits. */
+  waiting_since?: string | null
+  /** The order / product the conversation is about (inbox area). */
+  current_order_id?: number | null
+  current_product_id?: number | null
 }
 export interface Message {
   id: number
@@ -96,6 +103,16 @@ export interface ShopSettings {
   time_zone?: string
   /** Origins whose pages may embed the widget; empty = any. */
   widget_origins?: string[]
+  /** The widget's look: colour, corner, the invitation beside its button. */
+  widget?: WidgetStyle
+}
+
+export interface WidgetStyle {
+  /** `#rrggbb` */
+  color: string
+  position: 'right' | 'left'
+  /** Shown beside the closed widget's button; '' = none. */
+  greeting: string
 }
 
 export type PrechatField = 'off' | 'optional' | 'required'

@@ -60,6 +60,10 @@ test('Chinese texts never show the server sentence', () => {
     ['conflict', 'the team still has members; move them to other teams first', '团队里还有启用中的成员，请先把他们移到其他团队'],
     ['not_found', 'team_ids: no such team in this shop', '所属团队：店铺里没有这个团队', 'team_ids'],
     ['account_deactivated', "this account has been deactivated; ask the shop's admin", '该账号已被停用，请联系店铺管理员'],
+    // A whole path's label wins over its last part's (the widget's invitation is no greeting).
+    ['validation_failed', 'widget.greeting: must be at most 60 characters', '聊天窗口邀请语：最多 60 个字', 'widget.greeting'],
+    ['validation_failed', 'widget.color: must be a colour like #1f6feb', '聊天窗口主题色：须为颜色值，如 #1f6feb', 'widget.color'],
+    ['validation_failed', "order_id: not an order of this conversation's customer", '订单：不是本会话顾客的订单', 'order_id'],
   ]
   for (const [code, message, want, field] of cases) {
     const got = describeError(code, message, 'zh', field)

@@ -83,7 +83,7 @@ export const TICKETS_CSS = `
 .tk-head { display: flex; align-items: center; gap: 8px; padding: 12px 14px; border-bottom: 1px solid #e6e8ec; font-weight: 600; }
 .tk-head .sp { flex: 1; }
 .tk-btn { border: 1px solid #d5d9e0; background: #fff; border-radius: 8px; padding: 4px 10px; font: inherit; font-size: 13px; cursor: pointer; }
-.tk-btn.primary { background: #2563eb; border-color: #2563eb; color: #fff; }
+.tk-btn.primary { background: var(--kc); border-color: var(--kc); color: #fff; }
 .tk-body { flex: 1; overflow-y: auto; padding: 12px 14px; display: flex; flex-direction: column; gap: 10px; background: #f7f8fa; }
 .tk-item { background: #fff; border: 1px solid #e6e8ec; border-radius: 10px; padding: 8px 10px; cursor: pointer; text-align: left; font: inherit; color: inherit; }
 .tk-item small, .tk-muted { color: #8d93a0; font-size: 12px; }
@@ -92,7 +92,7 @@ export const TICKETS_CSS = `
 .tk-body select, .tk-body input[type=text], .tk-body textarea { font: inherit; border: 1px solid #e2e5ea; border-radius: 8px; padding: 6px 8px; background: #fff; }
 .tk-files { display: flex; gap: 6px; flex-wrap: wrap; font-size: 12px; }
 .tk-entry { background: #fff; border: 1px solid #e6e8ec; border-radius: 10px; padding: 8px 10px; white-space: pre-wrap; word-break: break-word; }
-.tk-entry.mine { background: #eaf1ff; border-color: #cfe0ff; align-self: flex-end; }
+.tk-entry.mine { background: var(--kc-soft); border-color: var(--kc-line); align-self: flex-end; }
 .tk-err { color: #dc2626; font-size: 12.5px; }
 .tk-ok { color: #15803d; font-size: 12.5px; }
 `

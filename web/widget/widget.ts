@@ -40,6 +40,14 @@ interface Config {
   /** Within business hours now (absent on older servers: treated as open). */
   open_now?: boolean
   prechat?: { enabled: boolean; name: PrechatField; phone: PrechatField; email: PrechatField }
+  /** The shop's look (absent on older servers: the defaults). */
+  widget?: { color: string; position: 'right' | 'left'; greeting: string }
+}
+
+/** What the shop page says the shopper is looking at: `kefu.open({sku, order_no})`. */
+interface PageContext {
+  sku?: string
+  order_no?: string
 }
 
 type PrechatField = 'off' | 'optional' | 'required'
@@ -203,6 +211,14 @@ const TEXT = {
   style.textContent = CSS + TICKETS_CSS
   root.appendChild(style)
 
+  // The invitation beside the closed button (the shop's `widget.greeting`), until the shopper
+  // opens the chat or closes it (remembered for the visit).
+  const TEASER_KEY = `kefu_teaser_closed_${shop}`
+  const teaser = h('div', { class: 'teaser hidden', 'data-testid': 'kefu-teaser', role: 'button', tabindex: '0' })
+  const teaserText = h('span', { 'data-testid': 'kefu-teaser-text' })
+  const teaserClose = h('button', { class: 'teaser-close', type: 'button', 'aria-label': L.close, 'data-testid': 'kefu-teaser-close' }, '×')
+  teaser.append(teaserText, teaserClose)
+
   const launcher = h('button', { class: 'launcher', 'data-testid': 'kefu-launcher', 'aria-label': L.open, type: 'button' })
   launcher.innerHTML =
     '<svg class="ic-chat" viewBox="0 0 24 24" width="26" height="26"><path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/></svg>' +
@@ -238,7 +254,7 @@ const TEXT = {
   const lightbox = h('div', { class: 'lightbox hidden', 'data-testid': 'kefu-lightbox' })
   const foot = h('div', { class: 'powered' }, 'Powered by kefu')
   panel.append(head, banner, queueBar, list, typing, form, foot, lightbox, announcer)
-  root.append(panel, launcher)
+  root.append(panel, teaser, launcher)
 
   // ---------------------------------------------------------------- http
   async function call<T>(method: string, path: string, body?: unknown, auth = true): Promise<T> {
@@ -337,6 +353,62 @@ const TEXT = {
     }
     if (m.error) el.appendChild(h('div', { class: 'att-error', 'data-testid': 'kefu-attachment-error' }, m.error))
     return el
+  }
+
+  // ---------------------------------------------------------------- the shop's look
+  /** `#rrggbb` mixed toward black (`by` > 0) or white (`by` < 0), as `#rrggbb`. */
+  function shade(hex: string, by: number): string {
+    const n = parseInt(hex.slice(1), 16)
+    const mix = (c: number) => Math.round(by >= 0 ? c * (1 - by) : c + (255 - c) * -by)
+    const parts = [(n >> 16) & 255, (n >> 8) & 255, n & 255].map(mix)
+    return '#' + parts.map((c) => c.toString(16).padStart(2, '0')).join('')
+  }
+  /** The shop's colour, corner and invitation (`/widget/config`'s `widget`). */
+  function applyLook() {
+    const look = config?.widget
+    const color = look && /^#[0-9a-fA-F]{6}$/.test(look.color) ? look.color.toLowerCase() : '#2563eb'
+    const n = parseInt(color.slice(1), 16)
+    host.style.setProperty('--kc', color)
+    host.style.setProperty('--kc-dark', shade(color, 0.18))
+    host.style.setProperty('--kc-soft', shade(color, -0.9))
+    host.style.setProperty('--kc-line', shade(color, -0.8))
+    host.style.setProperty('--kc-shadow', `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, .35)`)
+    host.setAttribute('data-position', look?.position === 'left' ? 'left' : 'right')
+    host.setAttribute('data-color', color)
+    teaserText.textContent = look?.greeting || ''
+    renderTeaser()
+  }
+  function teaserClosed(): boolean {
+    try {
+      return sessionStorage.getItem(TEASER_KEY) === '1'
+    } catch {
+      return false
+    }
+  }
+  function renderTeaser() {
+    teaser.classList.toggle('hidden', isOpen || !config?.widget?.greeting || teaserClosed())
+  }
+  function closeTeaser() {
+    try {
+      sessionStorage.setItem(TEASER_KEY, '1')
+    } catch {
+      /* storage disabled: hidden for this page */
+    }
+    teaser.classList.add('hidden')
+  }
+  teaser.onclick = () => {
+    closeTeaser()
+    setOpen(true)
+  }
+  teaser.onkeydown = (e) => {
+    if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault()
+      teaser.click()
+    }
+  }
+  teaserClose.onclick = (e) => {
+    e.stopPropagation()
+    closeTeaser()
   }
 
   // ---------------------------------------------------------------- rendering
@@ -543,6 +615,8 @@ const TEXT = {
       if (convStatus === 'resolved') convStatus = 'open'
       render()
       if (gap) void catchUp(before) // e.g. the greeting stored before our first message
+      // The page's product/order waited for a conversation to be about: there is one now.
+      if (pageContext) void sendContext()
     } catch (e) {
       const status = (e as { status?: number }).status
       if (!status && attempt < 3) {
@@ -907,6 +981,7 @@ const TEXT = {
     isOpen = v
     panel.classList.toggle('open', v)
     launcher.classList.toggle('open', v)
+    if (v && !teaser.classList.contains('hidden')) closeTeaser()
     if (v) {
       unread = 0
       if (config) void refreshConfig()
@@ -963,6 +1038,7 @@ const TEXT = {
   async function refreshConfig(): Promise<void> {
     try {
       config = await call<Config>('GET', `/api/v1/widget/config?shop=${encodeURIComponent(shop)}`, undefined, false)
+      applyLook()
       renderHeader()
       render()
     } catch {
@@ -979,6 +1055,62 @@ const TEXT = {
     schedulePresence()
   })
 
+  // ---------------------------------------------------------------- the page's API
+  /**
+   * What the shop page says the shopper is looking at, until a conversation is about it. Sent as
+   * soon as the shopper has a session (a returning shopper at once, a new one after their first
+   * message, so the pre-chat form is never skipped); the server answers `conversation_id: null`
+   * while there is no conversation yet.
+   */
+  let pageContext: PageContext | null = null
+  let contextInFlight = false
+  async function sendContext(): Promise<void> {
+    if (!pageContext || !token || contextInFlight) return
+    const sent = pageContext
+    contextInFlight = true
+    try {
+      const r = await call<{ conversation_id: number | null }>('POST', '/api/v1/widget/context', sent)
+      if (r.conversation_id != null && pageContext === sent) pageContext = null
+    } catch (e) {
+      // An unknown SKU or another shopper's order: the page's mistake, not the shopper's.
+      console.warn('kefu: the page context was refused:', (e as { detail?: string }).detail || (e as Error).message)
+      if (pageContext === sent) pageContext = null
+    } finally {
+      contextInFlight = false
+    }
+    if (pageContext && pageContext !== sent) void sendContext()
+  }
+  function cleanContext(raw: unknown): PageContext | null {
+    if (!raw || typeof raw !== 'object') return null
+    const o = raw as Record<string, unknown>
+    const pick = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v).trim() : '')
+    const ctx: PageContext = {}
+    if (pick(o.sku)) ctx.sku = pick(o.sku)
+    if (pick(o.order_no ?? o.orderNo)) ctx.order_no = pick(o.order_no ?? o.orderNo)
+    return ctx.sku || ctx.order_no ? ctx : null
+  }
+  /**
+   * `window.kefu`: the shop page opens the chat, optionally about a product (`sku`) or one of the
+   * shopper's orders (`order_no`): `kefu.open({sku: 'XMF-EAR-01'})`. Calls made before this
+   * script ran (`window.kefu = {q: []}` with `open` pushing `['open', ctx]`) are replayed.
+   */
+  const pageApi = {
+    open(ctx?: PageContext) {
+      const c = cleanContext(ctx)
+      if (c) {
+        pageContext = c
+        if (token) void ensureSession().then(sendContext, () => {})
+      }
+      if (!isOpen) setOpen(true)
+    },
+    close() {
+      if (isOpen) setOpen(false)
+    },
+  }
+  const pageWindow = window as unknown as { kefu?: { q?: Array<[string, unknown]> } }
+  const queued = Array.isArray(pageWindow.kefu?.q) ? pageWindow.kefu!.q! : []
+  pageWindow.kefu = pageApi as unknown as { q?: Array<[string, unknown]> }
+
   // ---------------------------------------------------------------- boot
   function mount() {
     document.body.appendChild(host)
@@ -989,6 +1121,7 @@ const TEXT = {
     })
     // a returning shopper: restore the session right away (history, unread badge, live events)
     if (token) ensureSession().catch(() => {})
+    for (const [name, arg] of queued) if (name === 'open') pageApi.open(arg as PageContext)
   }
   if (document.body) mount()
   else document.addEventListener('DOMContentLoaded', mount)

@@ -16,6 +16,7 @@ pub mod customers;
 pub mod error;
 pub mod events;
 pub mod frames;
+pub mod inbox;
 pub mod mail;
 pub mod members;
 pub mod model;

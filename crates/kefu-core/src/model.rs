@@ -79,6 +79,83 @@ pub struct ShopSettings {
     /// a shop lists its own sites to keep others from framing its chat.
     #[serde(default)]
     pub widget_origins: Vec<String>,
+    /// How the widget looks on the shop's pages: colour, corner, the line beside its button.
+    #[serde(default)]
+    pub widget: WidgetStyle,
+}
+
+/// The widget's look, set by the shop in 设置 and applied by `/api/v1/widget/config`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(default)]
+pub struct WidgetStyle {
+    /// The main colour (button, header, the shopper's bubbles) as `#rrggbb`.
+    pub color: String,
+    /// The bottom corner the button sits in.
+    pub position: WidgetPosition,
+    /// A short invitation shown beside the closed widget's button (邀请语); empty = none. The
+    /// first message of a conversation is the shop's `greeting`, not this.
+    pub greeting: String,
+}
+
+/// The longest widget invitation, in characters.
+pub const MAX_WIDGET_GREETING_CHARS: usize = 60;
+
+/// The widget's colour unless the shop picks one.
+pub const DEFAULT_WIDGET_COLOR: &str = "#2563eb";
+
+impl Default for WidgetStyle {
+    fn default() -> Self {
+        Self {
+            color: DEFAULT_WIDGET_COLOR.into(),
+            position: WidgetPosition::Right,
+            greeting: String::new(),
+        }
+    }
+}
+
+/// Which bottom corner of the page the widget sits in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WidgetPosition {
+    #[default]
+    Right,
+    Left,
+}
+
+impl WidgetStyle {
+    /// `#rrggbb` in lower case (an admin may type `#1F6FEB` or leave blanks around it).
+    pub fn normalized(mut self) -> Self {
+        self.color = self.color.trim().to_ascii_lowercase();
+        self.greeting = self.greeting.trim().to_owned();
+        self
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let c = self.color.as_bytes();
+        if c.len() != 7 || c[0] != b'#' || !c[1..].iter().all(u8::is_ascii_hexdigit) {
+            return Err(Error::invalid(
+                "widget.color",
+                "must be a colour like #1f6feb",
+            ));
+        }
+        if self.greeting.chars().count() > MAX_WIDGET_GREETING_CHARS {
+            return Err(Error::invalid(
+                "widget.greeting",
+                format!("must be at most {MAX_WIDGET_GREETING_CHARS} characters"),
+            ));
+        }
+        if self
+            .greeting
+            .chars()
+            .any(|c| c.is_control() || is_hidden_control(c))
+        {
+            return Err(Error::invalid(
+                "widget.greeting",
+                "must not contain control or text-direction characters",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The time zone of a shop that has not chosen one.
@@ -139,6 +216,7 @@ impl Default for ShopSettings {
             prechat: PrechatForm::default(),
             time_zone: default_time_zone(),
             widget_origins: Vec::new(),
+            widget: WidgetStyle::default(),
         }
     }
 }
@@ -164,6 +242,7 @@ impl ShopSettings {
                 "default_max_concurrent must be between 1 and 100",
             ));
         }
+        self.widget.validate()?;
         if self.widget_origins.len() > MAX_WIDGET_ORIGINS {
             return Err(Error::validation(format!(
                 "widget_origins: at most {MAX_WIDGET_ORIGINS} origins"
@@ -191,6 +270,7 @@ impl ShopSettings {
             .map(|o| normalize_origin(o).unwrap_or_else(|| o.trim().to_owned()))
             .filter(|o| seen.insert(o.clone()))
             .collect();
+        self.widget = self.widget.normalized();
         self
     }
 
@@ -305,6 +385,18 @@ pub struct Conversation {
     pub tags: Vec<String>,
     /// When a snoozed (pending) conversation reopens by itself; `None` when not snoozed.
     pub snoozed_until: Option<Millis>,
+    /// The shopper's last message (first line, 80 characters), never the bot's or a system
+    /// notice: what the inbox row shows.
+    pub last_customer_message_preview: String,
+    /// Since when the shopper waits: their oldest message not yet answered by an agent's public
+    /// reply; `None` when nothing waits (answered, or resolved).
+    pub waiting_since: Option<Millis>,
+    /// The order this conversation is about (named by the shopper, sent from the shop page or
+    /// picked by the agent): script variables, order cards and tickets use it.
+    pub current_order_id: Option<Id>,
+    /// The product this conversation is about (the shop page's `kefu.open({sku})`, a product
+    /// card, or the agent's pick).
+    pub current_product_id: Option<Id>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -389,7 +481,30 @@ pub struct ConversationQuery {
     /// Only conversations of customers in this segment (computed metrics; a customer never
     /// computed matches no segment condition).
     pub segment: crate::segments::SegmentFilter,
+    /// The order of the list.
+    pub sort: ConversationSort,
     pub limit: i64,
+}
+
+/// How a conversation list is ordered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ConversationSort {
+    /// Latest activity first (the default).
+    #[default]
+    Recent,
+    /// Longest-waiting shopper first (`waiting_since` ascending); conversations where nothing
+    /// waits follow, latest activity first.
+    Waiting,
+}
+
+impl ConversationSort {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "" | "recent" => Ok(Self::Recent),
+            "waiting" => Ok(Self::Waiting),
+            _ => Err(Error::invalid("sort", "must be one of recent, waiting")),
+        }
+    }
 }
 
 /// A conversation that routing just assigned.
@@ -517,6 +632,47 @@ mod tests {
         assert!(s.allows_widget_origin("https://shop.example"));
         assert!(!s.allows_widget_origin("https://evil.example"));
         assert!(ShopSettings::default().allows_widget_origin("https://anything.example"));
+    }
+
+    #[test]
+    fn widget_style_rules() {
+        let mut s = ShopSettings::default();
+        assert!(s.validate().is_ok());
+        s.widget.color = " #1F6FEB ".into();
+        s.widget.greeting = "  有问题随时问我们  ".into();
+        let s = s.normalized();
+        assert_eq!(s.widget.color, "#1f6feb");
+        assert_eq!(s.widget.greeting, "有问题随时问我们");
+        assert!(s.validate().is_ok());
+        for bad in ["red", "#12345", "#12345g", "1f6feb0", "#1f6feb00"] {
+            let mut w = s.clone();
+            w.widget.color = bad.into();
+            let e = w.validate().unwrap_err();
+            assert_eq!(e.field.as_deref(), Some("widget.color"), "{bad}");
+        }
+        let mut long = s.clone();
+        long.widget.greeting = "字".repeat(MAX_WIDGET_GREETING_CHARS + 1);
+        assert_eq!(
+            long.validate().unwrap_err().field.as_deref(),
+            Some("widget.greeting")
+        );
+        // Older clients send no `widget`: the defaults.
+        let old: ShopSettings = serde_json::from_value(serde_json::json!({
+            "greeting": "", "offline_message": "", "default_max_concurrent": 5
+        }))
+        .unwrap();
+        assert_eq!(old.widget, WidgetStyle::default());
+        assert_eq!(
+            ConversationSort::parse("waiting").unwrap(),
+            ConversationSort::Waiting
+        );
+        assert_eq!(
+            ConversationSort::parse("oldest")
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("sort")
+        );
     }
 
     #[test]

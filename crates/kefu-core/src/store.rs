@@ -10,6 +10,7 @@ use crate::attachments::AttachmentStore;
 use crate::automation::AutomationStore;
 use crate::commerce::CommerceStore;
 use crate::customers::CustomerStore;
+use crate::inbox::InboxStore;
 use crate::mail::MailStore;
 use crate::members::MemberStore;
 use crate::model::*;
@@ -47,6 +48,7 @@ pub trait Store:
     + AftersalesStore
     + ReviewStore
     + ReportStore
+    + InboxStore
     + Send
     + Sync
     + 'static

@@ -323,6 +323,10 @@ mod tests {
             created_at: Millis(0),
             tags: vec![],
             snoozed_until: None,
+            last_customer_message_preview: String::new(),
+            waiting_since: None,
+            current_order_id: None,
+            current_product_id: None,
         })
     }
 

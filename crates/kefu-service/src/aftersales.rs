@@ -1,12 +1,14 @@
 //! After-sales flows: who may see and act on a request, storing it, and what follows a committed
-//! change — the `aftersales.updated` event, and after a refund the order's `orders.changed` and the
-//! buyer's segments (through the commerce area's `after_ingest`).
+//! change — the `aftersales.updated` event, the shopper's notice in the chat, and after a refund
+//! the order's `orders.changed` and the buyer's segments (through the commerce area's
+//! `after_ingest`).
 //!
 //! Scoping follows conversations: admins and supervisors see every request of the shop; agents see
 //! the requests assigned to them and the unassigned ones (another agent's is 404, like an unknown id).
 
 use crate::access::visible_conversation;
 use crate::commerce::CommerceService;
+use crate::inbox::InboxService;
 use kefu_core::aftersales::*;
 use kefu_core::attachments::NewAttachment;
 use kefu_core::events::{Event, EventSink};
@@ -32,6 +34,8 @@ pub struct AftersalesService {
     store: Arc<dyn Store>,
     events: Arc<dyn EventSink>,
     commerce: Arc<CommerceService>,
+    /// The shopper hears of each step in the chat.
+    inbox: Arc<InboxService>,
 }
 
 impl AftersalesService {
@@ -39,11 +43,13 @@ impl AftersalesService {
         store: Arc<dyn Store>,
         events: Arc<dyn EventSink>,
         commerce: Arc<CommerceService>,
+        inbox: Arc<InboxService>,
     ) -> Arc<Self> {
         Arc::new(Self {
             store,
             events,
             commerce,
+            inbox,
         })
     }
 
@@ -120,6 +126,9 @@ impl AftersalesService {
             .create_aftersales(user.shop_id, new, actor(user))
             .await?;
         self.aftersales_changed(user.shop_id, &detail.request, None);
+        self.inbox
+            .aftersales_step(user.shop_id, &detail.request)
+            .await;
         self.aftersales_segments(user.shop_id, detail.request.customer.id)
             .await;
         Ok(detail)
@@ -132,12 +141,17 @@ impl AftersalesService {
         id: Id,
         action: Action,
     ) -> Result<RequestDetail> {
-        self.visible_request(user, id).await?;
+        let before = self.visible_request(user, id).await?;
         let acted = self
             .store
             .act_aftersales(user.shop_id, id, action, actor(user))
             .await?;
         self.aftersales_changed(user.shop_id, &acted.detail.request, None);
+        if acted.detail.request.state != before.request.state {
+            self.inbox
+                .aftersales_step(user.shop_id, &acted.detail.request)
+                .await;
+        }
         if let Some((_order_id, customer_id)) = acted.refunded_order {
             // The order changed: open sidebars reload, and segments follow.
             self.commerce

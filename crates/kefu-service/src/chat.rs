@@ -249,11 +249,23 @@ impl ChatService {
             .store
             .append_system_message(by.shop_id, conversation_id, &text, true)
             .await?;
-        let conversation = Arc::new(noted.conversation);
+        let mut conversation = Arc::new(noted.conversation);
         self.publish(Event::MessageCreated {
             conversation: conversation.clone(),
             message: Arc::new(noted.message),
         });
+        // The shopper hears who serves them now (a public notice, in Chinese like the shop's).
+        if let Some(notice) = kefu_core::inbox::transfer_notice(&before, &after) {
+            let told = self
+                .store
+                .append_system_message(by.shop_id, conversation_id, &notice, false)
+                .await?;
+            conversation = Arc::new(told.conversation);
+            self.publish(Event::MessageCreated {
+                conversation: conversation.clone(),
+                message: Arc::new(told.message),
+            });
+        }
         self.publish(Event::ConversationUpdated {
             conversation: conversation.clone(),
             previous_assignee: before.assignee_id,

@@ -12,9 +12,9 @@
 //!
 //! Module graph (no cycles): `access`, `sent`, `visitors`, `background`, `notify`, `sla`, `mail`,
 //! `commerce` are leaves; `tools`, `members` → routing; `chat` → routing, tools, suggest; `customers`,
-//! `cards`, `scripts` → access; `ticket_hooks` → sla, notify, mail; `automation` extends
-//! ticket_hooks; `tickets` → ticket_hooks; `escalation` → ticket_hooks, notify; `aftersales` →
-//! commerce; `jobs` → the store only.
+//! `cards`, `scripts` → access; `inbox` → access, cards; `ticket_hooks` → sla, notify, mail,
+//! inbox; `automation` extends ticket_hooks; `tickets` → ticket_hooks; `escalation` →
+//! ticket_hooks, notify; `aftersales` → commerce, inbox; `jobs` → the store only.
 
 pub mod access;
 pub mod aftersales;
@@ -26,6 +26,7 @@ pub mod commerce;
 pub mod customers;
 pub mod demo;
 pub mod escalation;
+pub mod inbox;
 pub mod jobs;
 pub mod mail;
 pub mod members;
@@ -79,6 +80,8 @@ pub struct Services {
     pub chat: Arc<chat::ChatService>,
     pub customers: Arc<customers::CustomerService>,
     pub cards: Arc<cards::CardService>,
+    /// Conversations' current order and product; the shopper's notices.
+    pub inbox: Arc<inbox::InboxService>,
     pub scripts: Arc<scripts::ScriptService>,
     pub commerce: Arc<commerce::CommerceService>,
     pub aftersales: Arc<aftersales::AftersalesService>,
@@ -118,18 +121,22 @@ impl Services {
         let notify = notify::NotificationService::new(store.clone(), events.clone());
         let sla = sla::SlaService::new(store.clone(), config.clock.clone());
         let mail = mail::MailService::new(store.clone());
+        let cards = cards::CardService::new(store.clone(), events.clone());
+        let inbox = inbox::InboxService::new(store.clone(), events.clone(), cards.clone());
         let ticket_hooks = ticket_hooks::TicketHooks::new(
             store.clone(),
             events.clone(),
             sla.clone(),
             notify.clone(),
             mail.clone(),
+            inbox.clone(),
         );
         Services {
             aftersales: aftersales::AftersalesService::new(
                 store.clone(),
                 events.clone(),
                 commerce.clone(),
+                inbox.clone(),
             ),
             tickets: tickets::TicketService::new(store.clone(), ticket_hooks.clone()),
             escalation: escalation::EscalationService::new(
@@ -149,7 +156,8 @@ impl Services {
                 events.clone(),
                 visitors.clone(),
             ),
-            cards: cards::CardService::new(store.clone(), events.clone()),
+            cards,
+            inbox,
             scripts: scripts::ScriptService::new(store.clone()),
             store,
             events,

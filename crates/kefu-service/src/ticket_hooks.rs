@@ -4,9 +4,11 @@
 //! action, a merge, a reply, a note, a link or a compensation — calls [`TicketHooks::changed`]
 //! once per ticket after the change is committed. It publishes the live event, then moves the
 //! ticket's SLA clocks and runs the shop's automation rules (`crate::automation`), queues the
-//! reply mail and recomputes complaint segments, so no write path can forget them. Failures
+//! reply mail, recomputes complaint segments and tells the shopper in the chat when the ticket is
+//! resolved, so no write path can forget them. Failures
 //! there are logged: the change itself is committed and stands.
 
+use crate::inbox::InboxService;
 use crate::mail::MailService;
 use crate::notify::NotificationService;
 use crate::sla::SlaService;
@@ -69,6 +71,8 @@ pub struct TicketHooks {
     sla: Arc<SlaService>,
     pub(crate) notify: Arc<NotificationService>,
     mail: Arc<MailService>,
+    /// The shopper hears in the chat when a ticket about their conversation is resolved.
+    inbox: Arc<InboxService>,
 }
 
 impl TicketHooks {
@@ -78,6 +82,7 @@ impl TicketHooks {
         sla: Arc<SlaService>,
         notify: Arc<NotificationService>,
         mail: Arc<MailService>,
+        inbox: Arc<InboxService>,
     ) -> Arc<Self> {
         Arc::new(Self {
             store,
@@ -85,6 +90,7 @@ impl TicketHooks {
             sla,
             notify,
             mail,
+            inbox,
         })
     }
 
@@ -109,6 +115,9 @@ impl TicketHooks {
         if let TicketChangeKind::PublicReply { entry_id } = change.kind {
             // A public reply also reaches the requester by e-mail when the shop's mail is set up.
             self.mail.mail_ticket_reply(&change.after, entry_id).await;
+        }
+        if let Some((_, TicketStatus::Resolved)) = change.status_change() {
+            self.inbox.ticket_resolved(&change.after).await;
         }
     }
 

@@ -222,7 +222,8 @@ impl TicketService {
     }
 
     /// One click in a conversation: a ticket carrying the conversation's transcript (a system
-    /// entry), linked to the conversation and to the order (named, or the customer's latest).
+    /// entry), linked to the conversation and to the order (named, else the conversation's
+    /// current order, else the customer's latest).
     pub async fn ticket_from_conversation(
         &self,
         agent: &User,
@@ -247,14 +248,30 @@ impl TicketService {
                 }
                 Some((o.order.id, o.order.order_no))
             }
-            None => self
-                .store
-                .customer_orders(shop_id, customer.id, 1)
-                .await?
-                .unwrap_or_default()
-                .into_iter()
-                .next()
-                .map(|o| (o.order.id, o.order.order_no)),
+            // What the conversation is about (kefu_core::inbox) while it is still the
+            // customer's, else their latest order.
+            None => {
+                let current = match conversation.current_order_id {
+                    Some(id) => self
+                        .store
+                        .order_detail(shop_id, id)
+                        .await?
+                        .filter(|o| o.order.customer_id == customer.id)
+                        .map(|o| (o.order.id, o.order.order_no)),
+                    None => None,
+                };
+                match current {
+                    Some(found) => Some(found),
+                    None => self
+                        .store
+                        .customer_orders(shop_id, customer.id, 1)
+                        .await?
+                        .unwrap_or_default()
+                        .into_iter()
+                        .next()
+                        .map(|o| (o.order.id, o.order.order_no)),
+                }
+            }
         };
         let messages = self
             .store

@@ -183,6 +183,7 @@ fn query(viewer: &User, assignee: AssigneeFilter) -> ConversationQuery {
         viewer_role: viewer.role,
         tag_id: None,
         segment: Default::default(),
+        sort: Default::default(),
         limit: 100,
     }
 }
@@ -1197,6 +1198,303 @@ async fn catalog_and_order_searches_ignore_case() {
             .unwrap();
         let numbers: Vec<_> = found.iter().map(|o| o.order_no.as_str()).collect();
         assert_eq!(numbers, ["SO-2024-0001"], "{}", db.backend);
+        db.drop().await;
+    }
+}
+
+/// What the inbox shows of a wait (kefu_core::inbox), the same on both backends and on SQLite's
+/// batched path: the shopper's last message (never the bot's or a notice), since when they wait
+/// (their oldest unanswered message), the "longest wait first" order, and resolving ends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_inbox_shows_what_waits() {
+    for db in TestDb::all().await {
+        let s = db.store.clone();
+        let a = shop(&*s, "alpha").await;
+        let admin = user(&*s, a.id, "admin@example.com", Role::Admin, None).await;
+        let c1 = customer(&*s, a.id, "小王").await;
+        let first = s
+            .append_customer_message(CustomerMessage {
+                announce: true,
+                ..shopper_msg(a.id, c1.id, "我的耳机到哪了\n第二行", "w1")
+            })
+            .await
+            .unwrap();
+        let cid = first.conversation.id;
+        let conv = first.conversation;
+        assert_eq!(conv.last_customer_message_preview, "我的耳机到哪了");
+        assert_ne!(
+            conv.last_message_preview, "我的耳机到哪了",
+            "the offline notice came after"
+        );
+        let since = conv.waiting_since.expect("waits");
+        assert_eq!(since, first.message.created_at);
+
+        // Many messages at once (SQLite: the batched path, its remembered rows too): the wait
+        // keeps its start, the preview follows the last message.
+        for round in 0..3 {
+            let mut tasks = Vec::new();
+            for i in 0..20 {
+                let s = s.clone();
+                tasks.push(tokio::spawn(async move {
+                    let id = format!("b{round}-{i}");
+                    let body = format!("消息 {round}-{i}");
+                    s.append_customer_message(shopper_msg(a.id, c1.id, &body, &id))
+                        .await
+                        .unwrap()
+                }));
+            }
+            for t in tasks {
+                let r = t.await.unwrap();
+                assert_eq!(r.conversation.waiting_since, Some(since), "{}", db.backend);
+                assert!(
+                    r.conversation
+                        .last_customer_message_preview
+                        .starts_with("消息")
+                );
+            }
+        }
+        let stored = s.conversation(a.id, cid).await.unwrap().unwrap();
+        let last = s.messages(a.id, cid, 0, 1000, true).await.unwrap();
+        let last_shopper = last
+            .iter()
+            .rev()
+            .find(|m| m.sender_type == SenderType::Customer)
+            .unwrap();
+        assert_eq!(stored.last_customer_message_preview, last_shopper.body);
+        assert_eq!(stored.waiting_since, Some(since));
+
+        // A note or a system message answers nobody; a public reply does.
+        let agent = user(&*s, a.id, "agent@example.com", Role::Agent, None).await;
+        let reply = |body: &'static str, id: &'static str, private: bool| AgentMessage {
+            shop_id: a.id,
+            conversation_id: cid,
+            agent: &agent,
+            body,
+            client_msg_id: id,
+            private,
+            kind: MessageKind::Text,
+            payload: None,
+        };
+        let noted = s
+            .append_agent_message(reply("内部备注", "n1", true))
+            .await
+            .unwrap();
+        assert_eq!(noted.conversation.waiting_since, Some(since));
+        let told = s
+            .append_system_message(a.id, cid, "您的会话已转接", false)
+            .await
+            .unwrap();
+        assert_eq!(told.conversation.waiting_since, Some(since));
+        assert_eq!(
+            told.conversation.last_customer_message_preview,
+            last_shopper.body
+        );
+        let answered = s
+            .append_agent_message(reply("马上为您查询", "r1", false))
+            .await
+            .unwrap();
+        assert_eq!(answered.conversation.waiting_since, None);
+        let again = s
+            .append_customer_message(shopper_msg(a.id, c1.id, "好的谢谢", "w2"))
+            .await
+            .unwrap();
+        let since_again = again.conversation.waiting_since.expect("waits again");
+        assert!(since_again > since);
+
+        // Three conversations: one answered with the latest activity, two waiting.
+        let c2 = customer(&*s, a.id, "小李").await;
+        let c3 = customer(&*s, a.id, "小张").await;
+        let cid2 = s
+            .append_customer_message(shopper_msg(a.id, c2.id, "在吗", "x1"))
+            .await
+            .unwrap()
+            .conversation
+            .id;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let cid3 = s
+            .append_customer_message(shopper_msg(a.id, c3.id, "发货了吗", "y1"))
+            .await
+            .unwrap()
+            .conversation
+            .id;
+        s.append_agent_message(AgentMessage {
+            conversation_id: cid3,
+            ..reply("已发货", "r3", false)
+        })
+        .await
+        .unwrap();
+        let order_of = |sort| ConversationQuery {
+            sort,
+            ..query(&admin, AssigneeFilter::All)
+        };
+        let ids = |v: Vec<Conversation>| v.iter().map(|c| c.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(s
+                .list_conversations(a.id, order_of(ConversationSort::Waiting))
+                .await
+                .unwrap()),
+            vec![cid, cid2, cid3],
+            "{}",
+            db.backend
+        );
+        assert_eq!(
+            ids(s
+                .list_conversations(a.id, order_of(ConversationSort::Recent))
+                .await
+                .unwrap())[0],
+            cid3
+        );
+        let one = ConversationQuery {
+            limit: 1,
+            ..order_of(ConversationSort::Waiting)
+        };
+        assert_eq!(
+            ids(s.list_conversations(a.id, one).await.unwrap()),
+            vec![cid]
+        );
+
+        let resolved = s
+            .set_status(a.id, cid, ConversationStatus::Resolved)
+            .await
+            .unwrap();
+        assert_eq!(resolved.waiting_since, None, "resolving ends the wait");
+        drop(s);
+        db.drop().await;
+    }
+}
+
+/// A conversation's current order must be its customer's and its product the shop's; script
+/// variables read it before the customer's latest order.
+#[tokio::test]
+async fn a_conversation_is_about_its_current_order() {
+    use kefu_core::inbox::ContextChange;
+    for db in TestDb::all().await {
+        let s = &*db.store;
+        let a = shop(s, "alpha").await;
+        let b = shop(s, "beta").await;
+        let c = customer(s, a.id, "小王").await;
+        let other = customer(s, a.id, "小李").await;
+        let cid = s
+            .append_customer_message(shopper_msg(a.id, c.id, "耳机到哪了", "m1"))
+            .await
+            .unwrap()
+            .conversation
+            .id;
+        let mut older = order("EAR-0001", "x");
+        older.customer_id = Some(c.id);
+        older.status = OrderStatus::Shipped;
+        let mut newer = order("CBL-0002", "x");
+        newer.customer_id = Some(c.id);
+        newer.placed_at = Millis(older.placed_at.0 + 3_600_000);
+        let mut theirs = order("OTH-0003", "y");
+        theirs.customer_id = Some(other.id);
+        let out = s
+            .apply_commerce(
+                a.id,
+                CommerceChange::Orders(vec![(0, older), (1, newer), (2, theirs)]),
+                None,
+            )
+            .await
+            .unwrap();
+        let ids: Vec<Id> = out.items.iter().map(|i| i.id.unwrap()).collect();
+        let (earbuds, cable, foreign) = (ids[0], ids[1], ids[2]);
+
+        let latest = s
+            .script_context(a.id, cid, None, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            latest.order.unwrap().order_no,
+            "CBL-0002",
+            "nothing current: the latest"
+        );
+        assert_eq!(
+            s.customer_order_by_numbers(a.id, c.id, &["OTH-0003".into(), "EAR-0001".into()])
+                .await
+                .unwrap(),
+            Some(earbuds),
+            "another customer's order is never found"
+        );
+        let set = s
+            .set_conversation_context(a.id, cid, ContextChange::order(earbuds))
+            .await
+            .unwrap();
+        assert!(set.changed);
+        assert_eq!(set.conversation.current_order_id, Some(earbuds));
+        let again = s
+            .set_conversation_context(a.id, cid, ContextChange::order(earbuds))
+            .await
+            .unwrap();
+        assert!(!again.changed);
+        let ctx = s
+            .script_context(a.id, cid, None, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(ctx.order.unwrap().order_no, "EAR-0001", "{}", db.backend);
+        let named = s
+            .script_context(a.id, cid, Some(cable), None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            named.order.unwrap().order_no,
+            "CBL-0002",
+            "a named order wins"
+        );
+
+        let e = s
+            .set_conversation_context(a.id, cid, ContextChange::order(foreign))
+            .await
+            .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("order_id"), "{}", db.backend);
+        let e = s
+            .set_conversation_context(a.id, cid, ContextChange::order(999_999))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::NotFound);
+        let product_b = s
+            .upsert_product(
+                b.id,
+                &NewProduct {
+                    sku: "B-1".into(),
+                    name: "别家商品".into(),
+                    price_cents: 100,
+                    currency: "CNY".into(),
+                    image_url: String::new(),
+                    description: String::new(),
+                },
+            )
+            .await
+            .unwrap();
+        let e = s
+            .set_conversation_context(a.id, cid, ContextChange::product(product_b.id))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::NotFound);
+        let e = s
+            .set_conversation_context(b.id, cid, ContextChange::order(earbuds))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::NotFound, "another shop's conversation");
+        assert_eq!(
+            s.product_by_sku(b.id, "B-1").await.unwrap().map(|p| p.id),
+            Some(product_b.id)
+        );
+        assert!(s.product_by_sku(a.id, "B-1").await.unwrap().is_none());
+        let cleared = s
+            .set_conversation_context(
+                a.id,
+                cid,
+                ContextChange {
+                    order_id: Some(None),
+                    product_id: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(cleared.conversation.current_order_id, None);
         db.drop().await;
     }
 }

@@ -167,10 +167,17 @@ export interface Conversation {
   assignee_id: null | number
   assignee_name: string | null
   created_at: Millis
+  current_order_id: null | number
+  current_product_id: null | number
   customer: CustomerRef
   /** The highest seq the shopper has read. */
   customer_read_seq: number
   id: number
+  /**
+   * The shopper's last message (first line, 80 characters), never the bot's or a system
+   * notice: what the inbox row shows.
+   */
+  last_customer_message_preview: string
   last_message_at: Millis
   last_message_preview: string
   last_seq: number
@@ -183,6 +190,7 @@ export interface Conversation {
   team: null | TeamRef
   /** Shopper messages the agents have not read yet. */
   unread_count: number
+  waiting_since: null | Millis
 }
 
 /** Where a conversation stands. `open` conversations count toward an agent's cap. */

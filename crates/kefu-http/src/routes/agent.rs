@@ -267,7 +267,7 @@ pub struct ConversationListQuery {
     pub status: Option<String>,
     /// `me`, `unassigned` or `all` (default).
     pub assignee: Option<String>,
-    /// At most this many (default 100, max 500), newest activity first.
+    /// At most this many (default 100, max 500).
     pub limit: Option<i64>,
     /// Only conversations carrying this tag.
     pub tag: Option<String>,
@@ -279,6 +279,9 @@ pub struct ConversationListQuery {
     pub rfm: Option<String>,
     /// Only customers at churn risk: any|low|medium|high.
     pub churn: Option<String>,
+    /// `recent` (default: latest activity first) or `waiting` (the longest-waiting shopper
+    /// first, then the conversations where nothing waits by activity).
+    pub sort: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -334,6 +337,7 @@ pub async fn list_conversations(
         viewer_role: agent.user.role,
         tag_id,
         segment: crate::routes::segments::parse_filter(&q.tier, &q.group, &q.rfm, &q.churn)?,
+        sort: ConversationSort::parse(q.sort.as_deref().unwrap_or_default())?,
         limit: q.limit.unwrap_or(100).clamp(1, 500),
     };
     let conversations = state

@@ -6,6 +6,7 @@ pub mod attachments;
 pub mod commerce;
 pub mod customers;
 pub mod demo;
+pub mod inbox;
 pub mod mail;
 pub mod members;
 pub mod reminders;
@@ -81,6 +82,7 @@ pub fn api(_state: AppState) -> Router<AppState> {
         .merge(demo::router())
         .merge(aftersales::router())
         .merge(reviews::router())
+        .merge(inbox::router())
         .route("/api/v1/ws", get(ws::agent_ws))
         .route("/api/v1/widget/ws", get(ws::visitor_ws))
         .method_not_allowed_fallback(|| async {

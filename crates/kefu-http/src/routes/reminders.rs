@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use kefu_core::cards::{OrderCard, OrderCardItem, OrderCardLogistics, ProductCard};
+use kefu_core::inbox::ContextChange;
 use kefu_core::model::*;
 use kefu_core::reminders::{
     self, AgentOutcomeStats, NewReminderTemplate, OutcomeStats, Reminder, ReminderCandidate,
@@ -85,11 +86,23 @@ pub async fn send_card(
             return Err(Error::validation("product_id, order_id: give exactly one of them").into());
         }
     };
+    let context = match target {
+        CardTarget::Product(p) => ContextChange::product(p),
+        CardTarget::Order(o) => ContextChange::order(o),
+    };
     let sent = state
         .services
         .cards
         .agent_card(&agent.user, id, target, &req.client_msg_id)
         .await?;
+    if !sent.duplicate {
+        // The conversation is now about what the card shows (script variables, tickets).
+        state
+            .services
+            .inbox
+            .card_sent(&agent.user, id, context)
+            .await;
+    }
     let status = if sent.duplicate {
         StatusCode::OK
     } else {

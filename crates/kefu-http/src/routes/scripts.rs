@@ -371,9 +371,11 @@ pub struct RenderRequest {
     /// A text with variables, e.g. the composer's edited draft.
     pub text: Option<String>,
     pub conversation_id: Id,
-    /// Fill `{order.*}` from this order of the conversation's customer (default: their latest).
+    /// Fill `{order.*}` from this order of the conversation's customer (default: the
+    /// conversation's current order, else their latest).
     pub order_id: Option<Id>,
-    /// Fill `{product.*}` from this product (default: the order's first line).
+    /// Fill `{product.*}` from this product (default: the conversation's current product, else
+    /// the order's first line).
     pub product_id: Option<Id>,
 }
 

@@ -55,6 +55,8 @@ pub struct WidgetConfig {
     pub open_now: bool,
     /// The pre-chat form a new shopper fills in before their first message.
     pub prechat: PrechatForm,
+    /// The widget's look: colour, corner and the invitation beside its button.
+    pub widget: WidgetStyle,
 }
 
 #[utoipa::path(get, path = "/api/v1/widget/config", tag = "widget", params(ShopQuery),
@@ -83,6 +85,7 @@ pub async fn config(
         agents_online,
         open_now,
         prechat: shop.settings.prechat,
+        widget: shop.settings.widget,
     }))
 }
 
@@ -319,6 +322,13 @@ pub async fn send(
         .chat
         .shopper_message(&visitor, &req.body, &req.client_msg_id)
         .await?;
+    if !sent.duplicate {
+        // An order number of theirs in the text makes it the conversation's (off this path).
+        state
+            .services
+            .inbox
+            .after_shopper_message(&visitor, &sent.message);
+    }
     let m = sent.message;
     let body = ShopperSendResponse {
         id: m.id,

@@ -14,7 +14,7 @@ use kefu_core::{Error, Result};
 use std::sync::LazyLock;
 
 pub(crate) const SHOP_COLUMNS: &str = "id, slug, name, greeting, offline_message, \
-     default_max_concurrent, prechat, time_zone, widget_origins";
+     default_max_concurrent, prechat, time_zone, widget_origins, widget_style";
 
 pub(crate) fn shop_from_row(r: &DbRow) -> Shop {
     Shop {
@@ -30,6 +30,8 @@ pub(crate) fn shop_from_row(r: &DbRow) -> Shop {
             time_zone: r.get("time_zone"),
             widget_origins: serde_json::from_str(r.get::<&str, _>("widget_origins"))
                 .unwrap_or_default(),
+            // JSON like the pre-chat form; '{}' (never set) reads as the defaults.
+            widget: serde_json::from_str(r.get::<&str, _>("widget_style")).unwrap_or_default(),
         },
     }
 }
@@ -62,7 +64,8 @@ pub(crate) const CONVERSATION_SELECT: &str = "SELECT c.id, c.shop_id, c.status, 
      u.name AS assignee_name, c.team_id, t.name AS team_name, c.customer_id, \
      cu.name AS customer_name, c.last_seq, c.last_message_at, c.last_message_preview, \
      c.unread_count, c.customer_read_seq, c.agent_read_seq, c.created_at, \
-     c.tags, c.snoozed_until, \
+     c.tags, c.snoozed_until, c.last_customer_message_preview, c.waiting_since, \
+     c.current_order_id, c.current_product_id, \
      CASE WHEN c.queued_at IS NULL THEN NULL ELSE ( \
         SELECT COUNT(*) FROM conversations q WHERE q.shop_id = c.shop_id \
         AND q.queued_at IS NOT NULL \
@@ -99,6 +102,10 @@ pub(crate) fn conversation_from_row(r: &DbRow) -> Result<Conversation> {
         created_at: Millis(r.get("created_at")),
         tags: serde_json::from_str(r.get("tags")).map_err(Error::internal)?,
         snoozed_until: r.get::<Option<i64>, _>("snoozed_until").map(Millis),
+        last_customer_message_preview: r.get("last_customer_message_preview"),
+        waiting_since: r.get::<Option<i64>, _>("waiting_since").map(Millis),
+        current_order_id: r.get("current_order_id"),
+        current_product_id: r.get("current_product_id"),
     })
 }
 
@@ -237,21 +244,29 @@ pub(crate) struct Insert<'a> {
 /// A message leaves the conversation's `updated_at` alone: that column tells the search indexer
 /// the conversation's own fields changed (status, assignee, team, tags), and moving it per message
 /// made the indexer re-index every busy conversation several times a second.
+///
+/// It also moves what the inbox shows of the wait (`kefu_core::inbox`): a shopper's message is
+/// the row's preview and starts the wait unless one runs; an agent's public message ends it.
 pub(crate) async fn insert_message(conn: &mut Conn, m: Insert<'_>) -> Result<Message> {
-    let counts_unread = m.sender_type == SenderType::Customer;
+    let from_shopper = m.sender_type == SenderType::Customer;
     let shows_in_preview = !m.private;
+    let answers = m.sender_type == SenderType::Agent && !m.private;
     let seq: i64 = sqlx::query_scalar(
         "UPDATE conversations SET last_seq = last_seq + 1, \
          last_message_at = CASE WHEN $1 THEN $2 ELSE last_message_at END, \
          last_message_preview = CASE WHEN $1 THEN $3 ELSE last_message_preview END, \
-         unread_count = unread_count + CASE WHEN $4 THEN 1 ELSE 0 END \
+         unread_count = unread_count + CASE WHEN $4 THEN 1 ELSE 0 END, \
+         last_customer_message_preview = CASE WHEN $4 THEN $3 ELSE last_customer_message_preview END, \
+         waiting_since = CASE WHEN $4 THEN COALESCE(waiting_since, $2) \
+                              WHEN $6 THEN NULL ELSE waiting_since END \
          WHERE id = $5 RETURNING last_seq",
     )
     .bind(shows_in_preview)
     .bind(m.now)
     .bind(preview(m.body))
-    .bind(counts_unread)
+    .bind(from_shopper)
     .bind(m.conversation_id)
+    .bind(answers)
     .fetch_one(&mut *conn)
     .await
     .map_err(db_err)?;
@@ -344,10 +359,11 @@ pub(crate) async fn append_customer(conn: &mut Conn, m: &CustomerMessage<'_>) ->
     let (conversation_id, started) = match latest {
         Some((id, status)) if status != "resolved" => (id, false),
         Some((id, _resolved)) => {
-            // The shopper writes again: the conversation reopens and waits for an agent anew.
+            // The shopper writes again: the conversation reopens and waits for an agent anew,
+            // about something new (the last inquiry's order and product no longer count).
             sqlx::query(
                 "UPDATE conversations SET status = 'open', assignee_id = NULL, queued_at = $1, \
-                 updated_at = $1 WHERE id = $2",
+                 updated_at = $1, current_order_id = NULL, current_product_id = NULL WHERE id = $2",
             )
             .bind(now)
             .bind(id)

@@ -386,7 +386,8 @@ async fn context(
     product_id: Option<Id>,
 ) -> Result<Option<RenderContext>> {
     let Some(head) = sqlx::query(
-        "SELECT cv.customer_id, cu.name AS customer_name, sh.name AS shop_name \
+        "SELECT cv.customer_id, cu.name AS customer_name, sh.name AS shop_name, \
+         cv.current_order_id, cv.current_product_id \
          FROM conversations cv JOIN customers cu ON cu.id = cv.customer_id \
          JOIN shops sh ON sh.id = cv.shop_id WHERE cv.id = $1 AND cv.shop_id = $2",
     )
@@ -399,6 +400,9 @@ async fn context(
         return Ok(None);
     };
     let customer_id: Id = head.get("customer_id");
+    // Nothing named: what the conversation is about (kefu_core::inbox), then the latest order.
+    let current_order: Option<Id> = head.get("current_order_id");
+    let current_product: Option<Id> = head.get("current_product_id");
     let order_sql = "SELECT id, order_no, total_cents, shipping_fee_cents, currency, status, \
        payment_status FROM orders WHERE shop_id = $1 AND customer_id = $2";
     let order_row = match order_id {
@@ -414,13 +418,29 @@ async fn context(
             Some(row.ok_or_else(|| Error::not_found("order"))?)
         }
         None => {
-            let sql = format!("{order_sql} ORDER BY placed_at DESC, id DESC LIMIT 1");
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(shop_id)
-                .bind(customer_id)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db_err)?
+            // The current order counts only while it is still this customer's (a merge or a
+            // re-import may have moved it); otherwise the latest order.
+            let mut row = None;
+            if let Some(current) = current_order {
+                let sql = format!("{order_sql} AND id = $3");
+                row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(shop_id)
+                    .bind(customer_id)
+                    .bind(current)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+            }
+            if row.is_none() {
+                let sql = format!("{order_sql} ORDER BY placed_at DESC, id DESC LIMIT 1");
+                row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(shop_id)
+                    .bind(customer_id)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+            }
+            row
         }
     };
     let order = order_row.map(|r| OrderVars {
@@ -432,7 +452,27 @@ async fn context(
         status: r.get("status"),
         payment_status: r.get("payment_status"),
     });
+    // Nothing named: the conversation's current product (while it is still the shop's) before
+    // the order's first line. A named order brings its own first line.
+    let current_product = match (product_id, order_id, current_product) {
+        (None, None, Some(pid)) => sqlx::query(
+            "SELECT id, name, price_cents, currency FROM products WHERE id = $1 AND shop_id = $2",
+        )
+        .bind(pid)
+        .bind(shop_id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?
+        .map(|r| ProductVars {
+            id: r.get("id"),
+            name: r.get("name"),
+            price_cents: r.get("price_cents"),
+            currency: r.get("currency"),
+        }),
+        _ => None,
+    };
     let product = match (product_id, &order) {
+        _ if current_product.is_some() => current_product,
         (Some(pid), _) => {
             let r = sqlx::query(
                 "SELECT id, name, price_cents, currency FROM products WHERE id = $1 AND shop_id = $2",

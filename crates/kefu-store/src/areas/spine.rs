@@ -96,7 +96,7 @@ impl Store for DbStore {
         tx!(self, |conn| {
             sqlx::query(
                     "UPDATE shops SET greeting = $1, offline_message = $2, default_max_concurrent = $3, \
-                     prechat = $5, time_zone = $6, widget_origins = $7 WHERE id = $4",
+                     prechat = $5, time_zone = $6, widget_origins = $7, widget_style = $8 WHERE id = $4",
                 )
                 .bind(&s.greeting)
                 .bind(&s.offline_message)
@@ -105,6 +105,7 @@ impl Store for DbStore {
                 .bind(serde_json::to_string(&s.prechat).map_err(Error::internal)?)
                 .bind(&s.time_zone)
                 .bind(serde_json::to_string(&s.widget_origins).map_err(Error::internal)?)
+                .bind(serde_json::to_string(&s.widget).map_err(Error::internal)?)
                 .execute(&mut *conn)
                 .await
                 .map_err(db_err)?;
@@ -567,16 +568,35 @@ impl Store for DbStore {
                 values,
             )
         };
-        let sql = format!(
-            "{CONVERSATION_SELECT} WHERE c.shop_id = $1 \
+        let filter = format!(
+            "c.shop_id = $1 \
              AND (CAST($2 AS TEXT) IS NULL OR c.status = $2) \
              AND ($4 <> 'me' OR c.assignee_id = $3) \
              AND ($4 <> 'unassigned' OR c.assignee_id IS NULL) \
              AND (NOT $5 OR c.assignee_id IS NULL OR c.assignee_id = $3) \
              AND (CAST($7 AS BIGINT) IS NULL OR EXISTS (SELECT 1 FROM conversation_tags ct \
                   WHERE ct.conversation_id = c.id AND ct.tag_id = $7)) \
-             {segment_sql} ORDER BY c.last_message_at DESC, c.id DESC LIMIT $6"
+             {segment_sql}"
         );
+        let sql = match q.sort {
+            ConversationSort::Recent => format!(
+                "{CONVERSATION_SELECT} WHERE {filter} ORDER BY c.last_message_at DESC, c.id DESC LIMIT $6"
+            ),
+            // Two ordered ranges, each one page at most: the waiting ones oldest first (the
+            // partial index `conversations_waiting`), then the rest by activity
+            // (`conversations_shop_activity`), merged by a key that keeps each range's order.
+            ConversationSort::Waiting => format!(
+                "SELECT * FROM ( \
+                   SELECT w.*, 0 AS sort_part, w.waiting_since AS sort_key, w.id AS sort_id FROM ( \
+                     {CONVERSATION_SELECT} WHERE {filter} AND c.waiting_since IS NOT NULL \
+                     ORDER BY c.waiting_since, c.id LIMIT $6) w \
+                   UNION ALL \
+                   SELECT r.*, 1, 0 - r.last_message_at, 0 - r.id FROM ( \
+                     {CONVERSATION_SELECT} WHERE {filter} AND c.waiting_since IS NULL \
+                     ORDER BY c.last_message_at DESC, c.id DESC LIMIT $6) r \
+                 ) x ORDER BY sort_part, sort_key, sort_id LIMIT $6"
+            ),
+        };
         let assignee = match q.assignee {
             AssigneeFilter::Me => "me",
             AssigneeFilter::Unassigned => "unassigned",
@@ -691,7 +711,9 @@ impl Store for DbStore {
             // Reopened and unassigned: back in the queue. Anything not open leaves the queue.
             let queued_at = (status == ConversationStatus::Open && current.assignee_id.is_none())
                 .then_some(now);
-            sqlx::query("UPDATE conversations SET status = $1, queued_at = $2, updated_at = $3, snoozed_until = NULL WHERE id = $4")
+            // A resolved conversation keeps nobody waiting (kefu_core::inbox).
+            sqlx::query("UPDATE conversations SET status = $1, queued_at = $2, updated_at = $3, snoozed_until = NULL, \
+                 waiting_since = CASE WHEN $1 = 'resolved' THEN NULL ELSE waiting_since END WHERE id = $4")
                     .bind(status.as_str())
                     .bind(queued_at)
                     .bind(now)

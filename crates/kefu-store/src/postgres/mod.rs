@@ -32,6 +32,8 @@ mod commerce;
 mod conversations;
 #[path = "../areas/customers.rs"]
 mod customers;
+#[path = "../areas/inbox.rs"]
+mod inbox;
 #[path = "../areas/mail.rs"]
 mod mail;
 #[path = "../areas/members.rs"]

@@ -25,7 +25,8 @@ const CONVERSATION_SELECT_NO_QUEUE: &str = "SELECT c.id, c.shop_id, c.status, c.
      u.name AS assignee_name, c.team_id, t.name AS team_name, c.customer_id, \
      cu.name AS customer_name, c.last_seq, c.last_message_at, c.last_message_preview, \
      c.unread_count, c.customer_read_seq, c.agent_read_seq, c.created_at, \
-     c.tags, c.snoozed_until, \
+     c.tags, c.snoozed_until, c.last_customer_message_preview, c.waiting_since, \
+     c.current_order_id, c.current_product_id, \
      NULL AS queue_position \
      FROM conversations c \
      JOIN customers cu ON cu.id = c.customer_id \
@@ -262,7 +263,9 @@ pub(crate) async fn append_steady(
          column4, column5, column6, FALSE, column7, column8 FROM (VALUES {}) \
          RETURNING id, conversation_id, seq; \
          UPDATE conversations SET last_seq = v.column2, last_message_at = v.column3, \
-         last_message_preview = v.column4, unread_count = unread_count + v.column5 \
+         last_message_preview = v.column4, unread_count = unread_count + v.column5, \
+         last_customer_message_preview = v.column4, \
+         waiting_since = COALESCE(waiting_since, v.column3) \
          FROM (VALUES {}) AS v WHERE conversations.id = v.column1{reload}{}",
         placeholders(rows.len(), 8, 1),
         placeholders(per_conversation.len(), 5, update_first),
@@ -323,6 +326,8 @@ pub(crate) async fn append_steady(
             c.last_seq = *last_seq;
             c.last_message_at = Millis(now);
             c.last_message_preview = preview.clone();
+            c.last_customer_message_preview = preview.clone();
+            c.waiting_since = c.waiting_since.or(Some(Millis(now)));
             c.unread_count += added;
             conversations.insert(*id, c);
         }

@@ -395,7 +395,8 @@ async fn settings_roles_body(backend: Backend) {
     );
     let new = json!({"greeting": "欢迎！", "offline_message": "不在线", "default_max_concurrent": 3,
         "prechat": {"enabled": false, "name": "off", "phone": "off", "email": "off"},
-        "time_zone": "Asia/Shanghai", "widget_origins": []});
+        "time_zone": "Asia/Shanghai", "widget_origins": [],
+        "widget": {"color": "#2563eb", "position": "right", "greeting": ""}});
     for who in [&agent, &sup] {
         s.put("/api/v1/shop/settings", Some(&who.token), new.clone())
             .await

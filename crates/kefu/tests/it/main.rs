@@ -15,6 +15,7 @@ mod durability;
 mod embed;
 mod errors;
 mod faults;
+mod inbox;
 mod isolation;
 mod live;
 mod mail;

@@ -236,9 +236,13 @@ async fn assign_body(backend: Backend) {
     assert_eq!(c["assignee_id"], a2.id());
     assert_eq!(c["assignee_name"], "张伟");
     let msgs = s.agent_messages(&admin, cid, 0).await;
-    let note = msgs.last().unwrap();
+    // The colleagues' note, then the shopper's public notice of the transfer.
+    let note = &msgs[msgs.len() - 2];
     assert_eq!(note["sender_type"], "system");
     assert_eq!(note["private"], true);
+    let told = msgs.last().unwrap();
+    assert_eq!(told["private"], false);
+    assert!(told["body"].as_str().unwrap().contains("张伟"), "{told}");
     assert!(
         note["body"]
             .as_str()
@@ -268,9 +272,13 @@ async fn assign_body(backend: Backend) {
     assert_eq!(c["team"]["id"], after_sale.id);
     assert_eq!(c["team"]["name"], "售后");
     assert!(c["assignee_id"].is_null(), "{c}");
-    assert_eq!(
-        s.agent_messages(&admin, cid, 0).await.last().unwrap()["private"],
-        true
+    let msgs = s.agent_messages(&admin, cid, 0).await;
+    assert_eq!(msgs[msgs.len() - 2]["private"], true);
+    assert!(
+        msgs.last().unwrap()["body"]
+            .as_str()
+            .unwrap()
+            .contains("「售后」组")
     );
     // A 售后 agent coming online takes it.
     let a3 = s
