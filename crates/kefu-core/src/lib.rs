@@ -16,6 +16,7 @@ pub mod customers;
 pub mod error;
 pub mod events;
 pub mod frames;
+pub mod kpi;
 pub mod mail;
 pub mod model;
 pub mod reminders;

@@ -4,7 +4,7 @@
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
-    aftersales, agent, attachments, commerce, customers, demo, mail, reminders, reports, reviews,
+    aftersales, agent, attachments, commerce, customers, demo, kpi, mail, reminders, reports, reviews,
     scripts, search, segments, sla, suggest, tickets, tools, widget, ws,
 };
 use kefu_core::model::*;
@@ -59,5 +59,6 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(aftersales::ApiDoc::openapi());
     doc.merge(reviews::ApiDoc::openapi());
     doc.merge(reports::ApiDoc::openapi());
+    doc.merge(kpi::ApiDoc::openapi());
     doc
 }

@@ -11,7 +11,7 @@
 //! globals. Tests build a fresh one per server.
 //!
 //! Module graph (no cycles): `access`, `sent`, `visitors`, `background`, `notify`, `sla`, `mail`,
-//! `commerce` are leaves; `tools` → routing; `chat` → routing, tools, suggest; `customers`,
+//! `commerce` are leaves; `kpi` → access; `tools` → routing; `chat` → routing, tools, suggest; `customers`,
 //! `cards`, `scripts` → access; `ticket_hooks` → sla, notify, mail; `automation` extends
 //! ticket_hooks; `tickets` → ticket_hooks; `escalation` → ticket_hooks, notify; `aftersales` →
 //! commerce; `jobs` → the store only.
@@ -27,6 +27,7 @@ pub mod customers;
 pub mod demo;
 pub mod escalation;
 pub mod jobs;
+pub mod kpi;
 pub mod mail;
 pub mod notify;
 pub mod passwords;
@@ -88,6 +89,8 @@ pub struct Services {
     pub ticket_hooks: Arc<ticket_hooks::TicketHooks>,
     pub tickets: Arc<tickets::TicketService>,
     pub escalation: Arc<escalation::EscalationService>,
+    /// Agent KPIs (客服绩效): reports, trends, attribution settings, desk events.
+    pub kpi: Arc<kpi::KpiService>,
     /// Reply suggestions, when on.
     pub suggest: Option<Arc<suggest::Suggester>>,
     /// The full-text index and its indexer, when the server has a data directory.
@@ -135,6 +138,7 @@ impl Services {
                 ticket_hooks.clone(),
                 notify.clone(),
             ),
+            kpi: kpi::KpiService::new(store.clone()),
             commerce,
             notify,
             sla,

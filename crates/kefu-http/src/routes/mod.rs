@@ -6,6 +6,7 @@ pub mod attachments;
 pub mod commerce;
 pub mod customers;
 pub mod demo;
+pub mod kpi;
 pub mod mail;
 pub mod reminders;
 pub mod reports;
@@ -62,6 +63,7 @@ pub fn api(_state: AppState) -> Router<AppState> {
         .merge(customers::router())
         .merge(mail::router())
         .merge(reports::router())
+        .merge(kpi::router())
         .merge(commerce::router())
         .merge(segments::router())
         .merge(reminders::router())

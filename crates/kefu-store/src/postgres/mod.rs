@@ -32,6 +32,8 @@ mod commerce;
 mod conversations;
 #[path = "../areas/customers.rs"]
 mod customers;
+#[path = "../areas/kpi.rs"]
+mod kpi;
 #[path = "../areas/mail.rs"]
 mod mail;
 #[path = "../areas/reminders.rs"]

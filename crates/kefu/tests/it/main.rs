@@ -15,6 +15,7 @@ mod durability;
 mod embed;
 mod errors;
 mod isolation;
+mod kpi;
 mod live;
 mod mail;
 mod reports;
