@@ -8,6 +8,7 @@ import * as commerce from './locales/commerce'
 import * as customers from './locales/customers'
 import * as mail from './locales/mail'
 import * as reports from './locales/reports'
+import * as kpi from './locales/kpi'
 import * as scripts from './locales/scripts'
 import * as search from './locales/search'
 import * as segments from './locales/segments'
@@ -143,6 +144,7 @@ const zh = {
   ...tickets.zh,
   ...aftersales.zh,
   ...reports.zh,
+  ...kpi.zh,
 }
 
 type Dict = typeof zh
@@ -273,6 +275,7 @@ const en: Dict = {
   ...tickets.en,
   ...aftersales.en,
   ...reports.en,
+  ...kpi.en,
 }
 
 const dicts: Record<Locale, Dict> = { zh, en }

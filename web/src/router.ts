@@ -24,6 +24,7 @@ export const router = createRouter({
         { path: 'segments', name: 'segments', component: () => import('./views/SegmentsView.vue') },
         { path: 'sla', name: 'sla', component: () => import('./views/SlaView.vue') },
         { path: 'reports', name: 'reports', component: () => import('./views/ReportsView.vue') },
+        { path: 'reports/kpi', name: 'kpi', component: () => import('./views/KpiView.vue') },
         { path: 'settings', name: 'settings', component: () => import('./views/SettingsView.vue') },
       ],
     },

@@ -622,7 +622,11 @@ mod tests {
         assert_eq!(f.within_30s_rate, Some(0.5));
         assert_eq!(f.unanswered_sessions, 1);
         assert_eq!(f.unanswered_rate, Some(0.25));
-        assert_eq!(f.reminder_success_rate, Some(1.0), "the pending one is not decided");
+        assert_eq!(
+            f.reminder_success_rate,
+            Some(1.0),
+            "the pending one is not decided"
+        );
         assert_eq!(f.silent_orders, None, "agents have no silent orders");
         let shop = KpiFigures::from_counts(&c, true);
         assert_eq!(shop.silent_orders, Some(2));
@@ -661,7 +665,13 @@ mod tests {
                 },
             },
         ];
-        let days = trend_days(&buckets, Millis(t.0 - DAY_MS), Millis(t.0 + DAY_MS), 480, true);
+        let days = trend_days(
+            &buckets,
+            Millis(t.0 - DAY_MS),
+            Millis(t.0 + DAY_MS),
+            480,
+            true,
+        );
         assert_eq!(days.len(), 2);
         assert_eq!(days[0].figures.served, 0);
         assert_eq!(days[1].day, "2026-03-02");

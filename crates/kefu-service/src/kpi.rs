@@ -31,7 +31,10 @@ impl KpiRange {
         }
         let max = kefu_core::reports::MAX_RANGE_DAYS;
         if to.0 - from.0 > max * 86_400_000 {
-            return Err(Error::invalid("to", format!("must be at most {max} days after from")));
+            return Err(Error::invalid(
+                "to",
+                format!("must be at most {max} days after from"),
+            ));
         }
         Ok(Self {
             from,
@@ -134,9 +137,9 @@ impl KpiService {
             )
         };
         let active = |key: Id| {
-            counts.get(&key).is_some_and(|c| {
-                c.served + c.replies + c.sessions + c.reminders > 0
-            })
+            counts
+                .get(&key)
+                .is_some_and(|c| c.served + c.replies + c.sessions + c.reminders > 0)
         };
         let rows = match group {
             KpiGroup::Agent => {
@@ -234,9 +237,7 @@ impl KpiService {
                 None => Some(by.id),
                 Some(id) if id == by.id => Some(id),
                 Some(_) => {
-                    return Err(Error::forbidden(
-                        "agents see their own figures only",
-                    ));
+                    return Err(Error::forbidden("agents see their own figures only"));
                 }
             }
         };

@@ -33,7 +33,15 @@ pub fn router() -> Router<AppState> {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(report, report_csv, trend, settings, put_settings, events, agent_events),
+    paths(
+        report,
+        report_csv,
+        trend,
+        settings,
+        put_settings,
+        events,
+        agent_events
+    ),
     components(schemas(
         KpiReport,
         KpiRow,
@@ -155,7 +163,11 @@ pub async fn report_csv(
         KpiGroup::Shop => ("店铺", false),
     };
     let line = |cells: Vec<String>| {
-        let mut out = cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(",");
+        let mut out = cells
+            .iter()
+            .map(|c| csv_cell(c))
+            .collect::<Vec<_>>()
+            .join(",");
         out.push_str("\r\n");
         Bytes::from(out)
     };
@@ -198,10 +210,7 @@ pub async fn report_csv(
     ));
     Ok((
         [
-            (
-                header::CONTENT_TYPE,
-                "text/csv; charset=utf-8".to_owned(),
-            ),
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
             (
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{filename}\""),
@@ -246,11 +255,7 @@ pub async fn put_settings(
     ApiJson(body): ApiJson<KpiSettings>,
 ) -> ApiResult<Json<KpiSettings>> {
     Ok(Json(
-        state
-            .services
-            .kpi
-            .put_settings(&agent.user, body)
-            .await?,
+        state.services.kpi.put_settings(&agent.user, body).await?,
     ))
 }
 

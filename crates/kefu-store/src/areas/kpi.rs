@@ -396,11 +396,11 @@ impl KpiStore for DbStore {
              ORDER BY id"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
-        .bind(conversation_id)
-        .bind(shop_id)
-        .fetch_all(self.reader())
-        .await
-        .map_err(db_err)?;
+            .bind(conversation_id)
+            .bind(shop_id)
+            .fetch_all(self.reader())
+            .await
+            .map_err(db_err)?;
         rows.iter().map(event_from_row).collect()
     }
 
@@ -530,15 +530,14 @@ impl KpiStore for DbStore {
         }
 
         if q.group == KpiGroup::Shop && q.agent_id.is_none() {
-            let rows: Vec<(i64, i64, i64, i64, i64)> =
-                sqlx::query_as(AssertSqlSafe(silent_sql(q)))
-                    .bind(q.shop_id)
-                    .bind(q.from.0)
-                    .bind(q.to.0)
-                    .bind(window)
-                    .fetch_all(&mut *conn)
-                    .await
-                    .map_err(db_err)?;
+            let rows: Vec<(i64, i64, i64, i64, i64)> = sqlx::query_as(AssertSqlSafe(silent_sql(q)))
+                .bind(q.shop_id)
+                .bind(q.from.0)
+                .bind(q.to.0)
+                .bind(window)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db_err)?;
             for (d, orders, buyers, paid_buyers, cents) in rows {
                 if let Some(c) = bucket(&mut buckets, Some(0), d) {
                     c.silent_orders += orders;

@@ -94,7 +94,7 @@ async fn assign(s: &TestServer, by: &Agent, conversation: Id, agent: &Agent) {
 }
 
 /// The row of `id` in a report.
-fn row<'a>(report: &'a Value, id: Id) -> &'a Value {
+fn row(report: &Value, id: Id) -> &Value {
     report["rows"]
         .as_array()
         .expect("rows")
@@ -156,7 +156,16 @@ async fn build_day(s: &TestServer) -> Day {
     // A private note is no reply.
     let note = s.agent_send(&a, c1, "顾客关心佩戴", true).await;
     times.message(c1, seq(&note), at(10, 4, 0));
-    order(s, shop, s1.customer_id, "K-O1", 19_900, at(10, 5, 0), Some(at(10, 10, 0))).await;
+    order(
+        s,
+        shop,
+        s1.customer_id,
+        "K-O1",
+        19_900,
+        at(10, 5, 0),
+        Some(at(10, 10, 0)),
+    )
+    .await;
 
     // S2
     let s2 = s.shopper().await;
@@ -174,7 +183,16 @@ async fn build_day(s: &TestServer) -> Day {
     times.event(c2, "transferred", at(11, 3, 0));
     let r = s.agent_send(&b, c2, "可以的，游泳没问题", false).await;
     times.message(c2, seq(&r), at(11, 5, 0));
-    order(s, shop, s2.customer_id, "K-O2", 30_000, at(11, 10, 0), Some(at(12, 0, 0))).await;
+    order(
+        s,
+        shop,
+        s2.customer_id,
+        "K-O2",
+        30_000,
+        at(11, 10, 0),
+        Some(at(12, 0, 0)),
+    )
+    .await;
 
     // S3: an order paid yesterday.
     let s3 = s.shopper().await;
@@ -218,7 +236,16 @@ async fn build_day(s: &TestServer) -> Day {
         )
         .await
         .expect("customer");
-    order(s, shop, s5.id, "K-O5", 5_900, at(14, 0, 0), Some(at(14, 1, 0))).await;
+    order(
+        s,
+        shop,
+        s5.id,
+        "K-O5",
+        5_900,
+        at(14, 0, 0),
+        Some(at(14, 1, 0)),
+    )
+    .await;
 
     // S6: reminded, then paid.
     let s6 = s.shopper().await;
@@ -232,13 +259,9 @@ async fn build_day(s: &TestServer) -> Day {
     let answered = seq(&r);
     times.message(c6, answered, at(15, 0, 5));
     let o6 = order(s, shop, s6.customer_id, "K-O6", 12_900, at(15, 10, 0), None).await;
-    s.post(
-        "/api/v1/reminders",
-        Some(&a.token),
-        json!({"order_id": o6}),
-    )
-    .await
-    .expect(201);
+    s.post("/api/v1/reminders", Some(&a.token), json!({"order_id": o6}))
+        .await
+        .expect(201);
     // The reminder's text and its order card.
     times.message(c6, answered + 1, at(15, 20, 0));
     times.message(c6, answered + 2, at(15, 20, 0));
@@ -477,7 +500,11 @@ async fn hand_built_body(backend: Backend) {
     );
     expect_figures(
         &row(&r, d.b.id())["figures"],
-        &[("ordered", json!(0)), ("paid", json!(0)), ("sales_cents", json!(0))],
+        &[
+            ("ordered", json!(0)),
+            ("paid", json!(0)),
+            ("sales_cents", json!(0)),
+        ],
     );
     // A four-day window takes in S7's order; a 200 s limit makes no response slow.
     put(json!({"window_days": 4, "attribution": "last_replier", "reminder_orders": "separate", "slow_response_seconds": 200})).await;
@@ -563,9 +590,16 @@ async fn hand_built_body(backend: Backend) {
     assert_eq!(csv.status, 200, "{}", csv.text);
     assert!(csv.text.starts_with('\u{feff}'));
     let lines: Vec<&str> = csv.text.trim_end().lines().collect();
-    assert!(lines[0].starts_with("\u{feff}客服,所属团队,接待人数,询单人数"), "{}", lines[0]);
+    assert!(
+        lines[0].starts_with("\u{feff}客服,所属团队,接待人数,询单人数"),
+        "{}",
+        lines[0]
+    );
     assert_eq!(lines.len(), 4, "{}", csv.text);
-    let li = lines.iter().find(|l| l.starts_with("李娜,")).expect("A's line");
+    let li = lines
+        .iter()
+        .find(|l| l.starts_with("李娜,"))
+        .expect("A's line");
     assert!(li.contains(",4,4,"), "{li}");
     assert!(lines[3].starts_with("全店合计,"), "{}", lines[3]);
     let own_csv = s
@@ -574,7 +608,12 @@ async fn hand_built_body(backend: Backend) {
             Some(&d.a.token),
         )
         .await;
-    assert_eq!(own_csv.text.trim_end().lines().count(), 2, "{}", own_csv.text);
+    assert_eq!(
+        own_csv.text.trim_end().lines().count(),
+        2,
+        "{}",
+        own_csv.text
+    );
 
     // The reminder conversation's events, oldest first.
     let events = s
@@ -655,13 +694,49 @@ async fn events_body(backend: Backend) {
     assert_eq!(
         summary,
         vec![
-            ("started".into(), Value::Null, Value::Null, Value::Null, "new".into()),
-            ("assigned".into(), json!(a.id()), Value::Null, Value::Null, String::new()),
-            ("transferred".into(), json!(b.id()), json!(a.id()), json!(admin.id()), String::new()),
-            ("status".into(), json!(b.id()), Value::Null, json!(b.id()), "resolved".into()),
-            ("started".into(), Value::Null, Value::Null, Value::Null, "reopened".into()),
+            (
+                "started".into(),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                "new".into()
+            ),
+            (
+                "assigned".into(),
+                json!(a.id()),
+                Value::Null,
+                Value::Null,
+                String::new()
+            ),
+            (
+                "transferred".into(),
+                json!(b.id()),
+                json!(a.id()),
+                json!(admin.id()),
+                String::new()
+            ),
+            (
+                "status".into(),
+                json!(b.id()),
+                Value::Null,
+                json!(b.id()),
+                "resolved".into()
+            ),
+            (
+                "started".into(),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                "reopened".into()
+            ),
             // Reopened without an agent: routing gives it to the online one.
-            ("assigned".into(), json!(a.id()), Value::Null, Value::Null, String::new()),
+            (
+                "assigned".into(),
+                json!(a.id()),
+                Value::Null,
+                Value::Null,
+                String::new()
+            ),
         ],
         "{events:?}"
     );
@@ -693,7 +768,13 @@ async fn events_body(backend: Backend) {
             .as_array()
             .unwrap()
             .iter()
-            .map(|e| format!("{}:{}", e["kind"].as_str().unwrap(), e["value"].as_str().unwrap()))
+            .map(|e| {
+                format!(
+                    "{}:{}",
+                    e["kind"].as_str().unwrap(),
+                    e["value"].as_str().unwrap()
+                )
+            })
             .collect()
     };
     let mut woke = false;
@@ -720,7 +801,10 @@ async fn events_body(backend: Backend) {
     s.set_status(&a, "away").await;
     s.set_status(&a, "offline").await;
     let presence = s
-        .get(&format!("/api/v1/agents/{}/events", a.id()), Some(&admin.token))
+        .get(
+            &format!("/api/v1/agents/{}/events", a.id()),
+            Some(&admin.token),
+        )
         .await
         .expect(200)
         .clone();
@@ -782,15 +866,30 @@ async fn input_body(backend: Backend) {
     );
     // Only admins change them; bad values name their field and change nothing.
     let good = json!({"window_days": 7, "attribution": "first_replier", "reminder_orders": "included", "slow_response_seconds": 60});
-    s.put("/api/v1/settings/kpi", Some(&supervisor.token), good.clone())
-        .await
-        .expect_error(403, "forbidden");
+    s.put(
+        "/api/v1/settings/kpi",
+        Some(&supervisor.token),
+        good.clone(),
+    )
+    .await
+    .expect_error(403, "forbidden");
     for (body, field) in [
-        (json!({"window_days": 0, "attribution": "last_replier", "reminder_orders": "separate", "slow_response_seconds": 100}), "window_days"),
-        (json!({"window_days": 31, "attribution": "last_replier", "reminder_orders": "separate", "slow_response_seconds": 100}), "window_days"),
-        (json!({"window_days": 3, "attribution": "last_replier", "reminder_orders": "separate", "slow_response_seconds": 5}), "slow_response_seconds"),
+        (
+            json!({"window_days": 0, "attribution": "last_replier", "reminder_orders": "separate", "slow_response_seconds": 100}),
+            "window_days",
+        ),
+        (
+            json!({"window_days": 31, "attribution": "last_replier", "reminder_orders": "separate", "slow_response_seconds": 100}),
+            "window_days",
+        ),
+        (
+            json!({"window_days": 3, "attribution": "last_replier", "reminder_orders": "separate", "slow_response_seconds": 5}),
+            "slow_response_seconds",
+        ),
     ] {
-        let r = s.put("/api/v1/settings/kpi", Some(&admin.token), body).await;
+        let r = s
+            .put("/api/v1/settings/kpi", Some(&admin.token), body)
+            .await;
         r.expect_error(422, "validation_failed");
         assert_eq!(r.body["error"]["field"], field, "{}", r.text);
     }
@@ -851,9 +950,12 @@ async fn input_body(backend: Backend) {
         .await;
     r.expect_error(422, "validation_failed");
     assert_eq!(r.body["error"]["field"], "agent_id");
-    s.get("/api/v1/reports/kpi/trend?agent_id=999999", Some(&admin.token))
-        .await
-        .expect_error(404, "not_found");
+    s.get(
+        "/api/v1/reports/kpi/trend?agent_id=999999",
+        Some(&admin.token),
+    )
+    .await
+    .expect_error(404, "not_found");
     s.get("/api/v1/reports/kpi", None)
         .await
         .expect_error(401, "unauthorized");
