@@ -46,6 +46,8 @@ test('Chinese texts never show the server sentence', () => {
     ['validation_failed', 'body: must not contain the NUL character (U+0000)', '内容：含有不允许的空字符', 'body'],
     ['validation_failed', 'items[2].buyer.phone: must be 5-20 digits', '手机号：须为 5-20 位数字', 'items[2].buyer.phone'],
     ['validation_failed', 'some_new_field: a reason nobody translated', '填写的内容不符合要求', 'some_new_field'],
+    ['validation_failed', 'window_days: must be between 1 and 30', '归因窗口（天）：须在 1 到 30 之间', 'window_days'],
+    ['validation_failed', 'slow_response_seconds: must be between 10 and 3600', '慢响应阈值（秒）：须在 10 到 3600 之间', 'slow_response_seconds'],
   ]
   for (const [code, message, want, field] of cases) {
     const got = describeError(code, message, 'zh', field)

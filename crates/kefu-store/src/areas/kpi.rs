@@ -177,8 +177,9 @@ fn sales_sql(q: &KpiQuery) -> String {
 ///
 /// A shopper *turn* is the run of shopper messages after an agent's reply; the reply that ends it
 /// is a *response*, timed from the turn's first message (or a later bot hand-off). Per
-/// conversation the read starts at the last agent reply before the range's first one (`p0`), so
-/// a turn that began before the range is timed from its real start.
+/// conversation the read is the `(conversation_id, seq)` range from the last agent reply before
+/// the range's first one (`p0`, so a turn that began before the range is timed from its real
+/// start) to the range's last reply (`s1`: nothing after it can be a response of the range).
 fn replies_sql(q: &KpiQuery) -> String {
     let key = key_sql(q.group);
     let reply_day = day_sql(q, "a.created_at");
@@ -189,9 +190,10 @@ fn replies_sql(q: &KpiQuery) -> String {
            WHERE m.shop_id = $1 AND m.sender_type = 'agent' AND m.created_at >= $2 \
            AND m.created_at < $3 AND NOT m.private \
            AND (CAST($4 AS BIGINT) IS NULL OR m.sender_id = $4)), \
-         cs AS (SELECT conversation_id, MIN(seq) AS s0 FROM a GROUP BY conversation_id), \
+         cs AS (SELECT conversation_id, MIN(seq) AS s0, MAX(seq) AS s1 FROM a \
+           GROUP BY conversation_id), \
          cp AS ( \
-           SELECT cs.conversation_id, COALESCE((SELECT p.seq FROM messages p \
+           SELECT cs.conversation_id, cs.s1, COALESCE((SELECT p.seq FROM messages p \
              WHERE p.conversation_id = cs.conversation_id AND p.seq < cs.s0 \
              AND p.sender_type = 'agent' AND NOT p.private ORDER BY p.seq DESC LIMIT 1), 0) AS p0 \
            FROM cs), \
@@ -200,8 +202,9 @@ fn replies_sql(q: &KpiQuery) -> String {
              SUM(CASE WHEN x.sender_type = 'agent' THEN 1 ELSE 0 END) OVER ( \
                PARTITION BY x.conversation_id ORDER BY x.seq ROWS UNBOUNDED PRECEDING) AS g, \
              LAG(x.sender_type) OVER (PARTITION BY x.conversation_id ORDER BY x.seq) AS prev_type \
-           FROM cp JOIN messages x ON x.conversation_id = cp.conversation_id AND x.seq > cp.p0 \
-           WHERE x.created_at < $3 AND NOT x.private AND x.sender_type IN ('customer', 'agent')), \
+           FROM cp JOIN messages x ON x.conversation_id = cp.conversation_id \
+             AND x.seq > cp.p0 AND x.seq <= cp.s1 \
+           WHERE NOT x.private AND x.sender_type IN ('customer', 'agent')), \
          turns AS ( \
            SELECT conversation_id, g, MIN(created_at) AS asked_at, \
              COUNT(CASE WHEN created_at >= $2 THEN 1 END) AS n \

@@ -460,6 +460,33 @@ async fn hand_built_body(backend: Backend) {
     assert_eq!(shop_group["rows"].as_array().unwrap().len(), 1);
     assert_eq!(shop_group["rows"][0]["figures"], r["totals"]);
 
+    // A range that starts inside a shopper's turn (10:02–10:05, as instants): A's answer at
+    // 10:03:30 is still timed from the turn's start at 10:01, its questions are not this range's
+    // messages, and S1's order placed at 10:05 (just after) still counts for the consultation.
+    let r = report(
+        &s,
+        &d.admin,
+        "from=2026-03-02T02:02:00Z&to=2026-03-02T02:05:00Z",
+    )
+    .await;
+    expect_figures(
+        &row(&r, d.a.id())["figures"],
+        &[
+            ("replies", json!(1)),
+            ("responses", json!(1)),
+            ("avg_response_ms", json!(150_000)),
+            ("slow_responses", json!(1)),
+            ("answered_messages", json!(0)),
+            ("reply_ratio", Value::Null),
+            ("sessions", json!(0)),
+            ("served", json!(1)),
+            ("consulted", json!(1)),
+            ("ordered", json!(1)),
+            ("paid", json!(1)),
+            ("sales_cents", json!(19_900)),
+        ],
+    );
+
     // Another day: nothing.
     let before = report(&s, &d.admin, "from=2026-03-01&to=2026-03-01").await;
     assert_eq!(before["totals"]["served"], 0);
