@@ -99,9 +99,13 @@ fn closer_sql(q: &KpiQuery, at: &str) -> String {
         KpiAttribution::LastReplier => "DESC",
         KpiAttribution::FirstReplier => "ASC",
     };
+    // The shopper's conversations first (`conversations_customer`; a customer is one shop's),
+    // then each one's messages by `(conversation_id, seq)`: `CROSS JOIN` keeps that order on
+    // SQLite, and `|| ''` keeps the sender kind (four values) from being taken for an index.
     format!(
-        "(SELECT m2.sender_id FROM messages m2 JOIN conversations c2 ON c2.id = m2.conversation_id \
-         WHERE c2.customer_id = oc.customer_id AND c2.shop_id = $1 AND m2.sender_type = 'agent' \
+        "(SELECT m2.sender_id FROM conversations c2 CROSS JOIN messages m2 \
+         WHERE c2.customer_id = oc.customer_id \
+         AND m2.conversation_id = c2.id AND m2.sender_type || '' = 'agent' \
          AND NOT m2.private AND m2.created_at <= {at} AND m2.created_at > {at} - $4 \
          ORDER BY m2.created_at {order}, m2.id {order} LIMIT 1)"
     )
@@ -111,8 +115,10 @@ type Buckets = BTreeMap<(Id, i64), KpiCounts>;
 
 /// Served, consulted, orders and sales. `$1` shop, `$2` from, `$3` to, `$4` window (ms),
 /// `$5` the one agent or NULL, `$6` the reminder outcome window (ms), `$7` whether orders closed
-/// by a reminder count as sales.
-fn sales_sql(q: &KpiQuery) -> String {
+/// by a reminder count as sales. The orders' closers are looked up once per order (`ob` and `ok`
+/// are `MATERIALIZED`, so their correlated look-ups are not repeated per use); with days split,
+/// an order counts for the shopper's latest consultation before it (`next_t`).
+pub(crate) fn sales_sql(q: &KpiQuery) -> String {
     let key = key_sql(q.group);
     let day = day_sql(q, "m.created_at");
     let placed_by = closer_sql(q, "oc.placed_at");
@@ -127,29 +133,30 @@ fn sales_sql(q: &KpiQuery) -> String {
            AND (CAST($5 AS BIGINT) IS NULL OR m.sender_id = $5) \
            GROUP BY {key}, {day}, c.customer_id), \
          q AS ( \
-           SELECT r.k, r.d, r.customer_id, r.t FROM r \
+           SELECT r.k, r.d, r.customer_id, r.t, \
+             LEAD(r.t) OVER (PARTITION BY r.k, r.customer_id ORDER BY r.t) AS next_t FROM r \
            WHERE NOT EXISTS (SELECT 1 FROM orders po WHERE po.shop_id = $1 \
              AND po.customer_id = r.customer_id AND po.paid_at >= r.t - $4 AND po.paid_at < r.t)), \
          oc AS ( \
-           SELECT q.k, q.d, q.t, o.customer_id, o.id, o.total_cents, o.placed_at, o.paid_at \
-           FROM q JOIN orders o ON o.shop_id = $1 AND o.customer_id = q.customer_id \
-           WHERE (o.placed_at >= q.t AND o.placed_at < q.t + $4) \
-              OR (o.paid_at >= q.t AND o.paid_at < q.t + $4)), \
-         ob AS ( \
+           SELECT q.k, q.d, q.t, q.next_t, o.customer_id, o.id, o.total_cents, o.placed_at, \
+             o.paid_at \
+           FROM q CROSS JOIN orders o \
+           WHERE o.shop_id = $1 AND o.customer_id = q.customer_id \
+           AND ((o.placed_at >= q.t AND o.placed_at < q.t + $4) \
+              OR (o.paid_at >= q.t AND o.paid_at < q.t + $4))), \
+         ob AS MATERIALIZED ( \
            SELECT oc.k, oc.d, oc.customer_id, oc.total_cents, oc.paid_at, \
              CASE WHEN oc.placed_at >= oc.t AND oc.placed_at < oc.t + $4 \
-               AND NOT EXISTS (SELECT 1 FROM q q2 WHERE q2.k = oc.k \
-                 AND q2.customer_id = oc.customer_id AND q2.t > oc.t AND q2.t <= oc.placed_at) \
+               AND (oc.next_t IS NULL OR oc.placed_at < oc.next_t) \
                THEN {placed_by} END AS placed_by, \
              CASE WHEN oc.paid_at >= oc.t AND oc.paid_at < oc.t + $4 \
-               AND NOT EXISTS (SELECT 1 FROM q q2 WHERE q2.k = oc.k \
-                 AND q2.customer_id = oc.customer_id AND q2.t > oc.t AND q2.t <= oc.paid_at) \
+               AND (oc.next_t IS NULL OR oc.paid_at < oc.next_t) \
                THEN {paid_by} END AS paid_by, \
              CASE WHEN EXISTS (SELECT 1 FROM reminders rm WHERE rm.order_id = oc.id \
                AND rm.sent_at <= oc.paid_at AND oc.paid_at <= rm.sent_at + $6) \
                THEN 1 ELSE 0 END AS reminded \
            FROM oc), \
-         ok AS ( \
+         ok AS MATERIALIZED ( \
            SELECT ob.k, ob.d, ob.customer_id, ob.total_cents, ob.paid_at, ob.reminded, \
              (SELECT {key} FROM users u WHERE u.id = ob.placed_by) AS placed_k, \
              (SELECT {key} FROM users u WHERE u.id = ob.paid_by) AS paid_k \
@@ -167,7 +174,7 @@ fn sales_sql(q: &KpiQuery) -> String {
              COUNT(DISTINCT CASE WHEN paid_k = k AND (reminded = 0 OR $7) THEN customer_id END), \
              COUNT(CASE WHEN paid_k = k AND (reminded = 0 OR $7) THEN 1 END), \
              SUM(CASE WHEN paid_k = k AND (reminded = 0 OR $7) THEN total_cents ELSE 0 END) \
-           FROM ok GROUP BY k, d) x \
+           FROM ok GROUP BY k, d) parts \
          GROUP BY k, d"
     )
 }
@@ -176,11 +183,13 @@ fn sales_sql(q: &KpiQuery) -> String {
 /// slow-response limit (ms).
 ///
 /// A shopper *turn* is the run of shopper messages after an agent's reply; the reply that ends it
-/// is a *response*, timed from the turn's first message (or a later bot hand-off). Per
+/// is a *response*, timed from the turn's first message (or a later bot hand-off). A message's
+/// `gp` counts the agent replies before it, so a turn and the reply ending it share one `gp`, and
+/// window functions give each reply its turn without a join. Per
 /// conversation the read is the `(conversation_id, seq)` range from the last agent reply before
 /// the range's first one (`p0`, so a turn that began before the range is timed from its real
 /// start) to the range's last reply (`s1`: nothing after it can be a response of the range).
-fn replies_sql(q: &KpiQuery) -> String {
+pub(crate) fn replies_sql(q: &KpiQuery) -> String {
     let key = key_sql(q.group);
     let reply_day = day_sql(q, "a.created_at");
     let response_day = day_sql(q, "resp.replied_at");
@@ -195,28 +204,31 @@ fn replies_sql(q: &KpiQuery) -> String {
          cp AS ( \
            SELECT cs.conversation_id, cs.s1, COALESCE((SELECT p.seq FROM messages p \
              WHERE p.conversation_id = cs.conversation_id AND p.seq < cs.s0 \
-             AND p.sender_type = 'agent' AND NOT p.private ORDER BY p.seq DESC LIMIT 1), 0) AS p0 \
+             AND p.sender_type || '' = 'agent' AND NOT p.private \
+             ORDER BY p.conversation_id DESC, p.seq DESC LIMIT 1), 0) AS p0 \
            FROM cs), \
          w AS ( \
-           SELECT x.conversation_id, x.seq, x.sender_type, x.sender_id, x.created_at, \
-             SUM(CASE WHEN x.sender_type = 'agent' THEN 1 ELSE 0 END) OVER ( \
-               PARTITION BY x.conversation_id ORDER BY x.seq ROWS UNBOUNDED PRECEDING) AS g, \
-             LAG(x.sender_type) OVER (PARTITION BY x.conversation_id ORDER BY x.seq) AS prev_type \
-           FROM cp JOIN messages x ON x.conversation_id = cp.conversation_id \
-             AND x.seq > cp.p0 AND x.seq <= cp.s1 \
-           WHERE NOT x.private AND x.sender_type IN ('customer', 'agent')), \
-         turns AS ( \
-           SELECT conversation_id, g, MIN(created_at) AS asked_at, \
-             COUNT(CASE WHEN created_at >= $2 THEN 1 END) AS n \
-           FROM w WHERE sender_type = 'customer' GROUP BY conversation_id, g), \
+           SELECT mx.conversation_id, mx.seq, mx.sender_type, mx.sender_id, mx.created_at, \
+             SUM(CASE WHEN mx.sender_type = 'agent' THEN 1 ELSE 0 END) OVER ( \
+               PARTITION BY mx.conversation_id ORDER BY mx.seq ROWS UNBOUNDED PRECEDING) \
+             - CASE WHEN mx.sender_type = 'agent' THEN 1 ELSE 0 END AS gp \
+           FROM cp CROSS JOIN messages mx \
+           WHERE mx.conversation_id = cp.conversation_id AND mx.seq > cp.p0 AND mx.seq <= cp.s1 \
+           AND NOT mx.private AND mx.sender_type IN ('customer', 'agent')), \
+         wt AS ( \
+           SELECT w.sender_type, w.sender_id, w.created_at, w.conversation_id, \
+             MIN(CASE WHEN w.sender_type = 'customer' THEN w.created_at END) \
+               OVER (PARTITION BY w.conversation_id, w.gp) AS asked_at, \
+             COUNT(CASE WHEN w.sender_type = 'customer' AND w.created_at >= $2 THEN 1 END) \
+               OVER (PARTITION BY w.conversation_id, w.gp) AS n \
+           FROM w), \
          resp AS ( \
-           SELECT w.sender_id, w.created_at AS replied_at, t.n, \
-             w.created_at - {GREATEST}(t.asked_at, COALESCE((SELECT MAX(h.at) FROM desk_events h \
-               WHERE h.conversation_id = w.conversation_id AND h.kind = 'bot_handoff' \
-               AND h.at <= w.created_at), 0)) AS ms \
-           FROM w JOIN turns t ON t.conversation_id = w.conversation_id AND t.g = w.g - 1 \
-           WHERE w.sender_type = 'agent' AND w.prev_type = 'customer' \
-           AND (CAST($4 AS BIGINT) IS NULL OR w.sender_id = $4)) \
+           SELECT wt.sender_id, wt.created_at AS replied_at, wt.n, \
+             wt.created_at - {GREATEST}(wt.asked_at, COALESCE((SELECT MAX(h.at) \
+               FROM desk_events h WHERE h.conversation_id = wt.conversation_id \
+               AND h.kind = 'bot_handoff' AND h.at <= wt.created_at), 0)) AS ms \
+           FROM wt WHERE wt.sender_type = 'agent' AND wt.asked_at IS NOT NULL \
+           AND (CAST($4 AS BIGINT) IS NULL OR wt.sender_id = $4)) \
          SELECT k, d, CAST(SUM(replies) AS BIGINT), CAST(SUM(responses) AS BIGINT), \
            CAST(SUM(ms) AS BIGINT), CAST(SUM(slow) AS BIGINT), CAST(SUM(answered) AS BIGINT) \
          FROM ( \
@@ -226,14 +238,14 @@ fn replies_sql(q: &KpiQuery) -> String {
            UNION ALL \
            SELECT {key}, {response_day}, 0, COUNT(*), SUM(resp.ms), \
              COUNT(CASE WHEN resp.ms > $5 THEN 1 END), SUM(resp.n) \
-           FROM resp JOIN users u ON u.id = resp.sender_id GROUP BY {key}, {response_day}) x \
+           FROM resp JOIN users u ON u.id = resp.sender_id GROUP BY {key}, {response_day}) parts \
          GROUP BY k, d"
     )
 }
 
 /// Sessions (a conversation's starts) and their first responses. `$1` shop, `$2` from, `$3` to,
 /// `$4` the one agent or NULL, `$5` the "within 30 s" limit (ms).
-fn sessions_sql(q: &KpiQuery) -> String {
+pub(crate) fn sessions_sql(q: &KpiQuery) -> String {
     let key = key_sql(q.group);
     let day = day_sql(q, "g.at");
     format!(
@@ -245,21 +257,21 @@ fn sessions_sql(q: &KpiQuery) -> String {
            WHERE e.shop_id = $1 AND e.kind = 'started' AND e.at >= $2 AND e.at < $3), \
          f AS ( \
            SELECT s.id, s.conversation_id, s.at, \
-             (SELECT x.id FROM messages x WHERE x.conversation_id = s.conversation_id \
-               AND x.seq > s.seq AND x.seq < COALESCE((SELECT n.seq FROM desk_events n \
+             (SELECT fx.id FROM messages fx WHERE fx.conversation_id = s.conversation_id \
+               AND fx.seq > s.seq AND fx.seq < COALESCE((SELECT n.seq FROM desk_events n \
                  WHERE n.id = s.next_id), 9223372036854775807) \
-               AND x.sender_type = 'agent' AND NOT x.private ORDER BY x.seq LIMIT 1) AS reply_id, \
-             (SELECT a.agent_id FROM desk_events a WHERE a.conversation_id = s.conversation_id \
-               AND a.kind IN ('assigned', 'transferred') AND a.id > s.id \
-               AND (s.next_id IS NULL OR a.id < s.next_id) ORDER BY a.id DESC LIMIT 1) AS holder \
+               AND fx.sender_type = 'agent' AND NOT fx.private ORDER BY fx.seq LIMIT 1) AS reply_id, \
+             (SELECT ev.agent_id FROM desk_events ev WHERE ev.conversation_id = s.conversation_id \
+               AND ev.kind IN ('assigned', 'transferred') AND ev.id > s.id \
+               AND (s.next_id IS NULL OR ev.id < s.next_id) ORDER BY ev.id DESC LIMIT 1) AS holder \
            FROM s), \
          g AS ( \
-           SELECT f.at, r.sender_id AS replier, f.holder, \
-             CASE WHEN r.id IS NULL THEN NULL ELSE r.created_at - {GREATEST}(f.at, \
+           SELECT f.at, fr.sender_id AS replier, f.holder, \
+             CASE WHEN fr.id IS NULL THEN NULL ELSE fr.created_at - {GREATEST}(f.at, \
                COALESCE((SELECT MAX(h.at) FROM desk_events h \
                  WHERE h.conversation_id = f.conversation_id AND h.kind = 'bot_handoff' \
-                 AND h.id > f.id AND h.at <= r.created_at), 0)) END AS ms \
-           FROM f LEFT JOIN messages r ON r.id = f.reply_id) \
+                 AND h.id > f.id AND h.at <= fr.created_at), 0)) END AS ms \
+           FROM f LEFT JOIN messages fr ON fr.id = f.reply_id) \
          SELECT {key} AS k, {day} AS d, COUNT(*), COUNT(g.replier), \
            CAST(COALESCE(SUM(g.ms), 0) AS BIGINT), COUNT(CASE WHEN g.ms <= $5 THEN 1 END) \
          FROM g LEFT JOIN users u ON u.id = COALESCE(g.replier, g.holder) \
@@ -270,16 +282,16 @@ fn sessions_sql(q: &KpiQuery) -> String {
 
 /// Payment reminders and what became of their orders. `$1` shop, `$2` from, `$3` to, `$4` the one
 /// agent or NULL, `$5` the outcome window (ms), `$6` now.
-fn reminders_sql(q: &KpiQuery) -> String {
+pub(crate) fn reminders_sql(q: &KpiQuery) -> String {
     let key = key_sql(q.group);
-    let day = day_sql(q, "r.sent_at");
+    let day = day_sql(q, "rem.sent_at");
     format!(
         "WITH rk AS ( \
-           SELECT {key} AS k, {day} AS d, r.order_id, COUNT(*) AS n, MAX(r.sent_at) AS last_sent \
-           FROM reminders r LEFT JOIN users u ON u.id = r.agent_id \
-           WHERE r.shop_id = $1 AND r.sent_at >= $2 AND r.sent_at < $3 \
-           AND (CAST($4 AS BIGINT) IS NULL OR r.agent_id = $4) \
-           GROUP BY {key}, {day}, r.order_id) \
+           SELECT {key} AS k, {day} AS d, rem.order_id, COUNT(*) AS n, MAX(rem.sent_at) AS last_sent \
+           FROM reminders rem LEFT JOIN users u ON u.id = rem.agent_id \
+           WHERE rem.shop_id = $1 AND rem.sent_at >= $2 AND rem.sent_at < $3 \
+           AND (CAST($4 AS BIGINT) IS NULL OR rem.agent_id = $4) \
+           GROUP BY {key}, {day}, rem.order_id) \
          SELECT rk.k, rk.d, CAST(SUM(rk.n) AS BIGINT), COUNT(*), \
            COUNT(CASE WHEN o.paid_at IS NOT NULL AND o.paid_at <= rk.last_sent + $5 THEN 1 END), \
            COUNT(CASE WHEN (o.paid_at IS NULL OR o.paid_at > rk.last_sent + $5) \
@@ -293,7 +305,7 @@ fn reminders_sql(q: &KpiQuery) -> String {
 
 /// Orders placed without any conversation in the window before them (the shop's only).
 /// `$1` shop, `$2` from, `$3` to, `$4` window (ms).
-fn silent_sql(q: &KpiQuery) -> String {
+pub(crate) fn silent_sql(q: &KpiQuery) -> String {
     let day = day_sql(q, "o.placed_at");
     format!(
         "SELECT {day} AS d, COUNT(*), COUNT(DISTINCT o.customer_id), \
@@ -302,9 +314,9 @@ fn silent_sql(q: &KpiQuery) -> String {
              AS BIGINT) \
          FROM orders o \
          WHERE o.shop_id = $1 AND o.placed_at >= $2 AND o.placed_at < $3 \
-         AND NOT EXISTS (SELECT 1 FROM conversations c JOIN messages m ON m.conversation_id = c.id \
-           WHERE c.shop_id = $1 AND c.customer_id = o.customer_id \
-           AND m.sender_type IN ('customer', 'agent') AND NOT m.private \
+         AND NOT EXISTS (SELECT 1 FROM conversations c CROSS JOIN messages m \
+           WHERE c.customer_id = o.customer_id AND m.conversation_id = c.id \
+           AND m.sender_type || '' IN ('customer', 'agent') AND NOT m.private \
            AND m.created_at <= o.placed_at AND m.created_at > o.placed_at - $4) \
          GROUP BY {day}"
     )

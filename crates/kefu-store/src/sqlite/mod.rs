@@ -49,6 +49,8 @@ mod tools;
 mod batch;
 mod bulk_import;
 mod checkpoint;
+#[cfg(test)]
+mod kpi_plans;
 mod prelude;
 mod writer;
 
