@@ -10,6 +10,7 @@ import * as inbox from './locales/inbox'
 import * as mail from './locales/mail'
 import * as members from './locales/members'
 import * as reports from './locales/reports'
+import * as kpi from './locales/kpi'
 import * as scripts from './locales/scripts'
 import * as search from './locales/search'
 import * as segments from './locales/segments'
@@ -147,6 +148,7 @@ const zh = {
   ...inbox.zh,
   ...aftersales.zh,
   ...reports.zh,
+  ...kpi.zh,
 }
 
 type Dict = typeof zh
@@ -279,6 +281,7 @@ const en: Dict = {
   ...inbox.en,
   ...aftersales.en,
   ...reports.en,
+  ...kpi.en,
 }
 
 const dicts: Record<Locale, Dict> = { zh, en }

@@ -26,6 +26,7 @@ export const router = createRouter({
         { path: 'segments', name: 'segments', component: () => import('./views/SegmentsView.vue') },
         { path: 'sla', name: 'sla', component: () => import('./views/SlaView.vue') },
         { path: 'reports', name: 'reports', component: () => import('./views/ReportsView.vue') },
+        { path: 'reports/kpi', name: 'kpi', component: () => import('./views/KpiView.vue') },
         { path: 'settings', name: 'settings', component: () => import('./views/SettingsView.vue') },
         { path: 'members', name: 'members', component: () => import('./views/MembersView.vue') },
         { path: 'account', name: 'account', component: () => import('./views/AccountView.vue') },

@@ -64,6 +64,8 @@ test('Chinese texts never show the server sentence', () => {
     ['validation_failed', 'widget.greeting: must be at most 60 characters', '聊天窗口邀请语：最多 60 个字', 'widget.greeting'],
     ['validation_failed', 'widget.color: must be a colour like #1f6feb', '聊天窗口主题色：须为颜色值，如 #1f6feb', 'widget.color'],
     ['validation_failed', "order_id: not an order of this conversation's customer", '订单：不是本会话顾客的订单', 'order_id'],
+    ['validation_failed', 'window_days: must be between 1 and 30', '归因窗口（天）：须在 1 到 30 之间', 'window_days'],
+    ['validation_failed', 'slow_response_seconds: must be between 10 and 3600', '慢响应阈值（秒）：须在 10 到 3600 之间', 'slow_response_seconds'],
   ]
   for (const [code, message, want, field] of cases) {
     const got = describeError(code, message, 'zh', field)

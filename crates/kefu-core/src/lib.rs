@@ -17,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod frames;
 pub mod inbox;
+pub mod kpi;
 pub mod mail;
 pub mod members;
 pub mod model;

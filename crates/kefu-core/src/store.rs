@@ -11,6 +11,7 @@ use crate::automation::AutomationStore;
 use crate::commerce::CommerceStore;
 use crate::customers::CustomerStore;
 use crate::inbox::InboxStore;
+use crate::kpi::KpiStore;
 use crate::mail::MailStore;
 use crate::members::MemberStore;
 use crate::model::*;
@@ -49,6 +50,7 @@ pub trait Store:
     + ReviewStore
     + ReportStore
     + InboxStore
+    + KpiStore
     + Send
     + Sync
     + 'static
@@ -155,12 +157,37 @@ pub trait Store:
         conversation_id: Id,
         agent_id: Option<Id>,
         team_id: Option<Id>,
+    ) -> Result<Conversation> {
+        self.assign_as(shop_id, conversation_id, agent_id, team_id, None)
+            .await
+    }
+    /// [`Store::assign`] made by a person (`actor`), whom the desk event it records names
+    /// ([`crate::kpi::DeskEvent`], written in the same transaction).
+    async fn assign_as(
+        &self,
+        shop_id: Id,
+        conversation_id: Id,
+        agent_id: Option<Id>,
+        team_id: Option<Id>,
+        actor: Option<Id>,
     ) -> Result<Conversation>;
     async fn set_status(
         &self,
         shop_id: Id,
         conversation_id: Id,
         status: ConversationStatus,
+    ) -> Result<Conversation> {
+        self.set_status_as(shop_id, conversation_id, status, None)
+            .await
+    }
+    /// [`Store::set_status`] made by a person (`actor`); a change of status records a desk event
+    /// in the same transaction.
+    async fn set_status_as(
+        &self,
+        shop_id: Id,
+        conversation_id: Id,
+        status: ConversationStatus,
+        actor: Option<Id>,
     ) -> Result<Conversation>;
     /// Agents read up to `seq`: clears the unread count.
     async fn mark_read_by_agent(

@@ -4,7 +4,7 @@
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
-    aftersales, agent, attachments, commerce, customers, demo, inbox, mail, members, reminders, reports,
+    aftersales, agent, attachments, commerce, customers, demo, inbox, kpi, mail, members, reminders, reports,
     reviews, scripts, search, segments, sla, suggest, tickets, tools, widget, ws,
 };
 use kefu_core::model::*;
@@ -61,5 +61,6 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(reviews::ApiDoc::openapi());
     doc.merge(inbox::ApiDoc::openapi());
     doc.merge(reports::ApiDoc::openapi());
+    doc.merge(kpi::ApiDoc::openapi());
     doc
 }

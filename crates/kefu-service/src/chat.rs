@@ -234,7 +234,7 @@ impl ChatService {
         }
         let after = self
             .store
-            .assign(by.shop_id, conversation_id, agent_id, team_id)
+            .assign_as(by.shop_id, conversation_id, agent_id, team_id, Some(by.id))
             .await?;
         let target = match (&after.assignee_name, &after.team) {
             (Some(agent), _) => agent.clone(),
@@ -292,7 +292,7 @@ impl ChatService {
         let before = self.visible_conversation(by, conversation_id).await?;
         let after = Arc::new(
             self.store
-                .set_status(by.shop_id, conversation_id, status)
+                .set_status_as(by.shop_id, conversation_id, status, Some(by.id))
                 .await?,
         );
         self.publish(Event::ConversationUpdated {

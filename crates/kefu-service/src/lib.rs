@@ -11,9 +11,9 @@
 //! globals. Tests build a fresh one per server.
 //!
 //! Module graph (no cycles): `access`, `sent`, `visitors`, `background`, `notify`, `sla`, `mail`,
-//! `commerce` are leaves; `tools`, `members` → routing; `chat` → routing, tools, suggest; `customers`,
-//! `cards`, `scripts` → access; `inbox` → access, cards; `ticket_hooks` → sla, notify, mail,
-//! inbox; `automation` extends ticket_hooks; `tickets` → ticket_hooks; `escalation` →
+//! `commerce` are leaves; `kpi` → access; `tools`, `members` → routing; `chat` → routing, tools,
+//! suggest; `customers`, `cards`, `scripts` → access; `inbox` → access, cards; `ticket_hooks` → sla,
+//! notify, mail, inbox; `automation` extends ticket_hooks; `tickets` → ticket_hooks; `escalation` →
 //! ticket_hooks, notify; `aftersales` → commerce, inbox; `jobs` → the store only.
 
 pub mod access;
@@ -28,6 +28,7 @@ pub mod demo;
 pub mod escalation;
 pub mod inbox;
 pub mod jobs;
+pub mod kpi;
 pub mod mail;
 pub mod members;
 pub mod notify;
@@ -94,6 +95,8 @@ pub struct Services {
     pub ticket_hooks: Arc<ticket_hooks::TicketHooks>,
     pub tickets: Arc<tickets::TicketService>,
     pub escalation: Arc<escalation::EscalationService>,
+    /// Agent KPIs (客服绩效): reports, trends, attribution settings, desk events.
+    pub kpi: Arc<kpi::KpiService>,
     /// Reply suggestions, when on.
     pub suggest: Option<Arc<suggest::Suggester>>,
     /// The full-text index and its indexer, when the server has a data directory.
@@ -146,6 +149,7 @@ impl Services {
                 notify.clone(),
             ),
             members: members::MembersService::new(store.clone(), events.clone(), routing.clone()),
+            kpi: kpi::KpiService::new(store.clone()),
             commerce,
             notify,
             sla,

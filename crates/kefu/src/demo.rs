@@ -380,6 +380,7 @@ async fn seed_new(store: &dyn Store) -> Result<()> {
     seed_more_customers(store, shop.id, &agent_ids[1]).await?;
     seed_commerce(store, shop.id, &chat_customers).await?;
     crate::demo_cards::seed(store, &shop, &agent_ids).await?;
+    crate::demo_kpi::seed(store, &shop, &agent_ids).await?;
     seed_order_history(store, shop.id).await?;
     seed_tickets(store, shop.id, &chat_customers, &agent_ids).await?;
     crate::demo_aftersales::seed(store, &shop, &agent_ids).await?;

@@ -4,6 +4,7 @@
 mod demo;
 mod demo_aftersales;
 mod demo_cards;
+mod demo_kpi;
 mod eval;
 
 use anyhow::{Context, Result, bail};

@@ -7,6 +7,7 @@ pub mod commerce;
 pub mod customers;
 pub mod demo;
 pub mod inbox;
+pub mod kpi;
 pub mod mail;
 pub mod members;
 pub mod reminders;
@@ -70,6 +71,7 @@ pub fn api(_state: AppState) -> Router<AppState> {
         .merge(mail::router())
         .merge(members::router())
         .merge(reports::router())
+        .merge(kpi::router())
         .merge(commerce::router())
         .merge(segments::router())
         .merge(reminders::router())

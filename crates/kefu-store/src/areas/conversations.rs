@@ -450,6 +450,20 @@ pub(crate) async fn append_customer(conn: &mut Conn, m: &CustomerMessage<'_>) ->
         },
     )
     .await?;
+    if started {
+        // A session starts with this message: the desk event is part of the same write.
+        super::kpi::record_conversation_event(
+            conn,
+            conversation_id,
+            now,
+            kefu_core::kpi::DeskEventKind::Started,
+            None,
+            None,
+            None,
+            if is_new { "new" } else { "reopened" },
+        )
+        .await?;
+    }
     let mut trailing = None;
     if let Some((_, _, notice, 0)) = &announcement
         && !notice.trim().is_empty()
@@ -564,6 +578,17 @@ pub(crate) async fn route_shop(conn: &mut Conn, shop_id: Id) -> Result<Vec<Conve
                 .execute(&mut *conn)
                 .await
                 .map_err(db_err)?;
+            super::kpi::record_conversation_event(
+                conn,
+                conversation_id,
+                now,
+                kefu_core::kpi::DeskEventKind::Assigned,
+                Some(agent_id),
+                None,
+                None,
+                "",
+            )
+            .await?;
             assigned.push(conversation_id);
         }
     }

@@ -6,6 +6,7 @@
 use super::conversations::*;
 use super::prelude::*;
 use async_trait::async_trait;
+use kefu_core::kpi::DeskEventKind;
 use kefu_core::model::*;
 use kefu_core::store::Store;
 use kefu_core::time::Millis;
@@ -224,17 +225,31 @@ impl Store for DbStore {
     ) -> Result<User> {
         tx!(self, |conn| {
             // A deactivated account stays offline (it has no session to ask with anyway).
-            let done = sqlx::query(
-                "UPDATE users SET status = $1 WHERE id = $2 AND shop_id = $3 AND deactivated_at IS NULL",
+            let before: Option<String> = sqlx::query_scalar(
+                "SELECT status FROM users WHERE id = $1 AND shop_id = $2 AND deactivated_at IS NULL",
             )
+            .bind(user_id)
+            .bind(shop_id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            let before = before.ok_or_else(|| Error::not_found("user"))?;
+            sqlx::query("UPDATE users SET status = $1 WHERE id = $2 AND shop_id = $3")
                 .bind(status.as_str())
                 .bind(user_id)
                 .bind(shop_id)
                 .execute(&mut *conn)
                 .await
                 .map_err(db_err)?;
-            if done.rows_affected() == 0 {
-                return Err(Error::not_found("user"));
+            if before != status.as_str() {
+                super::kpi::record_agent_status(
+                    conn,
+                    shop_id,
+                    user_id,
+                    Millis::now().0,
+                    status.as_str(),
+                )
+                .await?;
             }
             load_user(conn, shop_id, user_id)
                 .await?
@@ -641,12 +656,13 @@ impl Store for DbStore {
         rows.iter().map(message_from_row).collect()
     }
 
-    async fn assign(
+    async fn assign_as(
         &self,
         shop_id: Id,
         conversation_id: Id,
         agent_id: Option<Id>,
         team_id: Option<Id>,
+        actor: Option<Id>,
     ) -> Result<Conversation> {
         tx!(self, |conn| {
             let current = load_conversation_locked(conn, shop_id, conversation_id).await?;
@@ -695,15 +711,34 @@ impl Store for DbStore {
                     .await
                     .map_err(db_err)?;
             }
+            if agent_id != current.assignee_id || team != current.team.as_ref().map(|t| t.id) {
+                let kind = if current.assignee_id.is_some() {
+                    DeskEventKind::Transferred
+                } else {
+                    DeskEventKind::Assigned
+                };
+                super::kpi::record_conversation_event(
+                    conn,
+                    conversation_id,
+                    now,
+                    kind,
+                    agent_id,
+                    current.assignee_id,
+                    actor,
+                    "",
+                )
+                .await?;
+            }
             load_conversation(conn, shop_id, conversation_id).await
         })
     }
 
-    async fn set_status(
+    async fn set_status_as(
         &self,
         shop_id: Id,
         conversation_id: Id,
         status: ConversationStatus,
+        actor: Option<Id>,
     ) -> Result<Conversation> {
         tx!(self, |conn| {
             let current = load_conversation_locked(conn, shop_id, conversation_id).await?;
@@ -721,6 +756,19 @@ impl Store for DbStore {
                     .execute(&mut *conn)
                     .await
                     .map_err(db_err)?;
+            if status != current.status {
+                super::kpi::record_conversation_event(
+                    conn,
+                    conversation_id,
+                    now,
+                    DeskEventKind::Status,
+                    current.assignee_id,
+                    None,
+                    actor,
+                    status.as_str(),
+                )
+                .await?;
+            }
             load_conversation(conn, shop_id, conversation_id).await
         })
     }

@@ -221,6 +221,19 @@ impl ToolsStore for DbStore {
                 .execute(&mut *conn)
                 .await
                 .map_err(db_err)?;
+            if current.status != ConversationStatus::Pending {
+                super::kpi::record_conversation_event(
+                    conn,
+                    conversation_id,
+                    Millis::now().0,
+                    kefu_core::kpi::DeskEventKind::Status,
+                    current.assignee_id,
+                    None,
+                    None,
+                    ConversationStatus::Pending.as_str(),
+                )
+                .await?;
+            }
             load_conversation(conn, shop_id, conversation_id).await
         })
     }
@@ -248,9 +261,21 @@ impl ToolsStore for DbStore {
                 .await
                 .map_err(db_err)?;
             match woke {
-                Some(_) => Ok(Some(
-                    load_conversation(conn, shop_id, conversation_id).await?,
-                )),
+                Some(_) => {
+                    let conversation = load_conversation(conn, shop_id, conversation_id).await?;
+                    super::kpi::record_conversation_event(
+                        conn,
+                        conversation_id,
+                        now,
+                        kefu_core::kpi::DeskEventKind::Status,
+                        conversation.assignee_id,
+                        None,
+                        None,
+                        ConversationStatus::Open.as_str(),
+                    )
+                    .await?;
+                    Ok(Some(conversation))
+                }
                 None => Ok(None),
             }
         })

@@ -34,6 +34,8 @@ mod conversations;
 mod customers;
 #[path = "../areas/inbox.rs"]
 mod inbox;
+#[path = "../areas/kpi.rs"]
+mod kpi;
 #[path = "../areas/mail.rs"]
 mod mail;
 #[path = "../areas/members.rs"]

@@ -23,6 +23,8 @@ mod conversations;
 mod customers;
 #[path = "../areas/inbox.rs"]
 mod inbox;
+#[path = "../areas/kpi.rs"]
+mod kpi;
 #[path = "../areas/mail.rs"]
 mod mail;
 #[path = "../areas/members.rs"]
@@ -51,6 +53,8 @@ mod tools;
 mod batch;
 mod bulk_import;
 mod checkpoint;
+#[cfg(test)]
+mod kpi_plans;
 mod prelude;
 mod writer;
 

@@ -17,6 +17,7 @@ mod errors;
 mod faults;
 mod inbox;
 mod isolation;
+mod kpi;
 mod live;
 mod mail;
 mod members;
