@@ -4,8 +4,9 @@
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
-    aftersales, agent, attachments, commerce, customers, demo, inbox, kpi, mail, members, reminders, reports,
-    reviews, scripts, search, segments, sla, suggest, tickets, tools, widget, ws,
+    aftersales, agent, attachments, commerce, customers, demo, inbox, kpi, mail, members,
+    reminders, reports, reviews, scripts, search, segments, sla, suggest, tickets, tools, widget,
+    ws,
 };
 use kefu_core::model::*;
 use utoipa::OpenApi;
