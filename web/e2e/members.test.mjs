@@ -7,8 +7,8 @@
 // (after a confirm) signs them out at once with the reason and tells the shopper; reactivating lets
 // them back in. Everything is also looked at on a phone.
 // The demo shop stays usable for the files after this one: unique names, every demo agent's
-// status put back, and the new agent ends offline with the demo password (team.test signs in
-// every member with it).
+// status put back, and the new agent ends active, offline and with the demo password (team.test
+// signs in every member with it), even when a step failed.
 // Run from web/: KEFU_URL=http://127.0.0.1:18080 node --test e2e/members.test.mjs
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -84,7 +84,6 @@ test("the owner's first day: a team, an agent, their first sign-in and first cha
   const tokens = {}
   for (const a of before) tokens[a.id] = await tokenOf(a.email)
   let newAgentId = null
-  let newAgentToken = null
 
   try {
     // Nobody else online: the shopper's chat can only go to the new agent. Chats already waiting
@@ -132,7 +131,9 @@ test("the owner's first day: a team, an agent, their first sign-in and first cha
     await shot(owner, 'm03-member-form')
     const created = owner.waitForResponse((r) => r.url().endsWith('/api/v1/members') && r.request().method() === 'POST')
     await owner.getByTestId('member-form-save').click()
-    assert.equal((await created).status(), 201)
+    const createdResponse = await created
+    assert.equal(createdResponse.status(), 201)
+    newAgentId = (await createdResponse.json()).member.id
 
     // ---- the temporary password, shown once
     const dialog = owner.getByTestId('temp-dialog')
@@ -149,7 +150,7 @@ test("the owner's first day: a team, an agent, their first sign-in and first cha
     await dialog.waitFor({ state: 'hidden' })
     const row = owner.locator(`[data-testid="member-row"][data-email="${agentEmail}"]`)
     await row.waitFor()
-    newAgentId = Number(await row.getAttribute('data-member-id'))
+    assert.equal(Number(await row.getAttribute('data-member-id')), newAgentId)
     const rowText = await row.innerText()
     assert.match(rowText, new RegExp(`${teamName}、售前`))
     assert.match(rowText, /待设置密码/)
@@ -250,7 +251,7 @@ test("the owner's first day: a team, an agent, their first sign-in and first cha
     await shot(owner, 'm15-deactivate-confirm')
     await owner.getByTestId('confirm-ok').click()
     await owner.getByTestId('members-notice').filter({ hasText: '已停用' }).waitFor()
-    assert.match(await row.getByTestId('member-state').innerText(), /已停用/)
+    await row.getByTestId('member-state').filter({ hasText: '已停用' }).waitFor()
     await agent.waitForURL((url) => url.pathname === '/login')
     assert.match(await agent.getByTestId('login-ended').innerText(), /账号已被停用/)
     await shot(agent, 'm16-agent-signed-out')
@@ -289,16 +290,17 @@ test("the owner's first day: a team, an agent, their first sign-in and first cha
     await signIn(agent, agentEmail, ownPassword)
     await agent.waitForURL((url) => url.pathname === '/inbox')
     for (const c of [ownerCtx, agentCtx, shopCtx, phoneCtx]) await c.close()
-    newAgentToken = await tokenOf(agentEmail, ownPassword)
   } finally {
-    // Put the shop back as the later test files expect it: the new agent offline and on the demo
-    // password, every demo agent in the status they had.
+    // Put the shop back as the later test files expect it, whatever step failed: the new agent
+    // active, offline and on the demo password (team.test signs in every member with it), every
+    // demo agent in the status they had.
     if (newAgentId) {
-      const token = newAgentToken ?? (await tokenOf(agentEmail, ownPassword).catch(() => null))
-      if (token) {
-        await api('PUT', '/api/v1/me/status', token, { status: 'offline' })
-        await api('PUT', '/api/v1/me/password', token, { current_password: ownPassword, new_password: 'demo1234' })
-      }
+      const now = (await api('GET', '/api/v1/agents', admin)).agents.find((a) => a.id === newAgentId)
+      if (now && !now.active) await api('POST', `/api/v1/members/${newAgentId}/reactivate`, admin, {})
+      const { temporary_password: temp } = await api('POST', `/api/v1/members/${newAgentId}/password-reset`, admin, {})
+      const token = await tokenOf(agentEmail, temp)
+      await api('PUT', '/api/v1/me/password', token, { current_password: temp, new_password: 'demo1234' })
+      await api('PUT', '/api/v1/me/status', token, { status: 'offline' })
     }
     for (const a of before) await api('PUT', '/api/v1/me/status', tokens[a.id], { status: a.status })
   }
