@@ -32,9 +32,10 @@ pub const MAX_ORDER_NO_CHARS: usize = 64;
 pub const MAX_SKU_CHARS: usize = 64;
 
 /// Words in a shopper's text that may be order numbers, last named first: runs of ASCII letters,
-/// digits, `-` and `_` (full-width forms folded) of 6–40 characters holding at least 6 digits.
-/// A phone number qualifies too; the lookup among the shopper's own orders sorts them out. Most
-/// messages hold none, so they cost no read at all.
+/// digits, `-` and `_` (full-width forms folded) of 8–40 characters holding at least 6 digits
+/// (platform order numbers are 10–19 digits, the demo's `XMF20261120001`). A phone number
+/// qualifies too; the lookup among the shopper's own orders sorts them out. Most messages hold
+/// none, so they cost no read at all.
 pub fn order_number_candidates(text: &str) -> Vec<String> {
     let folded: String = text
         .chars()
@@ -48,7 +49,7 @@ pub fn order_number_candidates(text: &str) -> Vec<String> {
     for word in folded.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_')) {
         let word = word.trim_matches(|c| c == '-' || c == '_');
         let digits = word.bytes().filter(u8::is_ascii_digit).count();
-        if (6..=40).contains(&word.len()) && digits >= 6 && !out.iter().any(|w| w == word) {
+        if (8..=40).contains(&word.len()) && digits >= 6 && !out.iter().any(|w| w == word) {
             out.push(word.to_owned());
         }
     }
@@ -293,7 +294,8 @@ mod tests {
             order_number_candidates("A1B2C3D4E5").is_empty(),
             "five digits"
         );
-        assert_eq!(order_number_candidates("--123456--"), ["123456"]);
+        assert!(order_number_candidates("kp:123456").is_empty(), "too short");
+        assert_eq!(order_number_candidates("--12345678--"), ["12345678"]);
         let many = (0..9)
             .map(|i| format!("ORD{i}00000{i}"))
             .collect::<Vec<_>>()
