@@ -315,11 +315,15 @@ impl InboxService {
         }
     }
 
-    /// A ticket was resolved: its shopper hears of it when the ticket is about a conversation.
+    /// A ticket was resolved: its shopper hears of it when the ticket is about a conversation and
+    /// shared with them (an agent's internal ticket stays unknown to the shopper).
     pub async fn ticket_resolved(&self, ticket: &Ticket) {
         let Some(customer) = &ticket.customer else {
             return;
         };
+        if !ticket.shared_with_customer {
+            return;
+        }
         match self.store.ticket_links(ticket.shop_id, ticket.id).await {
             Ok(links) if links.iter().any(|l| l.kind == LinkKind::Conversation) => {
                 let text = inbox::ticket_resolved_notice(&ticket.display_number);

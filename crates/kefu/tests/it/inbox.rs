@@ -574,12 +574,13 @@ async fn notices_body(backend: Backend) {
             .any(|n| n.contains("已转接至「售后」组")),
     );
 
-    // A ticket about the conversation, resolved.
+    // A ticket about the conversation, shared with the shopper, resolved (an internal one would
+    // tell the shopper nothing).
     let t = s
         .post(
             &format!("/api/v1/conversations/{cid}/ticket"),
             Some(&admin.token),
-            json!({}),
+            json!({"shared_with_customer": true}),
         )
         .await
         .expect(201)
