@@ -224,15 +224,18 @@ impl Store for DbStore {
         status: AgentStatus,
     ) -> Result<User> {
         tx!(self, |conn| {
-            // A deactivated account stays offline (it has no session to ask with anyway).
-            let before: Option<String> = sqlx::query_scalar(
-                "SELECT status FROM users WHERE id = $1 AND shop_id = $2 AND deactivated_at IS NULL",
-            )
-            .bind(user_id)
-            .bind(shop_id)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db_err)?;
+            // A deactivated account stays offline (it has no session to ask with anyway). Locked,
+            // so two changes at once record each transition once, in order.
+            let sql = format!(
+                "SELECT status FROM users WHERE id = $1 AND shop_id = $2 \
+                 AND deactivated_at IS NULL{FOR_NO_KEY_UPDATE}"
+            );
+            let before: Option<String> = sqlx::query_scalar(AssertSqlSafe(sql))
+                .bind(user_id)
+                .bind(shop_id)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_err)?;
             let before = before.ok_or_else(|| Error::not_found("user"))?;
             sqlx::query("UPDATE users SET status = $1 WHERE id = $2 AND shop_id = $3")
                 .bind(status.as_str())
