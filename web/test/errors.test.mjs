@@ -52,7 +52,7 @@ test('Chinese texts never show the server sentence', () => {
     ['validation_failed', 'password: must not be the e-mail address', '密码：不能与邮箱相同', 'password'],
     ['validation_failed', 'current_password: is wrong', '当前密码：不正确', 'current_password'],
     ['validation_failed', 'role: must be agent, supervisor or admin', '角色：须为客服、主管或管理员', 'role'],
-    ['validation_failed', 'agent_id: the member is deactivated', '该成员已停用', 'agent_id'],
+    ['validation_failed', 'agent_id: the member is deactivated', '客服：该成员已停用', 'agent_id'],
     ['conflict', 'email: is already used', '邮箱：已被使用', 'email'],
     ['conflict', 'name: a team with this name already exists', '名称：已存在同名内容', 'name'],
     ['conflict', 'you cannot change your own role or deactivate yourself', '不能修改自己的角色，也不能停用自己'],
