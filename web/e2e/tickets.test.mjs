@@ -92,6 +92,8 @@ test('a chat about a damaged item becomes a ticket with a partial refund, resolv
   await pane.getByTestId('ticket-create-open').click()
   const panel = pane.getByTestId('ticket-create-panel')
   await panel.getByTestId('ticket-create-category').selectOption({ label: '差错 / 破损' })
+  // Tickets an agent writes are internal unless shared: this one the shopper should follow.
+  await panel.getByTestId('ticket-create-share').check()
   await shot(admin, 'k01-create-ticket-from-conversation')
   await panel.getByTestId('ticket-create-submit').click()
   const link = pane.getByTestId('conversation-ticket-link').first()
