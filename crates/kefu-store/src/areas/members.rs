@@ -516,6 +516,20 @@ impl MemberStore for DbStore {
                     );
                 }
             }
+            // For the KPIs each released chat moved from this agent to the queue, by the admin.
+            for (conversation_id, _) in &held {
+                super::kpi::record_conversation_event(
+                    conn,
+                    *conversation_id,
+                    now,
+                    kefu_core::kpi::DeskEventKind::Transferred,
+                    None,
+                    Some(id),
+                    Some(by.id),
+                    "",
+                )
+                .await?;
+            }
             let mut released = Vec::with_capacity(held.len());
             for (conversation_id, _) in &held {
                 released.push(load_conversation(conn, shop_id, *conversation_id).await?);

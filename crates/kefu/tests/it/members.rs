@@ -405,6 +405,26 @@ async fn deactivate_body(backend: Backend) {
     assert_eq!(a1["assignee_id"], mate.id(), "{a1}");
     assert!(a2["assignee_id"].is_null(), "{a2}");
     assert_eq!(a2["queue_position"], 1, "{a2}");
+    // The KPIs see each chat move from the leaving agent to the queue, by the admin.
+    let events = s
+        .get(
+            &format!("/api/v1/conversations/{c2}/events"),
+            Some(&admin.token),
+        )
+        .await
+        .expect(200)["events"]
+        .clone();
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "transferred"
+                && e["agent_id"].is_null()
+                && e["previous_agent_id"] == leaving.id()
+                && e["actor_id"] == admin.id()),
+        "{events}"
+    );
     // The shopper is told, in the chat; history keeps who answered.
     let notice = shopper_ws
         .find(WAIT, |e| {
