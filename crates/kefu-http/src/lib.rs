@@ -19,6 +19,8 @@ pub mod openapi;
 pub mod ratelimit;
 pub mod request_id;
 pub mod routes;
+pub mod security_headers;
+pub mod server;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -48,6 +50,12 @@ pub struct Limits {
     pub address_messages_per_minute: u32,
     /// Reverse proxies whose `X-Forwarded-For` / `X-Real-IP` name the real client.
     pub trusted_proxies: Vec<client_ip::Cidr>,
+    /// How long a client may take to send a request's head, and how long a kept-alive
+    /// connection may sit idle ([`server`]).
+    pub header_read_timeout: std::time::Duration,
+    /// Open connections (WebSockets included) per client address; 0 = no cap. Trusted proxies
+    /// are exempt.
+    pub max_connections_per_address: usize,
 }
 
 impl Default for Limits {
@@ -58,6 +66,10 @@ impl Default for Limits {
             visitor_messages_per_minute: 120,
             address_messages_per_minute: 480,
             trusted_proxies: Vec::new(),
+            header_read_timeout: std::time::Duration::from_secs(20),
+            // A browser opens at most 6 connections to a host plus its WebSockets: this lets an
+            // office of about 30 agents share one address.
+            max_connections_per_address: 256,
         }
     }
 }
@@ -176,6 +188,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::web::router())
         // Outermost, so the widget's preflights are answered before routing (no route has OPTIONS).
         .layer(axum::middleware::from_fn(cors::widget_cors))
+        // Around CORS too, so refusals and preflights carry nosniff and no-store as well.
+        .layer(axum::middleware::from_fn(security_headers::harden))
         .layer(axum::middleware::from_fn(move |request, next| {
             client_ip::resolve_client_ip(trusted.clone(), request, next)
         }))
