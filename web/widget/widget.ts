@@ -1110,6 +1110,27 @@ const TEXT = {
     close() {
       if (isOpen) setOpen(false)
     },
+    /** The shopper signed out of the shop: their token ends on the server and the widget forgets
+     * them (the next chat starts as a new, anonymous shopper). */
+    async logout() {
+      const ending = token
+      if (ending) await call('DELETE', '/api/v1/widget/sessions').catch(() => {})
+      if (token !== ending) return
+      token = null
+      sessionPromise = null
+      try {
+        localStorage.removeItem(TOKEN_KEY)
+      } catch {
+        /* ignore */
+      }
+      const sock = ws
+      ws = null
+      sock?.close()
+      messages = []
+      lastSeq = 0
+      unread = 0
+      render()
+    },
   }
   const pageWindow = window as unknown as { kefu?: { q?: Array<[string, unknown]> } }
   const queued = Array.isArray(pageWindow.kefu?.q) ? pageWindow.kefu!.q! : []

@@ -40,11 +40,18 @@ fn cookie(parts: &Parts, name: &str) -> Option<String> {
 
 /// Looks up the agent owning a session token.
 pub async fn agent_from_token(state: &AppState, token: &str) -> Result<User> {
-    state
+    let now = Millis::now();
+    let hash = token::hash(token);
+    let clock = &state.lifetimes;
+    let user = state
         .store
-        .session_user(&token::hash(token), Millis::now())
+        .session_user(&hash, now, clock.agent_seen_since(now))
         .await?
-        .ok_or_else(|| Error::unauthorized("invalid or expired token"))
+        .ok_or_else(|| Error::unauthorized("invalid or expired token"))?;
+    if clock.agent_due_for_touch(&hash, now) {
+        state.store.touch_session(&hash, now).await?;
+    }
+    Ok(user)
 }
 
 /// Looks up the shopper owning a visitor token.
@@ -53,9 +60,10 @@ pub async fn visitor_from_token(state: &AppState, token: &str) -> Result<Visitor
     if let Some(visitor) = state.services.visitors.get(&hash) {
         return Ok(visitor);
     }
+    let now = Millis::now();
     let visitor = state
         .store
-        .visitor(&hash)
+        .visitor(&hash, now, state.lifetimes.visitor_used_since(now))
         .await?
         .ok_or_else(|| Error::unauthorized("invalid visitor token"))?;
     state.services.visitors.put(hash, visitor.clone());

@@ -21,6 +21,7 @@ pub mod request_id;
 pub mod routes;
 pub mod security_headers;
 pub mod server;
+pub mod sessions;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -56,6 +57,8 @@ pub struct Limits {
     /// Open connections (WebSockets included) per client address; 0 = no cap. Trusted proxies
     /// are exempt.
     pub max_connections_per_address: usize,
+    /// How long sessions and visitor tokens live ([`sessions`]).
+    pub lifetimes: sessions::Lifetimes,
 }
 
 impl Default for Limits {
@@ -70,6 +73,7 @@ impl Default for Limits {
             // A browser opens at most 6 connections to a host plus its WebSockets: this lets an
             // office of about 30 agents share one address.
             max_connections_per_address: 256,
+            lifetimes: sessions::Lifetimes::default(),
         }
     }
 }
@@ -84,6 +88,8 @@ pub struct AppState {
     /// The live sockets; also the [`Services::events`] sink.
     pub hub: Arc<hub::Hub>,
     pub limits: Arc<RateLimits>,
+    /// Idle timeouts and rotation of sessions and visitor tokens.
+    pub lifetimes: Arc<sessions::SessionClock>,
     /// Send the session cookie only over HTTPS.
     pub secure_cookies: bool,
     /// Set by `kefu demo` only: enables the demo shop page's login and ordering endpoints.
@@ -144,6 +150,7 @@ impl AppState {
                     (l.visitor_messages_per_minute / 6).max(5),
                 ),
             }),
+            lifetimes: Arc::new(sessions::SessionClock::new(l.lifetimes.clone())),
             secure_cookies: false,
             demo: None,
             attachments: None,

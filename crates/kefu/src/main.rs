@@ -72,6 +72,17 @@ struct ServeArgs {
     /// proxies are exempt.
     #[arg(long, env = "KEFU_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = Limits::default().max_connections_per_address)]
     max_connections_per_address: usize,
+    /// Days without a page view after which a shopper's visitor token no longer works.
+    #[arg(long, env = "KEFU_VISITOR_TOKEN_IDLE_DAYS", default_value_t = 180,
+          value_parser = clap::value_parser!(u64).range(1..=3650))]
+    visitor_token_idle_days: u64,
+    /// Days after which a shopper's visitor token is replaced on their next page view.
+    #[arg(long, env = "KEFU_VISITOR_TOKEN_ROTATE_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3650))]
+    visitor_token_rotate_days: u64,
+    /// Minutes without a request after which an agent's session ends; 0 = only the 30-day limit.
+    #[arg(long, env = "KEFU_SESSION_IDLE_MINUTES", default_value_t = 0)]
+    session_idle_minutes: u64,
     /// Mark the session cookie Secure (serve behind HTTPS).
     #[arg(long, env = "KEFU_SECURE_COOKIES")]
     secure_cookies: bool,
@@ -563,6 +574,12 @@ async fn serve_http(
         trusted_proxies: args.trusted_proxies.clone(),
         header_read_timeout: Duration::from_secs(args.header_read_timeout),
         max_connections_per_address: args.max_connections_per_address,
+        lifetimes: kefu_http::sessions::Lifetimes {
+            visitor_idle: Duration::from_secs(args.visitor_token_idle_days * 24 * 3600),
+            visitor_rotate_after: Duration::from_secs(args.visitor_token_rotate_days * 24 * 3600),
+            agent_idle: (args.session_idle_minutes > 0)
+                .then(|| Duration::from_secs(args.session_idle_minutes * 60)),
+        },
     };
     raise_descriptor_limit();
     let backend = store.backend();

@@ -71,7 +71,11 @@ window.kefu = window.kefu || { q: [], open: function (ctx) { this.q.push(['open'
         location.reload();
       }, function (e) { toast('登录失败：' + e.message); });
     },
-    logout: function () { try { localStorage.removeItem(TOKEN_KEY); } catch (e) {} location.reload(); },
+    // Signing out of the shop ends the shopper's kefu session too (kefu.logout), then reloads.
+    logout: function () {
+      var done = function () { try { localStorage.removeItem(TOKEN_KEY); } catch (e) {} location.reload(); };
+      if (window.kefu && window.kefu.logout) window.kefu.logout().then(done, done); else done();
+    },
     order: function (p) {
       if (!demo.me) { toast('请先在右上角登录演示账号，再下单'); return; }
       call('POST', '/api/v1/demo/orders', { product_id: p.id, quantity: 1 }).then(function (o) {

@@ -203,3 +203,78 @@ async fn connections_body(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(200)).await;
     s.get("/healthz", None).await.expect(200);
 }
+
+both!(visitor_tokens_rotate_expire_and_end, visitor_tokens_body);
+async fn visitor_tokens_body(backend: Backend) {
+    use std::time::Duration;
+    let limits = Limits {
+        lifetimes: kefu_http::sessions::Lifetimes {
+            visitor_idle: Duration::from_secs(2),
+            // Every returning page view rotates.
+            visitor_rotate_after: Duration::ZERO,
+            agent_idle: None,
+        },
+        ..generous()
+    };
+    let s = TestServer::start_with(backend, limits).await;
+    let first = s.shopper().await;
+    let resume = |token: String| {
+        let s = &s;
+        async move {
+            s.post("/api/v1/widget/sessions", Some(&token), json!({}))
+                .await
+        }
+    };
+    // A returning page view gets a fresh token for the same shopper; the old one still works for
+    // the overlap (another open tab).
+    let r = resume(first.token.clone()).await;
+    let body = r.expect(200);
+    let second = body["visitor_token"].as_str().unwrap().to_owned();
+    assert_ne!(second, first.token);
+    assert_eq!(body["customer_id"].as_i64(), Some(first.customer_id));
+    s.get("/api/v1/widget/messages", Some(&first.token))
+        .await
+        .expect(200);
+    s.get("/api/v1/widget/messages", Some(&second))
+        .await
+        .expect(200);
+    // The shop's page may rotate on purpose, and end a token (the shopper signed out).
+    let r = s
+        .post("/api/v1/widget/sessions/rotate", Some(&second), json!({}))
+        .await;
+    let third = r.expect(200)["visitor_token"].as_str().unwrap().to_owned();
+    s.delete("/api/v1/widget/sessions", Some(&third))
+        .await
+        .expect(204);
+    s.get("/api/v1/widget/messages", Some(&third))
+        .await
+        .expect_error(401, "unauthorized");
+    // A token unused for longer than the idle time no longer works. (A fresh one: tokens in use
+    // sit in the short-lived token cache, and the idle time is counted in days in practice.)
+    let idle = s.shopper().await;
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    s.get("/api/v1/widget/messages", Some(&idle.token))
+        .await
+        .expect_error(401, "unauthorized");
+}
+
+both!(agent_sessions_end_when_idle, agent_idle_body);
+async fn agent_idle_body(backend: Backend) {
+    use std::time::Duration;
+    let limits = Limits {
+        lifetimes: kefu_http::sessions::Lifetimes {
+            agent_idle: Some(Duration::from_secs(1)),
+            ..Default::default()
+        },
+        ..generous()
+    };
+    let s = TestServer::start_with(backend, limits).await;
+    let shop = s.create_shop(&format!("i{}", unique())).await;
+    let agent = s.agent(shop.id, Role::Agent, "Agent").await;
+    // Used now: it works, and its use is recorded.
+    s.get("/api/v1/me", Some(&agent.token)).await.expect(200);
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    s.get("/api/v1/me", Some(&agent.token))
+        .await
+        .expect_error(401, "unauthorized");
+}

@@ -52,6 +52,7 @@ pub fn generous() -> Limits {
         trusted_proxies: Vec::new(),
         header_read_timeout: std::time::Duration::from_secs(20),
         max_connections_per_address: 0,
+        lifetimes: Default::default(),
     }
 }
 
