@@ -1,6 +1,7 @@
 //! The `kefu` binary: command line, configuration, the composition root that wires a store, the
 //! live hub and the HTTP router together, and graceful shutdown. No business rules live here.
 
+mod backup;
 mod demo;
 mod demo_aftersales;
 mod demo_cards;
@@ -137,6 +138,23 @@ enum Command {
     /// server first (a running server holds the index; this refuses then). A server also rebuilds
     /// a missing or corrupt index by itself at start-up.
     Reindex {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Back up a SQLite data dir while the server runs: a checked copy of the database, the
+    /// attachments and a manifest, into a new directory (docs/OPERATIONS.md).
+    Backup {
+        /// The directory to create for the backup.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Restore a backup made by `kefu backup` into a fresh data dir (never over existing data).
+    Restore {
+        /// The backup's directory.
+        #[arg(long)]
+        from: PathBuf,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -280,6 +298,14 @@ async fn run(cli: Cli) -> Result<()> {
                 started.elapsed().as_secs_f64()
             );
             Ok(())
+        }
+        Command::Backup { out, store } => {
+            let database = backup::sqlite_path(store.database_url.as_deref(), &store.data_dir)?;
+            backup::backup(&database, &store.data_dir, &out).await
+        }
+        Command::Restore { from, store } => {
+            let database = backup::sqlite_path(store.database_url.as_deref(), &store.data_dir)?;
+            backup::restore(&from, &database, &store.data_dir).await
         }
         Command::Migrate { store } => {
             let store = open_store(&store).await?;

@@ -6,6 +6,7 @@ mod harness;
 
 mod aftersales;
 mod attachments;
+mod backup;
 mod cards;
 mod chat;
 mod commerce;
