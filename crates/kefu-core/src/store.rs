@@ -30,6 +30,17 @@ use async_trait::async_trait;
 
 /// The whole storage port: the spine's methods below plus one sub-trait per area, each in that
 /// area's module, so areas grow without touching one another.
+/// What the metrics endpoint reports about the database ([`Store::operational_figures`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OperationalFigures {
+    /// Connections the (reading) pool holds, and how many of them are idle.
+    pub pool_size: u32,
+    pub pool_idle: u32,
+    /// Open conversations, and those of them with no agent (the queue).
+    pub open_conversations: i64,
+    pub unassigned_conversations: i64,
+}
+
 #[async_trait]
 pub trait Store:
     CustomerStore
@@ -61,6 +72,10 @@ pub trait Store:
     /// Whether the database answers now (within 2 s): `Err(unavailable)` when it cannot be
     /// reached. The readiness probe (`/readyz`) asks this.
     async fn ready(&self) -> Result<()>;
+
+    /// The operator's figures (Prometheus metrics): the connection pool and the conversations
+    /// waiting, over every shop.
+    async fn operational_figures(&self) -> Result<OperationalFigures>;
 
     // ---- shops and teams ----
     /// The shop created on first start (slug `default`), creating it (and its default team) if missing.

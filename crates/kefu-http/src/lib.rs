@@ -15,6 +15,7 @@ pub mod error;
 mod frames_ts;
 pub mod hub;
 pub mod login_guard;
+pub mod metrics;
 pub mod openapi;
 pub mod ratelimit;
 pub mod request_id;
@@ -200,6 +201,8 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(move |request, next| {
             client_ip::resolve_client_ip(trusted.clone(), request, next)
         }))
+        // Counts and times each request by its route template (a no-op without a recorder).
+        .layer(axum::middleware::from_fn(metrics::track))
         // Outermost of all: every answer, preflights and refusals included, carries its id.
         .layer(axum::middleware::from_fn(request_id::tag_request))
         .with_state(state)

@@ -84,6 +84,10 @@ struct ServeArgs {
     /// Minutes without a request after which an agent's session ends; 0 = only the 30-day limit.
     #[arg(long, env = "KEFU_SESSION_IDLE_MINUTES", default_value_t = 0)]
     session_idle_minutes: u64,
+    /// Serve Prometheus metrics (`GET /metrics`) on this address, e.g. `127.0.0.1:9090`; off
+    /// when not given. Keep it off the public network.
+    #[arg(long, env = "KEFU_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     /// Mark the session cookie Secure (serve behind HTTPS).
     #[arg(long, env = "KEFU_SECURE_COOKIES")]
     secure_cookies: bool,
@@ -652,6 +656,25 @@ async fn serve_http(
     kefu_service::mail::spawn_sender(&state.services.mail);
     // Fires SLA warnings and breach escalations (exactly once per clock, whatever number of nodes).
     kefu_service::escalation::spawn_escalation(&state.services.escalation);
+    if let Some(address) = args.metrics_listen {
+        let handle =
+            kefu_http::metrics::install().context("cannot install the metrics recorder")?;
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen for metrics on {address}"))?;
+        tracing::info!(%address, "metrics at /metrics");
+        let metrics_app = kefu_http::metrics::router(state.clone(), handle);
+        let metrics_limits = limits.clone();
+        tokio::spawn(async move {
+            let _ = kefu_http::server::serve(
+                listener,
+                metrics_app,
+                &metrics_limits,
+                std::future::pending(),
+            )
+            .await;
+        });
+    }
     let app = kefu_http::router(state);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

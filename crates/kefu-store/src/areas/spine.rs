@@ -30,6 +30,22 @@ impl Store for DbStore {
         }
     }
 
+    async fn operational_figures(&self) -> Result<kefu_core::store::OperationalFigures> {
+        let (open, unassigned): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), SUM(CASE WHEN assignee_id IS NULL THEN 1 ELSE 0 END) \
+             FROM conversations WHERE status = 'open'",
+        )
+        .fetch_one(self.reader())
+        .await
+        .map_err(db_err)?;
+        Ok(kefu_core::store::OperationalFigures {
+            pool_size: self.reader().size(),
+            pool_idle: u32::try_from(self.reader().num_idle()).unwrap_or(u32::MAX),
+            open_conversations: open,
+            unassigned_conversations: unassigned.unwrap_or(0),
+        })
+    }
+
     async fn ensure_default_shop(&self) -> Result<Shop> {
         if let Some(shop) = self.shop_by_slug("default").await? {
             return Ok(shop);

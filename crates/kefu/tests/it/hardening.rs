@@ -278,3 +278,56 @@ async fn agent_idle_body(backend: Backend) {
         .await
         .expect_error(401, "unauthorized");
 }
+
+/// The process's metrics recorder (installed once, shared by the tests that read it).
+fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| kefu_http::metrics::install().expect("first install"))
+        .clone()
+}
+
+both!(metrics_count_requests_messages_and_sockets, metrics_body);
+async fn metrics_body(backend: Backend) {
+    use tower::ServiceExt;
+    let handle = metrics_handle();
+    let s = TestServer::start(backend).await;
+    let shopper = s.shopper().await;
+    s.shopper_send(&shopper, "有货吗").await;
+    s.get("/api/v1/widget/messages", Some(&shopper.token))
+        .await
+        .expect(200);
+    let scrape = kefu_http::metrics::router(s.state.clone(), handle)
+        .oneshot(
+            axum::http::Request::get("/metrics")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(scrape.status(), 200);
+    let text = String::from_utf8(
+        axum::body::to_bytes(scrape.into_body(), 1 << 20)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    // By route template, never by raw path.
+    assert!(
+        text.contains(
+            r#"kefu_http_requests_total{method="GET",route="/api/v1/widget/messages",status="200"}"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains("kefu_http_request_duration_seconds_bucket"));
+    assert!(text.contains(r#"kefu_messages_persisted_total{sender="customer"}"#));
+    assert!(text.contains(r#"kefu_sockets{kind="shopper"}"#));
+    assert!(text.contains("kefu_conversations_open "));
+    assert!(text.contains("kefu_db_up 1"));
+    assert!(
+        !text.contains("route=\"/api/v1/conversations/1"),
+        "no raw ids in labels"
+    );
+}
