@@ -690,6 +690,7 @@ pub struct Actor {
 
 /// An agent as a request or task shows them.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = AftersalesAgentRef)]
 pub struct AgentRef {
     pub id: Id,
     pub name: String,

@@ -523,6 +523,7 @@ pub fn export_csv(scripts: &[Script]) -> String {
 
 /// What one import did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+#[schema(as = ScriptImportReport)]
 pub struct ImportReport {
     pub created: i64,
     pub updated: i64,

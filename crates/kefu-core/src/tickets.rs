@@ -687,6 +687,7 @@ pub struct NewTicketLink {
 
 /// One audited change: who, which field, from what to what.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = TicketAuditEntry)]
 pub struct AuditEntry {
     pub id: Id,
     pub ticket_id: Id,

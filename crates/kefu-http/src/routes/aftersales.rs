@@ -226,6 +226,7 @@ pub async fn act(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(as = AftersalesAssignRequest)]
 pub struct AssignRequest {
     /// An agent of the shop, or null for the shop's pool.
     pub assignee_id: Option<Id>,

@@ -302,6 +302,7 @@ pub async fn export_csv(
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = MergeSuggestionsResponse)]
 pub struct SuggestionsResponse {
     pub suggestions: Vec<MergeSuggestion>,
 }
@@ -586,6 +587,7 @@ pub async fn delete_address(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(as = CustomerMergeRequest)]
 pub struct MergeRequest {
     /// The record merged into this one (it disappears from lists; reading it says where it went).
     pub source_id: Id,
@@ -695,6 +697,7 @@ pub async fn unblock(
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = CustomerFieldsResponse)]
 pub struct FieldsResponse {
     pub fields: Vec<FieldDef>,
 }

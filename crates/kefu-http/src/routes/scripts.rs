@@ -57,6 +57,7 @@ pub fn router() -> Router<AppState> {
 // ---- categories ----
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = ScriptCategoriesResponse)]
 pub struct CategoriesResponse {
     pub categories: Vec<ScriptCategory>,
 }
@@ -338,6 +339,7 @@ pub struct ScriptHit {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = ScriptSearchResponse)]
 pub struct SearchResponse {
     pub scripts: Vec<ScriptHit>,
 }

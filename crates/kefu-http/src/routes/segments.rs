@@ -267,6 +267,7 @@ pub async fn pareto_view(
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = SegmentRulesResponse)]
 pub struct RulesResponse {
     pub rules: SegmentRules,
     /// kefu's defaults, for "reset" in the console.

@@ -337,6 +337,7 @@ pub struct NotificationsResponse {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = NotificationsReadResponse)]
 pub struct ReadResponse {
     pub changed: i64,
 }

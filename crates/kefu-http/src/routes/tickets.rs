@@ -352,6 +352,7 @@ pub async fn add_entry(
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = TicketAuditResponse)]
 pub struct AuditResponse {
     pub audit: Vec<AuditEntry>,
 }
