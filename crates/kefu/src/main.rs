@@ -597,6 +597,8 @@ async fn serve_http(
     kefu_service::mail::spawn_sender(&state.services.mail);
     // Fires SLA warnings and breach escalations (exactly once per clock, whatever number of nodes).
     kefu_service::escalation::spawn_escalation(&state.services.escalation);
+    // Presence: idle agents away, gone agents offline, absent agents' waiting chats handed on.
+    kefu_service::presence::spawn_presence_scan(&state.services.presence);
     let app = kefu_http::router(state);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
