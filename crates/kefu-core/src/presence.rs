@@ -153,8 +153,8 @@ pub enum PresenceRequest {
     /// A sign-in: the last choice, whatever the status now.
     Login,
     /// A console socket opened or the agent was active: the last choice, but only when the
-    /// current status was set automatically (or never set), so a chosen `away` or `offline`
-    /// stays.
+    /// current status was set automatically (idle, socket gone) or by a sign-out, so a chosen
+    /// `away` or `offline` stays (and a status never set waits for a sign-in or a choice).
     Returned,
     /// No activity for the idle time: `away`, only from `online` or `busy`.
     Idle,
@@ -217,7 +217,7 @@ pub fn plan_presence(current: &Presence, request: &PresenceRequest) -> Option<Pr
             }
         }
         PresenceRequest::Returned => {
-            let automatic = current.cause.is_none_or(StatusCause::is_automatic)
+            let automatic = current.cause.is_some_and(StatusCause::is_automatic)
                 || (current.status == AgentStatus::Offline
                     && current.cause == Some(StatusCause::Logout));
             if !automatic {
@@ -375,6 +375,17 @@ mod tests {
         );
         let login = plan_presence(&chose_offline, &PresenceRequest::Login).unwrap();
         assert_eq!(login.status, AgentStatus::Online);
+        let never_set = presence(AgentStatus::Offline, None, AgentStatus::Online);
+        assert_eq!(plan_presence(&never_set, &PresenceRequest::Returned), None);
+        let gone = presence(
+            AgentStatus::Offline,
+            Some(StatusCause::SocketGone),
+            AgentStatus::Online,
+        );
+        assert_eq!(
+            plan_presence(&gone, &PresenceRequest::Returned).map(|c| c.status),
+            Some(AgentStatus::Online)
+        );
     }
 
     #[test]

@@ -519,4 +519,30 @@ mod tests {
         });
         assert!(shopper_rx.try_recv().is_ok());
     }
+
+    #[test]
+    fn shop_presence_reaches_every_shopper_of_the_shop_only() {
+        let hub = Hub::new();
+        let (_a, mut a) = hub.register_visitor(1, 42);
+        let (_b, mut b) = hub.register_visitor(1, 43);
+        let (_c, mut c) = hub.register_visitor(2, 44);
+        hub.publish(Event::ShopPresence {
+            shop_id: 1,
+            agents_online: false,
+            open_now: true,
+        });
+        for rx in [&mut a, &mut b] {
+            let frame = rx.try_recv().expect("a shopper of the shop hears it");
+            assert!(frame.contains("\"shop.presence\"") && frame.contains("\"agents_online\":false"));
+        }
+        assert!(c.try_recv().is_err(), "another shop's shopper does not");
+        // Once its shoppers are gone, the shop's frame is not even framed.
+        drop((_a, _b));
+        hub.publish(Event::ShopPresence {
+            shop_id: 1,
+            agents_online: true,
+            open_now: true,
+        });
+        assert!(!hub.read().visitors_per_shop.contains_key(&1));
+    }
 }
