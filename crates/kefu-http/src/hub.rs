@@ -533,7 +533,9 @@ mod tests {
         });
         for rx in [&mut a, &mut b] {
             let frame = rx.try_recv().expect("a shopper of the shop hears it");
-            assert!(frame.contains("\"shop.presence\"") && frame.contains("\"agents_online\":false"));
+            assert!(
+                frame.contains("\"shop.presence\"") && frame.contains("\"agents_online\":false")
+            );
         }
         assert!(c.try_recv().is_err(), "another shop's shopper does not");
         // Once its shoppers are gone, the shop's frame is not even framed.
