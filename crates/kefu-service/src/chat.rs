@@ -86,6 +86,7 @@ impl ChatService {
                 duplicate: true,
             });
         }
+        metrics::counter!("kefu_messages_persisted_total", "sender" => "customer").increment(1);
         let conversation = Arc::new(appended.conversation);
         if appended.conversation_started {
             self.publish(Event::ConversationCreated {
@@ -195,6 +196,7 @@ impl ChatService {
             })
             .await?;
         if !appended.duplicate {
+            metrics::counter!("kefu_messages_persisted_total", "sender" => "agent").increment(1);
             let conversation = Arc::new(appended.conversation);
             self.publish(Event::MessageCreated {
                 conversation: conversation.clone(),

@@ -52,6 +52,7 @@ mod tickets;
 #[path = "../areas/tools.rs"]
 mod tools;
 
+pub mod backup;
 mod batch;
 mod bulk_import;
 mod checkpoint;

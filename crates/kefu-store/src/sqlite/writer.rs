@@ -333,6 +333,7 @@ impl Stats {
 
     fn batch_started(&mut self, jobs: usize) {
         self.jobs += jobs as u64;
+        metrics::histogram!("kefu_sqlite_writer_batch_jobs").record(jobs as f64);
         self.started = Some(std::time::Instant::now());
     }
 
@@ -341,6 +342,7 @@ impl Stats {
             return;
         };
         let took = started.elapsed();
+        metrics::histogram!("kefu_sqlite_writer_batch_seconds").record(took.as_secs_f64());
         self.batches += 1;
         self.busy += took;
         self.longest = self.longest.max(took);

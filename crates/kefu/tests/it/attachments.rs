@@ -9,7 +9,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 /// A `multipart/form-data` body with one file part and a `client_msg_id` field.
-fn form(
+pub(crate) fn form(
     name: &str,
     content_type: Option<&str>,
     bytes: &[u8],
@@ -38,7 +38,7 @@ fn form(
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-async fn upload(
+pub(crate) async fn upload(
     s: &TestServer,
     path: &str,
     token: &str,
@@ -120,7 +120,7 @@ async fn fetch(
     (status, headers, bytes)
 }
 
-fn png(width: u32, height: u32) -> Vec<u8> {
+pub(crate) fn png(width: u32, height: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(width, height, |x, y| {
         image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) % 256) as u8])
     });

@@ -6,6 +6,7 @@ mod harness;
 
 mod aftersales;
 mod attachments;
+mod backup;
 mod cards;
 mod chat;
 mod commerce;
@@ -15,6 +16,7 @@ mod durability;
 mod embed;
 mod errors;
 mod faults;
+mod hardening;
 mod inbox;
 mod isolation;
 mod kpi;
