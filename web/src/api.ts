@@ -1,6 +1,6 @@
 import type * as seg from './types/segments'
 import { dayKey, dayStartMs } from './time'
-import type { Agent, Conversation, ConvStatus, Message, Shop, Team, User, ShopSettings, AgentStatus } from './types'
+import type { Agent, Conversation, ConvStatus, Message, Shop, Team, User, ShopSettings, AgentStatus, PresenceSettings } from './types'
 import type {
   CustomerFilters,
   CustomerPatch,
@@ -83,7 +83,9 @@ export const api = {
     request<{ token: string; user: User }>('POST', '/api/v1/auth/login', { email, password }),
   logout: () => request<void>('POST', '/api/v1/auth/logout'),
   me: () => request<{ user: User; shop: Shop }>('GET', '/api/v1/me'),
-  setStatus: (status: AgentStatus) => request<{ user: User }>('PUT', '/api/v1/me/status', { status }),
+  setStatus: (status: AgentStatus, note?: string) => request<{ user: User }>('PUT', '/api/v1/me/status', { status, note: note || null }),
+  presenceSettings: () => request<PresenceSettings>('GET', '/api/v1/settings/presence'),
+  putPresenceSettings: (s: PresenceSettings) => request<PresenceSettings>('PUT', '/api/v1/settings/presence', s),
   /** The members colleagues pick from (assign, mention, caps): active ones only. Managers also
    * receive deactivated members from the server; the members page reads them (members.ts). */
   agents: () =>

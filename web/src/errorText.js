@@ -106,6 +106,10 @@ export const FIELD_LABELS = {
   window_hours: { zh: '时间窗（小时）', en: 'Window (hours)' },
   window_days: { zh: '归因窗口（天）', en: 'Window (days)' },
   slow_response_seconds: { zh: '慢响应阈值（秒）', en: 'Slow response (seconds)' },
+  away_after_seconds: { zh: '无操作设为离开的时间', en: 'Idle time before away' },
+  offline_after_seconds: { zh: '关闭工作台后设为离线的时间（秒）', en: 'Seconds before offline' },
+  requeue_grace_seconds: { zh: '转接等待中会话的时间（秒）', en: 'Seconds before handing chats on' },
+  requeue_target: { zh: '转接方式', en: 'Handover' },
   group: { zh: '分组', en: 'Group' },
   agent_id: { zh: '客服', en: 'Agent' },
   calendar_id: { zh: '工作日历', en: 'Calendar' },
@@ -175,6 +179,9 @@ export const REASONS_ZH = [
   [/^request body is too large$/, '内容过大'],
   [/^malformed JSON$/, '请求格式有误'],
   [/^nothing to change$/, '没有需要修改的内容'],
+  // Presence.
+  [/^must be 0 \(never\) or between (\d+) and (\d+)$/, '须为 0（从不）或 $1 到 $2 之间的秒数'],
+  [/^must be online, busy, away or offline$/, '须为在线、忙碌、离开或离线'],
   // Members and teams, and the password policy.
   [/^must be at least (\d+) characters$/, '至少 $1 个字符'],
   [/^must not be only digits$/, '不能全是数字'],

@@ -9,6 +9,7 @@ import * as customers from './locales/customers'
 import * as inbox from './locales/inbox'
 import * as mail from './locales/mail'
 import * as members from './locales/members'
+import * as presence from './locales/presence'
 import * as reports from './locales/reports'
 import * as kpi from './locales/kpi'
 import * as scripts from './locales/scripts'
@@ -122,6 +123,7 @@ const zh = {
   'settings.nav': '设置分区',
   'settings.section.shop': '店铺与聊天窗口',
   'settings.section.caps': '接待上限',
+  'settings.section.presence': '在线状态',
   'settings.section.auto': '自动回复',
   'settings.section.notify': '通知',
   'settings.section.mail': '邮件',
@@ -143,6 +145,7 @@ const zh = {
   ...suggest.zh,
   ...mail.zh,
   ...members.zh,
+  ...presence.zh,
   ...sla.zh,
   ...tickets.zh,
   ...inbox.zh,
@@ -255,6 +258,7 @@ const en: Dict = {
   'settings.nav': 'Settings sections',
   'settings.section.shop': 'Shop & chat window',
   'settings.section.caps': 'Caps',
+  'settings.section.presence': 'Presence',
   'settings.section.auto': 'Auto-replies',
   'settings.section.notify': 'Notifications',
   'settings.section.mail': 'Mail',
@@ -276,6 +280,7 @@ const en: Dict = {
   ...suggest.en,
   ...mail.en,
   ...members.en,
+  ...presence.en,
   ...sla.en,
   ...tickets.en,
   ...inbox.en,

@@ -304,6 +304,23 @@ class Live {
 
 export const live = new Live()
 
+// Presence: input in the console is activity. The server turns an agent away after the shop's
+// idle minutes and back to their choice on the next activity; one frame per 20 s is plenty
+// (every 2 s while the server has them away for idleness, so coming back is quick).
+let lastActivitySent = 0
+function reportActivity() {
+  if (!session.user) return
+  const autoAway = session.user.status === 'away' && session.user.status_cause === 'auto_idle'
+  const now = Date.now()
+  if (now - lastActivitySent < (autoAway ? 2000 : 20000)) return
+  if (live.send({ type: 'activity' })) lastActivitySent = now
+}
+if (typeof window !== 'undefined') {
+  for (const name of ['pointerdown', 'keydown', 'mousemove', 'wheel', 'touchstart', 'focus']) {
+    window.addEventListener(name, reportActivity, { passive: true, capture: true })
+  }
+}
+
 function handleEvent(ev: AgentFrame) {
   switch (ev.type) {
     case 'conversation.created':
@@ -347,7 +364,11 @@ function handleEvent(ev: AgentFrame) {
       break
     }
     case 'agent.status':
-      if (session.user && ev.agent_id === session.user.id && ev.status) session.user.status = ev.status
+      if (session.user && ev.agent_id === session.user.id && ev.status) {
+        session.user.status = ev.status
+        session.user.status_cause = ev.cause ?? null
+        session.user.status_note = ev.note ?? null
+      }
       break
     case 'session.ended':
       sessionEndedHandler?.(ev.reason)

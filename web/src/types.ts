@@ -1,4 +1,6 @@
-export type AgentStatus = 'online' | 'away' | 'offline'
+export type AgentStatus = 'online' | 'busy' | 'away' | 'offline'
+/** What set an agent's status (kefu_core::presence::StatusCause). */
+export type StatusCause = 'manual' | 'login' | 'activity' | 'auto_idle' | 'socket_gone' | 'logout' | 'deactivated'
 export type Role = 'admin' | 'supervisor' | 'agent'
 export type ConvStatus = 'open' | 'pending' | 'resolved'
 export type SenderType = 'customer' | 'agent' | 'bot' | 'system'
@@ -13,6 +15,10 @@ export interface User {
   email: string
   role: Role
   status: AgentStatus
+  status_cause?: StatusCause | null
+  /** The agent's note for away or busy (午休 …). */
+  status_note?: string | null
+  status_since?: string | null
   team: TeamRef | null
   max_concurrent: number | null
   /** false once an admin deactivated the account. */
@@ -38,6 +44,8 @@ export interface Agent {
   /** Every team whose queue the member serves, the main one first. */
   teams: TeamRef[]
   status: AgentStatus
+  status_cause?: StatusCause | null
+  status_note?: string | null
   open_count: number
   max_concurrent: number | null
   active: boolean
@@ -130,4 +138,13 @@ export interface UiMessage extends Message {
   script_id?: number | null
   /** Agents @mentioned in a note being sent (kept for a retry). */
   mentions?: number[]
+}
+
+/** The shop's presence rules (GET/PUT /api/v1/settings/presence). */
+export interface PresenceSettings {
+  /** 0 = never */
+  away_after_seconds: number
+  offline_after_seconds: number
+  requeue_grace_seconds: number
+  requeue_target: 'teammate' | 'queue'
 }

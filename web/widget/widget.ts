@@ -907,6 +907,15 @@ const TEXT = {
         queuePosition = ev.position || 0
         render()
         break
+      case 'shop.presence':
+        // The first agent came or the last one went (pushed at once, not at the next check).
+        if (config) {
+          config.agents_online = ev.agents_online
+          config.open_now = ev.open_now
+          renderHeader()
+          render()
+        }
+        break
       case 'conversation.updated':
         if (ev.conversation?.status) {
           convStatus = ev.conversation.status
@@ -1035,8 +1044,10 @@ const TEXT = {
   const tickets = mountTickets({ lang, panel, head, call, upload: uploadTicketFile, ensureSession, h })
 
   // ---------------------------------------------------------------- presence
-  // The header's presence (agents online, business hours) is the shop's config, read again
-  // every 30 s while the panel is open and the page visible, and whenever the page comes back.
+  // The header's presence (agents online, business hours) is the shop's config, pushed live by
+  // the `shop.presence` frame once the shopper has a session, and read again every 30 s while the
+  // panel is open and the page visible (business hours begin and end without any frame), and
+  // whenever the page comes back.
   const PRESENCE_EVERY_MS = 30_000
   let presenceTimer = 0
   async function refreshConfig(): Promise<void> {

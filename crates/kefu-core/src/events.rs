@@ -6,6 +6,7 @@
 
 use crate::members::{SessionEndReason, SessionSet};
 use crate::model::{AgentStatus, Conversation, Id, Message, Role, SenderType};
+use crate::presence::StatusCause;
 use crate::sla_policies::Notification;
 use crate::suggestions::Suggestion;
 use crate::tickets::Ticket;
@@ -43,10 +44,21 @@ pub enum Event {
         conversation_id: Id,
         position: i64,
     },
+    /// An agent's presence changed (every agent of the shop): the status, what caused it and the
+    /// agent's note.
     AgentStatus {
         shop_id: Id,
         agent_id: Id,
         status: AgentStatus,
+        cause: Option<StatusCause>,
+        note: Option<String>,
+    },
+    /// Whether the shop has an agent who takes new chats changed (from none to some or back):
+    /// every shopper's widget of the shop updates its header (`open_now`: within business hours).
+    ShopPresence {
+        shop_id: Id,
+        agents_online: bool,
+        open_now: bool,
     },
     /// A customer's profile changed (edited, tagged, noted, merged, blocked): open sidebars and
     /// pages of the shop's agents reload it. `merged_into` is set when the record went away.

@@ -20,6 +20,7 @@ use crate::members::{SessionEndReason, SessionSet};
 use crate::model::{
     AgentStatus, Conversation, ConversationStatus, CustomerRef, Id, Message, Role, SenderType,
 };
+use crate::presence::StatusCause;
 use crate::sla_policies::Notification;
 use crate::suggestions::Suggestion;
 use crate::tickets::Ticket;
@@ -76,9 +77,20 @@ pub enum ServerFrame {
     /// The shopper's place in the waiting queue (0 = assigned).
     #[serde(rename = "queue.position")]
     QueuePosition { conversation_id: Id, position: i64 },
-    /// An agent's availability changed (every agent of the shop).
+    /// An agent's availability changed (every agent of the shop): the status, what caused it
+    /// (`manual`, `login`, `activity`, `auto_idle`, `socket_gone`, `logout`, `deactivated`) and
+    /// the agent's note for `away` or `busy`.
     #[serde(rename = "agent.status")]
-    AgentStatus { agent_id: Id, status: AgentStatus },
+    AgentStatus {
+        agent_id: Id,
+        status: AgentStatus,
+        cause: Option<StatusCause>,
+        note: Option<String>,
+    },
+    /// Whether the shop has an agent taking new chats now, and whether it is within business
+    /// hours (every shopper's widget of the shop, when the first agent comes or the last goes).
+    #[serde(rename = "shop.presence")]
+    ShopPresence { agents_online: bool, open_now: bool },
     /// A customer's profile changed; `merged_into` when the record went away (every agent).
     #[serde(rename = "customer.updated")]
     CustomerUpdated {
@@ -178,6 +190,7 @@ impl ServerFrame {
         ("Read", "read", Receivers::Both),
         ("QueuePosition", "queue.position", Receivers::Shoppers),
         ("AgentStatus", "agent.status", Receivers::Agents),
+        ("ShopPresence", "shop.presence", Receivers::Shoppers),
         ("CustomerUpdated", "customer.updated", Receivers::Agents),
         ("OrdersChanged", "orders.changed", Receivers::Agents),
         ("Notification", "notification", Receivers::Agents),
@@ -202,6 +215,7 @@ impl ServerFrame {
             ServerFrame::Read { .. } => "Read",
             ServerFrame::QueuePosition { .. } => "QueuePosition",
             ServerFrame::AgentStatus { .. } => "AgentStatus",
+            ServerFrame::ShopPresence { .. } => "ShopPresence",
             ServerFrame::CustomerUpdated { .. } => "CustomerUpdated",
             ServerFrame::OrdersChanged { .. } => "OrdersChanged",
             ServerFrame::Notification { .. } => "Notification",
@@ -307,6 +321,8 @@ pub struct Delivery {
     pub agents: AgentAudience,
     /// The customer whose shopper sockets receive the frame.
     pub shopper: Option<Id>,
+    /// Every shopper socket of the shop receives the frame.
+    pub all_shoppers: bool,
     pub frame: ServerFrame,
     /// The agents' connections that receive the frame are closed after it (their session ended).
     pub then_close: bool,
@@ -318,6 +334,7 @@ impl Delivery {
             shop_id,
             agents,
             shopper: None,
+            all_shoppers: false,
             frame,
             then_close: false,
         }
@@ -328,6 +345,7 @@ impl Delivery {
             shop_id,
             agents: AgentAudience::Nobody,
             shopper: Some(customer_id),
+            all_shoppers: false,
             frame,
             then_close: false,
         }
@@ -346,6 +364,7 @@ impl Event {
             | Event::Suggestions { conversation, .. } => conversation.shop_id,
             Event::QueuePosition { shop_id, .. }
             | Event::AgentStatus { shop_id, .. }
+            | Event::ShopPresence { shop_id, .. }
             | Event::CustomerUpdated { shop_id, .. }
             | Event::OrdersChanged { shop_id, .. }
             | Event::Mention { shop_id, .. }
@@ -403,6 +422,7 @@ pub fn deliveries(event: Event) -> Vec<Delivery> {
             },
             // Private notes never reach the shopper.
             shopper: (!message.private).then_some(conversation.customer.id),
+            all_shoppers: false,
             frame: ServerFrame::MessageCreated {
                 conversation_id: conversation.id,
                 message,
@@ -475,12 +495,36 @@ pub fn deliveries(event: Event) -> Vec<Delivery> {
             },
         )],
         Event::AgentStatus {
-            agent_id, status, ..
+            agent_id,
+            status,
+            cause,
+            note,
+            ..
         } => vec![Delivery::agents(
             shop_id,
             AgentAudience::Everyone,
-            ServerFrame::AgentStatus { agent_id, status },
+            ServerFrame::AgentStatus {
+                agent_id,
+                status,
+                cause,
+                note,
+            },
         )],
+        Event::ShopPresence {
+            agents_online,
+            open_now,
+            ..
+        } => vec![Delivery {
+            shop_id,
+            agents: AgentAudience::Nobody,
+            shopper: None,
+            all_shoppers: true,
+            frame: ServerFrame::ShopPresence {
+                agents_online,
+                open_now,
+            },
+            then_close: false,
+        }],
         // Every agent of the shop may read customers and orders.
         Event::CustomerUpdated {
             customer_id,
@@ -826,6 +870,8 @@ mod tests {
             shop_id: SHOP,
             agent_id: 5,
             status: AgentStatus::Away,
+            cause: None,
+            note: None,
         });
         assert_eq!(admitted(&status[0]), vec![5, 6, 7, 8]);
     }
@@ -963,6 +1009,8 @@ mod tests {
             shop_id: SHOP,
             agent_id: 5,
             status: AgentStatus::Away,
+            cause: None,
+            note: None,
         });
         assert!(!status[0].then_close);
         assert!(status[0].agents.admits_connection(6, Role::Agent, "any"));

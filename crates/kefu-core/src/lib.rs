@@ -21,6 +21,7 @@ pub mod kpi;
 pub mod mail;
 pub mod members;
 pub mod model;
+pub mod presence;
 pub mod reminders;
 pub mod reports;
 pub mod reviews;

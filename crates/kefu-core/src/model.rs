@@ -25,8 +25,10 @@ string_enum!(
     Role { Admin => "admin", Supervisor => "supervisor", Agent => "agent" }
 );
 string_enum!(
-    /// An agent's availability; only `online` agents receive new conversations.
-    AgentStatus { Online => "online", Away => "away", Offline => "offline" }
+    /// An agent's availability; only `online` agents receive new conversations. `busy` keeps
+    /// the agent's conversations but takes no new ones; `away` and `offline` agents' waiting
+    /// conversations are handed on after the shop's grace period (`kefu_core::presence`).
+    AgentStatus { Online => "online", Busy => "busy", Away => "away", Offline => "offline" }
 );
 string_enum!(
     /// Where a conversation stands. `open` conversations count toward an agent's cap.
@@ -305,6 +307,13 @@ pub struct User {
     pub email: String,
     pub role: Role,
     pub status: AgentStatus,
+    /// What set the status (`manual`, `login`, `activity`, `auto_idle`, `socket_gone`, `logout`,
+    /// `deactivated`); `None` before presence was recorded.
+    pub status_cause: Option<crate::presence::StatusCause>,
+    /// The agent's note for `away` or `busy` (午休 …).
+    pub status_note: Option<String>,
+    /// When the status last changed.
+    pub status_since: Option<Millis>,
     /// The member's main team: a conversation assigned to them moves to it. All the teams whose
     /// queues they serve are [`AgentSummary::teams`].
     pub team: Option<TeamRef>,

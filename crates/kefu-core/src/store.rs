@@ -15,6 +15,7 @@ use crate::kpi::KpiStore;
 use crate::mail::MailStore;
 use crate::members::MemberStore;
 use crate::model::*;
+use crate::presence::PresenceStore;
 use crate::reminders::ReminderStore;
 use crate::reports::ReportStore;
 use crate::reviews::ReviewStore;
@@ -62,6 +63,7 @@ pub trait Store:
     + ReportStore
     + InboxStore
     + KpiStore
+    + PresenceStore
     + Send
     + Sync
     + 'static

@@ -33,6 +33,7 @@ struct AgentConn {
 
 struct VisitorConn {
     conn_id: u64,
+    shop_id: Id,
     tx: mpsc::Sender<Frame>,
 }
 
@@ -40,6 +41,9 @@ struct VisitorConn {
 struct Connections {
     agents_by_shop: HashMap<Id, Vec<AgentConn>>,
     visitors_by_customer: HashMap<Id, Vec<VisitorConn>>,
+    /// Shopper sockets per shop, so a shop-wide frame (`shop.presence`) to a shop without
+    /// shoppers connected costs nothing.
+    visitors_per_shop: HashMap<Id, usize>,
 }
 
 #[derive(Default)]
@@ -105,15 +109,23 @@ impl Hub {
 
     pub fn register_visitor(
         self: &Arc<Self>,
+        shop_id: Id,
         customer_id: Id,
     ) -> (Registration, mpsc::Receiver<Frame>) {
         let (tx, rx) = mpsc::channel(CONNECTION_QUEUE);
         let conn_id = self.next_conn_id.fetch_add(1, Ordering::Relaxed);
-        self.write()
-            .visitors_by_customer
-            .entry(customer_id)
-            .or_default()
-            .push(VisitorConn { conn_id, tx });
+        {
+            let mut c = self.write();
+            c.visitors_by_customer
+                .entry(customer_id)
+                .or_default()
+                .push(VisitorConn {
+                    conn_id,
+                    shop_id,
+                    tx,
+                });
+            *c.visitors_per_shop.entry(shop_id).or_default() += 1;
+        }
         (
             Registration {
                 hub: self.clone(),
@@ -158,10 +170,22 @@ impl Hub {
                 }
             }
             Key::Visitor { customer_id } => {
+                let mut gone_from = None;
                 if let Some(list) = c.visitors_by_customer.get_mut(&customer_id) {
+                    if let Some(v) = list.iter().find(|v| v.conn_id == conn_id) {
+                        gone_from = Some(v.shop_id);
+                    }
                     list.retain(|v| v.conn_id != conn_id);
                     if list.is_empty() {
                         c.visitors_by_customer.remove(&customer_id);
+                    }
+                }
+                if let Some(shop_id) = gone_from
+                    && let Some(n) = c.visitors_per_shop.get_mut(&shop_id)
+                {
+                    *n -= 1;
+                    if *n == 0 {
+                        c.visitors_per_shop.remove(&shop_id);
                     }
                 }
             }
@@ -210,6 +234,23 @@ impl Hub {
         }
     }
 
+    /// Sends `frame` to every shopper socket of the shop (rare shop-wide frames: a walk over the
+    /// connected shoppers).
+    fn to_shop_visitors(&self, shop_id: Id, frame: &Frame) {
+        let mut slow = Vec::new();
+        for (customer_id, list) in &self.read().visitors_by_customer {
+            for v in list.iter().filter(|v| v.shop_id == shop_id) {
+                if v.tx.try_send(frame.clone()).is_err() {
+                    slow.push((*customer_id, v.conn_id));
+                }
+            }
+        }
+        for (customer_id, conn_id) in slow {
+            tracing::warn!(conn_id, "dropping a slow shopper connection");
+            self.remove(Key::Visitor { customer_id }, conn_id);
+        }
+    }
+
     fn to_visitor(&self, customer_id: Id, frame: &Frame) {
         let mut slow = Vec::new();
         if let Some(list) = self.read().visitors_by_customer.get(&customer_id) {
@@ -229,24 +270,31 @@ impl Hub {
 impl Hub {
     /// Whether anyone connected could receive an event of this shop and shopper (so a server
     /// without live clients does not frame events for nobody).
-    fn anyone_for(&self, shop_id: Id, customer_id: Option<Id>) -> bool {
+    fn anyone_for(&self, event: &Event) -> bool {
+        let shop_id = event.shop_id();
         let c = self.read();
+        if let Event::ShopPresence { .. } = event {
+            return c.visitors_per_shop.contains_key(&shop_id);
+        }
         c.agents_by_shop.contains_key(&shop_id)
-            || customer_id.is_some_and(|id| c.visitors_by_customer.contains_key(&id))
+            || event
+                .shopper()
+                .is_some_and(|id| c.visitors_by_customer.contains_key(&id))
     }
 
     /// Serialises the delivery's frame once, if anyone of its audience is connected, and queues
     /// it for each of them.
     fn deliver(&self, d: Delivery) {
-        let (to_agents, to_shopper) = {
+        let (to_agents, to_shopper, to_shop) = {
             let c = self.read();
             (
                 d.agents != AgentAudience::Nobody && c.agents_by_shop.contains_key(&d.shop_id),
                 d.shopper
                     .filter(|id| c.visitors_by_customer.contains_key(id)),
+                d.all_shoppers && c.visitors_per_shop.contains_key(&d.shop_id),
             )
         };
-        if !to_agents && to_shopper.is_none() {
+        if !to_agents && to_shopper.is_none() && !to_shop {
             return;
         }
         let frame: Frame = match serde_json::to_string(&d.frame) {
@@ -264,6 +312,9 @@ impl Hub {
         if let Some(customer_id) = to_shopper {
             self.to_visitor(customer_id, &frame);
         }
+        if to_shop {
+            self.to_shop_visitors(d.shop_id, &frame);
+        }
     }
 }
 
@@ -271,7 +322,7 @@ impl Hub {
 /// [`kefu_core::frames::deliveries`]; the hub only frames and queues.
 impl EventSink for Hub {
     fn publish(&self, event: Event) {
-        if !self.anyone_for(event.shop_id(), event.shopper()) {
+        if !self.anyone_for(&event) {
             return;
         }
         if let Event::MembersChanged {
@@ -352,7 +403,7 @@ mod tests {
     #[test]
     fn a_stalled_socket_is_dropped_without_holding_up_others() {
         let hub = Hub::new();
-        let (_stalled, _never_read) = hub.register_visitor(42);
+        let (_stalled, _never_read) = hub.register_visitor(1, 42);
         let (_agent, mut agent_rx) = hub.register_agent(1, 5, Role::Agent, "s5");
         let c = conversation(42);
         for seq in 0..(CONNECTION_QUEUE as i64 + 10) {
@@ -454,7 +505,7 @@ mod tests {
     #[test]
     fn private_notes_never_reach_shoppers() {
         let hub = Hub::new();
-        let (_shopper, mut shopper_rx) = hub.register_visitor(42);
+        let (_shopper, mut shopper_rx) = hub.register_visitor(1, 42);
         let mut note = (*message(1)).clone();
         note.private = true;
         hub.publish(Event::MessageCreated {
@@ -467,5 +518,33 @@ mod tests {
             message: message(2),
         });
         assert!(shopper_rx.try_recv().is_ok());
+    }
+
+    #[test]
+    fn shop_presence_reaches_every_shopper_of_the_shop_only() {
+        let hub = Hub::new();
+        let (_a, mut a) = hub.register_visitor(1, 42);
+        let (_b, mut b) = hub.register_visitor(1, 43);
+        let (_c, mut c) = hub.register_visitor(2, 44);
+        hub.publish(Event::ShopPresence {
+            shop_id: 1,
+            agents_online: false,
+            open_now: true,
+        });
+        for rx in [&mut a, &mut b] {
+            let frame = rx.try_recv().expect("a shopper of the shop hears it");
+            assert!(
+                frame.contains("\"shop.presence\"") && frame.contains("\"agents_online\":false")
+            );
+        }
+        assert!(c.try_recv().is_err(), "another shop's shopper does not");
+        // Once its shoppers are gone, the shop's frame is not even framed.
+        drop((_a, _b));
+        hub.publish(Event::ShopPresence {
+            shop_id: 1,
+            agents_online: true,
+            open_now: true,
+        });
+        assert!(!hub.read().visitors_per_shop.contains_key(&1));
     }
 }

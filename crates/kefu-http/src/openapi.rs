@@ -4,7 +4,7 @@
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
-    aftersales, agent, attachments, commerce, customers, demo, inbox, kpi, mail, members,
+    aftersales, agent, attachments, commerce, customers, demo, inbox, kpi, mail, members, presence,
     reminders, reports, reviews, scripts, search, segments, sla, suggest, tickets, tools, widget,
     ws,
 };
@@ -63,6 +63,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(inbox::ApiDoc::openapi());
     doc.merge(reports::ApiDoc::openapi());
     doc.merge(kpi::ApiDoc::openapi());
+    doc.merge(presence::ApiDoc::openapi());
     complete_error_responses(&mut doc);
     doc
 }

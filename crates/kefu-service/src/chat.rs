@@ -384,22 +384,6 @@ impl ChatService {
         Ok(())
     }
 
-    pub async fn set_agent_status(&self, agent: &User, status: AgentStatus) -> Result<User> {
-        let user = self
-            .store
-            .set_agent_status(agent.shop_id, agent.id, status)
-            .await?;
-        self.publish(Event::AgentStatus {
-            shop_id: agent.shop_id,
-            agent_id: agent.id,
-            status,
-        });
-        if status == AgentStatus::Online {
-            self.routing.route(agent.shop_id, None).await?;
-        }
-        Ok(user)
-    }
-
     /// Sets an agent's own concurrency cap (admins and supervisors); a raised cap takes waiting
     /// shoppers at once.
     pub async fn set_agent_cap(

@@ -33,6 +33,7 @@ pub mod mail;
 pub mod members;
 pub mod notify;
 pub mod passwords;
+pub mod presence;
 pub mod routing;
 pub mod scripts;
 pub mod search;
@@ -91,6 +92,7 @@ pub struct Services {
     pub mail: Arc<mail::MailService>,
     /// Members, teams, own accounts and sessions (issue 19).
     pub members: Arc<members::MembersService>,
+    pub presence: Arc<presence::PresenceService>,
     /// What follows every committed ticket change (events, SLA, automation, mail, segments).
     pub ticket_hooks: Arc<ticket_hooks::TicketHooks>,
     pub tickets: Arc<tickets::TicketService>,
@@ -120,6 +122,12 @@ impl Services {
             tools.clone(),
             suggest.clone(),
         );
+        let presence = presence::PresenceService::new(
+            store.clone(),
+            events.clone(),
+            routing.clone(),
+            tools.clone(),
+        );
         let commerce = commerce::CommerceService::new(store.clone(), events.clone());
         let notify = notify::NotificationService::new(store.clone(), events.clone());
         let sla = sla::SlaService::new(store.clone(), config.clock.clone());
@@ -148,7 +156,13 @@ impl Services {
                 ticket_hooks.clone(),
                 notify.clone(),
             ),
-            members: members::MembersService::new(store.clone(), events.clone(), routing.clone()),
+            members: members::MembersService::new(
+                store.clone(),
+                events.clone(),
+                routing.clone(),
+                presence.clone(),
+            ),
+            presence,
             kpi: kpi::KpiService::new(store.clone()),
             commerce,
             notify,

@@ -8,6 +8,7 @@
 //! The rules themselves (password policy, the last admin) are `kefu_core::members`.
 
 use crate::passwords::{PasswordChecks, hash_password};
+use crate::presence::PresenceService;
 use crate::routing::RoutingService;
 use kefu_core::events::{Event, EventSink};
 use kefu_core::members::*;
@@ -37,6 +38,7 @@ pub struct MembersService {
     store: Arc<dyn Store>,
     events: Arc<dyn EventSink>,
     routing: Arc<RoutingService>,
+    presence: Arc<PresenceService>,
 }
 
 fn require_admin(by: &User) -> Result<()> {
@@ -51,11 +53,13 @@ impl MembersService {
         store: Arc<dyn Store>,
         events: Arc<dyn EventSink>,
         routing: Arc<RoutingService>,
+        presence: Arc<PresenceService>,
     ) -> Arc<Self> {
         Arc::new(Self {
             store,
             events,
             routing,
+            presence,
         })
     }
 
@@ -217,6 +221,8 @@ impl MembersService {
             shop_id,
             agent_id: id,
             status: AgentStatus::Offline,
+            cause: Some(kefu_core::presence::StatusCause::Deactivated),
+            note: None,
         });
         for conversation in &done.released {
             let conversation = Arc::new(conversation.clone());
@@ -243,6 +249,7 @@ impl MembersService {
             "member deactivated"
         );
         self.reroute(shop_id).await;
+        self.presence.shop_changed(shop_id).await;
         Ok(done)
     }
 
@@ -321,6 +328,8 @@ impl MembersService {
             SessionSet::Only(session_hash.to_owned()),
             SessionEndReason::LoggedOut,
         );
+        // Signed out is offline (not a choice: the next sign-in restores the last one).
+        self.presence.logout(me).await;
         Ok(())
     }
 

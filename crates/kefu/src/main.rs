@@ -656,6 +656,8 @@ async fn serve_http(
     kefu_service::mail::spawn_sender(&state.services.mail);
     // Fires SLA warnings and breach escalations (exactly once per clock, whatever number of nodes).
     kefu_service::escalation::spawn_escalation(&state.services.escalation);
+    // Presence: idle agents away, gone agents offline, absent agents' waiting chats handed on.
+    kefu_service::presence::spawn_presence_scan(&state.services.presence);
     if let Some(address) = args.metrics_listen {
         let handle =
             kefu_http::metrics::install().context("cannot install the metrics recorder")?;

@@ -49,11 +49,27 @@ export interface QueuePositionFrame {
   type: 'queue.position'
 }
 
-/** An agent's availability changed (every agent of the shop). */
+/**
+ * An agent's availability changed (every agent of the shop): the status, what caused it
+ * (`manual`, `login`, `activity`, `auto_idle`, `socket_gone`, `logout`, `deactivated`) and
+ * the agent's note for `away` or `busy`.
+ */
 export interface AgentStatusFrame {
   agent_id: number
+  cause: null | StatusCause
+  note: string | null
   status: AgentStatus
   type: 'agent.status'
+}
+
+/**
+ * Whether the shop has an agent taking new chats now, and whether it is within business
+ * hours (every shopper's widget of the shop, when the first agent comes or the last goes).
+ */
+export interface ShopPresenceFrame {
+  agents_online: boolean
+  open_now: boolean
+  type: 'shop.presence'
 }
 
 /** A customer's profile changed; `merged_into` when the record went away (every agent). */
@@ -149,7 +165,7 @@ export interface SessionEndedFrame {
 export type AgentFrame = MessageCreatedFrame | ConversationCreatedFrame | ConversationUpdatedFrame | TypingFrame | ReadFrame | AgentStatusFrame | CustomerUpdatedFrame | OrdersChangedFrame | NotificationFrame | MentionFrame | AftersalesUpdatedFrame | SuggestionsFrame | TicketCreatedFrame | TicketUpdatedFrame | MemberUpdatedFrame | SessionEndedFrame
 
 /** What a shopper's widget receives on `/api/v1/widget/ws`. */
-export type ShopperFrame = MessageCreatedFrame | ShopperConversationUpdatedFrame | TypingFrame | ReadFrame | QueuePositionFrame | TicketReplyFrame
+export type ShopperFrame = MessageCreatedFrame | ShopperConversationUpdatedFrame | TypingFrame | ReadFrame | QueuePositionFrame | ShopPresenceFrame | TicketReplyFrame
 
 export type ServerFrame = AgentFrame | ShopperFrame
 
@@ -158,8 +174,12 @@ export interface AgentRef {
   name: string
 }
 
-/** An agent's availability; only `online` agents receive new conversations. */
-export type AgentStatus = 'online' | 'away' | 'offline'
+/**
+ * An agent's availability; only `online` agents receive new conversations. `busy` keeps
+ * the agent's conversations but takes no new ones; `away` and `offline` agents' waiting
+ * conversations are handed on after the shop's grace period (`kefu_core::presence`).
+ */
+export type AgentStatus = 'online' | 'busy' | 'away' | 'offline'
 
 export interface Conversation {
   /** The highest seq an agent has read. */
@@ -259,6 +279,12 @@ export interface ShopperConversation {
   queue_position: number | null
   status: ConversationStatus
 }
+
+/**
+ * What caused an agent's current status; stored with it and as the `detail` of its KPI
+ * event (`manual:<note>` when the agent gave a note).
+ */
+export type StatusCause = 'manual' | 'login' | 'activity' | 'auto_idle' | 'socket_gone' | 'logout' | 'deactivated'
 
 /** A script suggested for a shopper's message. */
 export interface Suggestion {

@@ -93,6 +93,8 @@ pub async fn login(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
         SESSION_TTL_MS / 1000
     );
+    // Signed in: the status the agent chose last (online at first).
+    let user = state.services.presence.login(&user).await?;
     let mut response = Json(LoginResponse { token, user }).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(SET_COOKIE, v);
@@ -153,7 +155,12 @@ pub async fn me(State(state): State<AppState>, agent: Agent) -> ApiResult<Json<M
 
 #[derive(Deserialize, ToSchema)]
 pub struct StatusRequest {
+    /// `online`, `busy` (keeps their chats, gets no new ones), `away` or `offline`. The first
+    /// three are remembered: a later sign-in or reconnect restores the last one.
     pub status: String,
+    /// A note for `away` or `busy` (午休, 培训 …; at most 20 characters).
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -168,11 +175,12 @@ pub async fn set_my_status(
     agent: Agent,
     ApiJson(req): ApiJson<StatusRequest>,
 ) -> ApiResult<Json<UserResponse>> {
-    let status = AgentStatus::parse(&req.status)?;
+    let status = AgentStatus::parse(&req.status)
+        .map_err(|_| Error::invalid("status", "must be online, busy, away or offline"))?;
     let user = state
         .services
-        .chat
-        .set_agent_status(&agent.user, status)
+        .presence
+        .choose(&agent.user, status, req.note.as_deref())
         .await?;
     Ok(Json(UserResponse { user }))
 }

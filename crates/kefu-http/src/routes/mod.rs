@@ -10,6 +10,7 @@ pub mod inbox;
 pub mod kpi;
 pub mod mail;
 pub mod members;
+pub mod presence;
 pub mod reminders;
 pub mod reports;
 pub mod reviews;
@@ -79,6 +80,7 @@ pub fn api(_state: AppState) -> Router<AppState> {
         .merge(members::router())
         .merge(reports::router())
         .merge(kpi::router())
+        .merge(presence::router())
         .merge(commerce::router())
         .merge(segments::router())
         .merge(reminders::router())

@@ -1,5 +1,5 @@
 //! The WebSocket endpoints. Each socket gets a writer task draining its bounded hub queue and a
-//! reader loop for the client's own frames (`typing`, `read`). Authentication is by `?token=`
+//! reader loop for the client's own frames (`typing`, `read`, and the console's `activity`). Authentication is by `?token=`
 //! because browsers cannot set headers on a WebSocket handshake.
 
 use crate::AppState;
@@ -88,12 +88,16 @@ pub async fn agent_ws(
     Ok(tune(upgrade).on_upgrade(move |socket| async move {
         // The socket counts against its address's connections for as long as it is open.
         let _slot = slot;
+        // A console is open: counted for presence (an automatic status gives way to the agent's
+        // choice); when the last one has been gone for the shop's time, the agent is offline.
+        state.services.presence.socket_opened(&user).await;
         run(socket, rx, registration, |frame| {
             let state = state.clone();
             let user = user.clone();
             async move { handle_agent_frame(&state, &user, frame).await }
         })
-        .await
+        .await;
+        state.services.presence.socket_closed(&user);
     }))
 }
 
@@ -108,7 +112,9 @@ pub async fn visitor_ws(
 ) -> ApiResult<Response> {
     let visitor = visitor_from_token(&state, q.token()?).await?;
     crate::cors::check_widget_origin(&state, &headers, visitor.shop_id).await?;
-    let (registration, rx) = state.hub.register_visitor(visitor.customer_id);
+    let (registration, rx) = state
+        .hub
+        .register_visitor(visitor.shop_id, visitor.customer_id);
     Ok(tune(upgrade).on_upgrade(move |socket| async move {
         let _slot = slot;
         run(socket, rx, registration, |frame| {
@@ -121,6 +127,8 @@ pub async fn visitor_ws(
 }
 
 async fn handle_agent_frame(state: &AppState, user: &User, frame: ClientFrame) {
+    // Every frame of a console is activity (`activity` is sent on input, at most twice a minute).
+    state.services.presence.activity(user).await;
     let Some(conversation_id) = frame.conversation_id else {
         return;
     };

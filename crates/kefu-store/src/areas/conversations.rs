@@ -37,6 +37,7 @@ pub(crate) fn shop_from_row(r: &DbRow) -> Shop {
 }
 
 pub(crate) const USER_SELECT: &str = "SELECT u.id, u.shop_id, u.name, u.email, u.role, u.status, u.team_id, \
+     u.status_cause, u.status_note, u.status_since, \
      t.name AS team_name, u.max_concurrent, u.password_hash, u.deactivated_at, \
      u.must_change_password, u.created_at \
      FROM users u LEFT JOIN teams t ON t.id = u.team_id";
@@ -50,6 +51,11 @@ pub(crate) fn user_from_row(r: &DbRow) -> Result<User> {
         email: r.get("email"),
         role: Role::parse(r.get("role"))?,
         status: AgentStatus::parse(r.get("status"))?,
+        status_cause: r
+            .get::<Option<&str>, _>("status_cause")
+            .and_then(|c| kefu_core::presence::StatusCause::parse(c).ok()),
+        status_note: r.get("status_note"),
+        status_since: r.get::<Option<i64>, _>("status_since").map(Millis),
         team: team_id.map(|id| TeamRef {
             id,
             name: r.get("team_name"),

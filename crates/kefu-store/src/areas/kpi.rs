@@ -50,22 +50,26 @@ pub(crate) async fn record_conversation_event(
     Ok(())
 }
 
-/// Records an agent's presence change in the caller's transaction.
+/// Records an agent's presence change in the caller's transaction; `detail` is its cause
+/// (`kefu_core::presence::StatusCause`, with the agent's note after a colon).
 pub(crate) async fn record_agent_status(
     conn: &mut Conn,
     shop_id: Id,
     agent_id: Id,
     now: i64,
     status: &str,
+    detail: Option<&str>,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO desk_events (shop_id, at, kind, agent_id, value) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO desk_events (shop_id, at, kind, agent_id, value, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(shop_id)
     .bind(now)
     .bind(DeskEventKind::AgentStatus.as_str())
     .bind(agent_id)
     .bind(status)
+    .bind(detail)
     .execute(&mut *conn)
     .await
     .map_err(db_err)?;

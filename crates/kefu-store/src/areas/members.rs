@@ -6,13 +6,11 @@
 //! shop's member lock on PostgreSQL, so two admins demoting each other at once cannot both
 //! succeed; SQLite's one writer serialises them anyway.
 
-use super::conversations::{Insert, USER_SELECT, insert_message, load_conversation, user_from_row};
+use super::conversations::{USER_SELECT, user_from_row};
 use super::prelude::*;
 use async_trait::async_trait;
 use kefu_core::members::*;
-use kefu_core::model::{
-    AgentSummary, ConversationStatus, Id, MessageKind, Role, SenderType, Team, TeamRef,
-};
+use kefu_core::model::{AgentSummary, Id, Role, Team, TeamRef};
 use kefu_core::time::Millis;
 use kefu_core::{Error, ErrorCode, Result};
 
@@ -455,7 +453,8 @@ impl MemberStore for DbStore {
             check_admin_change(by.id, &before.user, None, true, admins)?;
             let now = Millis::now().0;
             sqlx::query(
-                "UPDATE users SET deactivated_at = $1, status = 'offline' WHERE id = $2 AND shop_id = $3",
+                "UPDATE users SET deactivated_at = $1, status = 'offline', status_cause = 'deactivated', \
+                 status_note = NULL, status_since = $1 WHERE id = $2 AND shop_id = $3",
             )
             .bind(now)
             .bind(id)
@@ -470,69 +469,32 @@ impl MemberStore for DbStore {
                 .map_err(db_err)?;
             // Their conversations come back: open ones to the head of the queue in the order they
             // started (they were being served, so they do not wait behind later chats), pending
-            // ones unassigned (anyone may pick them up; a reopen queues them).
-            let sql = format!(
-                "SELECT id, status FROM conversations WHERE shop_id = $1 AND assignee_id = $2 \
-                 AND status <> 'resolved' ORDER BY id{FOR_NO_KEY_UPDATE}"
-            );
-            let held: Vec<(Id, String)> = sqlx::query_as(AssertSqlSafe(sql))
-                .bind(shop_id)
-                .bind(id)
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(db_err)?;
-            sqlx::query(
-                "UPDATE conversations SET assignee_id = NULL, updated_at = $1, \
-                 queued_at = CASE WHEN status = 'open' THEN created_at ELSE NULL END \
-                 WHERE shop_id = $2 AND assignee_id = $3 AND status <> 'resolved'",
+            // ones unassigned (anyone may pick them up; a reopen queues them). The same release
+            // as presence's requeue, by the admin.
+            let done = super::presence::release_held(
+                conn,
+                shop_id,
+                id,
+                now,
+                &super::presence::Release {
+                    only_waiting: false,
+                    back_of_queue: false,
+                    notice: REQUEUED_NOTICE,
+                    actor: Some(by.id),
+                },
             )
-            .bind(now)
-            .bind(shop_id)
-            .bind(id)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
-            let mut notices = Vec::new();
-            for (conversation_id, status) in &held {
-                if status == ConversationStatus::Open.as_str() {
-                    notices.push(
-                        insert_message(
-                            conn,
-                            Insert {
-                                shop_id,
-                                conversation_id: *conversation_id,
-                                sender_type: SenderType::System,
-                                sender_id: None,
-                                sender_name: "",
-                                body: REQUEUED_NOTICE,
-                                private: false,
-                                client_msg_id: None,
-                                now,
-                                kind: MessageKind::Text,
-                                payload: None,
-                            },
-                        )
-                        .await?,
-                    );
-                }
-            }
-            // For the KPIs each released chat moved from this agent to the queue, by the admin.
-            for (conversation_id, _) in &held {
-                super::kpi::record_conversation_event(
+            .await?;
+            let (released, notices) = (done.conversations, done.notices);
+            if before.user.status != kefu_core::model::AgentStatus::Offline {
+                super::kpi::record_agent_status(
                     conn,
-                    *conversation_id,
+                    shop_id,
+                    id,
                     now,
-                    kefu_core::kpi::DeskEventKind::Transferred,
-                    None,
-                    Some(id),
-                    Some(by.id),
-                    "",
+                    kefu_core::model::AgentStatus::Offline.as_str(),
+                    Some(kefu_core::presence::StatusCause::Deactivated.as_str()),
                 )
                 .await?;
-            }
-            let mut released = Vec::with_capacity(held.len());
-            for (conversation_id, _) in &held {
-                released.push(load_conversation(conn, shop_id, *conversation_id).await?);
             }
             let member = load_member(conn, shop_id, id).await?;
             record_member(

@@ -239,36 +239,15 @@ impl Store for DbStore {
         user_id: Id,
         status: AgentStatus,
     ) -> Result<User> {
+        // The one path of every presence change (areas/presence.rs): row lock, rule, KPI event.
+        // A deactivated account stays offline (it has no session to ask with anyway).
         tx!(self, |conn| {
-            // A deactivated account stays offline (it has no session to ask with anyway). Locked,
-            // so two changes at once record each transition once, in order.
-            let sql = format!(
-                "SELECT status FROM users WHERE id = $1 AND shop_id = $2 \
-                 AND deactivated_at IS NULL{FOR_NO_KEY_UPDATE}"
-            );
-            let before: Option<String> = sqlx::query_scalar(AssertSqlSafe(sql))
-                .bind(user_id)
-                .bind(shop_id)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db_err)?;
-            let before = before.ok_or_else(|| Error::not_found("user"))?;
-            sqlx::query("UPDATE users SET status = $1 WHERE id = $2 AND shop_id = $3")
-                .bind(status.as_str())
-                .bind(user_id)
-                .bind(shop_id)
-                .execute(&mut *conn)
-                .await
-                .map_err(db_err)?;
-            if before != status.as_str() {
-                super::kpi::record_agent_status(
-                    conn,
-                    shop_id,
-                    user_id,
-                    Millis::now().0,
-                    status.as_str(),
-                )
-                .await?;
+            let request = kefu_core::presence::PresenceRequest::Choose { status, note: None };
+            if let Some(user) =
+                super::presence::apply_presence(conn, shop_id, user_id, &request, Millis::now().0)
+                    .await?
+            {
+                return Ok(user);
             }
             load_user(conn, shop_id, user_id)
                 .await?

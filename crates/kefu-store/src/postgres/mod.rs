@@ -40,6 +40,8 @@ mod kpi;
 mod mail;
 #[path = "../areas/members.rs"]
 mod members;
+#[path = "../areas/presence.rs"]
+mod presence;
 #[path = "../areas/reminders.rs"]
 mod reminders;
 #[path = "../areas/reports.rs"]

@@ -23,6 +23,7 @@ mod kpi;
 mod live;
 mod mail;
 mod members;
+mod presence;
 mod reports;
 mod reviews;
 mod routing;
