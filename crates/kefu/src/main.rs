@@ -413,6 +413,7 @@ async fn import_orders_cli(file: PathBuf, shop: Option<String>, store: StoreArgs
     let report = kefu_core::commerce::csv_import::import_orders(
         store.as_ref(),
         shop.id,
+        &shop.settings.time_zone,
         std::io::BufReader::with_capacity(1 << 20, input),
     )
     .await
