@@ -93,12 +93,12 @@ test('orders from a Chinese Excel CSV: templates, GBK upload, Chinese reasons wi
   // The quoted cell spans lines 2–3: the bad orders are on the file's lines 4 and 5.
   const cells = async (i) => (await rows.nth(i).locator('td').allInnerTexts()).map((s) => s.trim())
   assert.deepEqual(await cells(0), ['4', `E${stamp}2`, '数量', '须为整数'])
-  assert.deepEqual(await cells(1), ['5', `E${stamp}3`, '商品小计', '金额写法有歧义，请写成 1329.00 或 1,329.00（逗号只用作千位分隔）'])
+  // The column as the file names it (实付金额), not the system's name for it.
+  assert.deepEqual(await cells(1), ['5', `E${stamp}3`, '实付金额', '金额写法有歧义，请写成 1329.00 或 1,329.00（逗号只用作千位分隔）'])
   assert.ok(!/[a-z]{4,}/.test((await report.innerText()).replace(/E[0-9A-Z]+/g, '')), 'no English sentence in the Chinese report')
   await shot(page, 'imports-01-gbk-report-zh')
 
   // ---- the order is there, with the amount and the time as written (the shop's zone)
-  await page.getByTestId('orders-tab-orders').click()
   const token = await page.evaluate(() => localStorage.getItem('kefu_token'))
   const found = await (await fetch(`${BASE}/api/v1/orders?q=E${stamp}1`, { headers: { Authorization: `Bearer ${token}` } })).json()
   assert.equal(found.orders.length, 1)
@@ -118,7 +118,7 @@ test('orders from a Chinese Excel CSV: templates, GBK upload, Chinese reasons wi
   await page.getByTestId('orders-import-file').setInputFiles({ name: 'orders.csv', mimeType: 'text/csv', buffer: gbk(file) })
   await page.getByTestId('orders-import-upload').click()
   await page.getByTestId('orders-import-report').getByText('1 unchanged').waitFor({ timeout: WAIT })
-  assert.deepEqual(await cells(0), ['4', `E${stamp}2`, 'Quantity', 'Must be a whole number'])
+  assert.deepEqual(await cells(0), ['4', `E${stamp}2`, 'Quantity (数量)', 'Must be a whole number'])
   await shot(page, 'imports-02-gbk-report-en')
   await page.evaluate(() => localStorage.setItem('kefu_locale', 'zh'))
   await ctx.close()

@@ -166,7 +166,7 @@ export interface Followup {
 }
 
 export interface ReviewSettings { low_rating_threshold: number; followup_hours: number }
-export interface BadRow { line: number; review_id: string; field: string; code?: string; other_line?: number | null; message: string }
+export interface BadRow { line: number; review_id: string; field: string; column?: string | null; code?: string; other_line?: number | null; message: string }
 export interface ReviewImportReport { rows: number; created: number; updated: number; unchanged: number; rejected: number; followups_opened: number; bad_rows: BadRow[] }
 
 export const reviewsApi = {

@@ -328,10 +328,17 @@ export function importReason(row: { code?: string; message?: string; field?: str
   return importReasonText(row, locale.value)
 }
 
-/** A column of an import file as a person knows it (`placed_at` → 下单时间); `-` for the whole row. */
-export function columnLabel(field: string | null | undefined): string {
+/**
+ * A column of an import file as a person knows it: the file's own header when it has one
+ * (`实付金额`), else the field's label (`placed_at` → 下单时间); `-` is the whole row. English
+ * readers get the label, with a Chinese header beside it.
+ */
+export function columnLabel(field: string | null | undefined, column?: string | null): string {
   if (!field || field === '-') return locale.value === 'zh' ? '整行' : 'Whole row'
-  return fieldLabel(field, locale.value) || field
+  const label = fieldLabel(field, locale.value) || field
+  if (!column || column === field) return label
+  if (locale.value === 'zh') return column
+  return column.toLowerCase() === label.toLowerCase() ? label : `${label} (${column})`
 }
 
 /** What to show for a failed call: an `ApiError` described, anything else as unknown. */

@@ -276,6 +276,9 @@ pub struct BadRow {
     pub review_id: String,
     /// The column at fault (`-` for the row as a whole).
     pub field: String,
+    /// That column's header as the file has it (`评分`), when the file has the column.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
     /// Why, as a stable code the console translates (see `tabular::Reason`).
     pub code: String,
     /// The other line a `differs` reason compares with (a repeated review id).
@@ -309,6 +312,7 @@ pub type ParsedCsv = (Vec<(usize, ReviewDoc)>, Vec<BadRow>, u64);
 pub fn parse_csv(input: impl Read, zone: &str) -> Result<ParsedCsv> {
     let mut table = Table::open(input)?;
     let col = tabular::resolve_headers(table.headers(), CSV_COLUMN_SPEC)?;
+    let table_headers = table.headers().to_vec();
     let mut good = Vec::new();
     let mut bad = Vec::new();
     let mut rows = 0u64;
@@ -322,6 +326,7 @@ pub fn parse_csv(input: impl Read, zone: &str) -> Result<ParsedCsv> {
                     line: e.line,
                     review_id: String::new(),
                     field: "-".into(),
+                    column: None,
                     code: Reason::UnreadableRow.as_str().into(),
                     other_line: None,
                     message: e.message,
@@ -340,6 +345,7 @@ pub fn parse_csv(input: impl Read, zone: &str) -> Result<ParsedCsv> {
             line,
             review_id: review_id.clone(),
             field: field.into(),
+            column: col.get(field).and_then(|&i| table_headers.get(i)).cloned(),
             code: code.as_str().into(),
             other_line: None,
             message,

@@ -107,6 +107,8 @@ export interface BadLine {
   order_no: string
   /** The column's English name, `-` for the whole row. */
   field: string
+  /** That column's header as the file has it (`实付金额`). */
+  column?: string | null
   /** The reason code (errorText.js IMPORT_REASONS). */
   code?: string
   other_line?: number | null

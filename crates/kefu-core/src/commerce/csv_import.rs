@@ -345,6 +345,9 @@ pub struct BadLine {
     pub order_no: String,
     /// The column at fault, by its English name (`-` when the row as a whole is at fault).
     pub field: String,
+    /// That column's header as the file has it (`实付金额`), when the file has the column.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
     /// Why, as a stable code the console translates (`required`, `bad_amount`, `bad_time`, …;
     /// see docs/API.md).
     pub code: String,
@@ -370,6 +373,7 @@ impl BadLine {
             line,
             order_no: order_no.to_owned(),
             field: field.to_owned(),
+            column: None,
             code: code.as_str().to_owned(),
             other_line: None,
             other_field: None,
@@ -574,6 +578,13 @@ impl<R: Read> OrderCsvReader<R> {
             }
         }
         bad.sort_by_key(|b| b.line);
+        for b in &mut bad {
+            b.column = self
+                .col
+                .get(b.field.as_str())
+                .and_then(|&i| self.table.headers().get(i))
+                .cloned();
+        }
         chunk.bad.extend(bad);
         chunk.rejected += 1;
     }

@@ -196,6 +196,7 @@ pub async fn import_csv(
                     line: lines.get(&item.key).copied().unwrap_or(0),
                     review_id: item.key,
                     field,
+                    column: None,
                     code: kefu_core::tabular::Reason::of_message(&message)
                         .as_str()
                         .to_owned(),
