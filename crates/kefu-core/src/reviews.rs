@@ -408,9 +408,9 @@ pub fn parse_csv(input: impl Read, zone: &str) -> Result<ParsedCsv> {
                     Some((f, m)) => (f.to_owned(), m.to_owned()),
                     None => ("-".to_owned(), e.message.clone()),
                 };
-                let code = if field == "review_id" && cell("review_id").is_empty() {
-                    Reason::Required
-                } else if field == "platform" && cell("platform").is_empty() {
+                let empty =
+                    matches!(field.as_str(), "review_id" | "platform") && cell(&field).is_empty();
+                let code = if empty {
                     Reason::Required
                 } else {
                     Reason::of_message(&message)

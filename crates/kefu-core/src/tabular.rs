@@ -851,10 +851,7 @@ fn local_naive_ms(s: &str) -> Option<i64> {
     }
     // Time: H:MM, H:MM:SS, H:MM:SS.fff, or 16时05分(30秒).
     let (h, rest) = take_num(rest, &[':', '时', '點', '点'])?;
-    let (mi, rest) = match take_num(rest, &[':', '分']) {
-        Some(v) => v,
-        None => return None,
-    };
+    let (mi, rest) = take_num(rest, &[':', '分'])?;
     let (sec, frac_ms, rest) = if rest.is_empty() {
         (0, 0, rest)
     } else {
@@ -1027,7 +1024,10 @@ pub fn template_format(format: Option<&str>) -> Result<&'static str> {
 mod tests {
     use super::*;
 
-    fn rows(bytes: Vec<u8>) -> (Vec<String>, Vec<(u64, Vec<String>)>, TextEncoding) {
+    /// Headers, records (line and cells) and the encoding seen.
+    type Parsed = (Vec<String>, Vec<(u64, Vec<String>)>, TextEncoding);
+
+    fn rows(bytes: Vec<u8>) -> Parsed {
         let mut t = Table::open(io::Cursor::new(bytes)).unwrap();
         let mut out = Vec::new();
         while let Some(r) = t.next_record() {
