@@ -165,6 +165,7 @@ export const REASONS_ZH = [
   [/^could not be read as a spreadsheet\b.*$/, '无法读取该表格文件（请上传 CSV 或 XLSX）'],
   [/^could not be read \(is it a CSV or XLSX file\?\)$/, '无法读取（请上传 CSV 或 XLSX 文件）'],
   [/^at most (\d+) scripts per import$/, '每次最多导入 $1 条话术'],
+  [/^a spreadsheet may be at most (\d+) MB; save larger ones as CSV$/, 'Excel 表格最大 $1 MB，更大的文件请另存为 CSV 后上传'],
   [/^the file must be UTF-8 text$/, '文件须为 UTF-8 文本'],
   [/^refunds would total ([\d.]+), more than the ([\d.]+) the order took$/, '退款合计 ¥$1，超过了订单金额 ¥$2'],
   [/^must not contain the NUL character \(U\+0000\)$/, '含有不允许的空字符'],

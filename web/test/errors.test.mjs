@@ -116,4 +116,5 @@ test('import rows read in Chinese, with their other line and field', () => {
   // A missing column names the column in Chinese.
   assert.equal(describeError('validation_failed', 'header: missing required columns: placed_at, quantity', 'zh', 'header'), '表头：缺少必需的列：下单时间、数量')
   assert.equal(describeError('validation_failed', 'file: could not be read as a spreadsheet (XLSX)', 'zh', 'file'), '文件：无法读取该表格文件（请上传 CSV 或 XLSX）')
+  assert.equal(describeError('validation_failed', 'file: a spreadsheet may be at most 10 MB; save larger ones as CSV', 'zh', 'file'), '文件：Excel 表格最大 10 MB，更大的文件请另存为 CSV 后上传')
 })
