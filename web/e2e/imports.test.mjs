@@ -123,3 +123,44 @@ test('orders from a Chinese Excel CSV: templates, GBK upload, Chinese reasons wi
   await page.evaluate(() => localStorage.setItem('kefu_locale', 'zh'))
   await ctx.close()
 })
+
+test('reviews and scripts: 下载模板 beside the upload; a GBK review export reads in Chinese', { timeout: 180_000 }, async () => {
+  const stamp = Date.now().toString(36).toUpperCase()
+  const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN', acceptDownloads: true })
+  const page = await ctx.newPage()
+  page.setDefaultTimeout(WAIT)
+  await page.goto(BASE + '/login', { timeout: WAIT })
+  await page.getByTestId('login-email').fill('wang.dian@demo.kefu')
+  await page.getByTestId('login-password').fill('demo1234')
+  await page.getByTestId('login-submit').click()
+  await page.waitForURL(/\/inbox/, { timeout: WAIT })
+
+  // ---- reviews: the Excel template, then a platform export in GBK
+  await page.goto(BASE + '/reviews', { timeout: WAIT })
+  await page.getByTestId('rv-tab-import').click()
+  const [xlsx] = await Promise.all([page.waitForEvent('download', { timeout: WAIT }), page.getByTestId('rv-template').click()])
+  assert.match(xlsx.suggestedFilename(), /\.xlsx$/)
+  assert.equal(readFileSync(await xlsx.path()).subarray(0, 2).toString('latin1'), 'PK')
+  const file =
+    '评价编号,平台,评分,评价内容,订单号,评价时间\r\n' +
+    `R${stamp}1,淘宝,差评,"耳机有杂音\r\n退货也不理",,2026/12/6 16:00\r\n` +
+    `R${stamp}2,京东,9星,,,2026/12/6\r\n` +
+    `R${stamp}3,拼多多,中评,一般,,昨天\r\n`
+  await page.getByTestId('rv-import-input').setInputFiles({ name: '评价导出.csv', mimeType: 'text/csv', buffer: gbk(file) })
+  const report = page.getByTestId('rv-import-report')
+  await report.waitFor({ timeout: WAIT })
+  const bad = page.getByTestId('rv-bad-row')
+  await bad.first().waitFor({ timeout: WAIT })
+  assert.deepEqual((await bad.allInnerTexts()).map((s) => s.trim()), [
+    '第 4 行 · 评分：须在 1 到 5 之间',
+    '第 5 行 · 评价时间：须为时间，如 2026/12/6 16:00 或 2026-12-06 16:00:00',
+  ])
+  await shot(page, 'imports-03-reviews-zh')
+
+  // ---- scripts: the template link beside the import button
+  await page.goto(BASE + '/scripts', { timeout: WAIT })
+  const [tpl] = await Promise.all([page.waitForEvent('download', { timeout: WAIT }), page.getByTestId('scripts-template').click()])
+  assert.match(tpl.suggestedFilename(), /\.xlsx$/)
+  await shot(page, 'imports-04-scripts-template')
+  await ctx.close()
+})

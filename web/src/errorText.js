@@ -278,6 +278,12 @@ export function importReasonText(row, lang) {
     return reasonZh(msg) || CODE_TEXTS.validation_failed.zh
   }
   let text = hit[lang]
+  // Chinese readers get the precise reason where it is known and says more than the code
+  // (`must be between 1 and 5` → 须在 1 到 5 之间), never with English words in it.
+  if (lang === 'zh' && ['bad_value', 'too_long', 'too_large', 'too_small', 'invalid'].includes(row.code || '')) {
+    const precise = reasonZh(row.message || '')
+    if (precise && !/[a-z]{3,}/i.test(precise)) return precise
+  }
   text = text.replace('{line}', String(row.other_line ?? ''))
   const other = row.other_field || ''
   text = text.replace('{other}', (other && fieldLabel(other, lang)) || other)

@@ -103,6 +103,9 @@ test('import rows read in Chinese, with their other line and field', () => {
   assert.equal(zh({ code: 'differs', field: 'placed_at', other_line: 3, message: "differs from line 3 of the same order ('x')" }), '与第 3 行不一致（同一订单或重复的编号）')
   assert.equal(zh({ code: 'required_with', field: 'tracking_no', other_field: 'carrier', message: 'required when carrier is given' }), '填写了快递公司时必须填写')
   assert.equal(zh({ code: 'ambiguous_amount', field: 'line_total', message: 'is ambiguous' }), '金额写法有歧义，请写成 1329.00 或 1,329.00（逗号只用作千位分隔）')
+  assert.equal(zh({ code: 'bad_value', field: 'rating', message: 'must be between 1 and 5' }), '须在 1 到 5 之间')
+  assert.equal(zh({ code: 'too_long', field: 'name', message: 'must be at most 64 characters without control characters' }), '内容过长')
+  assert.equal(zh({ code: 'bad_value', field: 'order_status', message: 'must be one of created, paid' }), '取值无效')
   // A row without a known code (an older server) never shows English in Chinese.
   assert.equal(zh({ message: 'must not be empty' }), '不能为空')
   assert.equal(zh({ code: 'brand_new', message: 'something else' }), '填写的内容不符合要求')

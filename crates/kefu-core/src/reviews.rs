@@ -364,7 +364,7 @@ pub fn parse_csv(input: impl Read, zone: &str) -> Result<ParsedCsv> {
                 bad.push(fail(
                     "rating",
                     Reason::BadValue,
-                    "must be a whole number from 1 to 5".into(),
+                    "must be between 1 and 5, or 差评, 中评, 好评".into(),
                 ));
                 continue;
             }

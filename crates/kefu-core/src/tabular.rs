@@ -1169,7 +1169,10 @@ mod tests {
                 i % 28 + 1, i % 60, i % 200_000, i % 200_000, i % 100_000_000, i % 500, i % 500, i % 3 + 1, i % 900 + 10, i % 28 + 1
             ));
             if i % 5 < 3 {
-                file.push_str(&format!("SO{i:09},,,,,SKU-{},配件,1,9.90,,,\n", (i + 7) % 500));
+                file.push_str(&format!(
+                    "SO{i:09},,,,,SKU-{},配件,1,9.90,,,\n",
+                    (i + 7) % 500
+                ));
             }
         }
         let bytes = file.into_bytes();
