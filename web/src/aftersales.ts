@@ -1,6 +1,6 @@
 // After-sales requests (售后) and negative reviews (中差评): types mirroring the API (docs/API.md,
 // "After-sales and reviews") and the calls. Money is integer cents; times are RFC 3339 strings.
-import { getToken, request, requestRaw, ApiError } from './api'
+import { getToken, request, requestRaw, ApiError, downloadFile, importContentType, type TemplateFormat } from './api'
 import { dayStartMs } from './time'
 
 export type RequestKind = 'return' | 'exchange' | 'refund'
@@ -166,7 +166,7 @@ export interface Followup {
 }
 
 export interface ReviewSettings { low_rating_threshold: number; followup_hours: number }
-export interface BadRow { line: number; review_id: string; field: string; message: string }
+export interface BadRow { line: number; review_id: string; field: string; column?: string | null; code?: string; other_line?: number | null; message: string }
 export interface ReviewImportReport { rows: number; created: number; updated: number; unchanged: number; rejected: number; followups_opened: number; bad_rows: BadRow[] }
 
 export const reviewsApi = {
@@ -186,7 +186,9 @@ export const reviewsApi = {
     if (cursor) q.set('cursor', cursor)
     return request<{ reviews: Review[]; next_cursor: string | null }>('GET', `/api/v1/reviews?${q}`)
   },
-  importCsv: (file: Blob) => requestRaw<ReviewImportReport>('POST', '/api/v1/reviews/import', file, 'text/csv'),
+  importCsv: (file: Blob) => requestRaw<ReviewImportReport>('POST', '/api/v1/reviews/import', file, importContentType(file)),
+  /** The import template with Chinese headers and an example review. */
+  template: (format: TemplateFormat) => downloadFile(`/api/v1/reviews/import/template?format=${format}`, `评价导入模板.${format}`),
   settings: () => request<ReviewSettings>('GET', '/api/v1/reviews/settings'),
   putSettings: (s: ReviewSettings) => request<ReviewSettings>('PUT', '/api/v1/reviews/settings', s),
 }

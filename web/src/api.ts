@@ -251,6 +251,36 @@ export async function requestRaw<T>(method: string, path: string, body: Blob, co
   return data as T
 }
 
+/** Downloads a file the API serves to signed-in members (the bearer token cannot ride on a plain link). */
+export async function downloadFile(path: string, name: string): Promise<void> {
+  const headers: Record<string, string> = {}
+  const token = getToken()
+  if (token) headers.Authorization = `Bearer ${token}`
+  let res: Response
+  try {
+    res = await fetch(path, { headers })
+  } catch (e) {
+    throw new ApiError(0, 'network', String(e))
+  }
+  if (!res.ok) {
+    const data = await res.json().catch(() => null)
+    throw ApiError.fromBody(res.status, data, res.statusText)
+  }
+  const url = URL.createObjectURL(await res.blob())
+  const a = document.createElement('a')
+  a.href = url
+  a.download = name
+  a.click()
+  setTimeout(() => URL.revokeObjectURL(url), 1000)
+}
+
+/** An import file's content type: spreadsheets as themselves, anything else as CSV (the server judges by content). */
+export function importContentType(file: Blob & { name?: string }): string {
+  return /\.xlsx?$/i.test(file.name || '') ? 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' : 'text/csv'
+}
+
+export type TemplateFormat = 'csv' | 'xlsx'
+
 export const commerceApi = {
   orders: (f: OrdersFilter, cursor?: string | null, limit = 50) => {
     const q = new URLSearchParams()
@@ -267,7 +297,9 @@ export const commerceApi = {
   order: (id: number) => request<OrderDetail>('GET', `/api/v1/orders/${id}`),
   customerOrders: (customerId: number, limit = 10) =>
     request<{ orders: CustomerOrder[] }>('GET', `/api/v1/customers/${customerId}/orders?limit=${limit}`),
-  importOrders: (file: Blob) => requestRaw<ImportReport>('POST', '/api/v1/orders/import', file, 'text/csv'),
+  importOrders: (file: Blob) => requestRaw<ImportReport>('POST', '/api/v1/orders/import', file, importContentType(file)),
+  /** The import template with Chinese headers and an example order. */
+  template: (format: TemplateFormat) => downloadFile(`/api/v1/orders/import/template?format=${format}`, `订单导入模板.${format}`),
   webhookSettings: () => request<WebhookSettings>('GET', '/api/v1/commerce/webhook'),
   rotateWebhookSecret: () => request<WebhookSettings>('POST', '/api/v1/commerce/webhook/rotate', {}),
 }

@@ -132,6 +132,30 @@ export const FIELD_LABELS = {
   sort: { zh: '排序', en: 'Sort' },
   sku: { zh: '商品编码', en: 'SKU' },
   product_id: { zh: '商品', en: 'Product' },
+  // Import columns (orders, reviews, scripts) and the file itself.
+  file: { zh: '文件', en: 'File' },
+  header: { zh: '表头', en: 'Header row' },
+  placed_at: { zh: '下单时间', en: 'Placed at' },
+  buyer_external_id: { zh: '买家编号', en: 'Buyer id' },
+  buyer_name: { zh: '买家昵称', en: 'Buyer name' },
+  buyer_phone: { zh: '手机号', en: 'Buyer phone' },
+  buyer_email: { zh: '邮箱', en: 'Buyer e-mail' },
+  item_name: { zh: '商品名称', en: 'Item name' },
+  discount: { zh: '优惠', en: 'Discount' },
+  shipping_fee: { zh: '运费', en: 'Shipping fee' },
+  paid_at: { zh: '付款时间', en: 'Paid at' },
+  order_status: { zh: '订单状态', en: 'Order status' },
+  shipped_at: { zh: '发货时间', en: 'Shipped at' },
+  delivered_at: { zh: '签收时间', en: 'Delivered at' },
+  shipment_status: { zh: '物流状态', en: 'Shipment status' },
+  receiver_name: { zh: '收货人', en: 'Receiver' },
+  receiver_phone: { zh: '收货人电话', en: 'Receiver phone' },
+  receiver_address: { zh: '收货地址', en: 'Receiver address' },
+  review_id: { zh: '评价编号', en: 'Review id' },
+  reviewed_at: { zh: '评价时间', en: 'Reviewed at' },
+  text: { zh: '评价内容', en: 'Text' },
+  title: { zh: '标题', en: 'Title' },
+  id: { zh: '编号', en: 'Id' },
 }
 
 /**
@@ -141,6 +165,12 @@ export const FIELD_LABELS = {
  */
 export const REASONS_ZH = [
   [/^must not be empty$/, '不能为空'],
+  [/^missing required columns?: (.+)$/, '缺少必需的列：{fields}'],
+  [/^could not be read as a spreadsheet\b.*$/, '无法读取该表格文件（请上传 CSV 或 XLSX）'],
+  [/^could not be read \(is it a CSV or XLSX file\?\)$/, '无法读取（请上传 CSV 或 XLSX 文件）'],
+  [/^at most (\d+) scripts per import$/, '每次最多导入 $1 条话术'],
+  [/^a spreadsheet may be at most (\d+) MB; save larger ones as CSV$/, 'Excel 表格最大 $1 MB，更大的文件请另存为 CSV 后上传'],
+  [/^the file must be UTF-8 text$/, '文件须为 UTF-8 文本'],
   [/^refunds would total ([\d.]+), more than the ([\d.]+) the order took$/, '退款合计 ¥$1，超过了订单金额 ¥$2'],
   [/^must not contain the NUL character \(U\+0000\)$/, '含有不允许的空字符'],
   [/^must not contain control or text-direction characters.*$/, '含有不允许的控制字符或文字方向字符'],
@@ -213,6 +243,64 @@ export const REASONS_ZH = [
   [/^(mon|tue|wed|thu|fri|sat|sun): at most (\d+) intervals a day$/, '{weekday}最多 $2 个时段'],
   [/^(\d{4}-\d{2}-\d{2}): intervals overlap$/, '$1 的时段有重叠'],
 ]
+
+/**
+ * Why an import refused a row: one text per reason code of `Reason::as_str` in
+ * crates/kefu-core/src/tabular.rs (`web/test/errors.test.mjs` fails when one is missing).
+ * `{line}` is the other line a `differs` compares with, `{other}` the other field's label.
+ */
+export const IMPORT_REASONS = {
+  unreadable_row: { zh: '这一行无法读取（引号不成对或含有无法识别的字符）', en: 'The row cannot be read (unbalanced quotes or unreadable characters)' },
+  nul_character: { zh: '含有不允许的空字符', en: 'Contains the NUL character' },
+  required: { zh: '不能为空', en: 'Must not be empty' },
+  required_with: { zh: '填写了{other}时必须填写', en: 'Required when {other} is given' },
+  not_consecutive: { zh: '同一订单的各行须连在一起（该订单号前面已出现过）', en: 'The rows of one order must be consecutive (this order appeared earlier)' },
+  order_rejected: { zh: '同一订单的其他行有错误，整单未导入', en: 'Another row of this order is bad, so the whole order was not imported' },
+  differs: { zh: '与第 {line} 行不一致（同一订单或重复的编号）', en: 'Differs from line {line}' },
+  not_whole_number: { zh: '须为整数', en: 'Must be a whole number' },
+  bad_amount: { zh: '须为金额，如 1,329.00 或 199（最多两位小数）', en: 'Must be an amount like 1,329.00 or 199 (at most 2 decimals)' },
+  ambiguous_amount: { zh: '金额写法有歧义，请写成 1329.00 或 1,329.00（逗号只用作千位分隔）', en: 'Ambiguous amount: write 1329.00 or 1,329.00 (commas only between thousands)' },
+  too_large: { zh: '数值过大', en: 'Too large' },
+  too_small: { zh: '数值过小（至少为 1）', en: 'Too small (at least 1)' },
+  too_long: { zh: '内容过长', en: 'Too long' },
+  bad_time: { zh: '须为时间，如 2026/12/6 16:00 或 2026-12-06 16:00:00', en: 'Must be a time like 2026/12/6 16:00 or 2026-12-06 16:00:00' },
+  bad_value: { zh: '取值无效', en: 'Not an allowed value' },
+  buyer_required: { zh: '买家编号、手机号、邮箱至少填写一项', en: 'Needs a buyer id, phone or e-mail' },
+  bad_phone: { zh: '手机号格式不正确', en: 'Not a phone number' },
+  bad_email: { zh: '邮箱格式不正确', en: 'Not an e-mail address' },
+  already_used: { zh: '已被其他记录使用', en: 'Already used by another record' },
+  invalid: { zh: '取值无效', en: 'Not accepted' },
+}
+
+/**
+ * The reason a person reads for one refused import row.
+ * @param {{code?: string, message?: string, field?: string, other_line?: number | null, other_field?: string | null}} row
+ * @param {'zh' | 'en'} lang
+ */
+export function importReasonText(row, lang) {
+  const reasons = /** @type {Record<string, {zh: string, en: string}>} */ (IMPORT_REASONS)
+  const hit = row.code ? reasons[row.code] : undefined
+  if (!hit) {
+    // A server older or newer than this console: the row's message, translated where known.
+    const msg = row.message || ''
+    if (lang === 'en') return msg || CODE_TEXTS.validation_failed.en
+    return reasonZh(msg) || CODE_TEXTS.validation_failed.zh
+  }
+  let text = hit[lang]
+  // Chinese readers get the precise reason where it is known and says more than the code
+  // (`must be between 1 and 5` → 须在 1 到 5 之间), never with English words in it.
+  if (lang === 'zh' && ['bad_value', 'too_long', 'too_large', 'too_small', 'invalid'].includes(row.code || '')) {
+    const precise = reasonZh(row.message || '')
+    if (precise && !/[a-z]{3,}/i.test(precise)) return precise
+  }
+  text = text.replace('{line}', String(row.other_line ?? ''))
+  const other = row.other_field || ''
+  text = text.replace('{other}', (other && fieldLabel(other, lang)) || other)
+  // English readers also get the server's precise sentence when it says more (e.g. which values).
+  if (lang === 'en' && row.message && (row.code === 'bad_value' || row.code === 'invalid' || row.code === 'too_long' || row.code === 'too_large'))
+    return `${text}: ${row.message}`
+  return text
+}
 
 /** @type {Record<string, string>} */
 const WEEKDAYS_ZH = { mon: '周一', tue: '周二', wed: '周三', thu: '周四', fri: '周五', sat: '周六', sun: '周日' }

@@ -1,6 +1,6 @@
 import { ref } from 'vue'
 import { ApiError } from './api'
-import { codeText, describeError as describe } from './errorText.js'
+import { codeText, describeError as describe, fieldLabel, importReasonText } from './errorText.js'
 import * as aftersales from './locales/aftersales'
 import * as attach from './locales/attach'
 import * as cards from './locales/cards'
@@ -326,6 +326,24 @@ export function describeError(code: string | undefined, message: string | undefi
 export function describeRow(field: string | null | undefined, message: string): string {
   const whole = !field || field === '-'
   return describe('validation_failed', whole ? message : `${field}: ${message}`, locale.value)
+}
+
+/** The reason of one refused import row, from its code (Chinese or English, never the server's English in Chinese). */
+export function importReason(row: { code?: string; message?: string; field?: string; other_line?: number | null; other_field?: string | null }): string {
+  return importReasonText(row, locale.value)
+}
+
+/**
+ * A column of an import file as a person knows it: the file's own header when it has one
+ * (`实付金额`), else the field's label (`placed_at` → 下单时间); `-` is the whole row. English
+ * readers get the label, with a Chinese header beside it.
+ */
+export function columnLabel(field: string | null | undefined, column?: string | null): string {
+  if (!field || field === '-') return locale.value === 'zh' ? '整行' : 'Whole row'
+  const label = fieldLabel(field, locale.value) || field
+  if (!column || column === field) return label
+  if (locale.value === 'zh') return column
+  return column.toLowerCase() === label.toLowerCase() ? label : `${label} (${column})`
 }
 
 /** What to show for a failed call: an `ApiError` described, anything else as unknown. */

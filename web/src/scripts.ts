@@ -1,6 +1,6 @@
 // API calls of the scripts library (话术) and the variable helpers shared by the picker and the
 // library page.
-import { ApiError, getToken, request } from './api'
+import { ApiError, getToken, request, downloadFile, type TemplateFormat } from './api'
 import type {
   ImportReport,
   Rendered,
@@ -55,16 +55,22 @@ export const scriptsApi = {
     }
     return format === 'json' ? JSON.stringify(JSON.parse(text), null, 2) : text
   },
-  async importFile(format: 'json' | 'csv', owner: 'shop' | 'mine', body: string): Promise<ImportReport> {
+  /** Sends the file's bytes as they are: the server decodes CSV in any encoding Excel writes and reads XLSX. */
+  async importFile(format: 'json' | 'csv' | 'xlsx', owner: 'shop' | 'mine', body: Blob): Promise<ImportReport> {
     const res = await fetch(`/api/v1/scripts/import?format=${format}&owner=${owner}`, {
       method: 'POST',
-      headers: { Authorization: `Bearer ${getToken() ?? ''}`, 'Content-Type': format === 'json' ? 'application/json' : 'text/csv' },
+      headers: { Authorization: `Bearer ${getToken() ?? ''}`, 'Content-Type': format === 'json' ? 'application/json' : format === 'csv' ? 'text/csv' : 'application/octet-stream' },
       body,
     })
     const data = await res.json().catch(() => null)
     if (!res.ok) throw ApiError.fromBody(res.status, data, res.statusText)
     return data as ImportReport
   },
+}
+
+/** The import template (Chinese headers and an example script). */
+export function scriptsTemplate(format: TemplateFormat) {
+  return downloadFile(`/api/v1/scripts/import/template?format=${format}`, `话术导入模板.${format}`)
 }
 
 /** The variables the server knows (kept in step with kefu_core::scripts::VARIABLES). */

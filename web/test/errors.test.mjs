@@ -4,7 +4,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { CODE_TEXTS, describeError } from '../src/errorText.js'
+import { CODE_TEXTS, IMPORT_REASONS, describeError, importReasonText } from '../src/errorText.js'
 
 /** The codes of `ErrorCode::as_str` in crates/kefu-core/src/error.rs. */
 function serverCodes() {
@@ -77,4 +77,47 @@ test('Chinese texts never show the server sentence', () => {
 test('English texts keep the server detail', () => {
   assert.equal(describeError('validation_failed', 'phone: must be 5-20 digits', 'en'), 'The input was not accepted: phone: must be 5-20 digits')
   assert.equal(describeError('internal', 'internal error', 'en'), 'Server error, please try again later')
+})
+
+/** The reason codes of `Reason::as_str` in crates/kefu-core/src/tabular.rs. */
+function importReasonCodes() {
+  const src = readFileSync(new URL('../../crates/kefu-core/src/tabular.rs', import.meta.url), 'utf8')
+  const body = src.slice(src.indexOf('pub fn as_str'), src.indexOf('// end of codes'))
+  const codes = [...body.matchAll(/Reason::\w+\s*=>\s*"([a-z_]+)"/g)].map((m) => m[1])
+  assert.ok(codes.length >= 10, `read only ${codes.length} reason codes from tabular.rs; did its layout change?`)
+  return codes
+}
+
+test('every import reason code has a Chinese and an English text', () => {
+  const missing = []
+  for (const code of importReasonCodes()) {
+    const t = IMPORT_REASONS[code]
+    if (!t || !CJK.test(t.zh || '') || !(t.en || '').trim()) missing.push(code)
+  }
+  assert.deepEqual(missing, [], `import reason codes without a text in web/src/errorText.js: ${missing.join(', ')}`)
+})
+
+test('import rows read in Chinese, with their other line and field', () => {
+  const zh = (row) => importReasonText(row, 'zh')
+  assert.equal(zh({ code: 'not_whole_number', field: 'quantity', message: 'must be a whole number' }), '须为整数')
+  assert.equal(zh({ code: 'differs', field: 'placed_at', other_line: 3, message: "differs from line 3 of the same order ('x')" }), '与第 3 行不一致（同一订单或重复的编号）')
+  assert.equal(zh({ code: 'required_with', field: 'tracking_no', other_field: 'carrier', message: 'required when carrier is given' }), '填写了快递公司时必须填写')
+  assert.equal(zh({ code: 'ambiguous_amount', field: 'line_total', message: 'is ambiguous' }), '金额写法有歧义，请写成 1329.00 或 1,329.00（逗号只用作千位分隔）')
+  assert.equal(zh({ code: 'bad_value', field: 'rating', message: 'must be between 1 and 5' }), '须在 1 到 5 之间')
+  assert.equal(zh({ code: 'too_long', field: 'name', message: 'must be at most 64 characters without control characters' }), '内容过长')
+  assert.equal(zh({ code: 'bad_value', field: 'order_status', message: 'must be one of created, paid' }), '取值无效')
+  // A row without a known code (an older server) never shows English in Chinese.
+  assert.equal(zh({ message: 'must not be empty' }), '不能为空')
+  assert.equal(zh({ code: 'brand_new', message: 'something else' }), '填写的内容不符合要求')
+  for (const code of importReasonCodes()) {
+    const got = zh({ code, field: 'x', other_field: 'carrier', other_line: 2, message: 'an English sentence' })
+    assert.ok(!/[a-z]{4,}/.test(got.replace(/\d,\d{3}\.\d\d|\d{4}[-/]\d+[-/]\d+ \d+:\d+(:\d+)?/g, '')), `English left in "${got}"`)
+  }
+  // English readers get English.
+  assert.equal(importReasonText({ code: 'bad_time', message: 'x' }, 'en'), 'Must be a time like 2026/12/6 16:00 or 2026-12-06 16:00:00')
+  assert.equal(importReasonText({ code: 'required_with', other_field: 'carrier', message: 'x' }, 'en'), 'Required when Carrier is given')
+  // A missing column names the column in Chinese.
+  assert.equal(describeError('validation_failed', 'header: missing required columns: placed_at, quantity', 'zh', 'header'), '表头：缺少必需的列：下单时间、数量')
+  assert.equal(describeError('validation_failed', 'file: could not be read as a spreadsheet (XLSX)', 'zh', 'file'), '文件：无法读取该表格文件（请上传 CSV 或 XLSX）')
+  assert.equal(describeError('validation_failed', 'file: a spreadsheet may be at most 10 MB; save larger ones as CSV', 'zh', 'file'), '文件：Excel 表格最大 10 MB，更大的文件请另存为 CSV 后上传')
 })

@@ -500,7 +500,8 @@ pub struct CustomerSummary {
     pub tags: Vec<String>,
     pub blocked: bool,
     pub created_at: Millis,
-    pub last_contact_at: Millis,
+    /// `null` until the customer first contacts the shop (buyers created by an order import).
+    pub last_contact_at: Option<Millis>,
 }
 
 /// The whole profile.
@@ -520,7 +521,8 @@ pub struct CustomerProfile {
     pub blocked_reason: Option<String>,
     pub blocked_at: Option<Millis>,
     pub created_at: Millis,
-    pub last_contact_at: Millis,
+    /// `null` until the customer first contacts the shop (buyers created by an order import).
+    pub last_contact_at: Option<Millis>,
     pub updated_at: Millis,
     /// Set when this record was merged into another: read that one instead.
     pub merged_into: Option<Id>,

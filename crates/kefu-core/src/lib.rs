@@ -34,6 +34,7 @@ pub mod sla_policies;
 pub mod sla_view;
 pub mod store;
 pub mod suggestions;
+pub mod tabular;
 pub mod tickets;
 pub mod time;
 pub mod token;

@@ -11,6 +11,7 @@
 use crate::aftersales::AgentRef;
 use crate::commerce::{BatchOutcome, TimeInput};
 use crate::model::{CustomerRef, Id};
+use crate::tabular::{self, Column, Reason, Table};
 use crate::time::Millis;
 use crate::{Error, Result};
 use async_trait::async_trait;
@@ -190,14 +191,100 @@ pub const CSV_COLUMNS: &[&str] = &[
     "reviewed_at*",
 ];
 
+/// The columns with the names Chinese files (platform exports, Excel) give them.
+pub const CSV_COLUMN_SPEC: &[Column] = &[
+    Column {
+        name: "review_id",
+        required: true,
+        aliases: &["评价编号", "评价id", "评论id", "评价单号"],
+    },
+    Column {
+        name: "platform",
+        required: true,
+        aliases: &["平台", "渠道", "来源平台"],
+    },
+    Column {
+        name: "rating",
+        required: true,
+        aliases: &["评分", "星级", "评价等级", "分数"],
+    },
+    Column {
+        name: "text",
+        required: false,
+        aliases: &["评价内容", "内容", "评论内容", "评价"],
+    },
+    Column {
+        name: "order_no",
+        required: false,
+        aliases: &["订单号", "订单编号"],
+    },
+    Column {
+        name: "reviewed_at",
+        required: true,
+        aliases: &["评价时间", "评论时间", "时间"],
+    },
+];
+
+/// The template's example row (headers: the first alias of each column).
+pub const TEMPLATE_EXAMPLES: &[&[&str]] = &[&[
+    "RV20261206001",
+    "淘宝",
+    "1",
+    "包装破损，耳机有划痕",
+    "E2026120600001",
+    "2026/12/6 18:30",
+]];
+
+/// The template's Chinese headers.
+pub fn template_headers() -> Vec<&'static str> {
+    CSV_COLUMN_SPEC.iter().map(|c| c.aliases[0]).collect()
+}
+
+/// Platforms as Chinese files name them.
+fn platform_value(v: &str) -> &str {
+    match v {
+        "淘宝" | "天猫" | "淘宝/天猫" => "taobao",
+        "京东" => "jd",
+        "拼多多" => "pdd",
+        "抖音" | "抖店" => "douyin",
+        "快手" => "kuaishou",
+        "小红书" => "xiaohongshu",
+        "微信" | "微店" | "微信小店" => "wechat",
+        other => other,
+    }
+}
+
+/// Ratings as platforms export them: `1`–`5`, `1星`, or 好评/中评/差评.
+fn rating_value(v: &str) -> Option<i64> {
+    match v {
+        "差评" => Some(1),
+        "中评" => Some(3),
+        "好评" => Some(5),
+        _ => {
+            let t = v.trim_end_matches(['星', '分']).trim();
+            tabular::parse_whole(t).ok()
+        }
+    }
+}
+
 /// A rejected CSV row.
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
 pub struct BadRow {
-    /// 1-based line in the file (the header is line 1).
+    /// 1-based line in the file (the header is line 1; a record spanning lines has the line it
+    /// starts on).
     pub line: u64,
     pub review_id: String,
     /// The column at fault (`-` for the row as a whole).
     pub field: String,
+    /// That column's header as the file has it (`评分`), when the file has the column.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    /// Why, as a stable code the console translates (see `tabular::Reason`).
+    pub code: String,
+    /// The other line a `differs` reason compares with (a repeated review id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_line: Option<u64>,
+    /// The reason in English.
     pub message: String,
 }
 
@@ -218,99 +305,100 @@ pub struct ReviewImportReport {
 /// A parsed CSV: the valid rows with their line numbers, the bad rows, and how many rows there were.
 pub type ParsedCsv = (Vec<(usize, ReviewDoc)>, Vec<BadRow>, u64);
 
-/// Parses a review CSV: the valid rows (with their line numbers) and the bad ones. A row is all
-/// or nothing: any bad cell rejects it. A missing required column fails the whole file.
-pub fn parse_csv(input: impl Read) -> Result<ParsedCsv> {
-    let mut input = input;
-    let mut bytes = Vec::new();
-    input
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::validation(format!("file: could not be read: {e}")))?;
-    if bytes.contains(&0) {
-        return Err(Error::invalid(
-            "file",
-            "must not contain the NUL character (U+0000)",
-        ));
-    }
-    let input = bytes.as_slice();
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(input);
-    let headers = reader
-        .headers()
-        .map_err(|e| Error::validation(format!("the CSV header could not be read: {e}")))?
-        .clone();
-    let col = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h.trim_start_matches('\u{feff}').eq_ignore_ascii_case(name))
-    };
-    let mut idx = Vec::new();
-    for c in CSV_COLUMNS {
-        let (name, required) = match c.strip_suffix('*') {
-            Some(n) => (n, true),
-            None => (*c, false),
-        };
-        let at = col(name);
-        if required && at.is_none() {
-            return Err(Error::validation(format!(
-                "the CSV has no '{name}' column (columns: {})",
-                CSV_COLUMNS.join(", ")
-            )));
-        }
-        idx.push(at);
-    }
+/// Parses a review file (CSV in any accepted encoding, or XLSX; see [`crate::tabular`]): the
+/// valid rows (with their line numbers) and the bad ones. A row is all or nothing: any bad cell
+/// rejects it. A missing required column fails the whole file. Times without an offset are read in
+/// the shop's `zone`.
+pub fn parse_csv(input: impl Read, zone: &str) -> Result<ParsedCsv> {
+    let mut table = Table::open(input)?;
+    let col = tabular::resolve_headers(table.headers(), CSV_COLUMN_SPEC)?;
+    let table_headers = table.headers().to_vec();
     let mut good = Vec::new();
     let mut bad = Vec::new();
     let mut rows = 0u64;
     let mut seen = std::collections::HashMap::new();
-    for record in reader.records() {
+    while let Some(record) = table.next_record() {
         rows += 1;
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(rows + 1, |p| p.line());
                 bad.push(BadRow {
-                    line,
+                    line: e.line,
                     review_id: String::new(),
                     field: "-".into(),
-                    message: format!("unreadable row: {e}"),
+                    column: None,
+                    code: Reason::UnreadableRow.as_str().into(),
+                    other_line: None,
+                    message: e.message,
                 });
                 continue;
             }
         };
-        let line = record.position().map_or(rows + 1, |p| p.line());
-        let cell = |i: usize| idx[i].and_then(|at| record.get(at)).unwrap_or("");
-        let review_id = cell(0).to_owned();
-        let fail = |field: &str, message: String| BadRow {
+        let line = record.line;
+        let cell = |name: &str| {
+            col.get(name)
+                .and_then(|&at| record.cells.get(at))
+                .unwrap_or("")
+        };
+        let review_id = cell("review_id").to_owned();
+        let fail = |field: &str, code: Reason, message: String| BadRow {
             line,
             review_id: review_id.clone(),
             field: field.into(),
+            column: col.get(field).and_then(|&i| table_headers.get(i)).cloned(),
+            code: code.as_str().into(),
+            other_line: None,
             message,
         };
-        let rating = match cell(2).parse::<i64>() {
-            Ok(r) => r,
-            Err(_) => {
-                bad.push(fail("rating", "must be a whole number from 1 to 5".into()));
+        if record.cells.iter().any(|c| c.contains('\0')) {
+            bad.push(fail(
+                "-",
+                Reason::NulCharacter,
+                "a cell contains the NUL character (U+0000)".into(),
+            ));
+            continue;
+        }
+        let rating = match rating_value(cell("rating")) {
+            Some(r) => r,
+            None => {
+                bad.push(fail(
+                    "rating",
+                    Reason::BadValue,
+                    "must be between 1 and 5, or 差评, 中评, 好评".into(),
+                ));
+                continue;
+            }
+        };
+        let reviewed_at = match tabular::parse_local_time(cell("reviewed_at"), zone) {
+            Ok(at) => TimeInput::Millis(at.0),
+            Err(code) => {
+                bad.push(fail(
+                    "reviewed_at",
+                    code,
+                    "must be a time like 2026/12/6 16:00 or 2026-12-06 16:00:00".into(),
+                ));
                 continue;
             }
         };
         let input = ReviewInput {
             review_id: review_id.clone(),
-            platform: cell(1).to_owned(),
+            platform: platform_value(cell("platform")).to_owned(),
             rating,
-            text: cell(3).to_owned(),
-            order_no: Some(cell(4).to_owned()),
-            reviewed_at: TimeInput::Text(cell(5).to_owned()),
+            text: cell("text").to_owned(),
+            order_no: Some(cell("order_no").to_owned()),
+            reviewed_at,
         };
         match validate_review("", &input) {
             Ok(doc) => {
                 if let Some(first) = seen.insert(doc.review_id.clone(), line) {
-                    bad.push(fail(
-                        "review_id",
-                        format!("the same review_id as line {first}"),
-                    ));
+                    bad.push(BadRow {
+                        other_line: Some(first),
+                        ..fail(
+                            "review_id",
+                            Reason::Differs,
+                            format!("the same review_id as line {first}"),
+                        )
+                    });
                     continue;
                 }
                 good.push((line as usize, doc));
@@ -320,7 +408,14 @@ pub fn parse_csv(input: impl Read) -> Result<ParsedCsv> {
                     Some((f, m)) => (f.to_owned(), m.to_owned()),
                     None => ("-".to_owned(), e.message.clone()),
                 };
-                bad.push(fail(&field, message));
+                let empty =
+                    matches!(field.as_str(), "review_id" | "platform") && cell(&field).is_empty();
+                let code = if empty {
+                    Reason::Required
+                } else {
+                    Reason::of_message(&message)
+                };
+                bad.push(fail(&field, code, message));
             }
         }
     }
@@ -545,7 +640,7 @@ mod tests {
                    R1,jd,5,dup,,2026-11-20\n\
                    R4,,3,x,,2026-11-20\n\
                    R5,pdd,4,好,,2026-11-21\n";
-        let (good, bad, rows) = parse_csv(csv.as_bytes()).unwrap();
+        let (good, bad, rows) = parse_csv(csv.as_bytes(), "Asia/Shanghai").unwrap();
         assert_eq!(rows, 6);
         assert_eq!(
             good.iter()
@@ -564,8 +659,23 @@ mod tests {
                 (6, "platform")
             ]
         );
-        let e = parse_csv("review_id,rating\nR1,1\n".as_bytes()).unwrap_err();
+        let e = parse_csv("review_id,rating\nR1,1\n".as_bytes(), "Asia/Shanghai").unwrap_err();
         assert!(e.message.contains("platform"), "{}", e.message);
+        let codes: Vec<_> = bad.iter().map(|b| b.code.as_str()).collect();
+        assert_eq!(codes, ["bad_value", "bad_time", "differs", "required"]);
+        // A Chinese platform export, in GBK: 差评 is one star, 淘宝 is taobao.
+        let zh = "评价编号,平台,评分,评价内容,订单号,评价时间\r\nZ1,淘宝,差评,\"破损\r\n很失望\",A1,2026/12/6 16:00\r\nZ2,京东,9星,,,2026/12/6\r\n";
+        let (gbk, _, _) = encoding_rs::GBK.encode(zh);
+        let (good, bad, _) = parse_csv(gbk.as_ref(), "Asia/Shanghai").unwrap();
+        assert_eq!(
+            (good[0].1.rating, good[0].1.platform.as_str()),
+            (1, "taobao")
+        );
+        assert_eq!(
+            good[0].1.reviewed_at,
+            Millis(1_796_515_200_000 + 8 * 3_600_000)
+        );
+        assert_eq!((bad[0].line, bad[0].code.as_str()), (4, "bad_value"));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! ([`unfilled_variables`]), so the agent must fill or edit it first.
 
 use crate::model::Id;
+use crate::tabular::{self, Column, Reason, Table};
 use crate::time::Millis;
 use crate::{Error, Result};
 use async_trait::async_trait;
@@ -428,57 +429,92 @@ fn unguard(cell: &str) -> &str {
     }
 }
 
-/// The CSV import: a header naming at least `category`, `title`, `body` (any order; `id`,
-/// `shortcut`, `tags` optional), then one script per record.
-pub fn parse_import_csv(input: &str) -> Result<Vec<ImportRow>> {
-    if input.contains('\0') {
-        return Err(Error::invalid(
-            "file",
-            "must not contain the NUL character (U+0000)",
-        ));
-    }
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(input.as_bytes());
-    let headers = rdr
-        .headers()
-        .map_err(|e| Error::validation(format!("invalid CSV header: {e}")))?
-        .clone();
-    let col = |name: &str| {
-        headers.iter().position(|h| {
-            h.trim()
-                .trim_start_matches('\u{feff}')
-                .eq_ignore_ascii_case(name)
-        })
-    };
-    let (Some(c_cat), Some(c_title), Some(c_body)) = (col("category"), col("title"), col("body"))
-    else {
-        return Err(Error::validation(
-            "the CSV header must name category, title and body",
-        ));
-    };
-    let (c_id, c_short, c_tags) = (col("id"), col("shortcut"), col("tags"));
+/// The CSV/XLSX import's columns, with the names Chinese files give them.
+pub const CSV_COLUMN_SPEC: &[Column] = &[
+    Column {
+        name: "id",
+        required: false,
+        aliases: &["编号"],
+    },
+    Column {
+        name: "category",
+        required: true,
+        aliases: &["分类", "话术分类", "类别"],
+    },
+    Column {
+        name: "title",
+        required: true,
+        aliases: &["标题", "话术标题", "名称"],
+    },
+    Column {
+        name: "body",
+        required: true,
+        aliases: &["内容", "话术内容", "回复内容", "正文"],
+    },
+    Column {
+        name: "shortcut",
+        required: false,
+        aliases: &["快捷短语", "快捷键", "快捷词"],
+    },
+    Column {
+        name: "tags",
+        required: false,
+        aliases: &["标签"],
+    },
+];
+
+/// The template's example row (headers: the first alias of each column).
+pub const TEMPLATE_EXAMPLES: &[&[&str]] = &[&[
+    "",
+    "售后处理",
+    "退款进度",
+    "亲，您的退款已提交，预计 1-3 个工作日到账～",
+    "tk",
+    "退款|售后",
+]];
+
+/// The template's Chinese headers.
+pub fn template_headers() -> Vec<&'static str> {
+    CSV_COLUMN_SPEC.iter().map(|c| c.aliases[0]).collect()
+}
+
+/// The CSV (or XLSX, any encoding: see [`crate::tabular`]) import: a header naming at least
+/// `category`, `title`, `body` or their Chinese names (any order; `id`, `shortcut`, `tags`
+/// optional), then one script per record, each with the file line it starts on.
+pub fn parse_import_csv(input: impl std::io::Read) -> Result<Vec<ImportRow>> {
+    let mut table = Table::open(input)?;
+    let col = tabular::resolve_headers(table.headers(), CSV_COLUMN_SPEC)?;
     let mut rows = Vec::new();
-    for rec in rdr.records() {
+    while let Some(rec) = table.next_record() {
         if rows.len() >= MAX_IMPORT_ROWS {
             return Err(Error::validation(format!(
-                "at most {MAX_IMPORT_ROWS} scripts per import"
+                "file: at most {MAX_IMPORT_ROWS} scripts per import"
             )));
         }
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
-                rows.push((line, Err(Error::validation(format!("unreadable row: {e}")))));
+                rows.push((e.line as usize, Err(Error::validation(e.message))));
                 continue;
             }
         };
-        let line = rec.position().map(|p| p.line() as usize).unwrap_or(0);
-        if rec.iter().all(|c| c.trim().is_empty()) {
+        let line = rec.line as usize;
+        if rec.cells.iter().any(|c| c.contains('\0')) {
+            rows.push((
+                line,
+                Err(Error::validation(
+                    "body: must not contain the NUL character (U+0000)",
+                )),
+            ));
             continue;
         }
-        let get = |c: Option<usize>| c.and_then(|c| rec.get(c)).map(unguard).unwrap_or("");
-        let id = match get(c_id).trim() {
+        let get = |name: &str| {
+            col.get(name)
+                .and_then(|&c| rec.cells.get(c))
+                .map(unguard)
+                .unwrap_or("")
+        };
+        let id = match get("id").trim() {
             "" => Ok(None),
             s => s
                 .parse::<Id>()
@@ -488,11 +524,11 @@ pub fn parse_import_csv(input: &str) -> Result<Vec<ImportRow>> {
         let r = id.and_then(|id| {
             let mut r = ScriptRecord {
                 id,
-                category: get(Some(c_cat)).to_owned(),
-                title: get(Some(c_title)).to_owned(),
-                body: get(Some(c_body)).to_owned(),
-                shortcut: Some(get(c_short).to_owned()),
-                tags: get(c_tags).split('|').map(str::to_owned).collect(),
+                category: get("category").to_owned(),
+                title: get("title").to_owned(),
+                body: get("body").to_owned(),
+                shortcut: Some(get("shortcut").to_owned()),
+                tags: get("tags").split('|').map(str::to_owned).collect(),
             };
             r.validate().map(|_| r)
         });
@@ -533,8 +569,37 @@ pub struct ImportReport {
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct ImportError {
+    /// The file line the row starts on (JSON: the record's position, from 1).
     pub line: usize,
+    /// The field at fault (`-` for the row as a whole).
+    pub field: String,
+    /// Why, as a stable code the console translates (see `tabular::Reason`).
+    pub code: String,
+    /// The reason in English.
     pub message: String,
+}
+
+impl ImportError {
+    /// From a row's error (`field: reason`, or a reason for the whole row).
+    pub fn new(line: usize, e: &Error) -> Self {
+        let (field, reason) = match e.message.split_once(": ") {
+            Some((f, r)) if !f.contains(' ') => (f.to_owned(), r.to_owned()),
+            _ => ("-".to_owned(), e.message.clone()),
+        };
+        let code = if e.code == crate::ErrorCode::Conflict {
+            Reason::AlreadyUsed
+        } else if reason.starts_with("unreadable row") || reason.starts_with("the row is not") {
+            Reason::UnreadableRow
+        } else {
+            Reason::of_message(&reason)
+        };
+        Self {
+            line,
+            field,
+            code: code.as_str().to_owned(),
+            message: reason,
+        }
+    }
 }
 
 // ---- statistics ----
@@ -846,7 +911,8 @@ mod tests {
             updated_at: Millis(0),
         };
         let csv = export_csv(std::slice::from_ref(&s));
-        let rows = parse_import_csv(&format!("{csv}x,售后处理,t,b,,\n,售后处理,,b,,\n")).unwrap();
+        let rows = parse_import_csv(format!("{csv}x,售后处理,t,b,,\n,售后处理,,b,,\n").as_bytes())
+            .unwrap();
         assert_eq!(rows.len(), 3);
         let r = rows[0].1.as_ref().unwrap();
         assert_eq!(r.id, Some(7));

@@ -191,10 +191,11 @@ enum SegmentsCommand {
 
 #[derive(Subcommand)]
 enum ImportCommand {
-    /// Import orders from a CSV file (one row per order line; columns in docs/API.md). Bad rows are
-    /// reported with their line numbers; good orders are kept; re-importing creates no duplicates.
+    /// Import orders from a CSV or XLSX file (one row per order line; columns, their Chinese names and
+    /// the accepted encodings in docs/API.md). Bad rows are reported with their line numbers; good
+    /// orders are kept; re-importing creates no duplicates. Times without an offset are the shop's.
     Orders {
-        /// The CSV file.
+        /// The CSV (UTF-8, GBK/GB18030 or UTF-16) or XLSX file.
         file: PathBuf,
         /// The shop's slug (default: the default shop).
         #[arg(long)]
@@ -463,13 +464,14 @@ async fn import_orders_cli(file: PathBuf, shop: Option<String>, store: StoreArgs
     let report = kefu_core::commerce::csv_import::import_orders(
         store.as_ref(),
         shop.id,
+        &shop.settings.time_zone,
         std::io::BufReader::with_capacity(1 << 20, input),
     )
     .await
     .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     for b in &report.bad_lines {
         println!(
-            "line {}: {}{}: {}",
+            "line {}: {}{}: {} [{}]",
             b.line,
             if b.order_no.is_empty() {
                 String::new()
@@ -477,7 +479,8 @@ async fn import_orders_cli(file: PathBuf, shop: Option<String>, store: StoreArgs
                 format!("order {} ", b.order_no)
             },
             b.field,
-            b.message
+            b.message,
+            b.code
         );
     }
     if report.bad_lines_omitted > 0 {

@@ -123,6 +123,7 @@ export const zh = {
   'customers.secretRotateConfirm': '更换后，旧密钥签名的身份将立即失效。确定更换吗？',
   'customers.secretAdminOnly': '仅管理员可查看密钥',
   'customers.none': '—',
+  'customers.noContactYet': '暂无',
 }
 
 export const en: typeof zh = {
@@ -247,4 +248,5 @@ export const en: typeof zh = {
   'customers.secretRotateConfirm': 'Identities signed with the old secret stop working at once. Rotate?',
   'customers.secretAdminOnly': 'Only admins can see the secret',
   'customers.none': '—',
+  'customers.noContactYet': 'None yet',
 }

@@ -102,9 +102,17 @@ export interface OrdersFilter {
 }
 
 export interface BadLine {
+  /** The file's own line (a record spanning lines: the line it starts on). */
   line: number
   order_no: string
+  /** The column's English name, `-` for the whole row. */
   field: string
+  /** That column's header as the file has it (`实付金额`). */
+  column?: string | null
+  /** The reason code (errorText.js IMPORT_REASONS). */
+  code?: string
+  other_line?: number | null
+  other_field?: string | null
   message: string
 }
 

@@ -15,7 +15,8 @@ export interface CustomerSummary {
   tags: string[]
   blocked: boolean
   created_at: string
-  last_contact_at: string
+  /** null until the customer first contacts the shop (e.g. a buyer from an order import). */
+  last_contact_at: string | null
 }
 
 export interface Identity {

@@ -49,7 +49,8 @@ export interface ImportReport {
   created: number
   updated: number
   failed: number
-  errors: { line: number; message: string }[]
+  /** Each refused row: its file line, the field, a reason code (errorText.js IMPORT_REASONS) and the English reason. */
+  errors: { line: number; field?: string; code?: string; message: string }[]
 }
 
 export interface ScriptStatsRow {

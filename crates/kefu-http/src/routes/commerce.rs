@@ -14,11 +14,13 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use kefu_core::commerce::csv_import::{BadLine, ImportReport, import_orders};
+use kefu_core::commerce::csv_import::{self, BadLine, ImportReport, import_orders};
 use kefu_core::commerce::webhook::{self, WebhookEvent};
 use kefu_core::commerce::*;
 use kefu_core::model::{Id, Role, User};
+use kefu_core::tabular;
 use kefu_core::time::Millis;
 use kefu_core::{Error, ErrorCode, Result, token};
 use serde::de::DeserializeOwned;
@@ -45,6 +47,7 @@ pub fn router() -> Router<AppState> {
             "/api/v1/orders/import",
             post(import_csv).layer(DefaultBodyLimit::max(MAX_IMPORT_BODY_BYTES)),
         )
+        .route("/api/v1/orders/import/template", get(import_template))
         .route("/api/v1/orders", get(list_orders))
         .route("/api/v1/orders/{id}", get(get_order))
         .route(
@@ -302,9 +305,13 @@ fn order_no_field(prefix: &str, v: Option<&str>) -> Result<String> {
 }
 
 #[utoipa::path(post, path = "/api/v1/orders/import", tag = "commerce",
-    request_body(content = String, content_type = "text/csv", description = "one row per order line; see docs/API.md for the columns"),
-    responses((status = 200, body = ImportReport, description = "counts and every bad line (line number, field, reason)"),
-        (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody, description = "a missing required column")),
+    request_body(content = Vec<u8>, content_type = "text/csv",
+        description = "one row per order line (see docs/API.md for the columns and their Chinese names): \
+            CSV in UTF-8 (with or without BOM), GBK/GB18030 or UTF-16 with BOM (tab-separated), or an XLSX \
+            workbook (first sheet); the format is judged by the content"),
+    responses((status = 200, body = ImportReport, description = "counts and every bad line (file line number, field, reason code, message)"),
+        (status = 403, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "an unreadable file (field `file`) or a missing required column (field `header`)")),
     security(("bearer" = [])))]
 pub async fn import_csv(
     State(state): State<AppState>,
@@ -313,11 +320,13 @@ pub async fn import_csv(
 ) -> ApiResult<Json<ImportReport>> {
     require_writer(&agent.user)?;
     if body.is_empty() {
-        return Err(Error::validation("body: the CSV file is empty").into());
+        return Err(Error::validation("file: must not be empty").into());
     }
+    let zone = shop_zone(&state, agent.user.shop_id).await?;
     let report = import_orders(
         state.store.as_ref(),
         agent.user.shop_id,
+        &zone,
         std::io::Cursor::new(body),
     )
     .await?;
@@ -327,6 +336,78 @@ pub async fn import_csv(
         .after_ingest(agent.user.shop_id, &report.touched_customer_ids)
         .await;
     Ok(Json(report))
+}
+
+/// The shop's time zone, in which an import reads times without an offset.
+pub(crate) async fn shop_zone(state: &AppState, shop_id: Id) -> Result<String> {
+    Ok(state
+        .store
+        .shop_by_id(shop_id)
+        .await?
+        .ok_or_else(|| Error::not_found("shop"))?
+        .settings
+        .time_zone)
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct TemplateQuery {
+    /// `csv` (UTF-8 with BOM, Chinese headers; the default) or `xlsx`.
+    pub format: Option<String>,
+}
+
+/// An import template download: the Chinese headers and example rows as CSV (UTF-8 with a BOM,
+/// CRLF, so Excel opens it right) or XLSX.
+pub(crate) fn template_download(
+    name: &str,
+    sheet: &str,
+    format: Option<&str>,
+    headers: &[&str],
+    examples: &[&[&str]],
+) -> Result<Response> {
+    use axum::http::header;
+    let (bytes, content_type, ext) = match tabular::template_format(format)? {
+        "xlsx" => (
+            tabular::template_xlsx(sheet, headers, examples)?,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "xlsx",
+        ),
+        _ => (
+            tabular::template_csv(headers, examples),
+            "text/csv; charset=utf-8",
+            "csv",
+        ),
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}-template.{ext}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/orders/import/template", tag = "commerce", params(TemplateQuery),
+    responses((status = 200, description = "the order import template: Chinese headers and one example order (CSV with a UTF-8 BOM, or XLSX)",
+            content_type = "text/csv", body = String),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn import_template(
+    agent: Agent,
+    ApiQuery(q): ApiQuery<TemplateQuery>,
+) -> ApiResult<Response> {
+    require_writer(&agent.user)?;
+    let headers = csv_import::template_headers();
+    Ok(template_download(
+        "orders",
+        "订单",
+        q.format.as_deref(),
+        &headers,
+        csv_import::TEMPLATE_EXAMPLES,
+    )?)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -681,6 +762,7 @@ pub async fn receive_webhook(
         list_products,
         upsert_orders,
         import_csv,
+        import_template,
         list_orders,
         get_order,
         upsert_shipments,

@@ -39,6 +39,7 @@ pub fn router() -> Router<AppState> {
             "/api/v1/reviews/import",
             post(import_csv).layer(DefaultBodyLimit::max(MAX_IMPORT_BODY_BYTES)),
         )
+        .route("/api/v1/reviews/import/template", get(import_template))
         .route(
             "/api/v1/reviews/settings",
             get(get_settings).put(put_settings),
@@ -139,13 +140,15 @@ pub async fn import_batch(
     }))
 }
 
-/// Imports a CSV of reviews (columns `review_id, platform, rating, text, order_no, reviewed_at`;
-/// see docs/API.md). Each row is all or nothing; every bad row is reported with its line number,
-/// column and reason; re-importing the same file changes nothing.
+/// Imports a CSV or XLSX of reviews (columns `review_id, platform, rating, text, order_no,
+/// reviewed_at` or their Chinese names; see docs/API.md). Each row is all or nothing; every bad row
+/// is reported with its line number, column, reason code and message; re-importing the same file
+/// changes nothing.
 #[utoipa::path(post, path = "/api/v1/reviews/import", tag = "reviews",
-    request_body(content = String, content_type = "text/csv"),
+    request_body(content = Vec<u8>, content_type = "text/csv",
+        description = "CSV (UTF-8, GBK/GB18030 or UTF-16) or XLSX, judged by the content"),
     responses((status = 200, body = ReviewImportReport), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody),
-        (status = 422, body = ErrorBody, description = "empty file or a missing required column")),
+        (status = 422, body = ErrorBody, description = "an unreadable file (field `file`) or a missing required column (field `header`)")),
     security(("bearer" = [])))]
 pub async fn import_csv(
     State(state): State<AppState>,
@@ -154,9 +157,13 @@ pub async fn import_csv(
 ) -> ApiResult<Json<ReviewImportReport>> {
     require_manager(&agent.user, "import reviews")?;
     if body.is_empty() {
-        return Err(Error::validation("body: the CSV file is empty").into());
+        return Err(Error::validation("file: must not be empty").into());
     }
-    let (good, bad, rows) = parse_csv(std::io::Cursor::new(body))?;
+    let zone = super::commerce::shop_zone(&state, agent.user.shop_id).await?;
+    let (good, bad, rows) =
+        tokio::task::spawn_blocking(move || parse_csv(std::io::Cursor::new(body), &zone))
+            .await
+            .map_err(Error::internal)??;
     let mut report = ReviewImportReport {
         rows,
         rejected: bad.len(),
@@ -181,11 +188,20 @@ pub async fn import_csv(
         touched.extend(outcome.touched_customer_ids);
         for item in outcome.items {
             if let Some(e) = item.error {
+                let (field, message) = match e.message.split_once(": ") {
+                    Some((f, m)) => (f.to_owned(), m.to_owned()),
+                    None => ("-".to_owned(), e.message.clone()),
+                };
                 report.bad_rows.push(BadRow {
                     line: lines.get(&item.key).copied().unwrap_or(0),
                     review_id: item.key,
-                    field: "-".into(),
-                    message: e.message,
+                    field,
+                    column: None,
+                    code: kefu_core::tabular::Reason::of_message(&message)
+                        .as_str()
+                        .to_owned(),
+                    other_line: None,
+                    message,
                 });
             }
         }
@@ -458,11 +474,32 @@ pub async fn patch_followup(
     ))
 }
 
+#[utoipa::path(get, path = "/api/v1/reviews/import/template", tag = "reviews",
+    params(super::commerce::TemplateQuery),
+    responses((status = 200, description = "the review import template: Chinese headers and one example row (CSV with a UTF-8 BOM, or XLSX)",
+            content_type = "text/csv", body = String),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn import_template(
+    agent: Agent,
+    ApiQuery(q): ApiQuery<super::commerce::TemplateQuery>,
+) -> ApiResult<axum::response::Response> {
+    require_manager(&agent.user, "import reviews")?;
+    Ok(super::commerce::template_download(
+        "reviews",
+        "评价",
+        q.format.as_deref(),
+        &template_headers(),
+        TEMPLATE_EXAMPLES,
+    )?)
+}
+
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(
         import_batch,
         import_csv,
+        import_template,
         list_reviews,
         get_settings,
         put_settings,

@@ -47,6 +47,7 @@ pub fn router() -> Router<AppState> {
             "/api/v1/scripts/import",
             post(import).layer(DefaultBodyLimit::max(MAX_IMPORT_BODY_BYTES)),
         )
+        .route("/api/v1/scripts/import/template", get(import_template))
         .route("/api/v1/scripts/stats", get(stats))
         .route(
             "/api/v1/scripts/{id}",
@@ -540,18 +541,20 @@ pub async fn export(
 
 #[derive(Deserialize, IntoParams)]
 pub struct ImportQuery {
-    /// `json` (default) or `csv`: the format of the request body.
+    /// `json` (default), `csv` or `xlsx`: the format of the request body (a spreadsheet is
+    /// recognised by its content whatever this says).
     pub format: Option<String>,
     /// `shop` (default; admins and supervisors) or `mine` (the caller's personal scripts).
     pub owner: Option<String>,
 }
 
-/// Imports scripts (the body is the JSON or CSV of the export). A row with an `id` of this scope
+/// Imports scripts (the body is the JSON or CSV of the export, or a CSV/XLSX with the Chinese
+/// headers of the template: any encoding Excel writes, see docs/API.md). A row with an `id` of this scope
 /// updates that script; otherwise a script of the scope with the same category and title is
 /// updated, else one is created (missing categories are created). Bad rows are reported by line
 /// and skipped; the others are stored. Importing the same file twice changes nothing new.
 #[utoipa::path(post, path = "/api/v1/scripts/import", tag = "scripts", params(ImportQuery),
-    request_body(content = String, description = "JSON or CSV, as exported"),
+    request_body(content = Vec<u8>, description = "JSON or CSV, as exported; or CSV (UTF-8, GBK, UTF-16) / XLSX with the template's Chinese headers"),
     responses((status = 200, body = ImportReport), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 422, description = "the file as a whole is unreadable", body = ErrorBody)),
     security(("bearer" = [])))]
@@ -568,15 +571,22 @@ pub async fn import(
             None
         }
     };
-    let text =
-        std::str::from_utf8(&body).map_err(|_| Error::validation("the file must be UTF-8 text"))?;
+    if body.is_empty() {
+        return Err(Error::validation("file: must not be empty").into());
+    }
+    // A spreadsheet is read as one whatever `format` says (it is judged by its content).
+    let spreadsheet =
+        body.starts_with(b"PK\x03\x04") || body.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]);
     let rows = match q.format.as_deref().unwrap_or("json") {
+        _ if spreadsheet => scripts::parse_import_csv(std::io::Cursor::new(body))?,
         "json" => {
+            let text = std::str::from_utf8(&body)
+                .map_err(|_| Error::validation("file: the file must be UTF-8 text"))?;
             crate::error::refuse_nul_in_json(&body)?;
             scripts::parse_import_json(text)?
         }
-        "csv" => scripts::parse_import_csv(text)?,
-        _ => return Err(Error::validation("format: must be json or csv").into()),
+        "csv" | "xlsx" => scripts::parse_import_csv(std::io::Cursor::new(body))?,
+        _ => return Err(Error::validation("format: must be json, csv or xlsx").into()),
     };
     let report = state
         .store
@@ -584,6 +594,26 @@ pub async fn import(
         .await?;
     state.services.scripts_changed(agent.user.shop_id);
     Ok(Json(report))
+}
+
+/// The script import template: Chinese headers and one example script (CSV with a UTF-8 BOM, or
+/// XLSX). Anyone may download it (agents import their personal scripts).
+#[utoipa::path(get, path = "/api/v1/scripts/import/template", tag = "scripts",
+    params(super::commerce::TemplateQuery),
+    responses((status = 200, description = "the template (CSV with a UTF-8 BOM, or XLSX)", content_type = "text/csv", body = String),
+        (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn import_template(
+    _agent: Agent,
+    ApiQuery(q): ApiQuery<super::commerce::TemplateQuery>,
+) -> ApiResult<Response> {
+    Ok(super::commerce::template_download(
+        "scripts",
+        "话术",
+        q.format.as_deref(),
+        &scripts::template_headers(),
+        scripts::TEMPLATE_EXAMPLES,
+    )?)
 }
 
 // ---- statistics ----
@@ -673,6 +703,7 @@ pub async fn stats(
         variables,
         export,
         import,
+        import_template,
         stats
     ),
     components(schemas(

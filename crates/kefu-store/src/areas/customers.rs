@@ -62,6 +62,12 @@ pub(crate) const TIMELINE_SOURCES: &[&str] = &[
 const SUMMARY_COLUMNS: &str = "c.id, c.name, c.email, c.phone, c.external_id, c.source, \
      c.blocked, c.created_at, c.last_contact_at";
 
+/// `last_contact_at` is stored as 0 until a first contact (the column is NOT NULL); clients get
+/// `null` then, never 1970.
+fn contact_time(ms: i64) -> Option<Millis> {
+    (ms > 0).then_some(Millis(ms))
+}
+
 fn summary_from_row(r: &DbRow) -> Result<CustomerSummary> {
     let source: Option<String> = r.get("source");
     Ok(CustomerSummary {
@@ -74,7 +80,7 @@ fn summary_from_row(r: &DbRow) -> Result<CustomerSummary> {
         tags: vec![],
         blocked: r.get("blocked"),
         created_at: Millis(r.get("created_at")),
-        last_contact_at: Millis(r.get("last_contact_at")),
+        last_contact_at: contact_time(r.get("last_contact_at")),
     })
 }
 
@@ -256,7 +262,7 @@ async fn load_profile(conn: &mut Conn, shop_id: Id, id: Id) -> Result<Option<Cus
         blocked_reason: r.get("blocked_reason"),
         blocked_at: blocked_at.map(Millis),
         created_at: Millis(r.get("created_at")),
-        last_contact_at: Millis(r.get("last_contact_at")),
+        last_contact_at: contact_time(r.get("last_contact_at")),
         updated_at: Millis(r.get("updated_at")),
         merged_into: r.get("merged_into"),
         identities,
@@ -593,7 +599,7 @@ async fn merge_into(
     .bind(reason)
     .bind(blocked_at.map(|m| m.0))
     .bind(s.created_at.0)
-    .bind(s.last_contact_at.0)
+    .bind(s.last_contact_at.map_or(0, |m| m.0))
     .bind(now)
     .bind(target)
     .execute(&mut *conn)

@@ -357,10 +357,7 @@ async fn import_all(
             Err(e) if e.code == ErrorCode::Internal => return Err(e),
             Err(e) => {
                 report.failed += 1;
-                report.errors.push(ImportError {
-                    line: *line,
-                    message: e.message,
-                });
+                report.errors.push(ImportError::new(*line, &e));
             }
         }
     }

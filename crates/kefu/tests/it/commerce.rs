@@ -465,6 +465,109 @@ async fn csv_import_body(backend: Backend) {
         .expect_error(403, "forbidden");
 }
 
+async fn upload(s: &TestServer, token: &str, body: Vec<u8>) -> Resp {
+    let r = s
+        .http
+        .post(s.url("/api/v1/orders/import"))
+        .bearer_auth(token)
+        .header("content-type", "application/octet-stream")
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap_or_default();
+    Resp {
+        status,
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        text,
+    }
+}
+
+both!(excel_files_import, excel_files_body);
+async fn excel_files_body(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin = s.agent(s.shop.id, Role::Admin, "店长").await;
+    let t = admin.token.as_str();
+    // What Excel on a Chinese Windows saves: GBK, CRLF, Chinese headers, a quoted cell with a
+    // line break, `2026/12/6 16:00` times and `1,329.00` amounts.
+    let text = "订单号,下单时间,买家昵称,手机号,商品编码,商品名称,数量,实付金额,状态,快递公司,运单号,备注\r\n\
+        G1,2026/12/6 16:00,小王,13800138000,EAR-1,\"蓝牙耳机\r\n（白色）\",1,\"1,329.00\",已发货,顺丰,SF100200300,送人\r\n\
+        G2,2026年12月6日 16:05,小李,13900139000,CAB-1,数据线,两个,29.90,已付款,,,\r\n\
+        G3,2026/12/6 16:10,小张,13700137000,CAB-1,数据线,1,\"1,32\",已付款,,,\r\n";
+    let (gbk, _, _) = encoding_rs::GBK.encode(text);
+    let rep = upload(&s, t, gbk.into_owned()).await.expect(200).clone();
+    assert_eq!(rep["created"], 1, "{rep}");
+    assert_eq!(rep["rejected"], 2);
+    let bad = rep["bad_lines"].as_array().unwrap();
+    // The quoted cell spans lines 2–3: G2 is on the file's line 4, G3 on line 5.
+    assert_eq!(bad[0]["line"], 4, "{rep}");
+    assert_eq!(bad[0]["field"], "quantity");
+    assert_eq!(bad[0]["code"], "not_whole_number");
+    assert_eq!(bad[1]["line"], 5);
+    assert_eq!(bad[1]["field"], "line_total");
+    assert_eq!(bad[1]["code"], "ambiguous_amount");
+    let list = s.get("/api/v1/orders?q=G1", Some(t)).await;
+    let g1 = list.expect(200)["orders"][0].clone();
+    assert_eq!(g1["total_cents"], 132_900);
+    assert_eq!(g1["status"], "shipped");
+    // 16:00 in the shop's zone (Asia/Shanghai) is 08:00 UTC.
+    assert_eq!(g1["placed_at"], "2026-12-06T08:00:00.000Z");
+    // The buyer became a customer who has not contacted the shop yet: no 1970 last contact.
+    let cid = g1["customer_id"].as_i64().unwrap();
+    let c = s.get(&format!("/api/v1/customers/{cid}"), Some(t)).await;
+    let c = c.expect(200);
+    assert!(c["last_contact_at"].is_null(), "{c}");
+
+    // The XLSX template, filled in by Excel: the example order imports as it is.
+    let r = s
+        .http
+        .get(s.url("/api/v1/orders/import/template?format=xlsx"))
+        .bearer_auth(t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("spreadsheetml")
+    );
+    let xlsx = r.bytes().await.unwrap().to_vec();
+    assert!(xlsx.starts_with(b"PK\x03\x04"));
+    let rep = upload(&s, t, xlsx).await.expect(200).clone();
+    assert_eq!(rep["created"], 1, "{rep}");
+    assert_eq!(rep["bad_lines"], json!([]));
+    let list = s.get("/api/v1/orders?q=E2026120600001", Some(t)).await;
+    let e = list.expect(200)["orders"][0].clone();
+    assert_eq!(e["items_cents"], 132_900 + 2 * 2990);
+    // The CSV template: UTF-8 with a BOM and the Chinese headers; the same order, unchanged.
+    let r = s
+        .http
+        .get(s.url("/api/v1/orders/import/template?format=csv"))
+        .bearer_auth(t)
+        .send()
+        .await
+        .unwrap();
+    let csv_t = r.bytes().await.unwrap().to_vec();
+    assert!(csv_t.starts_with(&[0xEF, 0xBB, 0xBF]));
+    assert!(String::from_utf8_lossy(&csv_t).contains("订单号,下单时间"));
+    let rep = upload(&s, t, csv_t).await.expect(200).clone();
+    assert_eq!(rep["unchanged"], 1, "{rep}");
+    s.get("/api/v1/orders/import/template?format=pdf", Some(t))
+        .await
+        .expect_error(422, "validation_failed");
+    // Not a spreadsheet at all, and a broken one: refused on the file, nothing stored.
+    let r = upload(&s, t, b"PK\x03\x04garbage".to_vec()).await;
+    r.expect_error(422, "validation_failed");
+    assert_eq!(r.body["error"]["field"], "file");
+    let agent = s.agent(s.shop.id, Role::Agent, "客服").await;
+    s.get("/api/v1/orders/import/template", Some(&agent.token))
+        .await
+        .expect_error(403, "forbidden");
+}
+
 // SQLite only: PostgreSQL prepares nothing for a large import (the trait's defaults), and storing
 // 20,000 orders there takes over a minute in a debug build, crowding the suite's other tests.
 mod large_import_is_the_same_import {
@@ -550,8 +653,14 @@ async fn large_import_body(backend: Backend) {
             file.push_str(&format!("L{i:06},,,,,CAB-01,数据线,2,9.90,,,,\n"));
         }
     }
-    let import =
-        |file: String| import_orders(s.store.as_ref(), s.shop.id, std::io::Cursor::new(file));
+    let import = |file: String| {
+        import_orders(
+            s.store.as_ref(),
+            s.shop.id,
+            "Asia/Shanghai",
+            std::io::Cursor::new(file),
+        )
+    };
     let rep = import(file.clone()).await.expect("import");
     assert_eq!(rep.orders, n);
     assert_eq!(rep.created, n, "{:?}", rep.bad_lines);

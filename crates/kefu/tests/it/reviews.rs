@@ -228,6 +228,58 @@ async fn csv_body(backend: Backend) {
     assert_eq!(c1["text"], "到货破损, 客服也不理");
     assert!(c1["customer"]["id"].is_i64());
     assert_eq!(followups(&s, &admin, "").await.len(), 1);
+    // What a platform export saved by Excel looks like: GBK, CRLF, Chinese headers, 差评 and
+    // `2026/12/6 16:00` in the shop's zone; the bad row's line is the file's own (a quoted cell
+    // spans two lines), its code and column as the file names it.
+    let zh = "评价编号,平台,评分,评价内容,订单号,评价时间\r\n\
+              Z-1,淘宝,差评,\"破损\r\n很失望\",CSV-1,2026/12/6 16:00\r\n\
+              Z-2,京东,9星,,,2026/12/6\r\n";
+    let (gbk, _, _) = encoding_rs::GBK.encode(zh);
+    let r = s
+        .http
+        .post(s.url("/api/v1/reviews/import"))
+        .bearer_auth(&admin.token)
+        .body(gbk.into_owned())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let rep: Value = r.json().await.unwrap();
+    assert_eq!(rep["created"], 1, "{rep}");
+    let b = &rep["bad_rows"][0];
+    assert_eq!(
+        (b["line"].as_i64(), b["code"].as_str()),
+        (Some(4), Some("bad_value")),
+        "{rep}"
+    );
+    assert_eq!(b["column"], "评分");
+    let reviews = s.get("/api/v1/reviews", Some(&admin.token)).await;
+    let reviews = reviews.expect(200)["reviews"].as_array().unwrap().clone();
+    let z1 = reviews.iter().find(|r| r["review_id"] == "Z-1").unwrap();
+    assert_eq!(
+        (z1["rating"].as_i64(), z1["platform"].as_str()),
+        (Some(1), Some("taobao"))
+    );
+    assert_eq!(z1["reviewed_at"], "2026-12-06T08:00:00.000Z");
+    // The XLSX template imports its example review as it is.
+    let r = s
+        .http
+        .get(s.url("/api/v1/reviews/import/template?format=xlsx"))
+        .bearer_auth(&admin.token)
+        .send()
+        .await
+        .unwrap();
+    let xlsx = r.bytes().await.unwrap().to_vec();
+    let r = s
+        .http
+        .post(s.url("/api/v1/reviews/import"))
+        .bearer_auth(&admin.token)
+        .body(xlsx)
+        .send()
+        .await
+        .unwrap();
+    let rep: Value = r.json().await.unwrap();
+    assert_eq!(rep["created"], 1, "{rep}");
     // A file without a required column, or empty, fails whole.
     post("review_id,rating\nX,1\n")
         .await

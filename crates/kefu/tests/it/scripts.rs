@@ -692,6 +692,43 @@ async fn import_export_body(backend: Backend) {
     let added = mine.iter().find(|x| x["title"] == "新增的").unwrap();
     assert_eq!(added["tags"], json!(["a", "b"]));
     assert_eq!(added["owner_id"], agent.id());
+    // A Chinese Excel file: GBK with Chinese headers, sent as bytes; the template as XLSX
+    // (recognised by its content whatever `format` says). A taken shortcut is `already_used`.
+    let zh = "分类,标题,内容,快捷短语,标签\r\n售后处理,发货时间,\"亲，今天下单\r\n明天发货\",fh,发货\r\n售后处理,重复快捷,内容,fh,\r\n";
+    let (gbk, _, _) = encoding_rs::GBK.encode(zh);
+    let r = s
+        .http
+        .post(s.url("/api/v1/scripts/import?format=csv&owner=mine"))
+        .bearer_auth(&agent.token)
+        .body(gbk.into_owned())
+        .send()
+        .await
+        .unwrap();
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(report["created"], 1, "{report}");
+    assert_eq!(report["errors"][0]["line"], 4, "{report}");
+    assert_eq!(report["errors"][0]["code"], "already_used", "{report}");
+    let mine = scripts(&s, &agent, "?owner=mine").await;
+    let fh = mine.iter().find(|x| x["shortcut"] == "fh").unwrap();
+    assert_eq!(fh["body"], "亲，今天下单\r\n明天发货");
+    let r = s
+        .http
+        .get(s.url("/api/v1/scripts/import/template?format=xlsx"))
+        .bearer_auth(&agent.token)
+        .send()
+        .await
+        .unwrap();
+    let xlsx = r.bytes().await.unwrap().to_vec();
+    let r = s
+        .http
+        .post(s.url("/api/v1/scripts/import?format=json&owner=mine"))
+        .bearer_auth(&agent.token)
+        .body(xlsx)
+        .send()
+        .await
+        .unwrap();
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(report["created"], 1, "{report}");
     // Whole-file errors.
     for (fmt, body) in [
         ("json", "{not json"),
