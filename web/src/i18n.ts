@@ -18,6 +18,7 @@ import * as sla from './locales/sla'
 import * as tools from './locales/tools'
 import * as suggest from './locales/suggest'
 import * as tickets from './locales/tickets'
+import * as ui from './locales/ui'
 
 export type Locale = 'zh' | 'en'
 
@@ -48,6 +49,7 @@ const zh = {
   'nav.segments': '客户分群',
   'header.logout': '退出登录',
   'header.language': '界面语言',
+  'header.status': '在线状态',
   'status.online': '在线',
   'status.away': '离开',
   'status.offline': '离线',
@@ -149,6 +151,7 @@ const zh = {
   ...aftersales.zh,
   ...reports.zh,
   ...kpi.zh,
+  ...ui.zh,
 }
 
 type Dict = typeof zh
@@ -181,6 +184,7 @@ const en: Dict = {
   'nav.segments': 'Segments',
   'header.logout': 'Log out',
   'header.language': 'Language',
+  'header.status': 'My status',
   'status.online': 'Online',
   'status.away': 'Away',
   'status.offline': 'Offline',
@@ -282,6 +286,7 @@ const en: Dict = {
   ...aftersales.en,
   ...reports.en,
   ...kpi.en,
+  ...ui.en,
 }
 
 const dicts: Record<Locale, Dict> = { zh, en }

@@ -500,7 +500,9 @@ pub struct CustomerSummary {
     pub tags: Vec<String>,
     pub blocked: bool,
     pub created_at: Millis,
-    pub last_contact_at: Millis,
+    /// The last conversation start or reopen; `None` for someone nobody has talked to yet (an
+    /// imported record).
+    pub last_contact_at: Option<Millis>,
 }
 
 /// The whole profile.
@@ -520,7 +522,8 @@ pub struct CustomerProfile {
     pub blocked_reason: Option<String>,
     pub blocked_at: Option<Millis>,
     pub created_at: Millis,
-    pub last_contact_at: Millis,
+    /// `None` until a first conversation (imported records).
+    pub last_contact_at: Option<Millis>,
     pub updated_at: Millis,
     /// Set when this record was merged into another: read that one instead.
     pub merged_into: Option<Id>,
@@ -704,7 +707,8 @@ pub struct MergeSuggestion {
 }
 
 /// One entry of a customer's timeline. `kind` is open-ended so other areas add their own
-/// (`order.placed`, `ticket.created`, `call.ended` …) without changing this type.
+/// (`order.placed`, `order.paid`, `order.refund`, `ticket.created`, `aftersales.created` …)
+/// without changing this type.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TimelineItem {
     /// e.g. `conversation.started`, `conversation.resolved`, `note`, `customer.merged`,
@@ -889,6 +893,9 @@ pub trait CustomerStore: Send + Sync + 'static {
         customer_id: Id,
         before: Option<&str>,
         limit: i64,
+        // `Some(agent)`: a plain agent's view, leaving out tickets and after-sales requests
+        // assigned to someone else; `None`: the whole shop.
+        agent_view: Option<Id>,
     ) -> Result<TimelinePage>;
 
     /// The shop's identity secret, created on first use.

@@ -403,7 +403,13 @@ pub trait ReminderStore: Send + Sync + 'static {
     /// `conflict` for the default template (make another one the default first).
     async fn delete_reminder_template(&self, shop_id: Id, id: Id) -> Result<()>;
 
-    /// Unpaid, not cancelled orders whose buyer sent a message at or after `consulted_since`,
+    /// Whether an order awaits payment, so a payment reminder (催付) may be sent for it: unpaid and
+/// not cancelled. The rule of `send_reminder` and of the `awaiting_payment` flag orders carry.
+pub fn awaiting_payment(payment_status: &str, status: &str) -> bool {
+    payment_status == "unpaid" && status != "cancelled"
+}
+
+/// Unpaid, not cancelled orders whose buyer sent a message at or after `consulted_since`,
     /// most recently consulted first.
     async fn reminder_candidates(
         &self,

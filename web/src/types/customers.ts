@@ -15,7 +15,8 @@ export interface CustomerSummary {
   tags: string[]
   blocked: boolean
   created_at: string
-  last_contact_at: string
+  /** null until a first conversation (imported records). */
+  last_contact_at: string | null
 }
 
 export interface Identity {

@@ -269,7 +269,7 @@ pub async fn export_csv(
                     c.tags.join(","),
                     c.blocked.to_string(),
                     c.created_at.to_rfc3339(),
-                    c.last_contact_at.to_rfc3339(),
+                    c.last_contact_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
                 ];
                 let line: Vec<String> = cells.iter().map(|v| csv_cell(v)).collect();
                 out.push_str(&line.join(","));
@@ -640,7 +640,13 @@ pub async fn timeline(
     Ok(Json(
         state
             .store
-            .timeline(agent.user.shop_id, id, before, limit)
+            .timeline(
+                agent.user.shop_id,
+                id,
+                before,
+                limit,
+                (!agent.user.role.sees_whole_shop()).then_some(agent.user.id),
+            )
             .await?,
     ))
 }

@@ -57,7 +57,28 @@ pub(crate) const TIMELINE_SOURCES: &[&str] = &[
      '¥' || CAST(r.amount_cents / 100 AS TEXT) || '.' || substr(CAST(100 + r.amount_cents % 100 AS TEXT), 2) || ' ' || r.reason AS summary, 'order' AS ref_type, o.id AS ref_id \
      FROM refunds r JOIN orders o ON o.id = r.order_id \
      WHERE r.shop_id = $1 AND o.customer_id = $2",
+    // tickets and after-sales requests about the customer; `$7` is the agent whose view this is
+    // (their own and unassigned ones, the lists' rule), NULL for the whole shop.
+    "SELECT t.created_at AS at, CAST(7 AS BIGINT) AS src, t.id, 'ticket.created' AS kind, \
+     CASE WHEN t.number < 1000000 THEN 'T-' || substr(CAST(1000000 + t.number AS TEXT), 2) \
+          ELSE 'T-' || CAST(t.number AS TEXT) END AS title, \
+     t.subject AS summary, 'ticket' AS ref_type, t.id AS ref_id \
+     FROM tickets t WHERE t.shop_id = $1 AND t.customer_id = $2 \
+     AND ($7 IS NULL OR t.assignee_id IS NULL OR t.assignee_id = $7)",
+    "SELECT r.created_at AS at, CAST(8 AS BIGINT) AS src, r.id, 'aftersales.created' AS kind, \
+     CASE WHEN r.number < 1000000 THEN 'AS-' || substr(CAST(1000000 + r.number AS TEXT), 2) \
+          ELSE 'AS-' || CAST(r.number AS TEXT) END AS title, \
+     o.order_no AS summary, 'aftersales' AS ref_type, r.id AS ref_id \
+     FROM aftersales_requests r JOIN orders o ON o.id = r.order_id \
+     WHERE r.shop_id = $1 AND r.customer_id = $2 \
+     AND ($7 IS NULL OR r.assignee_id IS NULL OR r.assignee_id = $7)",
 ];
+
+/// `last_contact_at` is stored as 0 for a record nobody has talked to yet (an import, a merge
+/// target): a sortable, `GREATEST`-friendly "never". Readers get `None`, never 1970.
+fn contact_time(ms: i64) -> Option<Millis> {
+    (ms > 0).then_some(Millis(ms))
+}
 
 const SUMMARY_COLUMNS: &str = "c.id, c.name, c.email, c.phone, c.external_id, c.source, \
      c.blocked, c.created_at, c.last_contact_at";
@@ -74,7 +95,7 @@ fn summary_from_row(r: &DbRow) -> Result<CustomerSummary> {
         tags: vec![],
         blocked: r.get("blocked"),
         created_at: Millis(r.get("created_at")),
-        last_contact_at: Millis(r.get("last_contact_at")),
+        last_contact_at: contact_time(r.get("last_contact_at")),
     })
 }
 
@@ -256,7 +277,7 @@ async fn load_profile(conn: &mut Conn, shop_id: Id, id: Id) -> Result<Option<Cus
         blocked_reason: r.get("blocked_reason"),
         blocked_at: blocked_at.map(Millis),
         created_at: Millis(r.get("created_at")),
-        last_contact_at: Millis(r.get("last_contact_at")),
+        last_contact_at: contact_time(r.get("last_contact_at")),
         updated_at: Millis(r.get("updated_at")),
         merged_into: r.get("merged_into"),
         identities,
@@ -593,7 +614,7 @@ async fn merge_into(
     .bind(reason)
     .bind(blocked_at.map(|m| m.0))
     .bind(s.created_at.0)
-    .bind(s.last_contact_at.0)
+    .bind(s.last_contact_at.map_or(0, |t| t.0))
     .bind(now)
     .bind(target)
     .execute(&mut *conn)
@@ -1509,6 +1530,7 @@ impl CustomerStore for DbStore {
         customer_id: Id,
         before: Option<&str>,
         limit: i64,
+        agent_view: Option<Id>,
     ) -> Result<TimelinePage> {
         let (at, src, id) = match before {
             Some(c) => decode_timeline_cursor(c)?,
@@ -1534,6 +1556,7 @@ impl CustomerStore for DbStore {
             .bind(src)
             .bind(id)
             .bind(limit + 1)
+            .bind(agent_view)
             .fetch_all(&mut *conn)
             .await
             .map_err(db_err)?;
