@@ -595,7 +595,12 @@ pub struct RequestLine {
 /// Whether an order accepts a new after-sales request at all: paid, not cancelled and not yet
 /// refunded in full. The one rule behind [`plan_lines`]'s refusals and the `aftersales_allowed`
 /// flag orders carry, so the console offers 申请售后 exactly where the server would accept it.
-pub fn order_allows_request(paid: bool, cancelled: bool, total_cents: i64, refunded_cents: i64) -> bool {
+pub fn order_allows_request(
+    paid: bool,
+    cancelled: bool,
+    total_cents: i64,
+    refunded_cents: i64,
+) -> bool {
     paid && !cancelled && total_cents - refunded_cents > 0
 }
 

@@ -576,10 +576,8 @@ impl Order {
             self.total_cents,
             self.refunded_cents,
         );
-        self.awaiting_payment = crate::reminders::awaiting_payment(
-            self.payment_status.as_str(),
-            self.status.as_str(),
-        );
+        self.awaiting_payment =
+            crate::reminders::awaiting_payment(self.payment_status.as_str(), self.status.as_str());
         self
     }
 }

@@ -363,6 +363,12 @@ pub struct SentReminder {
     pub conversation: crate::model::Conversation,
 }
 
+/// Whether an order awaits payment, so a payment reminder (催付) may be sent for it: unpaid and
+/// not cancelled. The rule of `send_reminder` and of the `awaiting_payment` flag orders carry.
+pub fn awaiting_payment(payment_status: &str, status: &str) -> bool {
+    payment_status == "unpaid" && status != "cancelled"
+}
+
 /// Storage for cards and reminders. Every method is scoped by `shop_id`: another shop's ids
 /// answer `None`/`not_found` exactly as unknown ids do. Writes return only once committed.
 #[async_trait]
@@ -403,13 +409,7 @@ pub trait ReminderStore: Send + Sync + 'static {
     /// `conflict` for the default template (make another one the default first).
     async fn delete_reminder_template(&self, shop_id: Id, id: Id) -> Result<()>;
 
-    /// Whether an order awaits payment, so a payment reminder (催付) may be sent for it: unpaid and
-/// not cancelled. The rule of `send_reminder` and of the `awaiting_payment` flag orders carry.
-pub fn awaiting_payment(payment_status: &str, status: &str) -> bool {
-    payment_status == "unpaid" && status != "cancelled"
-}
-
-/// Unpaid, not cancelled orders whose buyer sent a message at or after `consulted_since`,
+    /// Unpaid, not cancelled orders whose buyer sent a message at or after `consulted_since`,
     /// most recently consulted first.
     async fn reminder_candidates(
         &self,

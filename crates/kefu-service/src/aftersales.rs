@@ -90,7 +90,11 @@ impl AftersalesService {
 
     /// The request a typed number names (`AS-000007`, `as7`), if `user` may see it. Global
     /// search's jump to a record.
-    pub async fn by_typed_number(&self, user: &User, text: &str) -> Result<Option<AftersalesRequest>> {
+    pub async fn by_typed_number(
+        &self,
+        user: &User,
+        text: &str,
+    ) -> Result<Option<AftersalesRequest>> {
         let Some(n) = parse_request_no(text) else {
             return Ok(None);
         };

@@ -269,7 +269,9 @@ pub async fn export_csv(
                     c.tags.join(","),
                     c.blocked.to_string(),
                     c.created_at.to_rfc3339(),
-                    c.last_contact_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                    c.last_contact_at
+                        .map(|t| t.to_rfc3339())
+                        .unwrap_or_default(),
                 ];
                 let line: Vec<String> = cells.iter().map(|v| csv_cell(v)).collect();
                 out.push_str(&line.join(","));

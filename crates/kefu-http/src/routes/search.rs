@@ -221,7 +221,12 @@ pub async fn search(
             created_at: t.created_at,
         });
     }
-    if let Some(r) = state.services.aftersales.by_typed_number(user, &text).await? {
+    if let Some(r) = state
+        .services
+        .aftersales
+        .by_typed_number(user, &text)
+        .await?
+    {
         records.push(RecordHit {
             kind: "aftersales".into(),
             id: r.id,

@@ -9,6 +9,7 @@ mod attachments;
 mod cards;
 mod chat;
 mod commerce;
+mod console;
 mod contract;
 mod customers;
 mod durability;
