@@ -106,7 +106,7 @@ test('催付 and 申请售后 in the sidebar, numbers in Ctrl+K and the lists, t
   assert.equal(await orderRow.getByTestId('as-apply').count(), 0, '申请售后 is not offered on an unpaid order')
   // Every order in the panel offers 申请售后 exactly when the server says the order allows it.
   const conv = await api(agent, 'GET', `/api/v1/conversations/${conversationId}`)
-  const customerId = conv.body.customer?.id ?? conv.body.customer_id
+  const customerId = conv.body.conversation?.customer?.id ?? conv.body.customer?.id
   assert.ok(customerId, 'the conversation has a customer')
   const orders = (await api(agent, 'GET', `/api/v1/customers/${customerId}/orders?limit=10`)).body.orders
   for (const o of orders) {
@@ -138,7 +138,7 @@ test('催付 and 申请售后 in the sidebar, numbers in Ctrl+K and the lists, t
   const created = await api(agent, 'POST', '/api/v1/tickets', {
     subject: `改地址 ${stamp}`,
     customer_id: customerId,
-    links: [{ kind: 'order', ref_id: order.id }],
+    links: [{ kind: 'order', ref_id: order.id ?? order.order_id }],
   })
   assert.equal(created.status, 201, JSON.stringify(created.body))
   const ticket = created.body.ticket ?? created.body
