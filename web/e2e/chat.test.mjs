@@ -40,9 +40,12 @@ test('shopper and agent chat live; history survives reload; notes stay internal'
   await shot(agent, '01-console-login')
   await agent.getByTestId('login-submit').click()
   await agent.waitForURL(/\/inbox/, { timeout: WAIT })
-  const statusResp = agent.waitForResponse((r) => r.url().includes('/api/v1/me/status') && r.request().method() === 'PUT', { timeout: WAIT })
-  await pick(agent.getByTestId('status-select'), 'online')
-  assert.equal((await statusResp).status(), 200, 'PUT /me/status')
+  // Away first, then online: each pick is a change saved on the server, whatever she was before.
+  for (const status of ['away', 'online']) {
+    const statusResp = agent.waitForResponse((r) => r.url().includes('/api/v1/me/status') && r.request().method() === 'PUT', { timeout: WAIT })
+    await pick(agent.getByTestId('status-select'), status)
+    assert.equal((await statusResp).status(), 200, 'PUT /me/status')
+  }
   await agent.locator('.status-select.st-online').waitFor({ timeout: WAIT })
   await shot(agent, '02-console-inbox-online')
 
