@@ -1123,6 +1123,25 @@ mod tests {
     /// The console offers exactly the actions that can succeed: every offered action has a value
     /// that the machine accepts, and every action that is not offered is refused whatever its values.
     #[test]
+    fn request_numbers_read_and_orders_allow_requests() {
+        assert_eq!(request_no(7), "AS-000007");
+        for t in ["AS-000007", "as7", "AS7", " as-7 ", "As-0007"] {
+            assert_eq!(parse_request_no(t), Some(7), "{t}");
+        }
+        for t in ["", "AS", "AS-", "7", "T-000007", "AS-7x", "AS-0", "退款"] {
+            assert_eq!(parse_request_no(t), None, "{t}");
+        }
+        assert!(order_allows_request(true, false, 1000, 0));
+        assert!(order_allows_request(true, false, 1000, 999));
+        assert!(!order_allows_request(false, false, 1000, 0), "unpaid");
+        assert!(!order_allows_request(true, true, 1000, 0), "cancelled");
+        assert!(
+            !order_allows_request(true, false, 1000, 1000),
+            "refunded in full"
+        );
+    }
+
+    #[test]
     fn allowed_actions_match_the_machine() {
         let samples = |req: &Request| -> Vec<Action> {
             let payer = Some(ReturnShippingPayer::Shop);
