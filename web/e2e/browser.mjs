@@ -13,9 +13,29 @@ export async function launchBrowser() {
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
   })
   const newContext = browser.newContext.bind(browser)
-  browser.newContext = (options = {}) => newContext({ timezoneId: TIME_ZONE, ...options })
+  browser.newContext = async (options = {}) => {
+    const context = await newContext({ timezoneId: TIME_ZONE, ...options })
+    context.on('page', watchPolicy)
+    return context
+  }
   return browser
 }
+
+// The console and demo pages run under a strict Content-Security-Policy (no inline script):
+// anything the policy blocks fails the test file, so a page that needs a blocked script, style or
+// connection is caught here rather than by a shop.
+const policyViolations = []
+function watchPolicy(page) {
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) policyViolations.push(`${page.url()}: ${message.text()}`)
+  })
+}
+process.on('exit', () => {
+  if (policyViolations.length) {
+    console.error(`Content-Security-Policy violations:\n${policyViolations.join('\n')}`)
+    process.exitCode = 1
+  }
+})
 
 /**
  * Picks an option of the console's own select (src/components/ui/KSelect.vue, the element with

@@ -56,7 +56,17 @@ export function money(cents: number, currency: string): string {
 /** Only http(s) and same-site links are ever rendered as links. */
 export function safeUrl(url: string | undefined | null): string | null {
   if (!url) return null
-  return /^(https?:\/\/|\/(?!\/))/i.test(url) ? url : null
+  return isSafeLink(url) ? url : null
+}
+
+/** The server's rule for shopper links (kefu-core `is_safe_link_template`): a web address with a
+ * host, or a path of the site — never `javascript:`, `//host` or `/\host` (browsers read `\` as
+ * `/`), and no backslash, space or control character anywhere (URL parsers drop or rewrite them). */
+export function isSafeLink(url: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  if (/[\\\s\u0000-\u001f\u007f]/.test(url)) return false
+  if (/^https?:\/\/[^/]/i.test(url)) return true
+  return url.startsWith('/') && !url.startsWith('//')
 }
 
 /** Calls `fn` whenever the orders of the customer `customerId()` change (placed, paid, shipped …),

@@ -179,6 +179,8 @@ export const REASONS_ZH = [
   [/^must be at least (\d+) characters$/, '至少 $1 个字符'],
   [/^must not be only digits$/, '不能全是数字'],
   [/^must not be the e-mail address$/, '不能与邮箱相同'],
+  [/^is too common to be safe$/, '过于常见，容易被猜中，请换一个'],
+  [/^must start with https:\/\/, http:\/\/ or \/$/, '须以 https://、http:// 或 / 开头，且不能指向其他网站'],
   [/^must differ from the current password$/, '不能与当前密码相同'],
   [/^is wrong$/, '不正确'],
   [/^must be agent, supervisor or admin$/, '须为客服、主管或管理员'],

@@ -439,7 +439,11 @@ const TEXT = {
   const str = (v: unknown): string => (typeof v === 'string' ? v : '')
   const num = (v: unknown): number => (typeof v === 'number' && isFinite(v) ? v : 0)
   /** Only http(s) and same-site links and images are ever used. */
-  const safe = (u: string): string => (/^(https?:\/\/|\/(?!\/))/i.test(u) ? u : '')
+  // Card links as the server allows them (kefu-core `is_safe_link_template`): never another host
+  // through `//host` or `/\\host`, nor a backslash, space or control character anywhere.
+  const safe = (u: string): string =>
+    // eslint-disable-next-line no-control-regex
+    !/[\\\s\u0000-\u001f\u007f]/.test(u) && (/^https?:\/\/[^/]/i.test(u) || (u.startsWith('/') && !u.startsWith('//'))) ? u : ''
   function money(cents: number, currency: string): string {
     const a = Math.abs(cents)
     const s = (cents < 0 ? '-' : '') + Math.floor(a / 100) + '.' + String(a % 100).padStart(2, '0')
@@ -1105,6 +1109,27 @@ const TEXT = {
     },
     close() {
       if (isOpen) setOpen(false)
+    },
+    /** The shopper signed out of the shop: their token ends on the server and the widget forgets
+     * them (the next chat starts as a new, anonymous shopper). */
+    async logout() {
+      const ending = token
+      if (ending) await call('DELETE', '/api/v1/widget/sessions').catch(() => {})
+      if (token !== ending) return
+      token = null
+      sessionPromise = null
+      try {
+        localStorage.removeItem(TOKEN_KEY)
+      } catch {
+        /* ignore */
+      }
+      const sock = ws
+      ws = null
+      sock?.close()
+      messages = []
+      lastSeq = 0
+      unread = 0
+      render()
     },
   }
   const pageWindow = window as unknown as { kefu?: { q?: Array<[string, unknown]> } }

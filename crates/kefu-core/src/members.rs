@@ -128,11 +128,129 @@ pub fn check_password(field: &str, password: &str, email: &str) -> Result<()> {
     if lowered == email || (!local.is_empty() && lowered == local) {
         return Err(Error::invalid(field, "must not be the e-mail address"));
     }
+    if is_guessable_password(&lowered) {
+        return Err(Error::invalid(field, "is too common to be safe"));
+    }
     Ok(())
 }
 
+/// Words that head the lists of leaked passwords, in China and elsewhere: a password that is one
+/// of them, perhaps with a few digits or symbols around it, is among the first an attacker tries.
+const GUESSED_WORDS: &[&str] = &[
+    "password",
+    "passw0rd",
+    "p@ssw0rd",
+    "p@ssword",
+    "pass",
+    "admin",
+    "administrator",
+    "root",
+    "qwerty",
+    "qwertyuiop",
+    "asdfgh",
+    "asdfghjkl",
+    "zxcvbn",
+    "zxcvbnm",
+    "1qaz2wsx",
+    "qazwsx",
+    "1q2w3e4r",
+    "1q2w3e",
+    "q1w2e3r4",
+    "iloveyou",
+    "woaini",
+    "aini",
+    "wodemima",
+    "mima",
+    "abc",
+    "abcd",
+    "abcde",
+    "abcdef",
+    "abcdefg",
+    "abcdefgh",
+    "abcabc",
+    "aaa",
+    "letmein",
+    "welcome",
+    "monkey",
+    "dragon",
+    "football",
+    "baseball",
+    "sunshine",
+    "princess",
+    "master",
+    "shadow",
+    "superman",
+    "trustno1",
+    "hello",
+    "helloworld",
+    "test",
+    "guest",
+    "user",
+    "changeme",
+    "default",
+    "secret",
+    "kefu",
+    "kefu@",
+    "service",
+    "taobao",
+    "tmall",
+    "jingdong",
+    "jd",
+    "alipay",
+    "wechat",
+    "weixin",
+    "qq",
+    "huawei",
+    "xiaomi",
+    "apple",
+    "iphone",
+    "china",
+    "beijing",
+    "shanghai",
+];
+
+/// Whether a (lower-cased) password is one attackers guess first: a run of one character, a
+/// straight or keyboard sequence, or a [`GUESSED_WORDS`] word with at most six digits or symbols
+/// before or after it (`admin123`, `woaini1314`, `!qwerty2024`). Digits-only passwords are refused
+/// by their own rule. There is no downloaded breach list: nothing may download at run time, and
+/// these shapes cover the heads of such lists.
+pub fn is_guessable_password(lowered: &str) -> bool {
+    let chars: Vec<char> = lowered.chars().collect();
+    if chars.len() > 1 && chars.iter().all(|c| *c == chars[0]) {
+        return true;
+    }
+    if is_sequence(&chars) {
+        return true;
+    }
+    let is_filler = |c: char| c.is_ascii_digit() || c.is_ascii_punctuation();
+    let core = lowered.trim_matches(is_filler);
+    let stripped = lowered.chars().count() - core.chars().count();
+    GUESSED_WORDS.contains(&lowered)
+        || ((core.is_empty()
+            || GUESSED_WORDS.contains(&core)
+            || is_sequence(&core.chars().collect::<Vec<_>>()))
+            && stripped <= 6)
+}
+
+/// A run of at least six characters stepping by one (`abcdefgh`, `87654321`) or along a keyboard
+/// row (`qwertyui`, `asdfghjk`).
+fn is_sequence(chars: &[char]) -> bool {
+    if chars.len() < 6 {
+        return false;
+    }
+    let steps_by = |d: i32| chars.windows(2).all(|w| w[1] as i32 - w[0] as i32 == d);
+    if steps_by(1) || steps_by(-1) {
+        return true;
+    }
+    const ROWS: &[&str] = &["qwertyuiop", "asdfghjkl", "zxcvbnm", "1234567890"];
+    let text: String = chars.iter().collect();
+    let reversed: String = chars.iter().rev().collect();
+    ROWS.iter()
+        .any(|row| row.contains(text.as_str()) || row.contains(reversed.as_str()))
+}
+
 /// A new random temporary password, shown once to the admin who asked for it. It always holds
-/// a letter and a digit, so it passes [`check_password`] for any e-mail.
+/// a letter and a digit and is never guessable, so it passes [`check_password`] for any e-mail.
 pub fn temporary_password() -> String {
     use rand::Rng;
     let mut rng = rand::rng();
@@ -140,7 +258,10 @@ pub fn temporary_password() -> String {
         let p: String = (0..TEMPORARY_LEN)
             .map(|_| TEMPORARY_ALPHABET[rng.random_range(0..TEMPORARY_ALPHABET.len())] as char)
             .collect();
-        if p.chars().any(|c| c.is_ascii_digit()) && p.chars().any(|c| c.is_ascii_alphabetic()) {
+        if p.chars().any(|c| c.is_ascii_digit())
+            && p.chars().any(|c| c.is_ascii_alphabetic())
+            && !is_guessable_password(&p.to_lowercase())
+        {
             return p;
         }
     }
@@ -447,6 +568,44 @@ mod tests {
         assert!(check_password("password", "wang.dian", "wang.dian@demo.kefu").is_err());
         assert!(check_password("new_password", &"x1".repeat(65), email).is_err());
         assert!(check_password("new_password", "密码密码密码密码", email).is_ok());
+    }
+
+    #[test]
+    fn guessable_passwords_are_refused() {
+        for bad in [
+            "password",
+            "Password1",
+            "admin123",
+            "Admin@2024",
+            "woaini1314",
+            "qwerty123",
+            "abc12345",
+            "aaaaaaaa",
+            "abcdefgh",
+            "qwertyui",
+            "!qwerty2024",
+            "kefu1234",
+            "1qaz2wsx",
+            "iloveyou",
+            "zyxwvuts",
+        ] {
+            let e = check_password("password", bad, "a@b.cn").unwrap_err();
+            assert!(
+                e.message.ends_with("is too common to be safe"),
+                "{bad}: {}",
+                e.message
+            );
+        }
+        for good in [
+            "li.na123",
+            "mango-river-7",
+            "Xq9#kefu-desk",
+            "admin-of-beestore",
+            "密码密码密码密码",
+            "password-for-wang-dian",
+        ] {
+            assert!(check_password("password", good, "a@b.cn").is_ok(), "{good}");
+        }
     }
 
     #[test]

@@ -67,12 +67,7 @@ impl ReminderSettings {
                     "{field}: must be at most 500 characters"
                 )));
             }
-            // Links are shown to shoppers: web addresses or paths of this site only (never
-            // `javascript:` or protocol-relative `//host`).
-            let allowed = value.is_empty()
-                || value.starts_with("https://")
-                || value.starts_with("http://")
-                || (value.starts_with('/') && !value.starts_with("//"));
+            let allowed = is_safe_link_template(value);
             if !allowed {
                 return Err(Error::validation(format!(
                     "{field}: must start with https://, http:// or /"
@@ -81,6 +76,32 @@ impl ReminderSettings {
         }
         Ok(())
     }
+}
+
+/// Whether a link template may be shown to shoppers: empty, a web address (`https://…`,
+/// `http://…`), or a path of the shop's own site. Never `javascript:` and never a path a browser
+/// reads as another host: `//evil.example/…`, and `/\evil.example/…` (browsers treat `\` as `/`).
+/// Backslashes, spaces and control characters are refused anywhere, since URL parsers drop or
+/// rewrite them (`/\t/evil.example` becomes `//evil.example`).
+pub fn is_safe_link_template(value: &str) -> bool {
+    if value.is_empty() {
+        return true;
+    }
+    if value
+        .chars()
+        .any(|c| c == '\\' || c.is_whitespace() || c.is_control())
+    {
+        return false;
+    }
+    let lower = value.to_ascii_lowercase();
+    if let Some(rest) = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"))
+    {
+        // A host must follow: `https:///evil` and `https://` alone are not addresses.
+        return !rest.is_empty() && !rest.starts_with('/');
+    }
+    value.starts_with('/') && !value.starts_with("//")
 }
 
 /// A reminder text with variables ([`TEMPLATE_VARIABLES`]).
@@ -567,6 +588,24 @@ mod tests {
                 .message
                 .starts_with("consult_window_hours")
         );
+        for (template, safe) in [
+            ("", true),
+            ("https://shop.example/item/{sku}", true),
+            ("http://shop.example/o?no={order_no}", true),
+            ("/item/{sku}", true),
+            ("//evil.example/x", false),
+            ("/\\evil.example/x", false),
+            ("/\t/evil.example", false),
+            ("https:///evil.example", false),
+            ("https://", false),
+            ("https://shop.example\\@evil.example/", false),
+            ("javascript:alert(1)", false),
+            ("JAVASCRIPT:alert(1)", false),
+            ("data:text/html,x", false),
+            ("item/{sku}", false),
+        ] {
+            assert_eq!(is_safe_link_template(template), safe, "{template:?}");
+        }
         s = ReminderSettings {
             order_url_template: "javascript:alert(1)".into(),
             ..Default::default()

@@ -94,8 +94,16 @@ pub trait Store:
     async fn any_agent_online(&self, shop_id: Id) -> Result<bool>;
     async fn create_session(&self, token_hash: &str, user_id: Id, expires_at: Millis)
     -> Result<()>;
-    /// The user owning an unexpired session.
-    async fn session_user(&self, token_hash: &str, now: Millis) -> Result<Option<User>>;
+    /// The user owning an unexpired session; with `seen_since`, only if the session was last
+    /// seen (or created) at or after it (the optional idle timeout).
+    async fn session_user(
+        &self,
+        token_hash: &str,
+        now: Millis,
+        seen_since: Option<Millis>,
+    ) -> Result<Option<User>>;
+    /// Notes that a session was used at `now` (for the idle timeout).
+    async fn touch_session(&self, token_hash: &str, now: Millis) -> Result<()>;
     async fn delete_session(&self, token_hash: &str) -> Result<()>;
 
     // ---- shoppers ----
@@ -113,7 +121,30 @@ pub trait Store:
         shop_id: Id,
         customer_id: Id,
     ) -> Result<()>;
-    async fn visitor(&self, token_hash: &str) -> Result<Option<Visitor>>;
+    /// The shopper owning a visitor token that has not expired at `now` and was last used (or
+    /// created) at or after `used_since`.
+    async fn visitor(
+        &self,
+        token_hash: &str,
+        now: Millis,
+        used_since: Millis,
+    ) -> Result<Option<Visitor>>;
+    /// When a visitor token was created and last used (`None`: unknown token).
+    async fn visitor_token_times(&self, token_hash: &str) -> Result<Option<(Millis, Millis)>>;
+    /// Notes a visitor token's use at `now` (a returning shopper's page view).
+    async fn touch_visitor_token(&self, token_hash: &str, now: Millis) -> Result<()>;
+    /// Replaces a visitor token: the new one for the same shopper, the old one expiring at
+    /// `old_expires_at` (a short overlap for the shopper's other open tabs). `false` when the old
+    /// token is unknown.
+    async fn rotate_visitor_token(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        now: Millis,
+        old_expires_at: Millis,
+    ) -> Result<bool>;
+    /// Ends a visitor token at once (the shopper signed out of the shop).
+    async fn delete_visitor_token(&self, token_hash: &str) -> Result<()>;
 
     // ---- conversations and messages ----
     /// Stores a shopper's message in their conversation, creating (or reopening) it as needed,

@@ -642,6 +642,16 @@ pub struct TicketAttachment {
     pub uploader_id: Id,
 }
 
+impl TicketAttachment {
+    /// Whether the ticket's shopper may see this file, given the kind of the entry it is attached
+    /// to (`None`: on the ticket itself, or the entry is unknown). The one rule for the widget's
+    /// list and for downloads: the shopper's own uploads, and an agent's files sent with a public
+    /// reply — never a file on the ticket itself, on an internal note or on a system entry.
+    pub fn shopper_may_see(&self, entry_kind: Option<EntryKind>) -> bool {
+        self.uploader_type == ActorType::Customer || entry_kind == Some(EntryKind::Public)
+    }
+}
+
 /// One entry of a ticket's thread.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct TicketEntry {
@@ -1652,6 +1662,36 @@ pub trait TicketStore: Send + Sync + 'static {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shoppers_see_their_own_files_and_those_of_public_replies_only() {
+        let file = |uploader_type| TicketAttachment {
+            id: 1,
+            ticket_id: Some(1),
+            entry_id: Some(1),
+            name: "a.png".into(),
+            mime: "image/png".into(),
+            size: 1,
+            width: None,
+            height: None,
+            thumb: false,
+            created_at: Millis(0),
+            sha256: String::new(),
+            uploader_type,
+            uploader_id: 1,
+        };
+        let agents = file(ActorType::Agent);
+        assert!(agents.shopper_may_see(Some(EntryKind::Public)));
+        for hidden in [
+            None,
+            Some(EntryKind::Note),
+            Some(EntryKind::System),
+            Some(EntryKind::Customer),
+        ] {
+            assert!(!agents.shopper_may_see(hidden), "{hidden:?}");
+        }
+        assert!(file(ActorType::Customer).shopper_may_see(None));
+    }
 
     #[test]
     fn status_moves() {

@@ -40,11 +40,18 @@ fn cookie(parts: &Parts, name: &str) -> Option<String> {
 
 /// Looks up the agent owning a session token.
 pub async fn agent_from_token(state: &AppState, token: &str) -> Result<User> {
-    state
+    let now = Millis::now();
+    let hash = token::hash(token);
+    let clock = &state.lifetimes;
+    let user = state
         .store
-        .session_user(&token::hash(token), Millis::now())
+        .session_user(&hash, now, clock.agent_seen_since(now))
         .await?
-        .ok_or_else(|| Error::unauthorized("invalid or expired token"))
+        .ok_or_else(|| Error::unauthorized("invalid or expired token"))?;
+    if clock.agent_due_for_touch(&hash, now) {
+        state.store.touch_session(&hash, now).await?;
+    }
+    Ok(user)
 }
 
 /// Looks up the shopper owning a visitor token.
@@ -53,9 +60,10 @@ pub async fn visitor_from_token(state: &AppState, token: &str) -> Result<Visitor
     if let Some(visitor) = state.services.visitors.get(&hash) {
         return Ok(visitor);
     }
+    let now = Millis::now();
     let visitor = state
         .store
-        .visitor(&hash)
+        .visitor(&hash, now, state.lifetimes.visitor_used_since(now))
         .await?
         .ok_or_else(|| Error::unauthorized("invalid visitor token"))?;
     state.services.visitors.put(hash, visitor.clone());
@@ -101,9 +109,15 @@ impl FromRequestParts<AppState> for Agent {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts)
-            .or_else(|| cookie(parts, SESSION_COOKIE))
-            .ok_or_else(|| Error::unauthorized("missing credentials"))?;
+        let token = match bearer(parts) {
+            Some(token) => token,
+            None => {
+                let token = cookie(parts, SESSION_COOKIE)
+                    .ok_or_else(|| Error::unauthorized("missing credentials"))?;
+                check_same_origin(parts)?;
+                token
+            }
+        };
         let user = agent_from_token(state, &token).await?;
         let allowed = BEFORE_OWN_PASSWORD
             .iter()
@@ -113,6 +127,40 @@ impl FromRequestParts<AppState> for Agent {
         }
         Ok(Agent { user, token })
     }
+}
+
+/// A request the browser authenticated by itself (the console's cookie) that changes something
+/// must come from the console's own pages. SameSite=Strict already keeps the cookie off
+/// cross-site requests in today's browsers; this is the second wall for the others and for
+/// same-site neighbours (another app on a sibling subdomain), which SameSite lets through.
+/// Browsers say where a request comes from in `Sec-Fetch-Site` (all current ones) or `Origin`
+/// (every cross-origin POST since 2020); a client sending neither is not a browser, and cannot be
+/// tricked into sending someone else's cookie. Bearer tokens are never sent by themselves, so
+/// requests carrying one need no check.
+pub fn check_same_origin(parts: &Parts) -> Result<()> {
+    use axum::http::Method;
+    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let text = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let refused = || Error::forbidden("cross-site request refused: send it from the console");
+    if let Some(site) = text("sec-fetch-site") {
+        return match site {
+            "same-origin" | "none" => Ok(()),
+            _ => Err(refused()),
+        };
+    }
+    if let Some(origin) = text("origin") {
+        let authority = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"));
+        let host = text("host");
+        return match (authority, host) {
+            (Some(a), Some(h)) if a.eq_ignore_ascii_case(h) => Ok(()),
+            _ => Err(refused()),
+        };
+    }
+    Ok(())
 }
 
 /// An authenticated shopper.

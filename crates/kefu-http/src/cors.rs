@@ -52,7 +52,7 @@ pub async fn widget_cors(request: Request, next: Next) -> Response {
         h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
         h.insert(
             ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET, POST, OPTIONS"),
+            HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
         );
         h.insert(
             ACCESS_CONTROL_ALLOW_HEADERS,

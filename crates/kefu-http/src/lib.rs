@@ -19,6 +19,9 @@ pub mod openapi;
 pub mod ratelimit;
 pub mod request_id;
 pub mod routes;
+pub mod security_headers;
+pub mod server;
+pub mod sessions;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -48,6 +51,14 @@ pub struct Limits {
     pub address_messages_per_minute: u32,
     /// Reverse proxies whose `X-Forwarded-For` / `X-Real-IP` name the real client.
     pub trusted_proxies: Vec<client_ip::Cidr>,
+    /// How long a client may take to send a request's head, and how long a kept-alive
+    /// connection may sit idle ([`server`]).
+    pub header_read_timeout: std::time::Duration,
+    /// Open connections (WebSockets included) per client address; 0 = no cap. Trusted proxies
+    /// are exempt.
+    pub max_connections_per_address: usize,
+    /// How long sessions and visitor tokens live ([`sessions`]).
+    pub lifetimes: sessions::Lifetimes,
 }
 
 impl Default for Limits {
@@ -58,6 +69,11 @@ impl Default for Limits {
             visitor_messages_per_minute: 120,
             address_messages_per_minute: 480,
             trusted_proxies: Vec::new(),
+            header_read_timeout: std::time::Duration::from_secs(20),
+            // A browser opens at most 6 connections to a host plus its WebSockets: this lets an
+            // office of about 30 agents share one address.
+            max_connections_per_address: 256,
+            lifetimes: sessions::Lifetimes::default(),
         }
     }
 }
@@ -72,6 +88,8 @@ pub struct AppState {
     /// The live sockets; also the [`Services::events`] sink.
     pub hub: Arc<hub::Hub>,
     pub limits: Arc<RateLimits>,
+    /// Idle timeouts and rotation of sessions and visitor tokens.
+    pub lifetimes: Arc<sessions::SessionClock>,
     /// Send the session cookie only over HTTPS.
     pub secure_cookies: bool,
     /// Set by `kefu demo` only: enables the demo shop page's login and ordering endpoints.
@@ -132,6 +150,7 @@ impl AppState {
                     (l.visitor_messages_per_minute / 6).max(5),
                 ),
             }),
+            lifetimes: Arc::new(sessions::SessionClock::new(l.lifetimes.clone())),
             secure_cookies: false,
             demo: None,
             attachments: None,
@@ -176,6 +195,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::web::router())
         // Outermost, so the widget's preflights are answered before routing (no route has OPTIONS).
         .layer(axum::middleware::from_fn(cors::widget_cors))
+        // Around CORS too, so refusals and preflights carry nosniff and no-store as well.
+        .layer(axum::middleware::from_fn(security_headers::harden))
         .layer(axum::middleware::from_fn(move |request, next| {
             client_ip::resolve_client_ip(trusted.clone(), request, next)
         }))

@@ -20,7 +20,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         agent::login, agent::logout, agent::me, agent::set_my_status, agent::list_agents, agent::set_agent_cap, agent::unlock_agent, agent::list_teams,
         agent::list_conversations, agent::get_conversation, agent::list_messages, agent::send_message,
         agent::assign, agent::set_status, agent::mark_read, agent::get_settings, agent::put_settings,
-        widget::config, widget::products, widget::create_session, widget::send, widget::history, widget::read,
+        widget::config, widget::products, widget::create_session, widget::rotate_session, widget::end_session, widget::send, widget::history, widget::read,
         ws::agent_ws, ws::visitor_ws,
     ),
     components(schemas(ErrorBody, ErrorDetail, crate::routes::Readiness, User, Role, AgentStatus, Team, TeamRef, Conversation, ConversationStatus,

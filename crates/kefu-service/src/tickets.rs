@@ -178,11 +178,32 @@ impl TicketService {
         Ok(files
             .into_iter()
             .filter(|f| {
-                f.uploader_type == ActorType::Customer
-                    || f.entry_id
-                        .is_some_and(|e| public_entries.iter().any(|p| p.id == e))
+                let kind = f
+                    .entry_id
+                    .and_then(|e| public_entries.iter().find(|p| p.id == e))
+                    .map(|p| p.kind);
+                f.shopper_may_see(kind)
             })
             .collect())
+    }
+
+    /// Whether a ticket file may be downloaded by the ticket's shopper (the same rule as
+    /// [`Self::shopper_attachments`]); `not_found` otherwise, as for any file not theirs.
+    pub async fn shopper_file(&self, visitor: &Visitor, file: &TicketAttachment) -> Result<()> {
+        let gone = || Error::not_found("attachment");
+        let ticket_id = file.ticket_id.ok_or_else(gone)?;
+        self.shopper_ticket(visitor, ticket_id)
+            .await
+            .map_err(|_| gone())?;
+        let kind = match file.entry_id {
+            Some(entry) => self.store.ticket_entry_kind(visitor.shop_id, entry).await?,
+            None => None,
+        };
+        if file.shopper_may_see(kind) {
+            Ok(())
+        } else {
+            Err(gone())
+        }
     }
 
     /// An agent (console or API) creates a ticket.

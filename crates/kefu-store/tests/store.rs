@@ -331,17 +331,37 @@ async fn shops_users_sessions_and_scope() {
             ErrorCode::ValidationFailed
         );
         assert_eq!(
-            s.session_user("tok", now).await.unwrap().unwrap().id,
+            s.session_user("tok", now, None).await.unwrap().unwrap().id,
             admin.id
         );
-        assert!(s.session_user("old", now).await.unwrap().is_none());
+        assert!(s.session_user("old", now, None).await.unwrap().is_none());
+        // The idle timeout: a session last seen before the cutoff no longer works; a use
+        // moves its last-seen time.
+        let later = Millis(Millis::now().0 + 1_000);
+        assert!(
+            s.session_user("tok", now, Some(later))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        s.touch_session("tok", Millis(later.0 + 5)).await.unwrap();
+        assert!(
+            s.session_user("tok", now, Some(later))
+                .await
+                .unwrap()
+                .is_some()
+        );
         s.delete_session("tok").await.unwrap();
-        assert!(s.session_user("tok", now).await.unwrap().is_none());
+        assert!(s.session_user("tok", now, None).await.unwrap().is_none());
 
         // Shoppers and visitor tokens.
         let c = customer(s, a.id, "小王").await;
         s.create_visitor_token("vt", a.id, c.id).await.unwrap();
-        let v = s.visitor("vt").await.unwrap().unwrap();
+        let v = s
+            .visitor("vt", Millis::now(), Millis(0))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (
                 v.shop_id,
@@ -351,7 +371,47 @@ async fn shops_users_sessions_and_scope() {
             ),
             (a.id, c.id, "小王", false)
         );
-        assert!(s.visitor("nope").await.unwrap().is_none());
+        assert!(
+            s.visitor("nope", Millis::now(), Millis(0))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // Idle expiry, use, rotation with an overlap, and the end of a token.
+        let t0 = Millis::now();
+        let (created, used) = s.visitor_token_times("vt").await.unwrap().unwrap();
+        assert_eq!(created, used, "never used: its creation counts");
+        let after = Millis(created.0 + 1);
+        assert!(s.visitor("vt", t0, after).await.unwrap().is_none(), "idle");
+        s.touch_visitor_token("vt", Millis(created.0 + 10))
+            .await
+            .unwrap();
+        assert!(s.visitor("vt", t0, after).await.unwrap().is_some());
+        assert_eq!(
+            s.visitor_token_times("vt").await.unwrap().unwrap().1,
+            Millis(created.0 + 10)
+        );
+        assert!(
+            s.rotate_visitor_token("vt", "vt2", t0, Millis(t0.0 + 600_000))
+                .await
+                .unwrap()
+        );
+        assert!(!s.rotate_visitor_token("nope", "vt3", t0, t0).await.unwrap());
+        let fresh = s.visitor("vt2", t0, Millis(0)).await.unwrap().unwrap();
+        assert_eq!((fresh.shop_id, fresh.customer_id), (a.id, c.id));
+        assert!(
+            s.visitor("vt", t0, Millis(0)).await.unwrap().is_some(),
+            "overlap"
+        );
+        assert!(
+            s.visitor("vt", Millis(t0.0 + 600_001), Millis(0))
+                .await
+                .unwrap()
+                .is_none(),
+            "the replaced token ends after the overlap"
+        );
+        s.delete_visitor_token("vt2").await.unwrap();
+        assert!(s.visitor("vt2", t0, Millis(0)).await.unwrap().is_none());
         s.update_customer(
             a.id,
             c.id,
@@ -373,7 +433,11 @@ async fn shops_users_sessions_and_scope() {
         .await
         .unwrap();
         assert_eq!(
-            s.visitor("vt").await.unwrap().unwrap().customer_name,
+            s.visitor("vt", Millis::now(), Millis(0))
+                .await
+                .unwrap()
+                .unwrap()
+                .customer_name,
             "小王"
         );
         let anon = s

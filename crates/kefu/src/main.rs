@@ -63,6 +63,26 @@ struct ServeArgs {
     /// `X-Forwarded-For` / `X-Real-IP` name the real client for rate limits. Empty: none.
     #[arg(long, env = "KEFU_TRUSTED_PROXIES", value_delimiter = ',')]
     trusted_proxies: Vec<kefu_http::client_ip::Cidr>,
+    /// Seconds a client may take to send a request's head; also how long a kept-alive
+    /// connection may sit idle.
+    #[arg(long, env = "KEFU_HEADER_READ_TIMEOUT", default_value_t = Limits::default().header_read_timeout.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    header_read_timeout: u64,
+    /// Open connections (WebSockets included) allowed per client address; 0 = no cap. Trusted
+    /// proxies are exempt.
+    #[arg(long, env = "KEFU_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = Limits::default().max_connections_per_address)]
+    max_connections_per_address: usize,
+    /// Days without a page view after which a shopper's visitor token no longer works.
+    #[arg(long, env = "KEFU_VISITOR_TOKEN_IDLE_DAYS", default_value_t = 180,
+          value_parser = clap::value_parser!(u64).range(1..=3650))]
+    visitor_token_idle_days: u64,
+    /// Days after which a shopper's visitor token is replaced on their next page view.
+    #[arg(long, env = "KEFU_VISITOR_TOKEN_ROTATE_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3650))]
+    visitor_token_rotate_days: u64,
+    /// Minutes without a request after which an agent's session ends; 0 = only the 30-day limit.
+    #[arg(long, env = "KEFU_SESSION_IDLE_MINUTES", default_value_t = 0)]
+    session_idle_minutes: u64,
     /// Mark the session cookie Secure (serve behind HTTPS).
     #[arg(long, env = "KEFU_SECURE_COOKIES")]
     secure_cookies: bool,
@@ -306,12 +326,12 @@ async fn run(cli: Cli) -> Result<()> {
             let mut password = String::new();
             std::io::stdin().read_to_string(&mut password)?;
             let password = password.trim_end_matches(['\r', '\n']).to_owned();
-            if password.chars().count() < 8 {
-                bail!("the password must have at least 8 characters");
-            }
             if !email.contains('@') {
                 bail!("'{email}' is not an e-mail address");
             }
+            // The first admin's password meets the same policy as every password chosen later.
+            kefu_core::members::check_password("password", &password, &email)
+                .map_err(|e| anyhow::anyhow!("the password {}", e.message))?;
             let store = open_store(&store).await?;
             let default = store.ensure_default_shop().await?;
             let shop = match shop {
@@ -552,7 +572,16 @@ async fn serve_http(
         visitor_messages_per_minute: args.visitor_messages_per_minute,
         address_messages_per_minute: args.address_messages_per_minute,
         trusted_proxies: args.trusted_proxies.clone(),
+        header_read_timeout: Duration::from_secs(args.header_read_timeout),
+        max_connections_per_address: args.max_connections_per_address,
+        lifetimes: kefu_http::sessions::Lifetimes {
+            visitor_idle: Duration::from_secs(args.visitor_token_idle_days * 24 * 3600),
+            visitor_rotate_after: Duration::from_secs(args.visitor_token_rotate_days * 24 * 3600),
+            agent_idle: (args.session_idle_minutes > 0)
+                .then(|| Duration::from_secs(args.session_idle_minutes * 60)),
+        },
     };
+    raise_descriptor_limit();
     let backend = store.backend();
     kefu_service::jobs::spawn_daily_segment_recompute(store.clone(), args.segments_daily_hour_utc);
     // The index opens (or rebuilds itself from the database) in the background; search answers
@@ -607,11 +636,7 @@ async fn serve_http(
         println!("{banner}");
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let server = kefu_http::server::serve(listener, app, &limits, async move {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
@@ -626,6 +651,15 @@ async fn serve_http(
     }
     tracing::info!("kefu stopped");
     Ok(())
+}
+
+/// Raises this process's open-file limit to the hard limit: every connection and WebSocket holds
+/// a descriptor, and the usual soft limit of 1,024 is far below what one server should carry.
+fn raise_descriptor_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(limit, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
 }
 
 async fn shutdown_signal() {

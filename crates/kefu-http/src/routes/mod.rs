@@ -61,7 +61,14 @@ pub fn api(_state: AppState) -> Router<AppState> {
         )
         .route("/api/v1/widget/config", get(widget::config))
         .route("/api/v1/widget/products", get(widget::products))
-        .route("/api/v1/widget/sessions", post(widget::create_session))
+        .route(
+            "/api/v1/widget/sessions",
+            post(widget::create_session).delete(widget::end_session),
+        )
+        .route(
+            "/api/v1/widget/sessions/rotate",
+            post(widget::rotate_session),
+        )
         .route(
             "/api/v1/widget/messages",
             get(widget::history).post(widget::send),

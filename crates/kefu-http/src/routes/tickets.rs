@@ -1272,28 +1272,8 @@ async fn entitled_file(state: &AppState, viewer: &Viewer, id: Id) -> Result<Tick
             if seen { Ok(a) } else { Err(gone()) }
         }
         Viewer::Shopper(v) => {
-            state
-                .services
-                .tickets
-                .shopper_ticket(v, ticket_id)
-                .await
-                .map_err(|_| gone())?;
-            if a.uploader_type == ActorType::Customer {
-                return Ok(a);
-            }
-            // An agent's file reaches the shopper only with a public reply: never one attached
-            // to the ticket itself or to an internal note.
-            match a.entry_id {
-                Some(entry)
-                    if !matches!(
-                        state.store.ticket_entry_kind(shop_id, entry).await?,
-                        Some(EntryKind::Note) | None
-                    ) =>
-                {
-                    Ok(a)
-                }
-                _ => Err(gone()),
-            }
+            state.services.tickets.shopper_file(v, &a).await?;
+            Ok(a)
         }
     }
 }

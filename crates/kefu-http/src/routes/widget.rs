@@ -220,6 +220,7 @@ pub async fn create_session(
     }
     // A returning shopper keeps their customer record and history.
     if let Some((existing, customer_id)) = current {
+        let existing = refresh_visitor_token(&state, existing).await?;
         // An unverified external id never replaces the primary one (it may be a verified
         // customer's); it is recorded as an unverified identity below.
         let update = NewCustomer {
@@ -278,6 +279,87 @@ pub async fn create_session(
         }),
     )
         .into_response())
+}
+
+/// A returning shopper's page view: records the token's use (at most daily) and, once the token
+/// is old enough, replaces it ([`crate::sessions`]). Returns the token the shopper keeps.
+async fn refresh_visitor_token(state: &AppState, existing: String) -> Result<String, Error> {
+    let now = kefu_core::time::Millis::now();
+    let hash = token::hash(&existing);
+    let Some((created, used)) = state.store.visitor_token_times(&hash).await? else {
+        return Ok(existing);
+    };
+    let clock = &state.lifetimes;
+    if clock.visitor_due_for_rotation(created, now) {
+        return rotate(state, &existing, now)
+            .await
+            .map(|t| t.unwrap_or(existing));
+    }
+    if clock.visitor_due_for_touch(used, now) {
+        state.store.touch_visitor_token(&hash, now).await?;
+    }
+    Ok(existing)
+}
+
+/// Replaces a visitor token; the old one works for a short overlap. `None`: unknown token.
+async fn rotate(
+    state: &AppState,
+    existing: &str,
+    now: kefu_core::time::Millis,
+) -> Result<Option<String>, Error> {
+    let fresh = token::generate("kfv_");
+    let rotated = state
+        .store
+        .rotate_visitor_token(
+            &token::hash(existing),
+            &token::hash(&fresh),
+            now,
+            kefu_core::time::Millis(now.0 + crate::sessions::ROTATION_OVERLAP_MS),
+        )
+        .await?;
+    Ok(rotated.then_some(fresh))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RotatedToken {
+    /// The shopper's new token; the old one keeps working for ten minutes.
+    pub visitor_token: String,
+}
+
+/// Replaces the shopper's visitor token (e.g. when they sign in on the shop's page).
+#[utoipa::path(post, path = "/api/v1/widget/sessions/rotate", tag = "widget",
+    responses((status = 200, body = RotatedToken), (status = 401, body = ErrorBody)),
+    security(("visitor" = [])))]
+pub async fn rotate_session(
+    State(state): State<AppState>,
+    Shopper(_visitor): Shopper,
+    headers: HeaderMap,
+) -> ApiResult<Json<RotatedToken>> {
+    let existing = optional_bearer(&headers).unwrap_or_default();
+    let fresh = rotate(&state, &existing, kefu_core::time::Millis::now())
+        .await?
+        .ok_or_else(|| Error::unauthorized("invalid visitor token"))?;
+    state.services.visitors.forget(&token::hash(&existing));
+    Ok(Json(RotatedToken {
+        visitor_token: fresh,
+    }))
+}
+
+/// Ends the shopper's visitor token at once (e.g. when they sign out of the shop): the widget
+/// starts a new anonymous session next time.
+#[utoipa::path(delete, path = "/api/v1/widget/sessions", tag = "widget",
+    responses((status = 204), (status = 401, body = ErrorBody)),
+    security(("visitor" = [])))]
+pub async fn end_session(
+    State(state): State<AppState>,
+    Shopper(_visitor): Shopper,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    let existing = optional_bearer(&headers).unwrap_or_default();
+    let hash = token::hash(&existing);
+    state.store.delete_visitor_token(&hash).await?;
+    state.services.visitors.forget(&hash);
+    Ok(StatusCode::NO_CONTENT)
 }
 
 fn rand_suffix() -> u32 {

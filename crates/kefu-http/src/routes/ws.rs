@@ -6,12 +6,15 @@ use crate::AppState;
 use crate::auth::{agent_from_token, visitor_from_token};
 use crate::error::{ApiQuery, ApiResult};
 use crate::hub::{Frame, Registration};
+use crate::server::ConnectionSlot;
+use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use kefu_core::model::{User, Visitor};
 use serde::Deserialize;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -41,6 +44,11 @@ struct ClientFrame {
 /// The most client frames handled per second per socket; more are ignored (typing storms).
 const CLIENT_FRAMES_PER_SEC: u32 = 20;
 const PING_EVERY: Duration = Duration::from_secs(25);
+/// How long one frame may take to reach a client's socket before it is closed.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a socket may send nothing at all (not even a pong) before it is closed: two missed
+/// pings and some slack.
+const READ_TIMEOUT: Duration = Duration::from_secs(2 * 25 + 10);
 /// The largest frame a client may send; real ones (`typing`, `read`) are a few dozen bytes.
 const MAX_CLIENT_MESSAGE: usize = 4096;
 
@@ -60,6 +68,7 @@ fn tune(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
     responses((status = 101, description = "WebSocket of JSON events"), (status = 401)))]
 pub async fn agent_ws(
     State(state): State<AppState>,
+    slot: Option<Extension<Arc<ConnectionSlot>>>,
     ApiQuery(q): ApiQuery<TokenQuery>,
     upgrade: WebSocketUpgrade,
 ) -> ApiResult<Response> {
@@ -77,6 +86,8 @@ pub async fn agent_ws(
         suggest.warm(user.shop_id);
     }
     Ok(tune(upgrade).on_upgrade(move |socket| async move {
+        // The socket counts against its address's connections for as long as it is open.
+        let _slot = slot;
         run(socket, rx, registration, |frame| {
             let state = state.clone();
             let user = user.clone();
@@ -90,6 +101,7 @@ pub async fn agent_ws(
     responses((status = 101, description = "WebSocket of JSON events"), (status = 401)))]
 pub async fn visitor_ws(
     State(state): State<AppState>,
+    slot: Option<Extension<Arc<ConnectionSlot>>>,
     headers: axum::http::HeaderMap,
     ApiQuery(q): ApiQuery<TokenQuery>,
     upgrade: WebSocketUpgrade,
@@ -98,6 +110,7 @@ pub async fn visitor_ws(
     crate::cors::check_widget_origin(&state, &headers, visitor.shop_id).await?;
     let (registration, rx) = state.hub.register_visitor(visitor.customer_id);
     Ok(tune(upgrade).on_upgrade(move |socket| async move {
+        let _slot = slot;
         run(socket, rx, registration, |frame| {
             let state = state.clone();
             let visitor = visitor.clone();
@@ -160,20 +173,25 @@ async fn run<F, Fut>(
 {
     let (mut sink, mut stream) = socket.split();
     // The writer ends when the hub drops this connection (queue full) or the reader ends.
+    // A client that stops reading fills its TCP buffers and then blocks the write: after
+    // WRITE_TIMEOUT the connection is closed, so it no longer holds megabytes of kernel buffers.
     let mut writer = tokio::spawn(async move {
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.tick().await;
         loop {
-            tokio::select! {
+            let message = tokio::select! {
                 frame = rx.recv() => match frame {
-                    Some(text) => {
-                        if sink.send(WsMessage::Text(text.as_ref().into())).await.is_err() { break; }
+                    Some(text) => WsMessage::Text(text.as_ref().into()),
+                    None => {
+                        let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(WsMessage::Close(None))).await;
+                        break;
                     }
-                    None => { let _ = sink.send(WsMessage::Close(None)).await; break; }
                 },
-                _ = ping.tick() => {
-                    if sink.send(WsMessage::Ping(Default::default())).await.is_err() { break; }
-                }
+                _ = ping.tick() => WsMessage::Ping(Default::default()),
+            };
+            match tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await {
+                Ok(Ok(())) => {}
+                _ => break,
             }
         }
     });
@@ -182,11 +200,13 @@ async fn run<F, Fut>(
     loop {
         // The writer ends when the hub closes this connection (its session ended, or it was too
         // slow): then the socket ends too, whatever the client keeps sending.
+        // Every client answers the writer's pings, so a socket silent for READ_TIMEOUT is gone
+        // (a dropped network, a suspended laptop) even though TCP has not noticed.
         let message = tokio::select! {
-            message = stream.next() => message,
+            message = tokio::time::timeout(READ_TIMEOUT, stream.next()) => message,
             _ = &mut writer => break,
         };
-        let Some(Ok(message)) = message else {
+        let Ok(Some(Ok(message))) = message else {
             break;
         };
         let text = match message {

@@ -315,20 +315,39 @@ impl Store for DbStore {
         })
     }
 
-    async fn session_user(&self, token_hash: &str, now: Millis) -> Result<Option<User>> {
+    async fn session_user(
+        &self,
+        token_hash: &str,
+        now: Millis,
+        seen_since: Option<Millis>,
+    ) -> Result<Option<User>> {
         // Deactivation deletes the sessions; the condition keeps a deactivated account out even
         // if one were left.
         let sql = format!(
             "{USER_SELECT} JOIN sessions s ON s.user_id = u.id WHERE s.token_hash = $1 AND s.expires_at > $2 \
-             AND u.deactivated_at IS NULL"
+             AND COALESCE(s.last_seen_at, s.created_at) >= $3 AND u.deactivated_at IS NULL"
         );
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(token_hash)
             .bind(now.0)
+            .bind(seen_since.map_or(i64::MIN, |m| m.0))
             .fetch_optional(self.reader())
             .await
             .map_err(db_err)?;
         row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn touch_session(&self, token_hash: &str, now: Millis) -> Result<()> {
+        let token_hash = token_hash.to_owned();
+        tx!(self, |conn| {
+            sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1")
+                .bind(&token_hash)
+                .bind(now.0)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+            Ok(())
+        })
     }
 
     async fn delete_session(&self, token_hash: &str) -> Result<()> {
@@ -417,12 +436,21 @@ impl Store for DbStore {
         })
     }
 
-    async fn visitor(&self, token_hash: &str) -> Result<Option<Visitor>> {
+    async fn visitor(
+        &self,
+        token_hash: &str,
+        now: Millis,
+        used_since: Millis,
+    ) -> Result<Option<Visitor>> {
         let row: Option<(Id, Id, String, bool)> = sqlx::query_as(
             "SELECT v.shop_id, v.customer_id, c.name, c.blocked FROM visitor_tokens v \
-             JOIN customers c ON c.id = v.customer_id WHERE v.token_hash = $1",
+             JOIN customers c ON c.id = v.customer_id WHERE v.token_hash = $1 \
+             AND (v.expires_at IS NULL OR v.expires_at > $2) \
+             AND COALESCE(v.last_used_at, v.created_at) >= $3",
         )
         .bind(token_hash)
+        .bind(now.0)
+        .bind(used_since.0)
         .fetch_optional(self.reader())
         .await
         .map_err(db_err)?;
@@ -434,6 +462,78 @@ impl Store for DbStore {
                 blocked,
             }),
         )
+    }
+
+    async fn visitor_token_times(&self, token_hash: &str) -> Result<Option<(Millis, Millis)>> {
+        let row: Option<(i64, Option<i64>)> = sqlx::query_as(
+            "SELECT created_at, last_used_at FROM visitor_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(self.reader())
+        .await
+        .map_err(db_err)?;
+        Ok(row.map(|(created, used)| (Millis(created), Millis(used.unwrap_or(created)))))
+    }
+
+    async fn touch_visitor_token(&self, token_hash: &str, now: Millis) -> Result<()> {
+        let token_hash = token_hash.to_owned();
+        tx!(self, |conn| {
+            sqlx::query("UPDATE visitor_tokens SET last_used_at = $2 WHERE token_hash = $1")
+                .bind(&token_hash)
+                .bind(now.0)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+            Ok(())
+        })
+    }
+
+    async fn rotate_visitor_token(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        now: Millis,
+        old_expires_at: Millis,
+    ) -> Result<bool> {
+        let (old_hash, new_hash) = (old_hash.to_owned(), new_hash.to_owned());
+        tx!(self, |conn| {
+            let inserted = sqlx::query(
+                "INSERT INTO visitor_tokens (token_hash, shop_id, customer_id, created_at, last_used_at) \
+                 SELECT $2, shop_id, customer_id, $3, $3 FROM visitor_tokens WHERE token_hash = $1",
+            )
+            .bind(&old_hash)
+            .bind(&new_hash)
+            .bind(now.0)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            if inserted.rows_affected() == 0 {
+                return Ok(false);
+            }
+            // The old token ends soon, never later than it would have anyway.
+            sqlx::query(
+                "UPDATE visitor_tokens SET expires_at = $2 WHERE token_hash = $1 \
+                 AND (expires_at IS NULL OR expires_at > $2)",
+            )
+            .bind(&old_hash)
+            .bind(old_expires_at.0)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            Ok(true)
+        })
+    }
+
+    async fn delete_visitor_token(&self, token_hash: &str) -> Result<()> {
+        let token_hash = token_hash.to_owned();
+        tx!(self, |conn| {
+            sqlx::query("DELETE FROM visitor_tokens WHERE token_hash = $1")
+                .bind(&token_hash)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+            Ok(())
+        })
     }
 
     async fn append_customer_message(&self, msg: CustomerMessage<'_>) -> Result<Appended> {

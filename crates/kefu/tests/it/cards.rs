@@ -799,6 +799,21 @@ async fn templates_and_settings_body(backend: Backend) {
     )
     .await
     .expect_error(422, "validation_failed");
+    // Paths a browser reads as another host are refused too (`\` counts as `/` there).
+    for sneaky in [
+        "/\\evil.example/{sku}",
+        "//evil.example/{sku}",
+        "/\t/evil.example",
+    ] {
+        s.put(
+            "/api/v1/reminders/settings",
+            Some(&admin.token),
+            json!({"consult_window_hours": 48, "outcome_hours": 12,
+                "product_url_template": "", "order_url_template": sneaky}),
+        )
+        .await
+        .expect_error(422, "validation_failed");
+    }
     s.put(
         "/api/v1/reminders/settings",
         Some(&admin.token),

@@ -50,6 +50,9 @@ pub fn generous() -> Limits {
         visitor_messages_per_minute: 1_000_000,
         address_messages_per_minute: 1_000_000,
         trusted_proxies: Vec::new(),
+        header_read_timeout: std::time::Duration::from_secs(20),
+        max_connections_per_address: 0,
+        lifetimes: Default::default(),
     }
 }
 
@@ -306,11 +309,7 @@ impl TestServer {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let task = tokio::spawn(async move {
-            let _ = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await;
+            let _ = kefu_http::server::serve(listener, app, &limits, std::future::pending()).await;
         });
         TestServer {
             base: format!("http://{addr}"),

@@ -16,6 +16,7 @@ mod durability;
 mod embed;
 mod errors;
 mod faults;
+mod hardening;
 mod inbox;
 mod isolation;
 mod kpi;

@@ -129,6 +129,8 @@ async fn new_member_body(backend: Backend) {
         ("1234567890", "only digits"),
         (address.as_str(), "e-mail"),
         (temporary.as_str(), "differ"),
+        ("Admin@2024", "too common"),
+        ("woaini1314", "too common"),
     ] {
         let r = s
             .put("/api/v1/me/password", Some(&token), change(&temporary, new))
