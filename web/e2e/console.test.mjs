@@ -98,6 +98,7 @@ test('催付 and 申请售后 in the sidebar, numbers in Ctrl+K and the lists, t
   const row = agent.getByTestId('conversation-row').filter({ hasText: question })
   await row.waitFor()
   await row.click()
+  await agent.waitForURL(/\/inbox\/\d+/)
   const conversationId = Number(agent.url().match(/\/inbox\/(\d+)/)[1])
   const sidebar = agent.getByTestId('customer-sidebar')
   const orderRow = sidebar.getByTestId('orders-panel-order').filter({ hasText: order.order_no })
