@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { launchBrowser } from './browser.mjs'
+import { launchBrowser, pick } from './browser.mjs'
 
 const BASE = (process.env.KEFU_URL || 'http://127.0.0.1:18080').replace(/\/$/, '')
 const SHOTS = fileURLToPath(new URL('../screenshots/', import.meta.url))
@@ -72,8 +72,8 @@ test('agent starts 申请售后 from a conversation, refunds part keeping the go
   const dialog = page.getByTestId('as-dialog')
   await dialog.waitFor({ timeout: WAIT })
   assert.equal(await dialog.getByTestId('as-line').count(), order.items.length)
-  await dialog.getByTestId('as-kind').selectOption('refund')
-  await dialog.getByTestId('as-reason').selectOption('damaged')
+  await pick(dialog.getByTestId('as-kind'), 'refund')
+  await pick(dialog.getByTestId('as-reason'), 'damaged')
   const picks = dialog.getByTestId('as-line-pick')
   for (let i = 1; i < order.items.length; i++) await picks.nth(i).uncheck()
   await dialog.getByTestId('as-line-qty').first().fill('1')
@@ -90,7 +90,7 @@ test('agent starts 申请售后 from a conversation, refunds part keeping the go
   const detail = page.getByTestId('as-detail')
   await detail.locator('[data-testid="as-detail-state"][data-state="requested"]').waitFor({ timeout: WAIT })
   assert.equal(await detail.getByTestId('as-do-refund').count(), 0, 'no refund before a decision')
-  await detail.getByTestId('as-decision').selectOption('partial_refund')
+  await pick(detail.getByTestId('as-decision'), 'partial_refund')
   await detail.getByTestId('as-decision-amount').fill('30')
   await detail.getByTestId('as-do-decide').click()
   await detail.locator('[data-testid="as-detail-state"][data-state="approved"]').waitFor({ timeout: WAIT })
@@ -125,7 +125,7 @@ test('agent starts 申请售后 from a conversation, refunds part keeping the go
   await shot(page, '63-reviews-queue')
   const id = await first.getAttribute('data-id')
   const task = page.locator(`[data-testid="rv-followup"][data-id="${id}"]`)
-  await task.getByTestId('rv-outcome-status').selectOption('resolved')
+  await pick(task.getByTestId('rv-outcome-status'), 'resolved')
   await task.getByTestId('rv-outcome-note').fill('已电话联系，补偿 10 元优惠券，顾客表示理解')
   await task.getByTestId('rv-outcome-save').click()
   await task.waitFor({ state: 'detached', timeout: WAIT })

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { deflateSync } from 'node:zlib'
-import { launchBrowser } from './browser.mjs'
+import { launchBrowser, pick } from './browser.mjs'
 
 const BASE = (process.env.KEFU_URL || 'http://127.0.0.1:18080').replace(/\/$/, '')
 const SHOTS = fileURLToPath(new URL('../screenshots/', import.meta.url))
@@ -88,7 +88,7 @@ test('agent and shopper exchange an image and a file; disguised files are refuse
   await agent.getByTestId('login-password').fill('demo1234')
   await agent.getByTestId('login-submit').click()
   await agent.waitForURL(/\/inbox/)
-  await agent.getByTestId('status-select').selectOption('online')
+  await pick(agent.getByTestId('status-select'), 'online')
   await agent.locator('.status-select.st-online').waitFor()
 
   const shopCtx = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: 'zh-CN' })

@@ -36,3 +36,25 @@ process.on('exit', () => {
     process.exitCode = 1
   }
 })
+
+/**
+ * Picks an option of the console's own select (src/components/ui/KSelect.vue, the element with
+ * the test id): opens it with a click, as a person does, and clicks the option with this value,
+ * or the one reading `{ label }`.
+ */
+export async function pick(select, choice) {
+  await select.locator('.kselect-trigger').click()
+  const list = select.locator('[role="listbox"]')
+  await list.waitFor()
+  const option =
+    typeof choice === 'object'
+      ? list.getByRole('option', { name: choice.label, exact: true })
+      : list.locator(`[role="option"][data-value="${String(choice).replace(/"/g, '\\"')}"]`)
+  await option.first().click()
+  await list.waitFor({ state: 'detached' })
+}
+
+/** The label an own select shows. */
+export async function picked(select) {
+  return (await select.locator('.kselect-value').textContent()).trim()
+}

@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { launchBrowser } from './browser.mjs'
+import { launchBrowser, pick } from './browser.mjs'
 
 const BASE = (process.env.KEFU_URL || 'http://127.0.0.1:18080').replace(/\/$/, '')
 const SHOTS = fileURLToPath(new URL('../screenshots/', import.meta.url))
@@ -40,9 +40,13 @@ test('shopper and agent chat live; history survives reload; notes stay internal'
   await shot(agent, '01-console-login')
   await agent.getByTestId('login-submit').click()
   await agent.waitForURL(/\/inbox/, { timeout: WAIT })
-  const statusResp = agent.waitForResponse((r) => r.url().includes('/api/v1/me/status') && r.request().method() === 'PUT', { timeout: WAIT })
-  await agent.getByTestId('status-select').selectOption('online')
-  assert.equal((await statusResp).status(), 200, 'PUT /me/status')
+  // Offline first, then online: each pick is a change saved on the server, whatever she was
+  // before (busy and away ask for a note first).
+  for (const status of ['offline', 'online']) {
+    const statusResp = agent.waitForResponse((r) => r.url().includes('/api/v1/me/status') && r.request().method() === 'PUT', { timeout: WAIT })
+    await pick(agent.getByTestId('status-select'), status)
+    assert.equal((await statusResp).status(), 200, 'PUT /me/status')
+  }
   await agent.locator('.status-select.st-online').waitFor({ timeout: WAIT })
   await shot(agent, '02-console-inbox-online')
 

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { launchBrowser } from './browser.mjs'
+import { launchBrowser, pick } from './browser.mjs'
 
 const BASE = (process.env.KEFU_URL || 'http://127.0.0.1:18080').replace(/\/$/, '')
 const SHOTS = fileURLToPath(new URL('../screenshots/', import.meta.url))
@@ -113,13 +113,13 @@ test('the owner reads the agents’ KPIs, their formulas, the trend and the CSV'
   await bubble.waitFor({ state: 'detached' })
 
   // One agent's days.
-  await page.getByTestId('kpi-trend-of').selectOption({ label: '李娜' })
+  await pick(page.getByTestId('kpi-trend-of'), { label: '李娜' })
   await page.getByTestId('kpi-trend-chart').locator('canvas').waitFor()
   await page.getByTestId('kpi-trend').scrollIntoViewIfNeeded()
   await shot(page, 'k03-kpi-trend')
 
   // By team: 售前 has the pre-sale agents' shoppers.
-  await page.getByTestId('kpi-group').selectOption('team')
+  await pick(page.getByTestId('kpi-group'), 'team')
   await page.waitForFunction(() => document.querySelector('[data-testid="kpi-name-header"]')?.textContent?.trim() === '团队')
   await row(page, '售前').waitFor()
   assert.ok(Number(await cell(page, '售前', 'served')) >= 5)
@@ -135,7 +135,7 @@ test('the owner reads the agents’ KPIs, their formulas, the trend and the CSV'
   assert.match(csv, /全店合计,/)
 
   // The owner changes the window; the rules line and the tooltips follow; then back to 3 days.
-  await page.getByTestId('kpi-group').selectOption('agent')
+  await pick(page.getByTestId('kpi-group'), 'agent')
   await page.waitForFunction(() => document.querySelector('[data-testid="kpi-name-header"]')?.textContent?.trim() === '客服')
   await row(page, '李娜').waitFor()
   for (const days of ['7', '3']) {

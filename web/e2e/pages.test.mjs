@@ -1,8 +1,9 @@
 // End-to-end (every page, as people use them): the owner and an agent open each page of the
 // console on a desktop (1440×900) and a phone (390×844). Each page must finish loading (no
 // spinner left), show no internal key (`damaged_item`, `pending_customer` …) where a person
-// reads, label every form control, and stay within the screen's width on the phone; a
-// screenshot of each is kept. The console's and the widget's files come compressed with ETags.
+// reads, label every form control (the console's own selects included), use the console's own
+// select and date controls rather than the browser's, and stay within the screen's width on the
+// phone; a screenshot of each is kept. The console's and the widget's files come compressed with ETags.
 // Run from web/: KEFU_URL=http://127.0.0.1:18080 node --test e2e/pages.test.mjs
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -63,14 +64,23 @@ function readableText(page) {
 /** Visible form controls without a name a screen reader can say. */
 function unlabelled(page) {
   return page.evaluate(() =>
-    [...document.querySelectorAll('input, select, textarea')]
+    [...document.querySelectorAll('input, select, textarea, [role="combobox"]')]
       .filter((el) => {
         if (el.type === 'hidden' || el.type === 'file') return false
         const r = el.getBoundingClientRect()
         if (!r.width || !r.height) return false
         return !(el.labels?.length || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') || el.title)
       })
-      .map((el) => el.getAttribute('data-testid') || el.outerHTML.slice(0, 80)),
+      .map((el) => el.closest('[data-testid]')?.getAttribute('data-testid') || el.outerHTML.slice(0, 80)),
+  )
+}
+
+/** The browser's own selects and date pickers left on the page (the console has its own). */
+function nativeControls(page) {
+  return page.evaluate(() =>
+    [...document.querySelectorAll('select, input[type="date"], input[type="datetime-local"], input[type="month"]')].map(
+      (el) => el.getAttribute('data-testid') || el.outerHTML.slice(0, 80),
+    ),
   )
 }
 
@@ -91,6 +101,7 @@ async function visitAll(role, email, viewport) {
     assert.deepEqual(keys, [], `${tag} ${name}: internal keys shown to people: ${keys.join(', ')}`)
     const bare = await unlabelled(page)
     assert.deepEqual(bare, [], `${tag} ${name}: form controls without a label`)
+    assert.deepEqual(await nativeControls(page), [], `${tag} ${name}: the browser's own select or date input`)
     if (viewport === PHONE) {
       const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
       assert.ok(wide <= 1, `${tag} ${name}: the page is ${wide}px wider than the phone`)

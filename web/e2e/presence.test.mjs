@@ -13,7 +13,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { launchBrowser } from './browser.mjs'
+import { launchBrowser, pick } from './browser.mjs'
 
 const BASE = (process.env.KEFU_URL || 'http://127.0.0.1:18080').replace(/\/$/, '')
 const SHOTS = fileURLToPath(new URL('../screenshots/', import.meta.url))
@@ -167,7 +167,7 @@ test('an agent who leaves hands their waiting chat to a teammate, and the shoppe
     assert.ok(log.includes('online:login') && log.includes('offline:socket_gone'), log.join(' '))
 
     // The owner steps away from chats (a choice: it stays while their console is open).
-    await O.page.getByTestId('status-select').selectOption('offline')
+    await pick(O.page.getByTestId('status-select'), 'offline')
     await O.page.locator('.status-select.st-offline').waitFor()
 
     // ---- B answers, then is busy with a note: the header says so, routing gives them nothing new
@@ -175,7 +175,7 @@ test('an agent who leaves hands their waiting chat to a teammate, and the shoppe
     await B.page.getByTestId('composer').fill('您好，我来接着为您服务～')
     await B.page.getByTestId('composer').press('Enter')
     await shopper.locator('[data-testid="kefu-message"][data-sender-type="agent"]', { hasText: '接着为您服务' }).waitFor()
-    await B.page.getByTestId('status-select').selectOption('busy')
+    await pick(B.page.getByTestId('status-select'), 'busy')
     await B.page.getByTestId('status-pop').waitFor()
     await B.page.getByTestId('status-note-input').fill('整理工单')
     await shot(B.page, 'p06-busy-with-a-note')
@@ -185,7 +185,7 @@ test('an agent who leaves hands their waiting chat to a teammate, and the shoppe
     // Nobody takes new chats now: the widget's header follows at once.
     await shopper.locator('[data-testid="kefu-presence"][data-state="off"]').waitFor()
     await shot(shopper, 'p07-widget-nobody-online')
-    await B.page.getByTestId('status-select').selectOption('online')
+    await pick(B.page.getByTestId('status-select'), 'online')
     await shopper.locator('[data-testid="kefu-presence"][data-state="on"]').waitFor()
 
     // ---- the members page shows presence with its labels; the settings card
@@ -194,7 +194,7 @@ test('an agent who leaves hands their waiting chat to a teammate, and the shoppe
     await memberA.locator('[data-testid="presence"][data-status="offline"]').waitFor()
     const memberB = O.page.locator(`[data-testid="member-row"][data-member-id="${b.id}"]`)
     await memberB.locator('[data-testid="presence"][data-status="online"]').waitFor()
-    await B.page.getByTestId('status-select').selectOption('away')
+    await pick(B.page.getByTestId('status-select'), 'away')
     await B.page.getByTestId('status-note-input').fill('午休')
     await B.page.getByTestId('status-note-save').click()
     await memberB.locator('[data-testid="presence"][data-status="away"]', { hasText: '离开 · 午休' }).waitFor()

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { launchBrowser } from './browser.mjs'
+import { launchBrowser, pick } from './browser.mjs'
 
 const BASE = (process.env.KEFU_URL || 'http://127.0.0.1:18080').replace(/\/$/, '')
 const SHOTS = fileURLToPath(new URL('../screenshots/', import.meta.url))
@@ -52,7 +52,7 @@ test('complaints report with charts and CSV, and mail settings', { timeout: 180_
 
   // All tickets counts at least as many as complaints only.
   const complaints = Number(await tickets.textContent())
-  await page.getByTestId('report-scope').selectOption('all')
+  await pick(page.getByTestId('report-scope'), 'all')
   await page.waitForFunction(
     (n) => Number(document.querySelector('[data-testid="kpi-tickets"]')?.textContent) >= n,
     complaints,
@@ -71,7 +71,7 @@ test('complaints report with charts and CSV, and mail settings', { timeout: 180_
   await mail.getByTestId('mail-enabled').check()
   await mail.getByTestId('mail-host').fill('smtp.example.com')
   await mail.getByTestId('mail-port').fill('587')
-  await mail.getByTestId('mail-security').selectOption('starttls')
+  await pick(mail.getByTestId('mail-security'), 'starttls')
   await mail.getByTestId('mail-username').fill('service@example.com')
   await mail.getByTestId('mail-password').fill('not-shown-again')
   await mail.getByTestId('mail-from').fill('service@example.com')

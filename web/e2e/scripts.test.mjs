@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { launchBrowser } from './browser.mjs'
+import { launchBrowser, pick } from './browser.mjs'
 
 const BASE = (process.env.KEFU_URL || 'http://127.0.0.1:18080').replace(/\/$/, '')
 const SHOTS = fileURLToPath(new URL('../screenshots/', import.meta.url))
@@ -153,7 +153,7 @@ test('agent types /tk, picks a 退款 script with {customer.name}, sends it with
   await page.getByTestId('scripts-new').click()
   const editor = page.getByTestId('script-editor')
   await editor.waitFor({ timeout: WAIT })
-  await page.getByTestId('script-form-category').selectOption({ label: '售后处理' })
+  await pick(page.getByTestId('script-form-category'), { label: '售后处理' })
   await page.getByTestId('script-form-title').fill(mineTitle)
   await page.getByTestId('script-form-body').fill('{customer.name}，已为您加急处理退款～')
   await page.getByTestId('script-form-shortcut').fill(`jj${stamp}`)

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { launchBrowser } from './browser.mjs'
+import { launchBrowser, pick } from './browser.mjs'
 
 const BASE = (process.env.KEFU_URL || 'http://127.0.0.1:18080').replace(/\/$/, '')
 const SHOTS = fileURLToPath(new URL('../screenshots/', import.meta.url))
@@ -81,7 +81,7 @@ test('calendar, SLA policy and automation rule in the console; due times on a ti
   await page.getByTestId('sla-tab-policies').click()
   await page.getByTestId('policy-add').click()
   await page.getByTestId('policy-name').fill(name)
-  await page.getByTestId('policy-priority').selectOption('high')
+  await pick(page.getByTestId('policy-priority'), 'high')
   await page.getByTestId('policy-first').fill('45')
   await page.getByTestId('policy-resolution').fill('480')
   await page.getByTestId('policy-save').click()
@@ -94,7 +94,7 @@ test('calendar, SLA policy and automation rule in the console; due times on a ti
   await page.getByTestId('rule-add').click()
   await page.getByTestId('rule-name').fill(rule)
   await page.getByTestId('rule-keywords').fill(`碎了${stamp}`)
-  await page.getByTestId('rule-set-priority').selectOption('high')
+  await pick(page.getByTestId('rule-set-priority'), 'high')
   await page.getByTestId('rule-tags').fill('破损')
   await page.getByTestId('rule-save').click()
   await page.getByTestId('rule-row').filter({ hasText: rule }).waitFor()
@@ -125,9 +125,9 @@ test('calendar, SLA policy and automation rule in the console; due times on a ti
 
   // ---- the English UI
   await page.goto(BASE + '/sla', { timeout: WAIT })
-  await page.getByTestId('lang-select').selectOption('en')
+  await pick(page.getByTestId('lang-select'), 'en')
   await page.getByTestId('sla-tab-policies').click()
   await page.getByText('SLA policies').first().waitFor()
-  await page.getByTestId('lang-select').selectOption('zh')
+  await pick(page.getByTestId('lang-select'), 'zh')
   await ctx.close()
 })

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { launchBrowser } from './browser.mjs'
+import { launchBrowser, pick, picked } from './browser.mjs'
 
 const BASE = (process.env.KEFU_URL || 'http://127.0.0.1:18080').replace(/\/$/, '')
 const SHOTS = fileURLToPath(new URL('../screenshots/', import.meta.url))
@@ -91,7 +91,7 @@ test('a chat about a damaged item becomes a ticket with a partial refund, resolv
   await sidebar.locator(`[data-testid="context-order"][data-order-no="${order.order_no}"]`).waitFor()
   await pane.getByTestId('ticket-create-open').click()
   const panel = pane.getByTestId('ticket-create-panel')
-  await panel.getByTestId('ticket-create-category').selectOption({ label: '差错 / 破损' })
+  await pick(panel.getByTestId('ticket-create-category'), { label: '差错 / 破损' })
   // Tickets an agent writes are internal unless shared: this one the shopper should follow.
   await panel.getByTestId('ticket-create-share').check()
   await shot(admin, 'k01-create-ticket-from-conversation')
@@ -102,13 +102,13 @@ test('a chat about a damaged item becomes a ticket with a partial refund, resolv
   await admin.waitForURL(/\/tickets\/\d+$/)
   const detail = admin.getByTestId('ticket-detail')
   await detail.getByTestId('ticket-number').waitFor()
-  assert.equal(await detail.getByTestId('ticket-category').locator('option:checked').textContent(), '差错 / 破损')
+  assert.equal(await picked(detail.getByTestId('ticket-category')), '差错 / 破损')
   await detail.locator('[data-testid="ticket-link"][data-kind="order"]', { hasText: order.order_no }).waitFor()
   await detail.locator('[data-testid="ticket-link"][data-kind="conversation"]').waitFor()
   await detail.locator('[data-testid="entry"][data-kind="system"]', { hasText: complaint }).waitFor()
 
   // ---- a partial refund is recorded
-  await detail.getByTestId('comp-kind').selectOption('refund')
+  await pick(detail.getByTestId('comp-kind'), 'refund')
   await detail.getByTestId('comp-amount').fill('30')
   await detail.getByTestId('comp-cost').fill('30')
   await detail.getByTestId('comp-note').fill('部分退款，商品不退回')
@@ -152,7 +152,7 @@ test('a chat about a damaged item becomes a ticket with a partial refund, resolv
   await shot(admin, 'k04-ticket-audit')
 
   // ---- the 工单 list shows it under 已解决
-  await admin.getByTestId('filter-status').selectOption('resolved')
+  await pick(admin.getByTestId('filter-status'), 'resolved')
   const number = await detail.getByTestId('ticket-number').textContent()
   await admin.locator(`[data-testid="ticket-row"][data-number="${number}"]`).waitFor()
 

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { launchBrowser } from './browser.mjs'
+import { launchBrowser, pick } from './browser.mjs'
 
 const BASE = (process.env.KEFU_URL || 'http://127.0.0.1:18080').replace(/\/$/, '')
 const SHOTS = fileURLToPath(new URL('../screenshots/', import.meta.url))
@@ -131,7 +131,7 @@ test('auto-reply, tags, @mention, snooze and shortcuts in the console', { timeou
   // ---- the tag filter narrows the inbox to the tagged conversation
   await admin.getByTestId('tab-open').click()
   await admin.getByTestId('filter-all').click()
-  await admin.getByTestId('tag-filter').selectOption(tag)
+  await pick(admin.getByTestId('tag-filter'), tag)
   // Wait for the filtered list to replace the unfiltered one.
   await admin.waitForFunction(() => document.querySelectorAll('[data-testid="conversation-row"]').length === 1)
   await admin.getByTestId('conversation-row').filter({ hasText: tag }).waitFor()

@@ -81,7 +81,7 @@ export interface NewRequest {
   assignee_id?: number | null
 }
 
-export interface RequestFilter { state?: string; kind?: string; customer_id?: string; order_id?: string; from?: string; to?: string }
+export interface RequestFilter { state?: string; kind?: string; customer_id?: string; order_id?: string; q?: string; from?: string; to?: string }
 
 /** A date from <input type=date> at the shop's midnight. */
 function dayMs(d: string, plusDays = 0): number {
@@ -95,6 +95,7 @@ export const aftersalesApi = {
     if (f.kind) q.set('kind', f.kind)
     if (f.customer_id) q.set('customer_id', f.customer_id)
     if (f.order_id) q.set('order_id', f.order_id)
+    if (f.q?.trim()) q.set('q', f.q.trim())
     if (f.from) q.set('from', String(dayMs(f.from)))
     if (f.to) q.set('to', String(dayMs(f.to, 1)))
     if (cursor) q.set('cursor', cursor)

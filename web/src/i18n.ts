@@ -19,6 +19,7 @@ import * as sla from './locales/sla'
 import * as tools from './locales/tools'
 import * as suggest from './locales/suggest'
 import * as tickets from './locales/tickets'
+import * as ui from './locales/ui'
 
 export type Locale = 'zh' | 'en'
 
@@ -49,6 +50,7 @@ const zh = {
   'nav.segments': '客户分群',
   'header.logout': '退出登录',
   'header.language': '界面语言',
+  'header.status': '在线状态',
   'status.online': '在线',
   'status.away': '离开',
   'status.offline': '离线',
@@ -152,6 +154,7 @@ const zh = {
   ...aftersales.zh,
   ...reports.zh,
   ...kpi.zh,
+  ...ui.zh,
 }
 
 type Dict = typeof zh
@@ -184,6 +187,7 @@ const en: Dict = {
   'nav.segments': 'Segments',
   'header.logout': 'Log out',
   'header.language': 'Language',
+  'header.status': 'My status',
   'status.online': 'Online',
   'status.away': 'Away',
   'status.offline': 'Offline',
@@ -287,6 +291,7 @@ const en: Dict = {
   ...aftersales.en,
   ...reports.en,
   ...kpi.en,
+  ...ui.en,
 }
 
 const dicts: Record<Locale, Dict> = { zh, en }

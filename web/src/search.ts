@@ -23,9 +23,21 @@ export interface SearchHit {
   private: boolean
 }
 
+/** A ticket or after-sales request the query names by its number (T-000005, AS-000007). */
+export interface RecordHit {
+  kind: 'ticket' | 'aftersales'
+  id: number
+  number: string
+  title: string
+  status: string
+  customer_name: string | null
+  created_at: string
+}
+
 export interface SearchResponse {
   status: 'ready' | 'rebuilding' | 'disabled'
   results: { kind: SearchKind; hits: SearchHit[] }[]
+  records: RecordHit[]
 }
 
 export interface SearchFilters {

@@ -136,3 +136,46 @@ export function hourMinute(v: Instant): string {
   if (!d) return ''
   return formatter({ hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(d)
 }
+
+const ZONE_NAMES_ZH: Record<string, string> = {
+  'Asia/Shanghai': '北京时间',
+  'Asia/Hong_Kong': '香港',
+  'Asia/Taipei': '台北',
+  'Asia/Macau': '澳门',
+  'Asia/Singapore': '新加坡',
+  'Asia/Kuala_Lumpur': '吉隆坡',
+  'Asia/Manila': '马尼拉',
+  'Asia/Tokyo': '东京',
+  'Asia/Seoul': '首尔',
+  'Asia/Bangkok': '曼谷',
+  'Asia/Jakarta': '雅加达',
+  'Asia/Ho_Chi_Minh': '胡志明市',
+  'Asia/Kolkata': '印度',
+  'Asia/Dubai': '迪拜',
+  'Europe/Moscow': '莫斯科',
+  UTC: '协调世界时',
+  'Europe/London': '伦敦',
+  'Europe/Berlin': '柏林',
+  'Europe/Paris': '巴黎',
+  'America/New_York': '纽约',
+  'America/Chicago': '芝加哥',
+  'America/Denver': '丹佛',
+  'America/Los_Angeles': '洛杉矶',
+}
+
+/** A time zone as people read it: 北京时间（UTC+8）; in English the zone's name with its offset now. */
+export function zoneLabel(zone: string): string {
+  let offset = ''
+  try {
+    const part = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'shortOffset' })
+      .formatToParts(new Date())
+      .find((p) => p.type === 'timeZoneName')?.value
+    offset = (part || '').replace('GMT', 'UTC')
+    if (offset === 'UTC') offset = 'UTC+0'
+  } catch {
+    offset = ''
+  }
+  const name = locale.value === 'zh' ? ZONE_NAMES_ZH[zone] || zone : zone
+  if (!offset) return name
+  return locale.value === 'zh' ? `${name}（${offset}）` : `${name} (${offset})`
+}

@@ -441,6 +441,21 @@ pub const MAX_EVIDENCE: i64 = 20;
 /// The most lines one request may name.
 pub const MAX_REQUEST_LINES: usize = 100;
 
+/// A request number typed by someone: `AS-000042`, `as42`, `AS42` (the prefix is required, so a
+/// bare number stays an order number or a phone).
+pub fn parse_request_no(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let head = t.get(..2)?;
+    if !head.eq_ignore_ascii_case("as") {
+        return None;
+    }
+    let rest = t[2..].strip_prefix('-').unwrap_or(&t[2..]);
+    if rest.is_empty() || rest.len() > 12 || !rest.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    rest.parse().ok().filter(|n| *n > 0)
+}
+
 /// The number shown to people: `AS-000042` (per shop, gap-free while nothing is rolled back).
 pub fn request_no(number: i64) -> String {
     format!("AS-{number:06}")
@@ -577,6 +592,18 @@ pub struct RequestLine {
 /// Returns the lines and the request's refundable amount: the lines' paid share, or, when this
 /// request takes back the whole order and nothing was claimed before, everything still not
 /// refunded (shipping included); never more than the order has left.
+/// Whether an order accepts a new after-sales request at all: paid, not cancelled and not yet
+/// refunded in full. The one rule behind [`plan_lines`]'s refusals and the `aftersales_allowed`
+/// flag orders carry, so the console offers 申请售后 exactly where the server would accept it.
+pub fn order_allows_request(
+    paid: bool,
+    cancelled: bool,
+    total_cents: i64,
+    refunded_cents: i64,
+) -> bool {
+    paid && !cancelled && total_cents - refunded_cents > 0
+}
+
 pub fn plan_lines(
     order: &OrderFacts,
     lines: &[OrderLineFacts],
@@ -832,6 +859,10 @@ pub struct RequestQuery {
     pub kind: Option<RequestKind>,
     pub customer_id: Option<Id>,
     pub order_id: Option<Id>,
+    /// The request's own number (`AS-000007` → 7).
+    pub number: Option<i64>,
+    /// Orders whose number contains this text (any case).
+    pub order_no: Option<String>,
     pub created_from: Option<Millis>,
     pub created_to: Option<Millis>,
     /// Agents: only requests assigned to this agent or to nobody.
@@ -1092,6 +1123,25 @@ mod tests {
 
     /// The console offers exactly the actions that can succeed: every offered action has a value
     /// that the machine accepts, and every action that is not offered is refused whatever its values.
+    #[test]
+    fn request_numbers_read_and_orders_allow_requests() {
+        assert_eq!(request_no(7), "AS-000007");
+        for t in ["AS-000007", "as7", "AS7", " as-7 ", "As-0007"] {
+            assert_eq!(parse_request_no(t), Some(7), "{t}");
+        }
+        for t in ["", "AS", "AS-", "7", "T-000007", "AS-7x", "AS-0", "退款"] {
+            assert_eq!(parse_request_no(t), None, "{t}");
+        }
+        assert!(order_allows_request(true, false, 1000, 0));
+        assert!(order_allows_request(true, false, 1000, 999));
+        assert!(!order_allows_request(false, false, 1000, 0), "unpaid");
+        assert!(!order_allows_request(true, true, 1000, 0), "cancelled");
+        assert!(
+            !order_allows_request(true, false, 1000, 1000),
+            "refunded in full"
+        );
+    }
+
     #[test]
     fn allowed_actions_match_the_machine() {
         let samples = |req: &Request| -> Vec<Action> {

@@ -560,6 +560,26 @@ pub struct Order {
     pub receiver_address: String,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// Whether an after-sales request (申请售后) may be opened for it: paid, not cancelled, not
+    /// refunded in full (`aftersales::order_allows_request`, the rule the request's creation checks).
+    pub aftersales_allowed: bool,
+    /// Unpaid and not cancelled: a payment reminder (催付) may be sent (`reminders::awaiting_payment`).
+    pub awaiting_payment: bool,
+}
+
+impl Order {
+    /// Fills the derived flags from the stored fields.
+    pub fn with_flags(mut self) -> Self {
+        self.aftersales_allowed = crate::aftersales::order_allows_request(
+            self.paid_at.is_some(),
+            self.status == OrderStatus::Cancelled,
+            self.total_cents,
+            self.refunded_cents,
+        );
+        self.awaiting_payment =
+            crate::reminders::awaiting_payment(self.payment_status.as_str(), self.status.as_str());
+        self
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -706,7 +706,8 @@ pub struct MergeSuggestion {
 }
 
 /// One entry of a customer's timeline. `kind` is open-ended so other areas add their own
-/// (`order.placed`, `ticket.created`, `call.ended` …) without changing this type.
+/// (`order.placed`, `order.paid`, `order.refund`, `ticket.created`, `aftersales.created` …)
+/// without changing this type.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TimelineItem {
     /// e.g. `conversation.started`, `conversation.resolved`, `note`, `customer.merged`,
@@ -891,6 +892,9 @@ pub trait CustomerStore: Send + Sync + 'static {
         customer_id: Id,
         before: Option<&str>,
         limit: i64,
+        // `Some(agent)`: a plain agent's view, leaving out tickets and after-sales requests
+        // assigned to someone else; `None`: the whole shop.
+        agent_view: Option<Id>,
     ) -> Result<TimelinePage>;
 
     /// The shop's identity secret, created on first use.

@@ -384,6 +384,12 @@ pub struct SentReminder {
     pub conversation: crate::model::Conversation,
 }
 
+/// Whether an order awaits payment, so a payment reminder (催付) may be sent for it: unpaid and
+/// not cancelled. The rule of `send_reminder` and of the `awaiting_payment` flag orders carry.
+pub fn awaiting_payment(payment_status: &str, status: &str) -> bool {
+    payment_status == "unpaid" && status != "cancelled"
+}
+
 /// Storage for cards and reminders. Every method is scoped by `shop_id`: another shop's ids
 /// answer `None`/`not_found` exactly as unknown ids do. Writes return only once committed.
 #[async_trait]

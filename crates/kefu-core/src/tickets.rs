@@ -814,6 +814,8 @@ pub struct TicketFilter {
     pub created_to: Option<Millis>,
     /// Subject text (substring) or a ticket number.
     pub q: Option<String>,
+    /// Tickets linked to an order whose number contains this text (any case).
+    pub order_no: Option<String>,
     pub sort: TicketSort,
     /// Merged-away tickets are left out unless asked for.
     pub include_merged: bool,
@@ -889,6 +891,12 @@ impl TicketFilter {
                         return Err(Error::validation("q: at most 100 characters"));
                     }
                     f.q = Some(v.to_owned());
+                }
+                "order_no" => {
+                    if v.chars().count() > 64 {
+                        return Err(Error::validation("order_no: at most 64 characters"));
+                    }
+                    f.order_no = Some(v.to_owned());
                 }
                 "sort" => f.sort = TicketSort::parse(v)?,
                 "sla" => {

@@ -88,6 +88,30 @@ impl AftersalesService {
         Ok(detail)
     }
 
+    /// The request a typed number names (`AS-000007`, `as7`), if `user` may see it. Global
+    /// search's jump to a record.
+    pub async fn by_typed_number(
+        &self,
+        user: &User,
+        text: &str,
+    ) -> Result<Option<AftersalesRequest>> {
+        let Some(n) = parse_request_no(text) else {
+            return Ok(None);
+        };
+        let query = RequestQuery {
+            number: Some(n),
+            visible_to: (!user.role.sees_whole_shop()).then_some(user.id),
+            limit: 1,
+            ..Default::default()
+        };
+        Ok(self
+            .store
+            .list_aftersales(user.shop_id, &query)
+            .await?
+            .into_iter()
+            .next())
+    }
+
     /// Opens a request. Agents open requests for themselves (and only from conversations they may
     /// see); admins and supervisors may hand it to anyone or leave it to the shop's pool.
     pub async fn create_aftersales(

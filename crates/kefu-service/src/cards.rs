@@ -178,7 +178,7 @@ impl CardService {
             .order_for_card(shop_id, order_id)
             .await?
             .ok_or_else(|| Error::not_found("order"))?;
-        if found.card.payment_status != "unpaid" || found.card.status == "cancelled" {
+        if !kefu_core::reminders::awaiting_payment(&found.card.payment_status, &found.card.status) {
             return Err(Error::validation(format!(
                 "order_id: the order is {} / {}, not awaiting payment",
                 found.card.payment_status, found.card.status

@@ -131,6 +131,23 @@ impl TicketService {
         Ok(t)
     }
 
+    /// The ticket a typed number names (`T-000005`, `t5`; a bare number is not taken, it may be
+    /// an order or a phone), if `agent` may see it. Global search's jump to a record.
+    pub async fn by_typed_number(&self, agent: &User, text: &str) -> Result<Option<Ticket>> {
+        let t = text.trim();
+        if !t.starts_with(['T', 't']) {
+            return Ok(None);
+        }
+        let Some(n) = kefu_core::tickets::parse_number(t) else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .ticket_by_number(agent.shop_id, n)
+            .await?
+            .filter(|t| agent_sees_ticket(t, agent.id, agent.role)))
+    }
+
     /// The shopper's own ticket, when it is shared with them (they opened it, or an agent shared
     /// it); `not_found` for anyone else's and for an agent's internal ticket about them.
     pub async fn shopper_ticket(&self, visitor: &Visitor, id: Id) -> Result<Ticket> {

@@ -31,6 +31,10 @@ export interface Order {
   receiver_address: string
   created_at: string
   updated_at: string
+  /** The server's rule: paid, not cancelled, not refunded in full — 申请售后 is offered. */
+  aftersales_allowed: boolean
+  /** Unpaid and not cancelled — 催付 is offered. */
+  awaiting_payment: boolean
 }
 
 export interface OrderItem {

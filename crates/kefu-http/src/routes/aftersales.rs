@@ -93,6 +93,9 @@ pub struct ListParams {
     pub kind: Option<String>,
     pub customer_id: Option<Id>,
     pub order_id: Option<Id>,
+    /// A request number (`AS-000007`, `as7`) or part of an order number (any case, at most 64
+    /// characters).
+    pub q: Option<String>,
     /// Created at or after (ms, RFC 3339 or `YYYY-MM-DD`).
     pub from: Option<String>,
     /// Created before.
@@ -152,6 +155,10 @@ pub async fn list(
     ApiQuery(p): ApiQuery<ListParams>,
 ) -> ApiResult<Json<RequestsPage>> {
     let u = &agent.user;
+    let q = p.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    if q.is_some_and(|q| q.chars().count() > 64) {
+        return Err(Error::validation("q: at most 64 characters").into());
+    }
     let query = RequestQuery {
         state: p
             .state
@@ -178,6 +185,10 @@ pub async fn list(
             .transpose()?,
         customer_id: p.customer_id,
         order_id: p.order_id,
+        number: q.and_then(parse_request_no),
+        order_no: q
+            .filter(|q| parse_request_no(q).is_none())
+            .map(str::to_owned),
         created_from: time_param("from", &p.from)?,
         created_to: time_param("to", &p.to)?,
         visible_to: (!u.role.sees_whole_shop()).then_some(u.id),

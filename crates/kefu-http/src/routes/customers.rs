@@ -644,7 +644,13 @@ pub async fn timeline(
     Ok(Json(
         state
             .store
-            .timeline(agent.user.shop_id, id, before, limit)
+            .timeline(
+                agent.user.shop_id,
+                id,
+                before,
+                limit,
+                (!agent.user.role.sees_whole_shop()).then_some(agent.user.id),
+            )
             .await?,
     ))
 }

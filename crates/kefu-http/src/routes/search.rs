@@ -29,7 +29,7 @@ pub fn router() -> Router<AppState> {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(search),
-    components(schemas(SearchResponse, SearchGroup, SearchHit, Snippet))
+    components(schemas(SearchResponse, SearchGroup, SearchHit, Snippet, RecordHit))
 )]
 pub struct ApiDoc;
 
@@ -67,6 +67,27 @@ pub struct SearchResponse {
     pub status: String,
     /// One group per kind asked for, in the order message, conversation, customer, script.
     pub results: Vec<SearchGroup>,
+    /// Records the query names by their number — a ticket (`T-000005`, `t5`) or an after-sales
+    /// request (`AS-000007`, `as7`) the caller may see — found in the database, so they are
+    /// there while the index rebuilds too. Empty for any other query.
+    pub records: Vec<RecordHit>,
+}
+
+/// A ticket or after-sales request named by its number.
+#[derive(Serialize, ToSchema)]
+pub struct RecordHit {
+    /// `ticket` or `aftersales`.
+    pub kind: String,
+    pub id: Id,
+    /// `T-000005` or `AS-000007`.
+    pub number: String,
+    /// The ticket's subject, or the request's order number.
+    pub title: String,
+    /// The ticket's status or the request's state (wire values).
+    pub status: String,
+    pub customer_name: Option<String>,
+    #[schema(value_type = String)]
+    pub created_at: Millis,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -187,13 +208,42 @@ pub async fn search(
         .map(|v| parse_time("to", v, true))
         .transpose()?;
     let user = &agent.user;
+    let text = p.q.unwrap_or_default();
+    let mut records = Vec::new();
+    if let Some(t) = state.services.tickets.by_typed_number(user, &text).await? {
+        records.push(RecordHit {
+            kind: "ticket".into(),
+            id: t.id,
+            number: t.display_number,
+            title: t.subject,
+            status: t.status.as_str().into(),
+            customer_name: t.customer.map(|c| c.name),
+            created_at: t.created_at,
+        });
+    }
+    if let Some(r) = state
+        .services
+        .aftersales
+        .by_typed_number(user, &text)
+        .await?
+    {
+        records.push(RecordHit {
+            kind: "aftersales".into(),
+            id: r.id,
+            number: r.no,
+            title: r.order_no,
+            status: r.state.as_str().into(),
+            customer_name: Some(r.customer.name),
+            created_at: r.created_at,
+        });
+    }
     let q = SearchQuery {
         shop_id: user.shop_id,
         viewer: Viewer {
             agent_id: user.id,
             sees_whole_shop: user.role.sees_whole_shop(),
         },
-        text: p.q.unwrap_or_default(),
+        text,
         kinds: kinds.clone(),
         status,
         channel: given(&p.channel).map(str::to_owned),
@@ -208,12 +258,14 @@ pub async fn search(
         return Ok(Json(SearchResponse {
             status: "disabled".into(),
             results: Vec::new(),
+            records,
         }));
     };
     Ok(Json(match svc.search(q).await {
         Outcome::Rebuilding => SearchResponse {
             status: "rebuilding".into(),
             results: Vec::new(),
+            records,
         },
         Outcome::Ready(r) => SearchResponse {
             status: "ready".into(),
@@ -247,6 +299,7 @@ pub async fn search(
                         .collect(),
                 })
                 .collect(),
+            records,
         },
     }))
 }

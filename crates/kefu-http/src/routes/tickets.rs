@@ -103,7 +103,7 @@ pub struct TicketsPage {
 /// `status` (comma-separated), `priority` (comma-separated), `category` (includes its
 /// sub-categories), `assignee` (`me`, `unassigned` or an id), `team`, `tag`, `customer`,
 /// `channel`, `created_from`/`created_to` (RFC 3339 or ms), `q` (subject text or a number like
-/// `T-000123`), `sort` (`updated_desc` default, `updated_asc`, `created_desc`, `created_asc`),
+/// `T-000123`), `order_no` (tickets linked to an order whose number contains this text), `sort` (`updated_desc` default, `updated_asc`, `created_desc`, `created_asc`),
 /// `include_merged`, `sla` (tickets with a clock in one of these states: `ok`, `warning`,
 /// `breached`, `paused`, comma-separated), `cursor`, `limit` (≤ 200, default 50). Every ticket
 /// carries `sla`: its clocks' due times and states.
@@ -112,8 +112,8 @@ pub struct TicketsPage {
         ("category" = Option<i64>, Query), ("assignee" = Option<String>, Query),
         ("team" = Option<i64>, Query), ("tag" = Option<String>, Query), ("customer" = Option<i64>, Query),
         ("channel" = Option<String>, Query), ("created_from" = Option<String>, Query),
-        ("created_to" = Option<String>, Query), ("q" = Option<String>, Query), ("sort" = Option<String>, Query),
-        ("sla" = Option<String>, Query),
+        ("created_to" = Option<String>, Query), ("q" = Option<String>, Query), ("order_no" = Option<String>, Query),
+        ("sort" = Option<String>, Query), ("sla" = Option<String>, Query),
         ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = TicketsPage), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]

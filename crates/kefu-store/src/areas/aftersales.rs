@@ -717,6 +717,19 @@ async fn evidence(
     .map(evidence_from_row))
 }
 
+/// `%text%` for a case-insensitive LIKE, wildcards escaped with `\\`.
+fn contains_pattern(text: &str) -> String {
+    let mut out = String::from("%");
+    for c in text.trim().to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
 async fn list_requests(
     conn: &mut Conn,
     shop_id: Id,
@@ -730,6 +743,8 @@ async fn list_requests(
            AND ($6 IS NULL OR r.created_at >= $6) AND ($7 IS NULL OR r.created_at < $7) \
            AND ($8 IS NULL OR r.assignee_id IS NULL OR r.assignee_id = $8) \
            AND ($9 IS NULL OR r.created_at < $9 OR (r.created_at = $9 AND r.id < $10)) \
+           AND ($12 IS NULL OR r.number = $12) \
+           AND ($13 IS NULL OR LOWER(o.order_no) LIKE $13 ESCAPE '\\') \
          ORDER BY r.created_at DESC, r.id DESC LIMIT $11"
     )))
     .bind(shop_id)
@@ -743,6 +758,8 @@ async fn list_requests(
     .bind(before_at)
     .bind(before_id)
     .bind(q.limit)
+    .bind(q.number)
+    .bind(q.order_no.as_deref().map(contains_pattern))
     .fetch_all(&mut *conn)
     .await
     .map_err(db_err)?

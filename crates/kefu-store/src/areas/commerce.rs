@@ -1146,7 +1146,10 @@ fn order_from_row(r: &DbRow) -> Result<Order> {
         receiver_address: r.get("receiver_address"),
         created_at: Millis(r.get("created_at")),
         updated_at: Millis(r.get("updated_at")),
-    })
+        aftersales_allowed: false,
+        awaiting_payment: false,
+    }
+    .with_flags())
 }
 
 fn product_from_row(r: &DbRow) -> Result<CatalogProduct> {

@@ -57,7 +57,28 @@ pub(crate) const TIMELINE_SOURCES: &[&str] = &[
      '¥' || CAST(r.amount_cents / 100 AS TEXT) || '.' || substr(CAST(100 + r.amount_cents % 100 AS TEXT), 2) || ' ' || r.reason AS summary, 'order' AS ref_type, o.id AS ref_id \
      FROM refunds r JOIN orders o ON o.id = r.order_id \
      WHERE r.shop_id = $1 AND o.customer_id = $2",
+    // tickets and after-sales requests about the customer; `$7` is the agent whose view this is
+    // (their own and unassigned ones, the lists' rule), NULL for the whole shop.
+    "SELECT t.created_at AS at, CAST(7 AS BIGINT) AS src, t.id, 'ticket.created' AS kind, \
+     CASE WHEN t.number < 1000000 THEN 'T-' || substr(CAST(1000000 + t.number AS TEXT), 2) \
+          ELSE 'T-' || CAST(t.number AS TEXT) END AS title, \
+     t.subject AS summary, 'ticket' AS ref_type, t.id AS ref_id \
+     FROM tickets t WHERE t.shop_id = $1 AND t.customer_id = $2 \
+     AND ($7 IS NULL OR t.assignee_id IS NULL OR t.assignee_id = $7)",
+    "SELECT r.created_at AS at, CAST(8 AS BIGINT) AS src, r.id, 'aftersales.created' AS kind, \
+     CASE WHEN r.number < 1000000 THEN 'AS-' || substr(CAST(1000000 + r.number AS TEXT), 2) \
+          ELSE 'AS-' || CAST(r.number AS TEXT) END AS title, \
+     o.order_no AS summary, 'aftersales' AS ref_type, r.id AS ref_id \
+     FROM aftersales_requests r JOIN orders o ON o.id = r.order_id \
+     WHERE r.shop_id = $1 AND r.customer_id = $2 \
+     AND ($7 IS NULL OR r.assignee_id IS NULL OR r.assignee_id = $7)",
 ];
+
+/// `last_contact_at` is stored as 0 for a record nobody has talked to yet (an import, a merge
+/// target): a sortable, `GREATEST`-friendly "never". Readers get `None`, never 1970.
+fn contact_time(ms: i64) -> Option<Millis> {
+    (ms > 0).then_some(Millis(ms))
+}
 
 const SUMMARY_COLUMNS: &str = "c.id, c.name, c.email, c.phone, c.external_id, c.source, \
      c.blocked, c.created_at, c.last_contact_at";
@@ -1515,6 +1536,7 @@ impl CustomerStore for DbStore {
         customer_id: Id,
         before: Option<&str>,
         limit: i64,
+        agent_view: Option<Id>,
     ) -> Result<TimelinePage> {
         let (at, src, id) = match before {
             Some(c) => decode_timeline_cursor(c)?,
@@ -1540,6 +1562,7 @@ impl CustomerStore for DbStore {
             .bind(src)
             .bind(id)
             .bind(limit + 1)
+            .bind(agent_view)
             .fetch_all(&mut *conn)
             .await
             .map_err(db_err)?;

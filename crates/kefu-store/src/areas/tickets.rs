@@ -1195,6 +1195,14 @@ fn list_sql(shop_id: Id, q: &TicketQuery) -> (String, Vec<Bind>) {
             None => cond.push_str(&format!(" AND LOWER(t.subject) LIKE {like} ESCAPE '\\'")),
         }
     }
+    if let Some(no) = &f.order_no {
+        let like = push(&mut binds, Bind::S(like_pattern(no)));
+        cond.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM ticket_links l JOIN orders o ON o.id = l.ref_id \
+               WHERE l.ticket_id = t.id AND l.kind = 'order' AND o.shop_id = $1 \
+               AND LOWER(o.order_no) LIKE {like} ESCAPE '\\')"
+        ));
+    }
     let col = if f.sort.by_created() {
         "t.created_at"
     } else {

@@ -10,6 +10,7 @@ mod backup;
 mod cards;
 mod chat;
 mod commerce;
+mod console;
 mod contract;
 mod customers;
 mod durability;
