@@ -83,12 +83,6 @@ fn contact_time(ms: i64) -> Option<Millis> {
 const SUMMARY_COLUMNS: &str = "c.id, c.name, c.email, c.phone, c.external_id, c.source, \
      c.blocked, c.created_at, c.last_contact_at";
 
-/// `last_contact_at` is stored as 0 until a first contact (the column is NOT NULL); clients get
-/// `null` then, never 1970.
-fn contact_time(ms: i64) -> Option<Millis> {
-    (ms > 0).then_some(Millis(ms))
-}
-
 fn summary_from_row(r: &DbRow) -> Result<CustomerSummary> {
     let source: Option<String> = r.get("source");
     Ok(CustomerSummary {
