@@ -146,21 +146,30 @@ async fn kill9_keeps_acknowledged_messages_sqlite() {
     );
 
     let kefu = Kefu::start(dir.path()).await;
-    let history: Value = http
-        .get(format!(
-            "{}/api/v1/widget/messages?after_seq=0&limit=1000",
-            kefu.base
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // A restarted server answers as soon as it listens; on a loaded machine its first reads may
+    // still be refused briefly (503 while the database recovers): ask for a few seconds, and
+    // name the last answer if it never comes.
+    let mut history = Value::Null;
+    for _ in 0..50 {
+        let r = http
+            .get(format!(
+                "{}/api/v1/widget/messages?after_seq=0&limit=1000",
+                kefu.base
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        let ok = r.status().is_success();
+        history = r.json().await.unwrap_or(Value::Null);
+        if ok {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let messages = history["messages"]
         .as_array()
-        .expect("messages after restart");
+        .unwrap_or_else(|| panic!("messages after restart: {history}"));
     eprintln!(
         "kill -9 after {} acknowledged sends; {} messages stored",
         acked.len(),
